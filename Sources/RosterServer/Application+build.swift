@@ -1,0 +1,58 @@
+import Hummingbird
+import Logging
+import PostgresNIO
+import RosterStore
+import SCIM
+
+/// Builds the Roster application: the HTTP server plus the PostgreSQL client it runs as a service.
+public func buildApplication(_ configuration: RosterConfiguration, logger: Logger) throws -> some ApplicationProtocol {
+    guard let databaseURL = configuration.databaseURL else {
+        throw RosterConfiguration.Invalid(description: "No database configured: set ROSTER_DATABASE_URL or pass --database-url.")
+    }
+    let url = try DatabaseURL(databaseURL)
+    let client = PostgresClient(configuration: url.clientConfiguration(maxConnections: configuration.databaseMaxConnections), backgroundLogger: logger)
+    let registry = try SchemaDocuments.registry(extraDirectory: configuration.schemasDirectory)
+    let router = buildRouter(
+        database: RosterDatabase(client: client, logger: logger), registry: registry,
+        migrator: Migrator(migrations: try Migration.bundled()), configuration: configuration)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Roster"),
+        services: [client],
+        logger: logger)
+}
+
+func buildRouter(
+    database: RosterDatabase, registry: SchemaRegistry, migrator: Migrator, configuration: RosterConfiguration
+) -> Router<RosterRequestContext> {
+    let router = Router(context: RosterRequestContext.self)
+    router.add(middleware: ErrorMiddleware())
+
+    let scimBase = configuration.scimBaseURL
+    let discovery = Discovery(registry: registry, baseURL: scimBase)
+    DiscoveryController(discovery: discovery).addRoutes(to: router.group("scim/v2"))
+
+    let scim = router.group("scim/v2", context: ScimRequestContext.self)
+        .add(middleware: ScimAuthMiddleware(tokens: ScimTokenRepository(database: database), bootstrapKey: configuration.adminKey))
+    UsersController(
+        users: UserRepository(database: database, resourceType: registry.user), resourceType: registry.user, baseURL: scimBase
+    ).addRoutes(to: scim)
+    GroupsController(
+        groups: GroupRepository(database: database, resourceType: registry.group), resourceType: registry.group, baseURL: scimBase
+    ).addRoutes(to: scim)
+
+    HealthController(database: database, migrator: migrator).addRoutes(to: router.group("api"))
+
+    let admin = router.group("api/v1", context: AdminRequestContext.self)
+        .add(middleware: AdminAuthMiddleware(keys: AdminKeyRepository(database: database), bootstrapKey: configuration.adminKey))
+    AdminController(
+        tenants: TenantRepository(database: database), tokens: ScimTokenRepository(database: database), scimBaseURL: scimBase
+    ).addRoutes(to: admin)
+    return router
+}
+
+/// Builds and runs the application until SIGTERM or SIGINT, then shuts it down gracefully.
+public func runServer(_ configuration: RosterConfiguration, logger: Logger) async throws {
+    let app = try buildApplication(configuration, logger: logger)
+    try await app.runService()
+}

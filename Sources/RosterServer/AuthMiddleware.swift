@@ -1,0 +1,56 @@
+import Hummingbird
+import RosterStore
+import SCIM
+
+/// `/scim/v2` resource routes: a SCIM token decides the tenant; an admin key is turned away by name.
+struct ScimAuthMiddleware: RouterMiddleware {
+    typealias Context = ScimRequestContext
+    let tokens: ScimTokenRepository
+    let bootstrapKey: BootstrapAdminKey?
+
+    static let missingToken = ScimError.unauthorized(
+        "A SCIM bearer token is required: send 'Authorization: Bearer scim_…'.")
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let presented = PresentedCredential.bearer(request) else { throw Self.missingToken }
+        let secret = Secret(presented: presented)
+        if secret?.kind == .adminKey || bootstrapKey?.matches(presented) == true {
+            throw ScimError.unauthorized(
+                "An admin API key was sent to the SCIM API. /scim/v2 expects a SCIM bearer token (scim_…); create one with 'roster token create' or POST /api/v1/scim/tokens.")
+        }
+        guard let secret, let principal = try await tokens.authenticate(secret) else {
+            throw ScimError.unauthorized("The SCIM bearer token is invalid, expired or revoked.")
+        }
+        var context = context
+        context.principal = principal
+        return try await next(request, context)
+    }
+}
+
+/// `/api/v1` routes: an admin key (header `X-Admin-API-Key` or bearer); a SCIM token is turned away by name.
+struct AdminAuthMiddleware: RouterMiddleware {
+    typealias Context = AdminRequestContext
+    let keys: AdminKeyRepository
+    let bootstrapKey: BootstrapAdminKey?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let presented = PresentedCredential.adminKey(request) else {
+            throw AdminError.unauthorized("An admin API key is required: send 'X-Admin-API-Key: radm_…' or 'Authorization: Bearer radm_…'.")
+        }
+        var context = context
+        if let bootstrapKey, bootstrapKey.matches(presented) {
+            context.principal = AdminPrincipal(keyID: nil, tenantID: nil, scopes: [.all])
+            return try await next(request, context)
+        }
+        let secret = Secret(presented: presented)
+        if secret?.kind == .scimToken {
+            throw AdminError.unauthorized(
+                "A SCIM token was sent to the admin API. /api/v1 expects an admin API key (radm_…) in 'X-Admin-API-Key' or 'Authorization: Bearer'.")
+        }
+        guard let secret, let principal = try await keys.authenticate(secret) else {
+            throw AdminError.unauthorized("The admin API key is invalid, expired or revoked.")
+        }
+        context.principal = principal
+        return try await next(request, context)
+    }
+}

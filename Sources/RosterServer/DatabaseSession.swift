@@ -1,0 +1,27 @@
+import Logging
+import PostgresNIO
+import RosterStore
+
+/// Runs `body` with a PostgreSQL client that is running for exactly that long: for the CLI and migrations.
+public func withDatabase<Result: Sendable>(
+    url: String, logger: Logger, _ body: @Sendable (RosterDatabase) async throws -> Result
+) async throws -> Result {
+    // The body may lease a connection a moment before run() starts; PostgresNIO warns about that, harmlessly.
+    var background = logger
+    background.logLevel = .error
+    let client = PostgresClient(configuration: try DatabaseURL(url).clientConfiguration(maxConnections: 2), backgroundLogger: background)
+    return try await withThrowingTaskGroup(of: Result?.self) { group in
+        group.addTask {
+            await client.run()
+            return nil
+        }
+        defer { group.cancelAll() }
+        return try await body(RosterDatabase(client: client, logger: logger))
+    }
+}
+
+/// Applies pending migrations with a short-lived client (before the server's own client starts).
+public func migrateDatabase(url: String, logger: Logger) async throws -> [Migration] {
+    let migrator = Migrator(migrations: try Migration.bundled())
+    return try await withDatabase(url: url, logger: logger) { try await migrator.migrate($0) }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import RosterStore
+import SCIM
+
+/// Turns every error into a JSON response, once: SCIM errors under `/scim`, admin errors elsewhere.
+/// Nothing a client sends produces a 500; unexpected errors are logged and answered generically.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let scim = request.uri.path.hasPrefix("/scim/")
+            let problem = Problem(error, logger: context.logger)
+            var response = scim ? problem.scimResponse : problem.adminResponse
+            if problem.status == 401 {
+                response.headers[.wwwAuthenticate] = scim ? "Bearer realm=\"roster-scim\"" : "Bearer realm=\"roster-admin\""
+            }
+            return response
+        }
+    }
+}
+
+/// One error, in the terms both error formats need.
+struct Problem {
+    var status: Int
+    var scimType: ScimType?
+    var code: String
+    var message: String
+
+    init(_ error: any Error, logger: Logger) {
+        switch error {
+        case let error as ScimError:
+            self.init(status: error.status, scimType: error.scimType, code: error.scimType?.rawValue ?? Self.code(error.status), message: error.detail)
+        case let error as AdminError:
+            self.init(status: Int(error.status.code), scimType: nil, code: error.code, message: error.message)
+        case let error as StoreError:
+            switch error {
+            case .uniqueness(let constraint):
+                self.init(status: 409, scimType: .uniqueness, code: "conflict", message: Self.uniquenessMessage(constraint))
+            case .invalidReference(let detail):
+                self.init(status: 400, scimType: .invalidValue, code: "invalid_request", message: detail)
+            case .notFound(let detail):
+                self.init(status: 404, scimType: nil, code: "not_found", message: "\(detail) not found.")
+            case .unavailable(let detail):
+                logger.error("Database unavailable", metadata: ["error": "\(detail)"])
+                self.init(status: 503, scimType: nil, code: "unavailable", message: "The database is unavailable; try again shortly.")
+            }
+        case let error as HTTPError:
+            let status = Int(error.status.code)
+            let message = error.body ?? Self.defaultMessage(status)
+            self.init(status: status, scimType: status == 413 ? .tooLarge : nil, code: Self.code(status), message: message)
+        case is NIOTooManyBytesError:
+            self.init(status: 413, scimType: .tooLarge, code: "too_large", message: Self.defaultMessage(413))
+        case is DecodingError:
+            self.init(status: 400, scimType: .invalidSyntax, code: "invalid_request", message: "The request body does not have the expected JSON shape.")
+        default:
+            logger.error("Unhandled error", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            self.init(status: 500, scimType: nil, code: "internal", message: "Internal server error.")
+        }
+    }
+
+    private init(status: Int, scimType: ScimType?, code: String, message: String) {
+        self.status = status
+        self.scimType = scimType
+        self.code = code
+        self.message = message
+    }
+
+    static func uniquenessMessage(_ constraint: String) -> String {
+        switch constraint {
+        case "users_user_name_key": "Another user of this tenant already has this userName (compared case-insensitively)."
+        case "tenants_name_key": "A tenant with this name already exists."
+        default: "The value conflicts with an existing resource."
+        }
+    }
+
+    static func defaultMessage(_ status: Int) -> String {
+        switch status {
+        case 404: "No such resource or route."
+        case 405: "The method is not allowed on this route."
+        case 413: "The request body is larger than \(ScimLimits.maxRequestBytes) bytes."
+        default: HTTPResponse.Status(code: status).reasonPhrase
+        }
+    }
+
+    static func code(_ status: Int) -> String {
+        switch status {
+        case 400: "invalid_request"
+        case 401: "unauthorized"
+        case 403: "forbidden"
+        case 404: "not_found"
+        case 405: "method_not_allowed"
+        case 409: "conflict"
+        case 412: "precondition_failed"
+        case 413: "too_large"
+        case 501: "not_implemented"
+        default: "error"
+        }
+    }
+
+    var scimResponse: Response {
+        ScimResponse.json(HTTPResponse.Status(code: status), ScimError(status: status, scimType: scimType, detail: message).body)
+    }
+
+    var adminResponse: Response {
+        AdminResponse.json(
+            HTTPResponse.Status(code: status),
+            ["error": ["status": .integer(status), "code": .string(code), "message": .string(message)]])
+    }
+}

@@ -1,0 +1,62 @@
+import Hummingbird
+import RosterStore
+
+/// The router's base context.
+public struct RosterRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+
+    /// SCIM request bodies may be this large; above it, 413. Documented in the README.
+    public var maxUploadSize: Int { ScimLimits.maxRequestBytes }
+}
+
+/// Context of `/scim/v2` resource routes: the SCIM token that authenticated the request.
+public struct ScimRequestContext: RequestContext {
+    public typealias Source = RosterRequestContext
+    public var coreContext: CoreRequestContextStorage
+    public var principal: ScimPrincipal?
+
+    /// Keeps the parent's core storage: the route parameters were resolved before the transform.
+    public init(source: RosterRequestContext) {
+        coreContext = source.coreContext
+    }
+
+    public var maxUploadSize: Int { ScimLimits.maxRequestBytes }
+
+    /// The authenticated principal; the auth middleware guarantees it on every resource route.
+    public func requirePrincipal() throws -> ScimPrincipal {
+        guard let principal else { throw ScimAuthMiddleware.missingToken }
+        return principal
+    }
+}
+
+/// Context of `/api/v1` routes: the admin key that authenticated the request.
+public struct AdminRequestContext: RequestContext {
+    public typealias Source = RosterRequestContext
+    public var coreContext: CoreRequestContextStorage
+    public var principal: AdminPrincipal?
+
+    /// Keeps the parent's core storage: the route parameters were resolved before the transform.
+    public init(source: RosterRequestContext) {
+        coreContext = source.coreContext
+    }
+
+    public var maxUploadSize: Int { 64 * 1024 }
+
+    /// The principal, checked for the scope the route needs.
+    public func require(_ scope: AdminScope) throws -> AdminPrincipal {
+        guard let principal else { throw AdminError.unauthorized("An admin API key is required.") }
+        guard principal.allows(scope) else {
+            throw AdminError.forbidden("This admin key lacks the '\(scope.rawValue)' scope this route needs.")
+        }
+        return principal
+    }
+}
+
+public enum ScimLimits {
+    /// 2 MiB: large enough for a Group PUT of about 20 000 members.
+    public static let maxRequestBytes = 2 * 1024 * 1024
+}

@@ -1,0 +1,70 @@
+import Configuration
+import Logging
+import RosterStore
+
+/// Everything `roster serve` reads, in one place: flags over `ROSTER_*` environment variables over defaults.
+public struct RosterConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var databaseURL: String?
+    /// Absolute URL clients reach this server at; `meta.location` and `$ref` values are built from it.
+    public var publicURL: String
+    /// The bootstrap admin key (`ROSTER_ADMIN_KEY`), if configured.
+    public var adminKey: BootstrapAdminKey?
+    /// Extra schema documents (custom extensions) beside the built-in User, Group and EnterpriseUser.
+    public var schemasDirectory: String?
+    public var logLevel: Logger.Level
+    public var databaseMaxConnections: Int
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, databaseURL: String? = nil, publicURL: String? = nil,
+        adminKey: BootstrapAdminKey? = nil, schemasDirectory: String? = nil, logLevel: Logger.Level = .info,
+        databaseMaxConnections: Int = 16
+    ) {
+        self.host = host
+        self.port = port
+        self.databaseURL = databaseURL
+        self.publicURL = Self.trimmed(publicURL ?? "http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(port)")
+        self.adminKey = adminKey
+        self.schemasDirectory = schemasDirectory
+        self.logLevel = logLevel
+        self.databaseMaxConnections = databaseMaxConnections
+    }
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Reads `roster.*` keys: from the environment these are `ROSTER_HOST`, `ROSTER_PORT`,
+    /// `ROSTER_DATABASE_URL`, `ROSTER_PUBLIC_URL`, `ROSTER_ADMIN_KEY`, `ROSTER_SCHEMAS_DIR`,
+    /// `ROSTER_LOG_LEVEL`, `ROSTER_DATABASE_MAX_CONNECTIONS`.
+    public init(reader: ConfigReader) throws(Invalid) {
+        let config = reader.scoped(to: "roster")
+        var adminKey: BootstrapAdminKey?
+        if let key = config.string(forKey: "admin.key", isSecret: true), !key.isEmpty {
+            guard let bootstrap = BootstrapAdminKey(key) else {
+                throw Invalid(description: "ROSTER_ADMIN_KEY must be at least \(BootstrapAdminKey.minimumLength) characters; generate one with `roster admin-key generate` or `openssl rand -base64 32`.")
+            }
+            adminKey = bootstrap
+        }
+        let level = config.string(forKey: "log.level") ?? "info"
+        guard let logLevel = Logger.Level(rawValue: level.lowercased()) else {
+            throw Invalid(description: "ROSTER_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical.")
+        }
+        self.init(
+            host: config.string(forKey: "host") ?? "127.0.0.1",
+            port: config.int(forKey: "port") ?? 8080,
+            databaseURL: config.string(forKey: "database.url", isSecret: true),
+            publicURL: config.string(forKey: "public.url"),
+            adminKey: adminKey,
+            schemasDirectory: config.string(forKey: "schemas.dir"),
+            logLevel: logLevel,
+            databaseMaxConnections: config.int(forKey: "database.max.connections") ?? 16)
+    }
+
+    public var scimBaseURL: String { publicURL + "/scim/v2" }
+
+    private static func trimmed(_ url: String) -> String {
+        url.hasSuffix("/") ? String(url.dropLast()) : url
+    }
+}

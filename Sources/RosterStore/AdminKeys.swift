@@ -1,0 +1,102 @@
+import Foundation
+import PostgresNIO
+
+/// What an admin key may do. A route declares the scope it needs; `*` grants all.
+public enum AdminScope: String, Sendable, CaseIterable, Codable {
+    case all = "*"
+    case tenants
+    case scimTokens = "scim-tokens"
+    case adminKeys = "admin-keys"
+}
+
+public struct AdminKeyRecord: Sendable, Equatable {
+    public var id: UUID
+    /// nil: a global (operator) key; otherwise the one tenant the key acts on.
+    public var tenantID: UUID?
+    public var name: String
+    public var prefix: String
+    public var scopes: [AdminScope]
+    public var created: Date
+    public var lastUsed: Date?
+    public var expires: Date?
+    public var revoked: Date?
+}
+
+/// Who an admin API request acts as.
+public struct AdminPrincipal: Sendable, Equatable {
+    /// nil for the bootstrap key from configuration.
+    public var keyID: UUID?
+    public var tenantID: UUID?
+    public var scopes: Set<AdminScope>
+
+    public init(keyID: UUID?, tenantID: UUID?, scopes: Set<AdminScope>) {
+        self.keyID = keyID
+        self.tenantID = tenantID
+        self.scopes = scopes
+    }
+
+    public func allows(_ scope: AdminScope) -> Bool {
+        scopes.contains(.all) || scopes.contains(scope)
+    }
+
+    public var isGlobal: Bool { tenantID == nil }
+}
+
+public struct AdminKeyRepository: Sendable {
+    let database: RosterDatabase
+
+    public init(database: RosterDatabase) {
+        self.database = database
+    }
+
+    public func create(name: String, tenant: UUID?, scopes: [AdminScope], expires: Date? = nil) async throws -> (AdminKeyRecord, Secret) {
+        let secret = Secret.generate(.adminKey)
+        let rows = try await database.query(
+            """
+            INSERT INTO admin_keys (tenant_id, name, prefix, key_hash, scopes, expires)
+            VALUES (\(tenant), \(name), \(secret.displayPrefix), \(secret.hash), \(scopes.map(\.rawValue)), \(expires))
+            RETURNING \(unescaped: Self.columns)
+            """)
+        guard let record = try await Self.decode(rows).first else { throw StoreError.notFound("admin key") }
+        return (record, secret)
+    }
+
+    public func list() async throws -> [AdminKeyRecord] {
+        try await Self.decode(database.query("SELECT \(unescaped: Self.columns) FROM admin_keys ORDER BY created, id"))
+    }
+
+    public func revoke(id: UUID) async throws -> AdminKeyRecord? {
+        try await Self.decode(database.query(
+            "UPDATE admin_keys SET revoked = coalesce(revoked, now()) WHERE id = \(id) RETURNING \(unescaped: Self.columns)"
+        )).first
+    }
+
+    /// The principal for a presented key, or nil when it is unknown, revoked or expired.
+    public func authenticate(_ secret: Secret) async throws -> AdminPrincipal? {
+        guard secret.kind == .adminKey else { return nil }
+        let rows = try await database.query(
+            """
+            SELECT id, tenant_id, scopes, last_used IS NULL OR last_used < now() - interval '60 seconds'
+            FROM admin_keys
+            WHERE key_hash = \(secret.hash) AND revoked IS NULL AND (expires IS NULL OR expires > now())
+            """)
+        guard let (id, tenant, scopes, stale) = try rows.first?.decode((UUID, UUID?, [String], Bool).self) else { return nil }
+        if stale {
+            try await database.query("UPDATE admin_keys SET last_used = now() WHERE id = \(id)")
+        }
+        return AdminPrincipal(keyID: id, tenantID: tenant, scopes: Set(scopes.compactMap(AdminScope.init(rawValue:))))
+    }
+
+    static let columns = "id, tenant_id, name, prefix, scopes, created, last_used, expires, revoked"
+
+    static func decode(_ rows: [PostgresRow]) throws -> [AdminKeyRecord] {
+        try rows.map { row in
+            let (id, tenant, name, prefix, scopes, created, lastUsed, expires, revoked) = try row.decode(
+                (UUID, UUID?, String, String, [String], Date, Date?, Date?, Date?).self)
+            return AdminKeyRecord(
+                id: id, tenantID: tenant, name: name, prefix: prefix,
+                scopes: scopes.compactMap(AdminScope.init(rawValue:)), created: created,
+                lastUsed: lastUsed, expires: expires, revoked: revoked)
+        }
+    }
+}

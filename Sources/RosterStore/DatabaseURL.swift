@@ -1,0 +1,65 @@
+import Foundation
+import NIOSSL
+import PostgresNIO
+
+/// A `postgres://user:password@host:port/database?sslmode=…` URL as PostgresClient configuration.
+public struct DatabaseURL: Sendable, CustomStringConvertible {
+    public enum TLSMode: String, Sendable {
+        case disable, prefer, require
+    }
+
+    public var host: String
+    public var port: Int
+    public var username: String
+    public var password: String?
+    public var database: String?
+    public var tlsMode: TLSMode
+
+    public struct InvalidURL: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public init(_ string: String) throws(InvalidURL) {
+        guard let components = URLComponents(string: string),
+            components.scheme == "postgres" || components.scheme == "postgresql"
+        else {
+            throw InvalidURL(description: "The database URL must look like postgres://user:password@host:5432/database.")
+        }
+        guard let host = components.host, !host.isEmpty, let user = components.user, !user.isEmpty else {
+            throw InvalidURL(description: "The database URL needs a host and a user name.")
+        }
+        self.host = host
+        self.port = components.port ?? 5432
+        self.username = user.removingPercentEncoding ?? user
+        self.password = components.password.map { $0.removingPercentEncoding ?? $0 }
+        let path = components.path.drop { $0 == "/" }
+        self.database = path.isEmpty ? nil : String(path)
+        let mode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
+        // libpq's verify-ca / verify-full both mean: require TLS with certificate checks.
+        switch mode {
+        case "disable": tlsMode = .disable
+        case "allow", "prefer": tlsMode = .prefer
+        case "require", "verify-ca", "verify-full": tlsMode = .require
+        default: throw InvalidURL(description: "Unknown sslmode '\(mode)' in the database URL.")
+        }
+    }
+
+    /// Host, port and database without the credentials, for logs.
+    public var description: String {
+        "postgres://\(username)@\(host):\(port)/\(database ?? "")"
+    }
+
+    public func clientConfiguration(maxConnections: Int = 16) -> PostgresClient.Configuration {
+        let tls: PostgresClient.Configuration.TLS
+        switch tlsMode {
+        case .disable: tls = .disable
+        case .prefer: tls = .prefer(.makeClientConfiguration())
+        case .require: tls = .require(.makeClientConfiguration())
+        }
+        var configuration = PostgresClient.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: tls)
+        configuration.options.maximumConnections = maxConnections
+        configuration.options.minimumConnections = 0
+        return configuration
+    }
+}

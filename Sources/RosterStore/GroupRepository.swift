@@ -1,0 +1,208 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SCIM
+
+/// A Group row with its members, resolved from `group_members`.
+public struct StoredGroup: Sendable, Equatable {
+    public var resource: StoredResource
+    public var members: [GroupMember]
+}
+
+/// SCIM Groups of one tenant. Membership lives in `group_members`, never in the group's body.
+public struct GroupRepository: Sendable {
+    let database: RosterDatabase
+    let resourceType: ResourceType
+
+    public init(database: RosterDatabase, resourceType: ResourceType) {
+        self.database = database
+        self.resourceType = resourceType
+    }
+
+    static let filterColumns: [String: FilterColumn] = [
+        "id": FilterColumn(column: "id", caseExact: true, isID: true),
+        "externalId": FilterColumn(column: "external_id", caseExact: true),
+        "displayName": FilterColumn(column: "display_name", caseExact: false),
+    ]
+
+    public func create(tenant: UUID, body: [String: JSONValue], members: [MemberReference]) async throws -> StoredGroup {
+        let id = UUID()
+        return try await database.transaction { connection in
+            let rows = try await connection.query(
+                """
+                INSERT INTO groups (tenant_id, id, display_name, external_id, created, last_modified, body)
+                VALUES (\(tenant), \(id), \(body["displayName"]?.stringValue ?? ""), \(body["externalId"]?.stringValue),
+                        now(), now(), \(ResourceBody(body)))
+                RETURNING \(unescaped: StoredResource.columns)
+                """, logger: database.logger)
+            guard let group = try await StoredResource.decode(rows).first else { throw StoreError.notFound("group") }
+            try await Self.addMembers(members, to: id, tenant: tenant, connection: connection, logger: database.logger)
+            let resolved = try await Self.members(of: [id], tenant: tenant, connection: connection, logger: database.logger)
+            return StoredGroup(resource: group, members: resolved[id] ?? [])
+        }
+    }
+
+    public func get(tenant: UUID, id: UUID) async throws -> StoredGroup? {
+        try await database.client.withConnection { connection in
+            let rows = try await connection.query(
+                "SELECT \(unescaped: StoredResource.columns) FROM groups WHERE tenant_id = \(tenant) AND id = \(id)",
+                logger: database.logger)
+            guard let group = try await StoredResource.decode(rows).first else { return nil }
+            let members = try await Self.members(of: [id], tenant: tenant, connection: connection, logger: database.logger)
+            return StoredGroup(resource: group, members: members[id] ?? [])
+        }
+    }
+
+    /// Replaces the group's body and its member list (PUT), writing only the membership rows that change.
+    public func replace(
+        tenant: UUID, id: UUID,
+        _ replacement: @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MemberReference])
+    ) async throws -> StoredGroup? {
+        try await database.transaction { connection in
+            let current = try await StoredResource.decode(connection.query(
+                "SELECT \(unescaped: StoredResource.columns) FROM groups WHERE tenant_id = \(tenant) AND id = \(id) FOR UPDATE",
+                logger: database.logger)).first
+            guard let current else { return nil }
+            let (body, members) = try replacement(current.body)
+            let rows = try await connection.query(
+                """
+                UPDATE groups SET display_name = \(body["displayName"]?.stringValue ?? ""), external_id = \(body["externalId"]?.stringValue),
+                    body = \(ResourceBody(body)), version = version + 1, last_modified = now()
+                WHERE tenant_id = \(tenant) AND id = \(id)
+                RETURNING \(unescaped: StoredResource.columns)
+                """, logger: database.logger)
+            guard let group = try await StoredResource.decode(rows).first else { return nil }
+
+            let existing = try await connection.query(
+                "SELECT member_id FROM group_members WHERE tenant_id = \(tenant) AND group_id = \(id)", logger: database.logger
+            ).decode(UUID.self).reduce(into: Set<UUID>()) { $0.insert($1) }
+            let wanted = Set(members.map(\.id))
+            let removed = Array(existing.subtracting(wanted))
+            if !removed.isEmpty {
+                try await connection.query(
+                    "DELETE FROM group_members WHERE tenant_id = \(tenant) AND group_id = \(id) AND member_id = ANY(\(removed))",
+                    logger: database.logger)
+            }
+            try await Self.addMembers(
+                members.filter { !existing.contains($0.id) }, to: id, tenant: tenant, connection: connection, logger: database.logger)
+            let resolved = try await Self.members(of: [id], tenant: tenant, connection: connection, logger: database.logger)
+            return StoredGroup(resource: group, members: resolved[id] ?? [])
+        }
+    }
+
+    /// Deletes a group, its own membership rows (by cascade) and its memberships in other groups.
+    public func delete(tenant: UUID, id: UUID) async throws -> Bool {
+        try await database.transaction { connection in
+            let deleted = try await connection.query(
+                "DELETE FROM groups WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id", logger: database.logger
+            ).collect()
+            guard !deleted.isEmpty else { return false }
+            try await Self.removeMemberships(of: id, tenant: tenant, connection: connection, logger: database.logger)
+            return true
+        }
+    }
+
+    public func list(tenant: UUID, filter: Filter?, page: Pagination) async throws -> ResourcePage<StoredGroup> {
+        var condition = SQLBuilder()
+        condition.append(" WHERE tenant_id = ")
+        condition.bind(tenant)
+        if let filter {
+            condition.append(" AND ")
+            try FilterCompiler(resourceType: resourceType, columns: Self.filterColumns).compile(filter, into: &condition)
+        }
+        let page = try await ResourcePage.fetch(table: "groups", condition: condition, page: page, database: database)
+        let ids = page.resources.map(\.id)
+        let members = ids.isEmpty ? [:] : try await database.client.withConnection { connection in
+            try await Self.members(of: ids, tenant: tenant, connection: connection, logger: database.logger)
+        }
+        return ResourcePage(
+            totalResults: page.totalResults,
+            resources: page.resources.map { StoredGroup(resource: $0, members: members[$0.id] ?? []) })
+    }
+
+    // MARK: - Membership rows
+
+    /// Inserts membership rows after checking each member exists in the tenant with the claimed type.
+    /// The member rows are locked FOR KEY SHARE so a concurrent delete waits for this transaction.
+    static func addMembers(
+        _ members: [MemberReference], to group: UUID, tenant: UUID, connection: PostgresConnection, logger: Logger
+    ) async throws {
+        guard !members.isEmpty else { return }
+        let ids = members.map(\.id)
+        var found: [UUID: MemberType] = [:]
+        for try await id in try await connection.query(
+            "SELECT id FROM users WHERE tenant_id = \(tenant) AND id = ANY(\(ids)) FOR KEY SHARE", logger: logger
+        ).decode(UUID.self) { found[id] = .user }
+        for try await id in try await connection.query(
+            "SELECT id FROM groups WHERE tenant_id = \(tenant) AND id = ANY(\(ids)) FOR KEY SHARE", logger: logger
+        ).decode(UUID.self) { found[id] = .group }
+
+        for member in members {
+            guard let type = found[member.id] else {
+                throw ScimError.invalidValue("Member \(member.id.uuidString.lowercased()) is not a User or Group of this tenant.")
+            }
+            if let claimed = member.type, claimed != type {
+                throw ScimError.invalidValue("Member \(member.id.uuidString.lowercased()) is a \(type.rawValue), not a \(claimed.rawValue).")
+            }
+        }
+        let groupMembers = members.filter { found[$0.id] == .group }.map(\.id)
+        if groupMembers.contains(group) {
+            throw ScimError.invalidValue("A group cannot be a member of itself.")
+        }
+        if !groupMembers.isEmpty {
+            // A nested group that already contains this group, directly or not, would close a cycle.
+            let cycle = try await connection.query(
+                """
+                WITH RECURSIVE descendants(id) AS (
+                    SELECT member_id FROM group_members
+                    WHERE tenant_id = \(tenant) AND group_id = ANY(\(groupMembers)) AND member_type = 'Group'
+                  UNION
+                    SELECT m.member_id FROM group_members m JOIN descendants d ON m.group_id = d.id
+                    WHERE m.tenant_id = \(tenant) AND m.member_type = 'Group'
+                )
+                SELECT EXISTS (SELECT 1 FROM descendants WHERE id = \(group))
+                """, logger: logger
+            ).decode(Bool.self).first(where: { _ in true }) ?? false
+            if cycle { throw ScimError.invalidValue("Adding these members would make the group a member of itself.") }
+        }
+        let types = members.map { found[$0.id]!.rawValue }
+        try await connection.query(
+            """
+            INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
+            SELECT \(tenant), \(group), m.id, m.type FROM unnest(\(ids)::uuid[], \(types)::text[]) AS m(id, type)
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
+    }
+
+    /// Removes a deleted resource from every group it belonged to, and bumps those groups' version.
+    static func removeMemberships(of member: UUID, tenant: UUID, connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            WITH removed AS (
+                DELETE FROM group_members WHERE tenant_id = \(tenant) AND member_id = \(member) RETURNING group_id
+            )
+            UPDATE groups SET version = version + 1, last_modified = now()
+            WHERE tenant_id = \(tenant) AND id IN (SELECT group_id FROM removed)
+            """, logger: logger)
+    }
+
+    /// Members of the given groups, with a display name from the member's row.
+    static func members(
+        of groups: [UUID], tenant: UUID, connection: PostgresConnection, logger: Logger
+    ) async throws -> [UUID: [GroupMember]] {
+        let rows = try await connection.query(
+            """
+            SELECT m.group_id, m.member_id, m.member_type, coalesce(u.display_name, u.user_name, g.display_name)
+            FROM group_members m
+            LEFT JOIN users u ON m.member_type = 'User' AND u.tenant_id = m.tenant_id AND u.id = m.member_id
+            LEFT JOIN groups g ON m.member_type = 'Group' AND g.tenant_id = m.tenant_id AND g.id = m.member_id
+            WHERE m.tenant_id = \(tenant) AND m.group_id = ANY(\(groups))
+            ORDER BY m.group_id, m.member_id
+            """, logger: logger)
+        var result: [UUID: [GroupMember]] = [:]
+        for try await (group, id, type, display) in rows.decode((UUID, UUID, String, String?).self) {
+            result[group, default: []].append(GroupMember(id: id, type: MemberType(rawValue: type) ?? .user, display: display))
+        }
+        return result
+    }
+}

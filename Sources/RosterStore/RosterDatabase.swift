@@ -1,0 +1,70 @@
+import Logging
+import PostgresNIO
+
+/// The store's handle on PostgreSQL: a pooled client plus the error translation every repository shares.
+public struct RosterDatabase: Sendable {
+    public let client: PostgresClient
+    public let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Runs `body` in one transaction; Postgres errors leave it as `StoreError`s, the closure's own errors unwrapped.
+    public func transaction<Result: Sendable>(
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await body(connection)
+            }
+        } catch let error as PostgresTransactionError {
+            throw StoreError.translate(error.closureError ?? error.beginError ?? error.commitError ?? error)
+        } catch {
+            throw StoreError.translate(error)
+        }
+    }
+
+    /// Runs a single statement outside an explicit transaction and collects its rows, so errors
+    /// raised while streaming them (a unique violation on INSERT … RETURNING) are translated too.
+    @discardableResult
+    public func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        do {
+            return try await client.query(query, logger: logger).collect()
+        } catch {
+            throw StoreError.translate(error)
+        }
+    }
+}
+
+/// What the store reports to its callers; the server turns these into HTTP responses.
+public enum StoreError: Error, Sendable, Equatable {
+    /// A unique index rejected the write (PostgreSQL 23505); the payload names the constraint.
+    case uniqueness(constraint: String)
+    /// A referenced row (member, tenant) does not exist.
+    case invalidReference(String)
+    case notFound(String)
+    /// The database could not be reached or failed for reasons no client caused.
+    case unavailable(String)
+
+    /// Postgres errors become `StoreError`s; the caller's own errors (SCIM validation) pass through.
+    static func translate(_ error: any Error) -> any Error {
+        if error is PSQLError || error is PostgresTransactionError { return StoreError(translating: error) }
+        return error
+    }
+
+    init(translating error: any Error) {
+        if let psql = error as? PSQLError {
+            if let code = psql.serverInfo?[.sqlState], code == "23505" {
+                self = .uniqueness(constraint: psql.serverInfo?[.constraintName] ?? "unique")
+                return
+            }
+            if psql.serverInfo == nil {
+                self = .unavailable("database connection failed (\(psql.code))")
+                return
+            }
+        }
+        self = .unavailable(String(describing: error))
+    }
+}

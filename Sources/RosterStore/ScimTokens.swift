@@ -1,0 +1,92 @@
+import Foundation
+import PostgresNIO
+
+/// A SCIM token as admins see it: everything but the secret.
+public struct ScimTokenRecord: Sendable, Equatable {
+    public var id: UUID
+    public var tenantID: UUID
+    public var name: String
+    public var prefix: String
+    public var created: Date
+    public var lastUsed: Date?
+    public var expires: Date?
+    public var revoked: Date?
+}
+
+/// Who a SCIM request acts as: the token decides the tenant.
+public struct ScimPrincipal: Sendable, Equatable {
+    public var tenantID: UUID
+    public var tokenID: UUID
+}
+
+public struct ScimTokenRepository: Sendable {
+    /// last_used is written at most this often per token, never on every request.
+    public static let lastUsedResolution: Int = 60
+    let database: RosterDatabase
+
+    public init(database: RosterDatabase) {
+        self.database = database
+    }
+
+    /// Creates a token; the secret is returned here once and stored only as its SHA-256.
+    public func create(tenant: UUID, name: String, expires: Date? = nil) async throws -> (ScimTokenRecord, Secret) {
+        let secret = Secret.generate(.scimToken)
+        let rows = try await database.query(
+            """
+            INSERT INTO scim_tokens (tenant_id, name, prefix, token_hash, expires)
+            VALUES (\(tenant), \(name), \(secret.displayPrefix), \(secret.hash), \(expires))
+            RETURNING \(unescaped: Self.columns)
+            """)
+        guard let record = try await Self.decode(rows).first else { throw StoreError.notFound("token") }
+        return (record, secret)
+    }
+
+    public func list(tenant: UUID) async throws -> [ScimTokenRecord] {
+        try await Self.decode(database.query(
+            "SELECT \(unescaped: Self.columns) FROM scim_tokens WHERE tenant_id = \(tenant) ORDER BY created, id"))
+    }
+
+    /// Revokes a token of the tenant; returns nil when it has no such token. Revoking twice keeps the first time.
+    public func revoke(tenant: UUID, id: UUID) async throws -> ScimTokenRecord? {
+        try await Self.decode(database.query(
+            """
+            UPDATE scim_tokens SET revoked = coalesce(revoked, now())
+            WHERE tenant_id = \(tenant) AND id = \(id)
+            RETURNING \(unescaped: Self.columns)
+            """)).first
+    }
+
+    /// The principal for a presented token, or nil when it is unknown, revoked or expired.
+    /// One indexed lookup; a second statement only when last_used is older than a minute.
+    public func authenticate(_ secret: Secret) async throws -> ScimPrincipal? {
+        guard secret.kind == .scimToken else { return nil }
+        let rows = try await database.query(
+            """
+            SELECT tenant_id, id, last_used IS NULL OR last_used < now() - make_interval(secs => \(Self.lastUsedResolution))
+            FROM scim_tokens
+            WHERE token_hash = \(secret.hash) AND revoked IS NULL AND (expires IS NULL OR expires > now())
+            """)
+        guard let (tenant, id, stale) = try rows.first?.decode((UUID, UUID, Bool).self) else { return nil }
+        if stale {
+            try await database.query(
+                """
+                UPDATE scim_tokens SET last_used = now()
+                WHERE tenant_id = \(tenant) AND id = \(id)
+                  AND (last_used IS NULL OR last_used < now() - make_interval(secs => \(Self.lastUsedResolution)))
+                """)
+        }
+        return ScimPrincipal(tenantID: tenant, tokenID: id)
+    }
+
+    static let columns = "id, tenant_id, name, prefix, created, last_used, expires, revoked"
+
+    static func decode(_ rows: [PostgresRow]) throws -> [ScimTokenRecord] {
+        try rows.map { row in
+            let (id, tenant, name, prefix, created, lastUsed, expires, revoked) = try row.decode(
+                (UUID, UUID, String, String, Date, Date?, Date?, Date?).self)
+            return ScimTokenRecord(
+                id: id, tenantID: tenant, name: name, prefix: prefix, created: created,
+                lastUsed: lastUsed, expires: expires, revoked: revoked)
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import PostgresNIO
+import SCIM
+
+/// A User or Group row: the canonical body plus what `meta` needs.
+public struct StoredResource: Sendable, Equatable {
+    public var id: UUID
+    public var body: [String: JSONValue]
+    public var created: Date
+    public var lastModified: Date
+    public var version: Int64
+}
+
+/// The resource body as a jsonb column.
+struct ResourceBody: Codable, PostgresCodable, Sendable {
+    var object: [String: JSONValue]
+
+    init(_ object: [String: JSONValue]) {
+        self.object = object
+    }
+
+    init(from decoder: any Decoder) throws {
+        object = try decoder.singleValueContainer().decode([String: JSONValue].self)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(object)
+    }
+}
+
+extension StoredResource {
+    static let columns = "id, body, created, last_modified, version"
+
+    static func decode(_ rows: [PostgresRow]) throws -> [StoredResource] {
+        try rows.map { row in
+            let (id, body, created, lastModified, version) = try row.decode((UUID, ResourceBody, Date, Date, Int64).self)
+            return StoredResource(id: id, body: body.object, created: created, lastModified: lastModified, version: version)
+        }
+    }
+
+    static func decode(_ rows: PostgresRowSequence) async throws -> [StoredResource] {
+        try decode(await rows.collect())
+    }
+}
+
+/// A page of resources and the total count of the query.
+public struct ResourcePage<Resource: Sendable>: Sendable {
+    public var totalResults: Int
+    public var resources: [Resource]
+}

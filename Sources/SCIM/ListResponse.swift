@@ -1,0 +1,54 @@
+/// RFC 7644 §3.4.2: a page of query results.
+public struct ListResponse: Sendable {
+    public static let schema = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+    public var totalResults: Int
+    public var startIndex: Int
+    public var resources: [JSONValue]
+
+    public init(totalResults: Int, startIndex: Int, resources: [JSONValue]) {
+        self.totalResults = totalResults
+        self.startIndex = startIndex
+        self.resources = resources
+    }
+
+    public var body: JSONValue {
+        .object([
+            "schemas": [.string(Self.schema)],
+            "totalResults": .integer(totalResults),
+            "startIndex": .integer(startIndex),
+            "itemsPerPage": .integer(resources.count),
+            "Resources": .array(resources),
+        ])
+    }
+}
+
+/// RFC 7644 §3.4.2.4: index-based pagination parameters, clamped to the server's limits.
+public struct Pagination: Sendable, Equatable {
+    public static let defaultCount = 100
+    public static let maximumCount = 1000
+
+    public var startIndex: Int
+    public var count: Int
+
+    public init(startIndex: Int = 1, count: Int = Pagination.defaultCount) {
+        self.startIndex = startIndex
+        self.count = count
+    }
+
+    /// Non-numeric values are `invalidValue`; startIndex < 1 is treated as 1 and a negative
+    /// count as 0 (RFC 7644 §3.4.2.4); a count above the maximum is clamped to it.
+    public init(startIndex: String?, count: String?) throws(ScimError) {
+        var start = 1
+        if let startIndex {
+            guard let value = Int(startIndex) else { throw .invalidValue("startIndex must be an integer.") }
+            start = max(1, value)
+        }
+        var pageSize = Self.defaultCount
+        if let count {
+            guard let value = Int(count) else { throw .invalidValue("count must be an integer.") }
+            pageSize = min(max(0, value), Self.maximumCount)
+        }
+        self.init(startIndex: start, count: pageSize)
+    }
+}

@@ -1,0 +1,170 @@
+import ArgumentParser
+import Foundation
+import RosterServer
+import RosterStore
+
+struct TenantCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tenant", abstract: "Manage tenants.", subcommands: [Create.self, List.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a tenant.")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "Tenant name: lowercase letters, digits and '-'.") var name: String
+
+        func run() async throws {
+            guard TenantRepository.isValidName(name) else {
+                throw ValidationError("Tenant names use lowercase letters, digits and '-', at most 63 characters.")
+            }
+            let tenant = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
+                try await TenantRepository(database: db).create(name: name)
+            }
+            say("Created tenant \(tenant.name) (\(tenant.id.uuidString.lowercased())).")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List tenants.")
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let tenants = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
+                try await TenantRepository(database: db).list()
+            }
+            for tenant in tenants { say("\(tenant.id.uuidString.lowercased())  \(tenant.name)") }
+        }
+    }
+}
+
+/// Resolves `--tenant` (name or id; `default` when omitted) inside a database session.
+func resolveTenant(_ reference: String, _ db: RosterDatabase) async throws -> Tenant {
+    guard let tenant = try await TenantRepository(database: db).find(reference) else {
+        throw ValidationError("No tenant '\(reference)'. List them with `roster tenant list`.")
+    }
+    return tenant
+}
+
+struct TokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token", abstract: "Manage SCIM bearer tokens.", subcommands: [Create.self, List.self, Revoke.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a SCIM token; its secret is printed once.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "Tenant name or id.") var tenant = TenantRepository.defaultName
+        @Option(help: "What the token is for, e.g. \"Entra ID production\".") var name: String
+        @Option(name: .customLong("expires-in-days"), help: "Days until the token expires (default: never).") var expiresInDays: Int?
+
+        func run() async throws {
+            if let days = expiresInDays, days < 1 { throw ValidationError("--expires-in-days must be at least 1.") }
+            let expires = expiresInDays.map { Date().addingTimeInterval(Double($0) * 86_400) }
+            let (tenantName, secret) = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
+                let tenant = try await resolveTenant(tenant, db)
+                let (_, secret) = try await ScimTokenRepository(database: db).create(tenant: tenant.id, name: name, expires: expires)
+                return (tenant.name, secret)
+            }
+            say("SCIM token for tenant \(tenantName) (shown once; store it now):")
+            say(secret.reveal())
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a tenant's SCIM tokens (never their secrets).")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "Tenant name or id.") var tenant = TenantRepository.defaultName
+
+        func run() async throws {
+            let tokens = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
+                try await ScimTokenRepository(database: db).list(tenant: resolveTenant(tenant, db).id)
+            }
+            for token in tokens {
+                let state = token.revoked != nil ? "revoked" : (token.expires.map { $0 < Date() } == true ? "expired" : "active")
+                say("\(token.id.uuidString.lowercased())  \(token.prefix)…  \(state)  \(token.name)")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a SCIM token; its next request gets 401.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "Tenant name or id.") var tenant = TenantRepository.defaultName
+        @Argument(help: "Token id (from `roster token list`).") var id: String
+
+        func run() async throws {
+            guard let tokenID = UUID(uuidString: id) else { throw ValidationError("'\(id)' is not a token id.") }
+            let revoked = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
+                try await ScimTokenRepository(database: db).revoke(tenant: resolveTenant(tenant, db).id, id: tokenID)
+            }
+            guard revoked != nil else { throw ValidationError("No token \(id) in tenant \(tenant).") }
+            say("Revoked token \(id).")
+        }
+    }
+}
+
+struct AdminKeyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "admin-key", abstract: "Manage admin API keys.", subcommands: [Create.self, List.self, Revoke.self, Generate.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an admin API key; its secret is printed once.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "What the key is for.") var name: String
+        @Option(help: "Bind the key to one tenant (name or id); omit for a global key.") var tenant: String?
+        @Option(name: .customLong("scope"), help: "A scope: *, tenants, scim-tokens, admin-keys (repeatable; default *).")
+        var scopes: [String] = ["*"]
+
+        func run() async throws {
+            let parsed = try scopes.map { raw in
+                guard let scope = AdminScope(rawValue: raw) else {
+                    throw ValidationError("Unknown scope '\(raw)'; use one of \(AdminScope.allCases.map(\.rawValue).joined(separator: ", ")).")
+                }
+                return scope
+            }
+            let secret = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
+                var tenantID: UUID?
+                if let tenant { tenantID = try await resolveTenant(tenant, db).id }
+                return try await AdminKeyRepository(database: db).create(name: name, tenant: tenantID, scopes: parsed).1
+            }
+            say("Admin API key (shown once; store it now):")
+            say(secret.reveal())
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List admin API keys (never their secrets).")
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let keys = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
+                try await AdminKeyRepository(database: db).list()
+            }
+            for key in keys {
+                let scope = key.tenantID.map { "tenant \($0.uuidString.lowercased())" } ?? "global"
+                say("\(key.id.uuidString.lowercased())  \(key.prefix)…  \(key.revoked == nil ? "active" : "revoked")  \(scope)  [\(key.scopes.map(\.rawValue).joined(separator: ","))]  \(key.name)")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke an admin API key.")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "Key id (from `roster admin-key list`).") var id: String
+
+        func run() async throws {
+            guard let keyID = UUID(uuidString: id) else { throw ValidationError("'\(id)' is not a key id.") }
+            let revoked = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
+                try await AdminKeyRepository(database: db).revoke(id: keyID)
+            }
+            guard revoked != nil else { throw ValidationError("No admin key \(id).") }
+            say("Revoked admin key \(id).")
+        }
+    }
+
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a new random key for ROSTER_ADMIN_KEY (nothing is stored).")
+
+        func run() {
+            say(Secret.generate(.adminKey).reveal())
+        }
+    }
+}

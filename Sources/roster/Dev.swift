@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RosterServer
+import RosterStore
+
+struct Dev: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run Roster on a throwaway PostgreSQL: prints a SCIM token and an admin key, deletes everything on Ctrl-C.")
+
+    @Option(help: "Port to listen on.") var port = 8080
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(name: .customLong("data-dir"), help: "Keep the PostgreSQL cluster in this folder across runs instead of a temporary one.")
+    var dataDirectory: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "notice"
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("Unknown log level '\(logLevel)'.") }
+        let logger = makeLogger(level: level)
+        guard PortProbe.isFree(host: host, port: port) else {
+            throw ValidationError("Port \(port) on \(host) is already in use. Stop what is using it, or pass --port.")
+        }
+        let postgres: EmbeddedPostgres
+        do {
+            postgres = try await EmbeddedPostgres.start(
+                .init(dataDirectory: dataDirectory, durable: dataDirectory != nil), logger: logger)
+        } catch let error as EmbeddedPostgresError {
+            throw ValidationError(error.description)
+        }
+        do {
+            try await serve(on: postgres, logger: logger)
+        } catch {
+            await postgres.stop()
+            throw error
+        }
+        await postgres.stop()
+        say(dataDirectory == nil ? "Stopped; the throwaway database is deleted." : "Stopped; the database is kept in \(postgres.dataDirectory).")
+    }
+
+    private func serve(on postgres: EmbeddedPostgres, logger: Logger) async throws {
+        let url = postgres.databaseURL
+        _ = try await migrateDatabase(url: url, logger: logger)
+        let (token, adminKey) = try await withDatabase(url: url, logger: logger) { db in
+            guard let tenant = try await TenantRepository(database: db).find(TenantRepository.defaultName) else {
+                throw ValidationError("The default tenant is missing.")
+            }
+            let token = try await ScimTokenRepository(database: db).create(tenant: tenant.id, name: "roster dev").1
+            let key = try await AdminKeyRepository(database: db).create(name: "roster dev", tenant: nil, scopes: [.all]).1
+            return (token, key)
+        }
+        let configuration = RosterConfiguration(host: host, port: port, databaseURL: url, logLevel: logger.logLevel)
+        let base = configuration.publicURL
+        say("Roster is running in development mode (throwaway PostgreSQL, deleted on exit).")
+        say("  SCIM base URL:  \(configuration.scimBaseURL)")
+        say("  SCIM token:     \(token.reveal())")
+        say("  Admin API key:  \(adminKey.reveal())")
+        say("  PostgreSQL:     pid \(postgres.processID), data in \(postgres.dataDirectory)")
+        say("Try:")
+        say("  curl -s -H 'Authorization: Bearer \(token.reveal())' \(base)/scim/v2/Users")
+        say("  curl -s -H 'X-Admin-API-Key: \(adminKey.reveal())' \(base)/api/v1/tenants")
+        say("Press Ctrl-C to stop.")
+        try await runServer(configuration, logger: logger)
+    }
+}
+
+/// Checks a TCP port is free by binding it briefly, so `dev` can say so before starting anything.
+enum PortProbe {
+    static func isFree(host: String, port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { return true }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return result == 0
+    }
+}

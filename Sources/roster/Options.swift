@@ -1,0 +1,64 @@
+import ArgumentParser
+import Configuration
+import Foundation
+import Logging
+import RosterServer
+
+/// Options every database command takes; flags win over `ROSTER_*` environment variables.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("database-url"), help: "PostgreSQL URL (env ROSTER_DATABASE_URL), e.g. postgres://roster:secret@127.0.0.1:5432/roster")
+    var databaseURL: String?
+
+    func url() throws -> String {
+        guard let url = databaseURL ?? ProcessInfo.processInfo.environment["ROSTER_DATABASE_URL"], !url.isEmpty else {
+            throw ValidationError("No database configured: pass --database-url or set ROSTER_DATABASE_URL.")
+        }
+        return url
+    }
+}
+
+/// Server options of `serve` and `dev`.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "Address to listen on (env ROSTER_HOST; default 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port to listen on (env ROSTER_PORT; default 8080).")
+    var port: Int?
+
+    @Option(name: .customLong("public-url"), help: "URL clients reach Roster at, used in meta.location (env ROSTER_PUBLIC_URL; default http://<host>:<port>).")
+    var publicURL: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env ROSTER_LOG_LEVEL; default info).")
+    var logLevel: String?
+
+    /// The flags given, layered over the environment.
+    func configuration(databaseURL: String? = nil, adminKey: String? = nil) throws -> RosterConfiguration {
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        func set(_ key: [String], _ value: String?, secret: Bool = false) {
+            if let value { values[AbsoluteConfigKey(["roster"] + key)] = ConfigValue(.string(value), isSecret: secret) }
+        }
+        set(["host"], host)
+        set(["port"], port.map(String.init))
+        set(["public", "url"], publicURL)
+        set(["log", "level"], logLevel)
+        set(["database", "url"], databaseURL, secret: true)
+        set(["admin", "key"], adminKey, secret: true)
+        let reader = ConfigReader(providers: [InMemoryProvider(name: "flags", values: values), EnvironmentVariablesProvider()])
+        do {
+            return try RosterConfiguration(reader: reader)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+func makeLogger(_ label: String = "roster", level: Logger.Level = .info) -> Logger {
+    var logger = Logger(label: label)
+    logger.logLevel = level
+    return logger
+}
+
+/// Writes a line to standard output now, even when it is a pipe.
+func say(_ line: String = "") {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import RosterServer
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run Roster against a PostgreSQL database (production mode); applies pending migrations first.")
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var server: ServerOptions
+
+    func run() async throws {
+        let configuration = try server.configuration(databaseURL: database.url())
+        let logger = makeLogger(level: configuration.logLevel)
+        let applied = try await migrateDatabase(url: try database.url(), logger: logger)
+        logger.info("Migrations current", metadata: ["applied_now": "\(applied.count)"])
+        if configuration.adminKey == nil {
+            logger.notice("ROSTER_ADMIN_KEY is not set: the admin API accepts only keys made with `roster admin-key create`.")
+        }
+        try await runServer(configuration, logger: logger)
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations and exit.")
+
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        let applied = try await migrateDatabase(url: try database.url(), logger: makeLogger(level: .warning))
+        say(applied.isEmpty ? "Migrations are current." : "Applied \(applied.count) migration(s): " + applied.map(\.name).joined(separator: ", "))
+    }
+}

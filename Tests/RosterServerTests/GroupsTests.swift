@@ -1,0 +1,135 @@
+import Foundation
+import RosterServer
+import RosterTestSupport
+import SCIM
+import Testing
+
+extension ServerSuite {
+    @Suite("SCIM Groups and membership")
+    struct GroupsTests {
+        let groupSchema = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+        @Test("POST with members stores them and returns value, $ref, type and display")
+        func createWithMembers() async throws {
+            try await Roster.run { roster in
+                let alice = try await roster.createUser("alice", extra: #","displayName":"Alice A""#)
+                let inner = try await roster.createGroup("Inner")
+                let reply = try await roster.scim(.post, "/Groups", body: #"""
+                    {"schemas":["\#(groupSchema)"],"displayName":"Outer",
+                     "members":[{"value":"\#(alice)","type":"User"},{"value":"\#(inner)"}]}
+                    """#)
+                #expect(reply.status == .created, "\(reply.body)")
+                let members = try #require(reply.json["members"]?.arrayValue)
+                #expect(members.count == 2)
+                let user = try #require(members.first { $0["value"] == .string(alice) })
+                #expect(user["type"] == "User")
+                #expect(user["display"] == "Alice A")
+                #expect(user["$ref"] == .string("\(Roster.scimBase)/Users/\(alice)"))
+                let group = try #require(members.first { $0["value"] == .string(inner) })
+                #expect(group["type"] == "Group")
+                #expect(group["$ref"] == .string("\(Roster.scimBase)/Groups/\(inner)"))
+            }
+        }
+
+        @Test("membership lives in group_members, never in the group's body")
+        func membershipTable() async throws {
+            try await Roster.run { roster in
+                let alice = try await roster.createUser("alice")
+                let group = try await roster.createGroup("G", members: [alice])
+                let (rows, body) = try await withDatabase(url: roster.databaseURL, logger: TestPostgres.require().logger) { db in
+                    let rows = try await db.query("SELECT count(*) FROM group_members").first?.decode(Int.self) ?? 0
+                    let body = try await db.query("SELECT body::text FROM groups WHERE id = \(UUID(uuidString: group)!)")
+                        .first?.decode(String.self) ?? ""
+                    return (rows, body)
+                }
+                #expect(rows == 1)
+                #expect(!body.contains("members"))
+                #expect(!body.contains(alice))
+            }
+        }
+
+        @Test("a member that is not a User or Group of the tenant is invalidValue, and nothing is written")
+        func unknownMember() async throws {
+            try await Roster.run { roster in
+                try await roster.scim(.post, "/Groups", body: #"""
+                    {"schemas":["\#(groupSchema)"],"displayName":"G","members":[{"value":"\#(UUID().uuidString)"}]}
+                    """#).expectScimError(.badRequest, "invalidValue")
+                #expect(try await roster.scim(.get, "/Groups").json["totalResults"] == 0)
+            }
+        }
+
+        @Test("a member whose claimed type is wrong is invalidValue")
+        func wrongMemberType() async throws {
+            try await Roster.run { roster in
+                let alice = try await roster.createUser("alice")
+                try await roster.scim(.post, "/Groups", body: #"""
+                    {"schemas":["\#(groupSchema)"],"displayName":"G","members":[{"value":"\#(alice)","type":"Group"}]}
+                    """#).expectScimError(.badRequest, "invalidValue")
+            }
+        }
+
+        @Test("PUT replaces the member list")
+        func replaceMembers() async throws {
+            try await Roster.run { roster in
+                let a = try await roster.createUser("a")
+                let b = try await roster.createUser("b")
+                let c = try await roster.createUser("c")
+                let group = try await roster.createGroup("G", members: [a, b])
+                let reply = try await roster.scim(.put, "/Groups/\(group)", body: #"""
+                    {"schemas":["\#(groupSchema)"],"displayName":"G2","members":[{"value":"\#(b)"},{"value":"\#(c)"}]}
+                    """#)
+                #expect(reply.status == .ok, "\(reply.body)")
+                let ids = Set(reply.json["members"]?.arrayValue?.compactMap { $0["value"]?.stringValue } ?? [])
+                #expect(ids == [b, c])
+                #expect(reply.json["displayName"] == "G2")
+                #expect(reply.json["meta"]?["version"] == #"W/"2""#)
+            }
+        }
+
+        @Test("a group cannot contain itself, directly or through a nested group")
+        func cycles() async throws {
+            try await Roster.run { roster in
+                let parent = try await roster.createGroup("Parent")
+                let child = try await roster.createGroup("Child", members: [parent])
+                try await roster.scim(.put, "/Groups/\(parent)", body: #"""
+                    {"schemas":["\#(groupSchema)"],"displayName":"Parent","members":[{"value":"\#(parent)"}]}
+                    """#).expectScimError(.badRequest, "invalidValue")
+                try await roster.scim(.put, "/Groups/\(parent)", body: #"""
+                    {"schemas":["\#(groupSchema)"],"displayName":"Parent","members":[{"value":"\#(child)"}]}
+                    """#).expectScimError(.badRequest, "invalidValue")
+            }
+        }
+
+        @Test("deleting a user removes its memberships")
+        func deleteUserRemovesMemberships() async throws {
+            try await Roster.run { roster in
+                let a = try await roster.createUser("a")
+                let b = try await roster.createUser("b")
+                let group = try await roster.createGroup("G", members: [a, b])
+                #expect(try await roster.scim(.delete, "/Users/\(a)").status == .noContent)
+                let reply = try await roster.scim(.get, "/Groups/\(group)")
+                #expect(reply.json["members"]?.arrayValue?.compactMap { $0["value"]?.stringValue } == [b])
+                #expect(reply.json["meta"]?["version"] == #"W/"2""#)
+            }
+        }
+
+        @Test("deleting a group removes it and its memberships in other groups")
+        func deleteGroup() async throws {
+            try await Roster.run { roster in
+                let inner = try await roster.createGroup("Inner")
+                let outer = try await roster.createGroup("Outer", members: [inner])
+                #expect(try await roster.scim(.delete, "/Groups/\(inner)").status == .noContent)
+                try await roster.scim(.get, "/Groups/\(inner)").expectScimError(.notFound)
+                #expect(try await roster.scim(.get, "/Groups/\(outer)").json["members"] == nil)
+            }
+        }
+
+        @Test("displayName is required for a group")
+        func displayNameRequired() async throws {
+            try await Roster.run { roster in
+                try await roster.scim(.post, "/Groups", body: #"{"schemas":["\#(groupSchema)"]}"#)
+                    .expectScimError(.badRequest, "invalidValue")
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import RosterServer
+import RosterStore
+import RosterTestSupport
+import SCIM
+import Testing
+
+/// Every HTTP suite nests here, so the run shares one PostgreSQL.
+@Suite(.postgres) struct ServerSuite {}
+
+/// What a test gets: a client on a fresh Roster, and credentials of the default tenant.
+struct Roster: Sendable {
+    static let publicURL = "https://roster.example.test"
+    let client: any TestClientProtocol
+    let databaseURL: String
+    let scimToken: String
+    let adminKey: String
+    let bootstrapKey: String
+
+    static let scimBase = publicURL + "/scim/v2"
+
+    /// Runs `body` against a Roster on its own database.
+    static func run(_ body: @Sendable (Roster) async throws -> Void) async throws {
+        let postgres = try TestPostgres.require()
+        let url = try await postgres.freshDatabase()
+        let (token, key) = try await withDatabase(url: url, logger: postgres.logger) { db in
+            let tenant = try #require(try await TenantRepository(database: db).find("default"))
+            let token = try await ScimTokenRepository(database: db).create(tenant: tenant.id, name: "test").1
+            let key = try await AdminKeyRepository(database: db).create(name: "test", tenant: nil, scopes: [.all]).1
+            return (token.reveal(), key.reveal())
+        }
+        let bootstrap = Secret.generate(.adminKey).reveal()
+        let configuration = RosterConfiguration(
+            databaseURL: url, publicURL: publicURL, adminKey: BootstrapAdminKey(bootstrap), logLevel: .warning,
+            databaseMaxConnections: 4)
+        let app = try buildApplication(configuration, logger: postgres.logger)
+        try await app.test(.router) { client in
+            try await body(Roster(client: client, databaseURL: url, scimToken: token, adminKey: key, bootstrapKey: bootstrap))
+        }
+    }
+
+    /// A SCIM request with the default tenant's token (or the one given).
+    @discardableResult
+    func scim(
+        _ method: HTTPRequest.Method, _ path: String, token: String? = nil, body: String? = nil,
+        headers: HTTPFields = [:]
+    ) async throws -> Reply {
+        var fields = headers
+        fields[.authorization] = "Bearer \(token ?? scimToken)"
+        if body != nil && fields[.contentType] == nil { fields[.contentType] = "application/scim+json" }
+        return try await send(method, "/scim/v2" + path, headers: fields, body: body)
+    }
+
+    /// An admin API request with the default global admin key (or the one given).
+    @discardableResult
+    func admin(_ method: HTTPRequest.Method, _ path: String, key: String? = nil, body: String? = nil) async throws -> Reply {
+        var fields: HTTPFields = [.init("X-Admin-API-Key")!: key ?? adminKey]
+        if body != nil { fields[.contentType] = "application/json" }
+        return try await send(method, "/api/v1" + path, headers: fields, body: body)
+    }
+
+    func send(_ method: HTTPRequest.Method, _ path: String, headers: HTTPFields = [:], body: String? = nil) async throws -> Reply {
+        try await client.execute(
+            uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }
+        ) { response in
+            Reply(status: response.status, headers: response.headers, body: String(buffer: response.body))
+        }
+    }
+
+    /// Creates a user and returns its id.
+    func createUser(_ userName: String, extra: String = "") async throws -> String {
+        let reply = try await scim(.post, "/Users", body: #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"\#(userName)"\#(extra)}"#)
+        #expect(reply.status == .created, "\(reply.body)")
+        return try #require(reply.json["id"]?.stringValue)
+    }
+
+    /// Creates a group with the given member ids and returns its id.
+    func createGroup(_ name: String, members: [String] = []) async throws -> String {
+        let list = members.map { #"{"value":"\#($0)"}"# }.joined(separator: ",")
+        let reply = try await scim(.post, "/Groups", body: #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"\#(name)","members":[\#(list)]}"#)
+        #expect(reply.status == .created, "\(reply.body)")
+        return try #require(reply.json["id"]?.stringValue)
+    }
+
+    /// A second tenant with its own SCIM token.
+    func otherTenant(_ name: String) async throws -> (id: String, token: String) {
+        let tenant = try await admin(.post, "/tenants", body: #"{"name":"\#(name)"}"#)
+        #expect(tenant.status == .created)
+        let token = try await admin(.post, "/tenants/\(name)/scim/tokens", body: #"{"name":"other"}"#)
+        #expect(token.status == .created)
+        return (try #require(tenant.json["id"]?.stringValue), try #require(token.json["token"]?.stringValue))
+    }
+}
+
+struct Reply: Sendable {
+    let status: HTTPResponse.Status
+    let headers: HTTPFields
+    let body: String
+
+    var json: JSONValue { (try? JSONValue.parse(Array(body.utf8))) ?? .null }
+
+    /// Asserts the reply is a SCIM error with the given status (and scimType, when given).
+    func expectScimError(_ status: HTTPResponse.Status, _ scimType: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(self.status == status, "\(body)", sourceLocation: sourceLocation)
+        #expect(json["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"], "\(body)", sourceLocation: sourceLocation)
+        #expect(json["status"] == .string(String(status.code)), sourceLocation: sourceLocation)
+        #expect(json["detail"]?.stringValue?.isEmpty == false, sourceLocation: sourceLocation)
+        if let scimType { #expect(json["scimType"] == .string(scimType), "\(body)", sourceLocation: sourceLocation) }
+        #expect(headers[.contentType] == "application/scim+json", sourceLocation: sourceLocation)
+    }
+
+    /// Asserts the reply is an admin API error with the given status.
+    func expectAdminError(_ status: HTTPResponse.Status, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(self.status == status, "\(body)", sourceLocation: sourceLocation)
+        #expect(json["error"]?["message"]?.stringValue?.isEmpty == false, "\(body)", sourceLocation: sourceLocation)
+    }
+}

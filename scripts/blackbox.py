@@ -1,0 +1,423 @@
+#!/usr/bin/env python3
+"""Black-box check of a live `roster dev`.
+
+Usage: python3 scripts/blackbox.py --roster .build/debug/roster [--port 18080]
+
+1. starts `roster dev --port PORT` and reads its banner (SCIM base URL, SCIM
+   token, admin API key, PostgreSQL pid and data directory, two curl lines);
+2. runs each printed curl line verbatim with `bash -c` and checks its JSON;
+3. checks that each credential only opens its own API (401 with a JSON body);
+4. runs scim2-tester's check_server() against the SCIM base URL;
+5. sends SIGINT and checks roster exits cleanly and its PostgreSQL is gone
+   (process and data directory).
+
+Exits 0 when everything passed, 1 otherwise, with one line per failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BANNER_TIMEOUT = 120  # s, for initdb, PostgreSQL start-up and migrations
+SHUTDOWN_TIMEOUT = 30  # s, from SIGINT to roster's exit
+GONE_GRACE = 5  # s, for the PostgreSQL pid / data dir to vanish after roster exited
+CURL_TIMEOUT = 30  # s, per printed curl line
+HTTP_TIMEOUT = 30  # s, per request
+WATCHDOG = 20 * 60  # s, the whole run
+
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+SECRET = r"[A-Za-z0-9_-]{43}"
+BANNER = {
+    "base_url": re.compile(r"SCIM base URL:\s*(\S+)"),
+    "token": re.compile(r"SCIM token:\s*(\S+)"),
+    "admin_key": re.compile(r"Admin API key:\s*(\S+)"),
+    "postgres": re.compile(r"PostgreSQL:\s*pid\s+(\d+)\s*,\s*data in\s+(\S+)"),
+}
+CURL_LINE = re.compile(r"^\s*(curl\s.*\S)\s*$")
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # colours: not part of what a user copies
+BANNER_END = re.compile(r"Press Ctrl-C to stop")
+
+# scim2-tester statuses (scim2_tester.Status names).
+PASSED = {"SUCCESS", "COMPLIANT", "ACCEPTABLE"}
+FAILED = {"ERROR", "CRITICAL"}
+# Check tags (first segment) that exercise an optional ServiceProviderConfig feature.
+OPTIONAL_FEATURES = {"patch", "bulk", "filter", "sort", "etag", "changePassword"}
+
+
+class Fail(Exception):
+    """A fatal failure: the run cannot go on."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM or the watchdog: not an Exception, so no check swallows it."""
+
+
+@dataclass
+class Banner:
+    base_url: str = ""
+    token: str = ""
+    admin_key: str = ""
+    pg_pid: int = 0
+    pg_data: str = ""
+    curls: list[str] = field(default_factory=list)
+
+
+def say(message: str) -> None:
+    print(f"blackbox: {message}", flush=True)
+
+
+def echo(stream, prefix: str, lines: queue.Queue | None) -> None:
+    """Copy a child stream to our stdout with a prefix; hand the lines to `lines` too."""
+    for raw in iter(stream.readline, b""):
+        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        print(f"{prefix}{line}", flush=True)
+        if lines is not None:
+            lines.put(line)
+    if lines is not None:
+        lines.put(None)  # EOF
+
+
+def read_banner(proc: subprocess.Popen, lines: queue.Queue) -> Banner:
+    banner = Banner()
+    deadline = time.monotonic() + BANNER_TIMEOUT
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Fail(f"no complete banner within {BANNER_TIMEOUT} s "
+                       "(is stdout flushed after 'Press Ctrl-C to stop.'?)")
+        try:
+            line = lines.get(timeout=min(left, 1.0))
+        except queue.Empty:
+            continue
+        if line is None:
+            time.sleep(0.5)
+            code = proc.poll()
+            state = "still running" if code is None else f"exit code {code}"
+            raise Fail(f"roster closed its stdout ({state}) before printing the whole banner")
+        line = ANSI.sub("", line)
+        if m := BANNER["base_url"].search(line):
+            banner.base_url = m.group(1).rstrip("/")
+        elif m := BANNER["token"].search(line):
+            banner.token = m.group(1)
+        elif m := BANNER["admin_key"].search(line):
+            banner.admin_key = m.group(1)
+        elif m := BANNER["postgres"].search(line):
+            banner.pg_pid, banner.pg_data = int(m.group(1)), m.group(2).rstrip(",.")
+        elif m := CURL_LINE.match(line):
+            banner.curls.append(m.group(1))
+        elif BANNER_END.search(line):
+            break
+
+    missing = [label for label, value in [
+        ("SCIM base URL", banner.base_url), ("SCIM token", banner.token),
+        ("Admin API key", banner.admin_key), ("PostgreSQL pid/data", banner.pg_pid),
+    ] if not value]
+    if missing:
+        raise Fail(f"banner lacks: {', '.join(missing)}")
+    if not re.fullmatch(r"https?://[^/\s]+/scim/v2", banner.base_url):
+        raise Fail(f"SCIM base URL {banner.base_url!r} is not http(s)://HOST:PORT/scim/v2")
+    if not re.fullmatch(f"scim_{SECRET}", banner.token):
+        raise Fail(f"SCIM token {banner.token!r} is not scim_ + 43 url-safe base64 characters")
+    if not re.fullmatch(f"radm_{SECRET}", banner.admin_key):
+        raise Fail(f"admin API key {banner.admin_key!r} is not radm_ + 43 url-safe base64 characters")
+    return banner
+
+
+def short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def check_curl_lines(banner: Banner, failures: list[str]) -> None:
+    """Run the printed curl lines verbatim: the README promises they work."""
+    kinds_seen = set()
+    for line in banner.curls:
+        kind = "scim" if "/scim/v2" in line else "admin" if "/api/v1/" in line else None
+        if kind is None:
+            failures.append(f"printed curl line targets neither /scim/v2 nor /api/v1: {line}")
+            continue
+        kinds_seen.add(kind)
+        try:
+            run = subprocess.run(["bash", "-c", line], capture_output=True, timeout=CURL_TIMEOUT,
+                                 stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            failures.append(f"printed curl line timed out after {CURL_TIMEOUT} s: {line}")
+            continue
+        out = run.stdout.decode("utf-8", errors="replace")
+        if run.returncode != 0:
+            failures.append(f"printed curl line exited {run.returncode}: {line}: "
+                            f"{short(run.stderr.decode('utf-8', errors='replace'))}")
+            continue
+        try:
+            body = json.loads(out)
+        except ValueError:
+            failures.append(f"printed curl line did not print JSON: {line}: {short(out)!r}")
+            continue
+        if kind == "scim":
+            ok = (isinstance(body, dict) and LIST_RESPONSE in (body.get("schemas") or [])
+                  and isinstance(body.get("totalResults"), int))
+            expected = "a SCIM ListResponse with totalResults"
+        else:
+            ok = isinstance(body, dict) and isinstance(body.get("data"), list)
+            expected = 'a JSON object with a "data" array'
+        if ok:
+            say(f"ok: printed curl line ({kind}) returned {expected}")
+        else:
+            failures.append(f"printed curl line ({kind}) did not return {expected}: {short(out)}")
+    for kind in sorted({"scim", "admin"} - kinds_seen):
+        failures.append(f"banner has no curl line for the {kind} API")
+
+
+def http_get(url: str, headers: dict[str, str]) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
+            return response.status, response.read().decode("utf-8", errors="replace")
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode("utf-8", errors="replace")
+
+
+def check_credential_separation(banner: Banner, failures: list[str]) -> None:
+    parts = urllib.parse.urlsplit(banner.base_url)
+    tenants = f"{parts.scheme}://{parts.netloc}/api/v1/tenants"
+    users = f"{banner.base_url}/Users"
+    cases = [
+        ("SCIM token on the admin API", tenants, {"Authorization": f"Bearer {banner.token}"}),
+        ("SCIM token as admin key", tenants, {"X-Admin-API-Key": banner.token}),
+        ("admin key on the SCIM API", users, {"Authorization": f"Bearer {banner.admin_key}"}),
+        ("admin key header on the SCIM API", users, {"X-Admin-API-Key": banner.admin_key}),
+        ("no credentials on the admin API", tenants, {}),
+        ("no credentials on the SCIM API", users, {}),
+    ]
+    for what, url, headers in cases:
+        try:
+            status, text = http_get(url, headers)
+        except OSError as err:
+            failures.append(f"{what}: request to {url} failed: {err}")
+            continue
+        try:
+            is_json_object = isinstance(json.loads(text), dict)
+        except ValueError:
+            is_json_object = False
+        if status == 401 and is_json_object:
+            say(f"ok: {what} -> 401 with a JSON error")
+        else:
+            failures.append(f"{what}: expected 401 with a JSON object body, got {status}: {short(text)!r}")
+
+
+def unadvertised_feature(tags: set[str], config) -> str | None:
+    """Name the optional feature a check exercises although the server says it lacks it."""
+    for tag in tags:
+        feature = tag.split(":")[0]
+        if feature in OPTIONAL_FEATURES:
+            advertised = getattr(config, {"changePassword": "change_password"}.get(feature, feature), None)
+            if advertised is None or not advertised.supported:
+                return feature
+    return None
+
+
+def run_scim2_tester(banner: Banner, failures: list[str]) -> None:
+    try:
+        import httpx2
+        from scim2_client.engines.httpx2 import SyncSCIMClient
+        from scim2_tester import check_server
+    except ImportError as err:
+        failures.append(f"scim2-tester is not installed ({err}); run: "
+                        "python3 -m pip install -r scripts/requirements.txt")
+        return
+
+    headers = {"Authorization": f"Bearer {banner.token}"}
+    with httpx2.Client(base_url=banner.base_url, headers=headers, timeout=HTTP_TIMEOUT) as http:
+        scim = SyncSCIMClient(http)
+        # check_server() queries /ServiceProviderConfig, /ResourceTypes and
+        # /Schemas itself (as checks), builds the models from them and
+        # registers them on the client: no discover() beforehand.
+        try:
+            results = check_server(scim)
+        except Exception as err:  # check_server catches per check; this is a tester crash
+            failures.append(f"scim2-tester crashed: {type(err).__name__}: {err}")
+            return
+        config = scim.provider.config
+
+    counts: Counter[str] = Counter()
+    unadvertised: list[str] = []
+    for result in results:
+        status = result.status.name
+        label = result.title or "?"
+        if result.resource_type:
+            label += f" [{result.resource_type}]"
+        feature = unadvertised_feature(result.tags, config) if status != "SKIPPED" else None
+        if feature and status not in FAILED:
+            status = "UNADVERTISED"
+            unadvertised.append(f"{label} ({feature})")
+        bucket = ("passed" if status in PASSED else "failed" if status in FAILED
+                  else "skipped" if status == "SKIPPED" else status.lower())
+        counts[bucket] += 1
+        print(f"  {status:<12} {label}: {result.reason or ''}", flush=True)
+        if status in FAILED and result.data is not None:
+            print(f"  {'':<12}   data: {short(repr(result.data), 500)}", flush=True)
+
+    extra = "".join(f", {counts[k]} {k}" for k in sorted(counts) if k not in ("passed", "failed", "skipped"))
+    print(f"scim2-tester summary: {counts['passed']} passed, {counts['failed']} failed, "
+          f"{counts['skipped']} skipped{extra}", flush=True)
+    for item in unadvertised:
+        say(f"note: ran a check for a feature the ServiceProviderConfig does not advertise, "
+            f"not counted as a pass: {item}")
+    if counts["failed"]:
+        failures.append(f"scim2-tester: {counts['failed']} check(s) failed (see the ERROR lines above)")
+    if not any(result.resource_type for result in results):
+        failures.append("scim2-tester ran no resource checks (discovery did not describe the server)")
+
+
+def pid_alive(pid: int) -> bool:
+    """True when the process exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def stop_roster(proc: subprocess.Popen, banner: Banner, failures: list[str]) -> None:
+    say(f"sending SIGINT to roster (pid {proc.pid})")
+    os.kill(proc.pid, signal.SIGINT)
+    try:
+        code = proc.wait(timeout=SHUTDOWN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        failures.append(f"roster did not exit within {SHUTDOWN_TIMEOUT} s of SIGINT")
+        return
+    if code in (0, 130):
+        say(f"ok: roster exited with code {code}")
+    elif code < 0:
+        failures.append(f"roster was killed by signal {-code} instead of exiting (SIGINT not handled?)")
+    else:
+        failures.append(f"roster exited with code {code} after SIGINT (expected 0 or 130)")
+
+    deadline = time.monotonic() + GONE_GRACE
+    while time.monotonic() < deadline and (pid_alive(banner.pg_pid) or os.path.exists(banner.pg_data)):
+        time.sleep(0.2)
+    if pid_alive(banner.pg_pid):
+        failures.append(f"PostgreSQL (pid {banner.pg_pid}) still runs after roster exited")
+    else:
+        say(f"ok: PostgreSQL pid {banner.pg_pid} is gone")
+    if os.path.exists(banner.pg_data):
+        failures.append(f"PostgreSQL data directory {banner.pg_data} still exists after roster exited")
+    else:
+        say(f"ok: data directory {banner.pg_data} is gone")
+
+
+def kill_pid(pid: int, first: signal.Signals, grace: float) -> None:
+    """Send `first`, then SIGKILL after `grace` seconds, to one pid."""
+    try:
+        os.kill(pid, first)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and pid_alive(pid):
+            time.sleep(0.1)
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def cleanup(proc: subprocess.Popen | None, banner: Banner | None) -> None:
+    """Kill whatever is left of what this run started, by pid only."""
+    if proc is not None and proc.poll() is None:
+        say(f"killing roster (pid {proc.pid})")
+        kill_pid(proc.pid, signal.SIGTERM, 5)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+    if banner is not None and banner.pg_pid and pid_alive(banner.pg_pid):
+        say(f"killing PostgreSQL (pid {banner.pg_pid})")
+        kill_pid(banner.pg_pid, signal.SIGQUIT, 5)  # SIGQUIT: immediate shutdown, backends too
+    if banner is not None and Path(banner.pg_data).name.startswith("roster-pg-"):
+        shutil.rmtree(banner.pg_data, ignore_errors=True)
+
+
+def on_signal(signum, _frame):
+    if signum == signal.SIGALRM:
+        raise Interrupted(f"the whole run exceeded its {WATCHDOG} s watchdog")
+    raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--roster", required=True, help="path to the roster executable")
+    parser.add_argument("--port", type=int, default=18080, help="port for roster dev (default: 18080)")
+    args = parser.parse_args()
+
+    roster = Path(args.roster)
+    if not (roster.is_file() and os.access(roster, os.X_OK)):
+        say(f"FAIL: {roster} is not an executable file")
+        return 1
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGALRM, on_signal)
+    signal.alarm(WATCHDOG)
+
+    failures: list[str] = []
+    proc: subprocess.Popen | None = None
+    banner: Banner | None = None
+    try:
+        command = [str(roster), "dev", "--port", str(args.port)]
+        say(f"starting: {' '.join(command)}")
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
+        lines: queue.Queue = queue.Queue()
+        readers = [
+            threading.Thread(target=echo, args=(proc.stdout, "[roster] ", lines), daemon=True),
+            threading.Thread(target=echo, args=(proc.stderr, "[roster:err] ", None), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
+
+        banner = read_banner(proc, lines)
+        say(f"banner read: base URL {banner.base_url}, PostgreSQL pid {banner.pg_pid}, data {banner.pg_data}")
+
+        check_curl_lines(banner, failures)
+        check_credential_separation(banner, failures)
+        run_scim2_tester(banner, failures)
+        stop_roster(proc, banner, failures)
+        for reader in readers:
+            reader.join(timeout=5)
+    except (Fail, Interrupted) as err:
+        failures.append(str(err))
+    except Exception as err:  # a bug here, or an unexpected environment: still clean up
+        failures.append(f"unexpected {type(err).__name__}: {err}")
+    finally:
+        signal.alarm(0)
+        cleanup(proc, banner)
+
+    if failures:
+        for failure in failures:
+            say(f"FAIL: {failure}")
+        return 1
+    say("OK: roster dev passed the black-box checks")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
