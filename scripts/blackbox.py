@@ -8,7 +8,9 @@ Usage: python3 scripts/blackbox.py --roster .build/debug/roster [--port 18080]
 2. runs each printed curl line verbatim with `bash -c` and checks its JSON;
 3. checks that each credential only opens its own API (401 with a JSON body);
 4. runs scim2-tester's check_server() against the SCIM base URL;
-5. sends SIGINT and checks roster exits cleanly and its PostgreSQL is gone
+5. drives the CLI (tenant, token, admin-key, migrate) against the printed
+   database URL and checks what it creates works over HTTP, and revocation too;
+6. sends SIGINT and checks roster exits cleanly and its PostgreSQL is gone
    (process and data directory).
 
 Exits 0 when everything passed, 1 otherwise, with one line per failure.
@@ -48,6 +50,7 @@ BANNER = {
     "token": re.compile(r"SCIM token:\s*(\S+)"),
     "admin_key": re.compile(r"Admin API key:\s*(\S+)"),
     "postgres": re.compile(r"PostgreSQL:\s*pid\s+(\d+)\s*,\s*data in\s+(\S+)"),
+    "database_url": re.compile(r"Database URL:\s*(postgres://\S+)"),
 }
 CURL_LINE = re.compile(r"^\s*(curl\s.*\S)\s*$")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # colours: not part of what a user copies
@@ -75,6 +78,7 @@ class Banner:
     admin_key: str = ""
     pg_pid: int = 0
     pg_data: str = ""
+    database_url: str = ""
     curls: list[str] = field(default_factory=list)
 
 
@@ -117,6 +121,8 @@ def read_banner(proc: subprocess.Popen, lines: queue.Queue) -> Banner:
             banner.token = m.group(1)
         elif m := BANNER["admin_key"].search(line):
             banner.admin_key = m.group(1)
+        elif m := BANNER["database_url"].search(line):
+            banner.database_url = m.group(1)
         elif m := BANNER["postgres"].search(line):
             banner.pg_pid, banner.pg_data = int(m.group(1)), m.group(2).rstrip(",.")
         elif m := CURL_LINE.match(line):
@@ -127,6 +133,7 @@ def read_banner(proc: subprocess.Popen, lines: queue.Queue) -> Banner:
     missing = [label for label, value in [
         ("SCIM base URL", banner.base_url), ("SCIM token", banner.token),
         ("Admin API key", banner.admin_key), ("PostgreSQL pid/data", banner.pg_pid),
+        ("Database URL", banner.database_url),
     ] if not value]
     if missing:
         raise Fail(f"banner lacks: {', '.join(missing)}")
@@ -219,6 +226,57 @@ def check_credential_separation(banner: Banner, failures: list[str]) -> None:
             say(f"ok: {what} -> 401 with a JSON error")
         else:
             failures.append(f"{what}: expected 401 with a JSON object body, got {status}: {short(text)!r}")
+
+
+def run_cli(roster: Path, banner: Banner, *args: str) -> str:
+    """Runs `roster ARGS --database-url URL`; returns stdout, raises Fail on a non-zero exit."""
+    command = [str(roster), *args, "--database-url", banner.database_url]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    shown = " ".join(args)
+    if result.returncode != 0:
+        raise Fail(f"`roster {shown}` exited {result.returncode}: {short(result.stderr or result.stdout)!r}")
+    return result.stdout
+
+
+def check_cli(roster: Path, banner: Banner, failures: list[str]) -> None:
+    parts = urllib.parse.urlsplit(banner.base_url)
+    admin = f"{parts.scheme}://{parts.netloc}/api/v1"
+    users = f"{banner.base_url}/Users"
+
+    def expect(what: str, url: str, headers: dict[str, str], status: int) -> None:
+        got, text = http_get(url, headers)
+        if got == status:
+            say(f"ok: {what} -> {status}")
+        else:
+            failures.append(f"{what}: expected {status}, got {got}: {short(text)!r}")
+
+    if "Migrations are current" not in run_cli(roster, banner, "migrate"):
+        failures.append("`roster migrate` on a migrated database did not say the migrations are current")
+    run_cli(roster, banner, "tenant", "create", "blackbox")
+    if "blackbox" not in run_cli(roster, banner, "tenant", "list"):
+        failures.append("`roster tenant list` does not list the tenant just created")
+
+    out = run_cli(roster, banner, "token", "create", "--tenant", "blackbox", "--name", "cli token")
+    token = next((m.group(0) for m in re.finditer(f"scim_{SECRET}", out)), None)
+    if token is None:
+        raise Fail(f"`roster token create` printed no token: {short(out)!r}")
+    expect("CLI-made SCIM token on /Users", users, {"Authorization": f"Bearer {token}"}, 200)
+    listing = run_cli(roster, banner, "token", "list", "--tenant", "blackbox")
+    if token in listing:
+        failures.append("`roster token list` printed a token secret")
+    line = next((l for l in listing.splitlines() if "cli token" in l), "")
+    token_id = line.split()[0] if line else ""
+    if "active" not in line or not token_id:
+        raise Fail(f"`roster token list` does not show the new token as active: {short(listing)!r}")
+    run_cli(roster, banner, "token", "revoke", "--tenant", "blackbox", token_id)
+    expect("revoked CLI token on /Users", users, {"Authorization": f"Bearer {token}"}, 401)
+
+    out = run_cli(roster, banner, "admin-key", "create", "--name", "cli key", "--tenant", "blackbox", "--scope", "scim-tokens")
+    key = next((m.group(0) for m in re.finditer(f"radm_{SECRET}", out)), None)
+    if key is None:
+        raise Fail(f"`roster admin-key create` printed no key: {short(out)!r}")
+    expect("tenant-bound CLI admin key on its tokens", f"{admin}/scim/tokens", {"X-Admin-API-Key": key}, 200)
+    expect("tenant-bound CLI admin key without the tenants scope", f"{admin}/tenants", {"X-Admin-API-Key": key}, 403)
 
 
 def unadvertised_feature(tags: set[str], config) -> str | None:
@@ -400,6 +458,7 @@ def main() -> int:
         check_curl_lines(banner, failures)
         check_credential_separation(banner, failures)
         run_scim2_tester(banner, failures)
+        check_cli(roster, banner, failures)
         stop_roster(proc, banner, failures)
         for reader in readers:
             reader.join(timeout=5)

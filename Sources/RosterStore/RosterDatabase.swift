@@ -51,6 +51,10 @@ public enum StoreError: Error, Sendable, Equatable {
     /// Postgres errors become `StoreError`s; the caller's own errors (SCIM validation) pass through.
     static func translate(_ error: any Error) -> any Error {
         if error is PSQLError || error is PostgresTransactionError { return StoreError(translating: error) }
+        // The pool's own error type lives in an underscored module; it means no connection could be made.
+        if String(reflecting: type(of: error)).hasPrefix("_ConnectionPoolModule.") {
+            return StoreError.unavailable("no connection could be made (\(error))")
+        }
         return error
     }
 
@@ -66,5 +70,16 @@ public enum StoreError: Error, Sendable, Equatable {
             }
         }
         self = .unavailable(String(describing: error))
+    }
+}
+
+extension StoreError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .uniqueness(let constraint): "A unique value is already taken (\(constraint))."
+        case .invalidReference(let detail): detail
+        case .notFound(let what): "\(what) not found."
+        case .unavailable(let detail): "The database is unavailable: \(detail)"
+        }
     }
 }

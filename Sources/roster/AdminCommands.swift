@@ -39,7 +39,7 @@ struct TenantCommand: AsyncParsableCommand {
 /// Resolves `--tenant` (name or id; `default` when omitted) inside a database session.
 func resolveTenant(_ reference: String, _ db: RosterDatabase) async throws -> Tenant {
     guard let tenant = try await TenantRepository(database: db).find(reference) else {
-        throw ValidationError("No tenant '\(reference)'. List them with `roster tenant list`.")
+        throw CLIFailure("No tenant '\(reference)'. List them with `roster tenant list`.")
     }
     return tenant
 }
@@ -95,7 +95,7 @@ struct TokenCommand: AsyncParsableCommand {
             let revoked = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
                 try await ScimTokenRepository(database: db).revoke(tenant: resolveTenant(tenant, db).id, id: tokenID)
             }
-            guard revoked != nil else { throw ValidationError("No token \(id) in tenant \(tenant).") }
+            guard revoked != nil else { throw CLIFailure("No token \(id) in tenant \(tenant).") }
             say("Revoked token \(id).")
         }
     }
@@ -155,7 +155,7 @@ struct AdminKeyCommand: AsyncParsableCommand {
             let revoked = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
                 try await AdminKeyRepository(database: db).revoke(id: keyID)
             }
-            guard revoked != nil else { throw ValidationError("No admin key \(id).") }
+            guard revoked != nil else { throw CLIFailure("No admin key \(id).") }
             say("Revoked admin key \(id).")
         }
     }

@@ -18,14 +18,14 @@ struct Dev: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("Unknown log level '\(logLevel)'.") }
         let logger = makeLogger(level: level)
         guard PortProbe.isFree(host: host, port: port) else {
-            throw ValidationError("Port \(port) on \(host) is already in use. Stop what is using it, or pass --port.")
+            throw CLIFailure("Port \(port) on \(host) is already in use. Stop what is using it, or pass --port.")
         }
         let postgres: EmbeddedPostgres
         do {
             postgres = try await EmbeddedPostgres.start(
                 .init(dataDirectory: dataDirectory, durable: dataDirectory != nil), logger: logger)
         } catch let error as EmbeddedPostgresError {
-            throw ValidationError(error.description)
+            throw CLIFailure(error.description)
         }
         do {
             try await serve(on: postgres, logger: logger)
@@ -42,7 +42,7 @@ struct Dev: AsyncParsableCommand {
         _ = try await migrateDatabase(url: url, logger: logger)
         let (token, adminKey) = try await withDatabase(url: url, logger: logger) { db in
             guard let tenant = try await TenantRepository(database: db).find(TenantRepository.defaultName) else {
-                throw ValidationError("The default tenant is missing.")
+                throw CLIFailure("The default tenant is missing.")
             }
             let token = try await ScimTokenRepository(database: db).create(tenant: tenant.id, name: "roster dev").1
             let key = try await AdminKeyRepository(database: db).create(name: "roster dev", tenant: nil, scopes: [.all]).1
@@ -55,6 +55,7 @@ struct Dev: AsyncParsableCommand {
         say("  SCIM token:     \(token.reveal())")
         say("  Admin API key:  \(adminKey.reveal())")
         say("  PostgreSQL:     pid \(postgres.processID), data in \(postgres.dataDirectory)")
+        say("  Database URL:   \(url)")
         say("Try:")
         say("  curl -s -H 'Authorization: Bearer \(token.reveal())' \(base)/scim/v2/Users")
         say("  curl -s -H 'X-Admin-API-Key: \(adminKey.reveal())' \(base)/api/v1/tenants")

@@ -62,3 +62,9 @@ func makeLogger(_ label: String = "roster", level: Logger.Level = .info) -> Logg
 func say(_ line: String = "") {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
+
+/// A failure to report in one line, without the usage text ArgumentParser adds to `ValidationError`.
+struct CLIFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

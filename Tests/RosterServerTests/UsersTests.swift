@@ -114,6 +114,25 @@ extension ServerSuite {
             }
         }
 
+        @Test("attributes and excludedAttributes shape GET, list and POST responses")
+        func projections() async throws {
+            try await Roster.run { roster in
+                let id = try await roster.createUser("hal", extra: #","displayName":"Hal","title":"Eng""#)
+                let one = try await roster.scim(.get, "/Users/\(id)?attributes=title")
+                #expect(one.json["title"] == "Eng")
+                #expect(one.json["displayName"] == nil)
+                #expect(one.json["id"] == .string(id))
+                let list = try await roster.scim(.get, "/Users?excludedAttributes=title")
+                #expect(list.json["Resources"]?[0]?["title"] == nil)
+                #expect(list.json["Resources"]?[0]?["displayName"] == "Hal")
+                let created = try await roster.scim(
+                    .post, "/Users?attributes=userName", body: #"{"schemas":["\#(userSchema)"],"userName":"ivy","title":"x"}"#)
+                #expect(created.status == .created)
+                #expect(created.json["title"] == nil)
+                #expect(created.json["userName"] == "ivy")
+            }
+        }
+
         @Test("PATCH is answered 501 while ServiceProviderConfig says it is unsupported")
         func patchUnsupported() async throws {
             try await Roster.run { roster in

@@ -1,0 +1,78 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import RosterServer
+import RosterStore
+import RosterTestSupport
+import SCIM
+import Testing
+
+extension ServerSuite {
+    @Suite("Health without a usable database")
+    struct HealthTests {
+        /// Runs a Roster on `databaseURL` without preparing anything in it.
+        func withBareRoster(databaseURL: String, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+            let configuration = RosterConfiguration(databaseURL: databaseURL, logLevel: .critical, databaseMaxConnections: 2)
+            var logger = try TestPostgres.require().logger
+            logger.logLevel = .critical
+            try await buildApplication(configuration, logger: logger).test(.router, body)
+        }
+
+        @Test("health is 503 naming the database when it cannot be reached; live still answers 200")
+        func databaseDown() async throws {
+            // A port nothing listens on: bind one, then release it.
+            let port = try #require(FreePort.find())
+            try await withBareRoster(databaseURL: "postgres://roster:x@127.0.0.1:\(port)/roster?sslmode=disable") { client in
+                try await client.execute(uri: "/api/health", method: .get) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    let json = try JSONValue.parse(Array(String(buffer: response.body).utf8))
+                    #expect(json["status"] == "unavailable")
+                    #expect(json["components"]?["database"]?["status"] == "unavailable")
+                }
+                try await client.execute(uri: "/api/health/live", method: .get) { response in
+                    #expect(response.status == .ok)
+                }
+            }
+        }
+
+        @Test("health is 503 with pending migrations on an unmigrated database, then ok once migrated")
+        func pendingMigrations() async throws {
+            let postgres = try TestPostgres.require()
+            let url = try await postgres.emptyDatabase()
+            try await withBareRoster(databaseURL: url) { client in
+                try await client.execute(uri: "/api/health", method: .get) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    let json = try JSONValue.parse(Array(String(buffer: response.body).utf8))
+                    #expect(json["components"]?["database"]?["status"] == "ok")
+                    #expect(json["components"]?["migrations"]?["status"] == "pending")
+                }
+                let applied = try await migrateDatabase(url: url, logger: postgres.logger)
+                #expect(!applied.isEmpty)
+                try await client.execute(uri: "/api/health", method: .get) { response in
+                    #expect(response.status == .ok)
+                }
+            }
+        }
+    }
+}
+
+enum FreePort {
+    /// A TCP port on 127.0.0.1 that was free a moment ago.
+    static func find() -> Int? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { return nil }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
