@@ -10,7 +10,11 @@ Usage: python3 scripts/blackbox.py --roster .build/debug/roster [--port 18080]
 4. runs scim2-tester's check_server() against the SCIM base URL;
 5. drives the CLI (tenant, token, admin-key, migrate) against the printed
    database URL and checks what it creates works over HTTP, and revocation too;
-6. sends SIGINT and checks roster exits cleanly and its PostgreSQL is gone
+6. checks a second `roster dev` on the same port fails with a one-line reason;
+7. runs `roster serve` on a new, empty database of that cluster: it migrates at
+   start, becomes healthy, honours ROSTER_ADMIN_KEY and stops cleanly on SIGTERM;
+8. checks no secret appeared in any output line except where the banner shows it;
+9. sends SIGINT and checks roster exits cleanly and its PostgreSQL is gone
    (process and data directory).
 
 Exits 0 when everything passed, 1 otherwise, with one line per failure.
@@ -23,6 +27,7 @@ import json
 import os
 import queue
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -82,6 +87,9 @@ class Banner:
     curls: list[str] = field(default_factory=list)
 
 
+TRANSCRIPT: list[str] = []  # every line roster printed, both streams, for the secrets check
+
+
 def say(message: str) -> None:
     print(f"blackbox: {message}", flush=True)
 
@@ -91,6 +99,7 @@ def echo(stream, prefix: str, lines: queue.Queue | None) -> None:
     for raw in iter(stream.readline, b""):
         line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         print(f"{prefix}{line}", flush=True)
+        TRANSCRIPT.append(prefix + line)
         if lines is not None:
             lines.put(line)
     if lines is not None:
@@ -279,6 +288,87 @@ def check_cli(roster: Path, banner: Banner, failures: list[str]) -> None:
     expect("tenant-bound CLI admin key without the tenants scope", f"{admin}/tenants", {"X-Admin-API-Key": key}, 403)
 
 
+def check_port_taken(roster: Path, banner: Banner, port: int, failures: list[str]) -> None:
+    """A second `roster dev` on a busy port must say so in one line, not crash or start PostgreSQL."""
+    result = subprocess.run([str(roster), "dev", "--port", str(port)], capture_output=True, text=True,
+                            timeout=60, stdin=subprocess.DEVNULL)
+    output = result.stdout + result.stderr
+    if result.returncode != 0 and "already in use" in output and "Fatal error" not in output and len(output.splitlines()) <= 3:
+        say(f"ok: a second roster dev on port {port} exits {result.returncode}: {short(output)}")
+    else:
+        failures.append(f"second roster dev on a busy port: exit {result.returncode}, output {short(output)!r}")
+
+
+def check_serve(roster: Path, banner: Banner, port: int, failures: list[str]) -> None:
+    """`roster serve` migrates an empty database at start, serves, and stops on SIGTERM."""
+    psql = shutil.which("psql")
+    if psql is None:
+        raise Fail("psql is needed to create the database for the `roster serve` check")
+    created = subprocess.run([psql, banner.database_url, "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE serve_check"],
+                             capture_output=True, text=True, timeout=60)
+    if created.returncode != 0:
+        raise Fail(f"could not create the serve_check database: {short(created.stderr)}")
+    parts = urllib.parse.urlsplit(banner.database_url)
+    database_url = urllib.parse.urlunsplit(parts._replace(path="/serve_check"))
+    key = "radm_" + secrets.token_urlsafe(32)
+    env = dict(os.environ, ROSTER_DATABASE_URL=database_url, ROSTER_ADMIN_KEY=key,
+               ROSTER_HOST="127.0.0.1", ROSTER_PORT=str(port), ROSTER_LOG_LEVEL="debug")
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([str(roster), "serve"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    reader = threading.Thread(target=echo, args=(proc.stdout, "[serve] ", None), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        status, text = 0, ""
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                status, text = http_get(f"{base}/api/health", {})
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.3)
+        if status != 200:
+            raise Fail(f"roster serve did not become healthy within 60 s (last: {status} {short(text)!r})")
+        if json.loads(text).get("components", {}).get("migrations", {}).get("status") != "current":
+            failures.append(f"roster serve is healthy but migrations are not current: {short(text)!r}")
+        else:
+            say("ok: roster serve migrated an empty database at start and reports healthy")
+        status, text = http_get(f"{base}/api/v1/tenants", {"X-Admin-API-Key": key})
+        if status == 200:
+            say("ok: roster serve accepts ROSTER_ADMIN_KEY on the admin API")
+        else:
+            failures.append(f"roster serve refused ROSTER_ADMIN_KEY: {status} {short(text)!r}")
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=SHUTDOWN_TIMEOUT)
+        if code == 0:
+            say("ok: roster serve stopped cleanly on SIGTERM")
+        else:
+            failures.append(f"roster serve exited {code} on SIGTERM")
+        reader.join(timeout=5)
+        leaked = [line for line in TRANSCRIPT
+                  if line.startswith("[serve]") and (key in line or (parts.password and parts.password in line))]
+        if leaked:
+            failures.append(f"roster serve printed a secret: {short(leaked[0])!r}")
+    finally:
+        if proc.poll() is None:
+            kill_pid(proc.pid, signal.SIGKILL, 0)
+
+
+def check_no_secrets_logged(banner: Banner, failures: list[str]) -> None:
+    """Secrets may appear only on the banner lines that hand them to the developer."""
+    password = urllib.parse.urlsplit(banner.database_url).password or ""
+    secrets_shown = {"SCIM token": banner.token, "admin key": banner.admin_key, "database password": password}
+    allowed = re.compile(r"^\[roster\] (\s*SCIM token:|\s*Admin API key:|\s*Database URL:|\s*curl\s)")
+    for line in TRANSCRIPT:
+        for name, value in secrets_shown.items():
+            if value and value in line and not allowed.search(line):
+                failures.append(f"the {name} appeared in an output line: {short(line)!r}")
+                return
+    say(f"ok: no secret in {len(TRANSCRIPT)} output lines beyond the banner's own")
+
+
 def unadvertised_feature(tags: set[str], config) -> str | None:
     """Name the optional feature a check exercises although the server says it lacks it."""
     for tag in tags:
@@ -440,7 +530,7 @@ def main() -> int:
     proc: subprocess.Popen | None = None
     banner: Banner | None = None
     try:
-        command = [str(roster), "dev", "--port", str(args.port)]
+        command = [str(roster), "dev", "--port", str(args.port), "--log-level", "debug"]
         say(f"starting: {' '.join(command)}")
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True)
@@ -459,9 +549,12 @@ def main() -> int:
         check_credential_separation(banner, failures)
         run_scim2_tester(banner, failures)
         check_cli(roster, banner, failures)
+        check_port_taken(roster, banner, args.port, failures)
+        check_serve(roster, banner, args.port + 2, failures)
         stop_roster(proc, banner, failures)
         for reader in readers:
             reader.join(timeout=5)
+        check_no_secrets_logged(banner, failures)
     except (Fail, Interrupted) as err:
         failures.append(str(err))
     except Exception as err:  # a bug here, or an unexpected environment: still clean up

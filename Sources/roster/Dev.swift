@@ -64,12 +64,15 @@ struct Dev: AsyncParsableCommand {
     }
 }
 
-/// Checks a TCP port is free by binding it briefly, so `dev` can say so before starting anything.
+/// Checks a TCP port has no listener by binding it briefly, so `dev` can say so before starting anything.
 enum PortProbe {
     static func isFree(host: String, port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
+        // As the server will: connections lingering in TIME_WAIT do not make the port busy.
+        var reuse: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
