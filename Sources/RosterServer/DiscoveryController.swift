@@ -9,7 +9,6 @@ struct DiscoveryController {
         for path in ["ServiceProviderConfig", "ResourceTypes", "ResourceTypes/:name", "Schemas", "Schemas/:urn"] {
             ScimController.refuse([.post, .put, .patch, .delete], on: path, in: group)
         }
-        group.post(".search") { _, _ -> Response in throw ScimController.searchUnsupported }
         group.get("ServiceProviderConfig") { request, _ in
             try Self.rejectFilter(request)
             return ScimResponse.json(.ok, discovery.serviceProviderConfig)

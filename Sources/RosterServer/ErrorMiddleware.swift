@@ -42,6 +42,8 @@ struct Problem {
                 self.init(status: 409, scimType: .uniqueness, code: "conflict", message: Self.uniquenessMessage(constraint))
             case .invalidReference(let detail):
                 self.init(status: 400, scimType: .invalidValue, code: "invalid_request", message: detail)
+            case .invalidValue(let detail):
+                self.init(status: 400, scimType: .invalidValue, code: "invalid_request", message: "A value was refused: \(detail)")
             case .notFound(let detail):
                 self.init(status: 404, scimType: nil, code: "not_found", message: "\(detail) not found.")
             case .unavailable(let detail):

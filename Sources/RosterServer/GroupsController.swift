@@ -12,11 +12,11 @@ struct GroupsController {
     func addRoutes(to group: RouterGroup<ScimRequestContext>) {
         group.post("Groups", use: create)
         group.get("Groups", use: list)
+        group.post("Groups/.search", use: search)
         group.get("Groups/:id", use: get)
         group.put("Groups/:id", use: replace)
+        group.patch("Groups/:id", use: patch)
         group.delete("Groups/:id", use: delete)
-        group.patch("Groups/:id") { _, _ -> Response in throw ScimController.patchUnsupported }
-        group.post("Groups/.search") { _, _ -> Response in throw ScimController.searchUnsupported }
         ScimController.refuse([.put, .patch, .delete], on: "Groups", in: group)
         ScimController.refuse([.post], on: "Groups/:id", in: group)
     }
@@ -37,6 +37,9 @@ struct GroupsController {
         let projection = try ScimController.projection(request)
         let id = try ScimController.resourceID(context, type: "Group")
         guard let group = try await groups.get(tenant: principal.tenantID, id: id) else { throw ScimController.notFound("Group", id) }
+        if ScimController.notModified(request, version: group.resource.version) {
+            return ScimController.notModifiedResponse(meta(group.resource))
+        }
         return respond(.ok, group, projection)
     }
 
@@ -46,10 +49,24 @@ struct GroupsController {
         let id = try ScimController.resourceID(context, type: "Group")
         let input = try await request.scimJSON(context: context)
         let (validator, resourceType) = (self.validator, self.resourceType)
-        let group = try await groups.replace(tenant: principal.tenantID, id: id) { existing in
+        let group = try await groups.update(tenant: principal.tenantID, id: id, precondition: ScimController.precondition(request)) { existing in
             var body = try validator.validate(input, existing: existing)
             let members = try resourceType.extractMembers(from: &body)
-            return (body, members)
+            return (body, [.replace(members)])
+        }
+        guard let group else { throw ScimController.notFound("Group", id) }
+        return respond(.ok, group, projection)
+    }
+
+    @Sendable func patch(_ request: Request, context: ScimRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let projection = try ScimController.projection(request)
+        let id = try ScimController.resourceID(context, type: "Group")
+        let patch = try PatchRequest(try await request.scimJSON(context: context))
+        let engine = PatchEngine(resourceType: resourceType)
+        let group = try await groups.update(tenant: principal.tenantID, id: id, precondition: ScimController.precondition(request)) {
+            let outcome = try engine.apply(patch, to: $0)
+            return (outcome.body, outcome.membershipChanges)
         }
         guard let group else { throw ScimController.notFound("Group", id) }
         return respond(.ok, group, projection)
@@ -58,18 +75,30 @@ struct GroupsController {
     @Sendable func delete(_ request: Request, context: ScimRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let id = try ScimController.resourceID(context, type: "Group")
-        guard try await groups.delete(tenant: principal.tenantID, id: id) else { throw ScimController.notFound("Group", id) }
+        guard try await groups.delete(tenant: principal.tenantID, id: id, precondition: ScimController.precondition(request)) else {
+            throw ScimController.notFound("Group", id)
+        }
         return Response(status: .noContent)
     }
 
     @Sendable func list(_ request: Request, context: ScimRequestContext) async throws -> Response {
+        try await respond(to: ScimController.ListRequest(request), context: context)
+    }
+
+    @Sendable func search(_ request: Request, context: ScimRequestContext) async throws -> Response {
+        try await respond(to: ScimController.ListRequest(search: request.scimJSON(context: context)), context: context)
+    }
+
+    private func respond(to list: ScimController.ListRequest, context: ScimRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        let query = try ScimController.ListQuery(request)
-        let page = try await groups.list(tenant: principal.tenantID, filter: query.filter, page: query.page)
-        let response = ListResponse(
-            totalResults: page.totalResults, startIndex: query.page.startIndex,
-            resources: page.resources.map { query.projection.apply(to: render($0), of: resourceType) })
-        return ScimResponse.json(.ok, response.body)
+        let page = try await self.page(tenant: principal.tenantID, query: list.query, projection: list.projection)
+        return ScimController.listResponse(totalResults: page.total, startIndex: list.query.page.startIndex, resources: page.resources)
+    }
+
+    /// A page of groups, also for the root `/.search`.
+    func page(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> (total: Int, resources: [JSONValue]) {
+        let page = try await groups.list(tenant: tenant, query: query)
+        return (page.totalResults, page.resources.map { projection.apply(to: render($0), of: resourceType) })
     }
 
     private func render(_ group: StoredGroup) -> JSONValue {

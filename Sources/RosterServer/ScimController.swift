@@ -1,11 +1,11 @@
 import Foundation
 import Hummingbird
+import RosterStore
 import SCIM
 
-/// What the SCIM resource controllers share.
+/// What the SCIM resource controllers share: request parsing and response shaping.
 enum ScimController {
-    /// RFC 7644 §3.5.2: a server without PATCH answers 501; ServiceProviderConfig says patch is unsupported.
-    static let patchUnsupported = ScimError(status: 501, detail: "PATCH is not supported by this server yet; use PUT.")
+    static let searchRequestSchema = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
     static func notFound(_ type: String, _ id: UUID) -> ScimError {
         .notFound("\(type) \(id.uuidString.lowercased()) not found.")
@@ -18,13 +18,34 @@ enum ScimController {
         return id
     }
 
-    /// RFC 7644 §3.4.3: `/.search` is optional; until it is supported it answers 501.
-    static let searchUnsupported = ScimError(status: 501, detail: "POST /.search is not supported by this server yet; use GET with a filter.")
-
     /// RFC 7644 §3.4.2.5: `attributes` / `excludedAttributes` on any request that returns resources.
     static func projection(_ request: Request) throws -> Projection {
         let parameters = request.uri.queryParameters
         return try Projection(attributes: parameters.get("attributes"), excludedAttributes: parameters.get("excludedAttributes"))
+    }
+
+    /// RFC 7644 §3.14: `If-Match` on PUT, PATCH and DELETE; `*` (or no header) means any version.
+    static func precondition(_ request: Request) -> VersionPrecondition? {
+        guard let header = request.headers[.ifMatch], !header.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+        let tags = entityTags(header)
+        if tags.contains("*") { return nil }
+        return VersionPrecondition(versions: Set(tags.compactMap(Int64.init)))
+    }
+
+    /// RFC 7644 §3.14: `If-None-Match` on GET: true when the client's copy is current.
+    static func notModified(_ request: Request, version: Int64) -> Bool {
+        guard let header = request.headers[.ifNoneMatch] else { return false }
+        let tags = entityTags(header)
+        return tags.contains("*") || tags.contains(String(version))
+    }
+
+    /// `W/"3", "4"` → ["3", "4"]: weak and strong tags compare the same here (RFC 7232 weak comparison).
+    private static func entityTags(_ header: String) -> [String] {
+        header.split(separator: ",").map { part in
+            var tag = part.trimmingCharacters(in: .whitespaces)
+            if tag.hasPrefix("W/") { tag.removeFirst(2) }
+            return tag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        }
     }
 
     /// Answers 405 with a SCIM error for the methods a path does not take.
@@ -36,19 +57,76 @@ enum ScimController {
         }
     }
 
-    /// RFC 7644 §3.4.2: `filter`, `startIndex`, `count`, and the projection.
-    struct ListQuery {
-        var filter: Filter?
-        var page: Pagination
+    /// A list request: from the query string (GET) or a SearchRequest body (POST /.search, RFC 7644 §3.4.3).
+    struct ListRequest {
+        var query: ResourceQuery
         var projection: Projection
 
         init(_ request: Request) throws {
-            let parameters = request.uri.queryParameters
-            if let text = parameters.get("filter"), !text.trimmingCharacters(in: .whitespaces).isEmpty {
-                filter = try FilterParser.parse(text)
-            }
-            page = try Pagination(startIndex: parameters.get("startIndex"), count: parameters.get("count"))
-            projection = try ScimController.projection(request)
+            let p = request.uri.queryParameters
+            try self.init(
+                filter: p.get("filter"), sortBy: p.get("sortBy"), sortOrder: p.get("sortOrder"),
+                startIndex: p.get("startIndex"), count: p.get("count"),
+                attributes: p.get("attributes"), excludedAttributes: p.get("excludedAttributes"))
         }
+
+        init(search body: JSONValue) throws {
+            guard case .object(let object) = body else { throw ScimError.invalidSyntax("A search request must be a JSON object.") }
+            func field(_ name: String) -> JSONValue? { object.first { $0.key.caseInsensitiveEquals(name) }?.value }
+            let schemas = field("schemas")?.arrayValue ?? []
+            guard schemas.contains(where: { $0.stringValue?.caseInsensitiveEquals(ScimController.searchRequestSchema) == true }) else {
+                throw ScimError.invalidSyntax("A search request's 'schemas' must be [\"\(ScimController.searchRequestSchema)\"].")
+            }
+            func text(_ name: String) throws -> String? {
+                guard let value = field(name), !value.isNull else { return nil }
+                switch value {
+                case .string(let s): return s
+                case .integer(let i): return String(i)
+                case .array(let items) where name.hasSuffix("ttributes"):
+                    return try items.map { item in
+                        guard let s = item.stringValue else { throw ScimError.invalidValue("'\(name)' must list attribute names.") }
+                        return s
+                    }.joined(separator: ",")
+                default: throw ScimError.invalidValue("'\(name)' has the wrong type.")
+                }
+            }
+            try self.init(
+                filter: text("filter"), sortBy: text("sortBy"), sortOrder: text("sortOrder"),
+                startIndex: text("startIndex"), count: text("count"),
+                attributes: text("attributes"), excludedAttributes: text("excludedAttributes"))
+        }
+
+        private init(
+            filter: String?, sortBy: String?, sortOrder: String?, startIndex: String?, count: String?,
+            attributes: String?, excludedAttributes: String?
+        ) throws {
+            var query = ResourceQuery(page: try Pagination(startIndex: startIndex, count: count))
+            if let filter, !filter.trimmingCharacters(in: .whitespaces).isEmpty {
+                query.filter = try FilterParser.parse(filter)
+            }
+            if let sortBy, !sortBy.isEmpty {
+                do {
+                    query.sortBy = try FilterParser.attributePath(sortBy)
+                } catch {
+                    throw ScimError.invalidValue("sortBy '\(sortBy)' is not an attribute path.")
+                }
+            }
+            switch sortOrder?.lowercased() {
+            case nil, "ascending": query.descending = false
+            case "descending": query.descending = true
+            default: throw ScimError.invalidValue("sortOrder must be 'ascending' or 'descending'.")
+            }
+            self.query = query
+            projection = try Projection(attributes: attributes, excludedAttributes: excludedAttributes)
+        }
+    }
+
+    static func listResponse(totalResults: Int, startIndex: Int, resources: [JSONValue]) -> Response {
+        ScimResponse.json(.ok, ListResponse(totalResults: totalResults, startIndex: startIndex, resources: resources).body)
+    }
+
+    /// 304 for a GET whose `If-None-Match` names the current version.
+    static func notModifiedResponse(_ meta: ResourceMeta) -> Response {
+        Response(status: .notModified, headers: [.eTag: meta.etag])
     }
 }

@@ -12,11 +12,11 @@ struct UsersController {
     func addRoutes(to group: RouterGroup<ScimRequestContext>) {
         group.post("Users", use: create)
         group.get("Users", use: list)
+        group.post("Users/.search", use: search)
         group.get("Users/:id", use: get)
         group.put("Users/:id", use: replace)
+        group.patch("Users/:id", use: patch)
         group.delete("Users/:id", use: delete)
-        group.patch("Users/:id") { _, _ -> Response in throw ScimController.patchUnsupported }
-        group.post("Users/.search") { _, _ -> Response in throw ScimController.searchUnsupported }
         ScimController.refuse([.put, .patch, .delete], on: "Users", in: group)
         ScimController.refuse([.post], on: "Users/:id", in: group)
     }
@@ -36,6 +36,7 @@ struct UsersController {
         let projection = try ScimController.projection(request)
         let id = try ScimController.resourceID(context, type: "User")
         guard let user = try await users.get(tenant: principal.tenantID, id: id) else { throw ScimController.notFound("User", id) }
+        if ScimController.notModified(request, version: user.version) { return ScimController.notModifiedResponse(meta(user)) }
         return respond(.ok, user, projection)
     }
 
@@ -45,8 +46,21 @@ struct UsersController {
         let id = try ScimController.resourceID(context, type: "User")
         let input = try await request.scimJSON(context: context)
         let validator = self.validator
-        let user = try await users.replace(tenant: principal.tenantID, id: id) { existing in
-            try validator.validate(input, existing: existing)
+        let user = try await users.update(tenant: principal.tenantID, id: id, precondition: ScimController.precondition(request)) {
+            try validator.validate(input, existing: $0)
+        }
+        guard let user else { throw ScimController.notFound("User", id) }
+        return respond(.ok, user, projection)
+    }
+
+    @Sendable func patch(_ request: Request, context: ScimRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let projection = try ScimController.projection(request)
+        let id = try ScimController.resourceID(context, type: "User")
+        let patch = try PatchRequest(try await request.scimJSON(context: context))
+        let engine = PatchEngine(resourceType: resourceType)
+        let user = try await users.update(tenant: principal.tenantID, id: id, precondition: ScimController.precondition(request)) {
+            try engine.apply(patch, to: $0).body
         }
         guard let user else { throw ScimController.notFound("User", id) }
         return respond(.ok, user, projection)
@@ -55,18 +69,32 @@ struct UsersController {
     @Sendable func delete(_ request: Request, context: ScimRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let id = try ScimController.resourceID(context, type: "User")
-        guard try await users.delete(tenant: principal.tenantID, id: id) else { throw ScimController.notFound("User", id) }
+        guard try await users.delete(tenant: principal.tenantID, id: id, precondition: ScimController.precondition(request)) else {
+            throw ScimController.notFound("User", id)
+        }
         return Response(status: .noContent)
     }
 
     @Sendable func list(_ request: Request, context: ScimRequestContext) async throws -> Response {
+        try await respond(to: ScimController.ListRequest(request), context: context)
+    }
+
+    @Sendable func search(_ request: Request, context: ScimRequestContext) async throws -> Response {
+        try await respond(to: ScimController.ListRequest(search: request.scimJSON(context: context)), context: context)
+    }
+
+    private func respond(to list: ScimController.ListRequest, context: ScimRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        let query = try ScimController.ListQuery(request)
-        let page = try await users.list(tenant: principal.tenantID, filter: query.filter, page: query.page)
-        let response = ListResponse(
-            totalResults: page.totalResults, startIndex: query.page.startIndex,
-            resources: page.resources.map { query.projection.apply(to: render($0), of: resourceType) })
-        return ScimResponse.json(.ok, response.body)
+        let page = try await users.list(tenant: principal.tenantID, query: list.query)
+        return ScimController.listResponse(
+            totalResults: page.totalResults, startIndex: list.query.page.startIndex,
+            resources: page.resources.map { list.projection.apply(to: render($0), of: resourceType) })
+    }
+
+    /// A page of users for the root `/.search`.
+    func page(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> (total: Int, resources: [JSONValue]) {
+        let page = try await users.list(tenant: tenant, query: query)
+        return (page.totalResults, page.resources.map { projection.apply(to: render($0), of: resourceType) })
     }
 
     private func render(_ user: StoredResource) -> JSONValue {

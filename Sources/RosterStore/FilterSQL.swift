@@ -21,20 +21,50 @@ struct SQLBuilder {
     var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: bindings) }
 }
 
-/// A filterable attribute: the indexed column that answers `eq` on it.
-struct FilterColumn {
-    var column: String
-    var caseExact: Bool
-    var isID = false
+/// How one resource table stores what filters and sorting read.
+struct ResourceTable: Sendable {
+    /// An indexed column holding a copy of a top-level attribute.
+    struct Column: Sendable {
+        var name: String
+        var type: SchemaAttribute.DataType
+    }
+
+    var name: String
+    /// Keyed by lowercased attribute name.
+    var columns: [String: Column]
+    /// Users keep the lowercased `emails.value`s in a GIN-indexed text[] column.
+    var hasEmailColumn: Bool
+    /// Groups keep `members` in `group_members`.
+    var hasMembersTable: Bool
+
+    static let users = ResourceTable(
+        name: "users",
+        columns: [
+            "username": Column(name: "user_name", type: .string),
+            "externalid": Column(name: "external_id", type: .string),
+            "displayname": Column(name: "display_name", type: .string),
+            "active": Column(name: "active", type: .boolean),
+        ],
+        hasEmailColumn: true, hasMembersTable: false)
+
+    static let groups = ResourceTable(
+        name: "groups",
+        columns: [
+            "externalid": Column(name: "external_id", type: .string),
+            "displayname": Column(name: "display_name", type: .string),
+        ],
+        hasEmailColumn: false, hasMembersTable: true)
 }
 
-/// Compiles the filters this build answers from indexed columns into a WHERE fragment.
+/// Compiles a SCIM filter (RFC 7644 §3.4.2.2) into a parameterised SQL condition over a resource table.
 ///
-/// Supported: `eq` on the columns the resource type maps, combined with `and`, `or`, `not`.
-/// Anything else is `invalidFilter`, never a silently widened or in-memory filter.
+/// Attribute paths are resolved against the resource type's schemas (so custom extensions filter
+/// without code); indexed columns answer where they exist, jsonb paths elsewhere, `group_members`
+/// for members. Every comparison is two-valued (NULL becomes false), so `not` means what it says.
+/// Anything unknown, ill-typed or not stored is `invalidFilter`: never a silently widened filter.
 struct FilterCompiler {
     let resourceType: ResourceType
-    let columns: [String: FilterColumn]
+    let table: ResourceTable
 
     func compile(_ filter: Filter, into sql: inout SQLBuilder) throws(ScimError) {
         switch filter {
@@ -45,42 +75,386 @@ struct FilterCompiler {
             try compile(right, into: &sql)
             sql.append(")")
         case .not(let inner):
-            sql.append("NOT (")
+            sql.append("(NOT ")
             try compile(inner, into: &sql)
             sql.append(")")
         case .present(let path):
-            throw .invalidFilter("'\(path) pr' is not supported by this server yet; supported: eq on \(supported).")
+            try present(try resolve(path), into: &sql)
         case .comparison(let path, let op, let value):
-            guard let column = column(for: path) else {
-                throw .invalidFilter("Filtering on '\(path)' is not supported by this server yet; supported: eq on \(supported).")
-            }
-            guard op == .eq else {
-                throw .invalidFilter("The '\(op.rawValue)' operator is not supported by this server yet; supported: eq on \(supported).")
-            }
-            guard case .string(let string) = value else {
-                throw .invalidFilter("'\(path)' is a string attribute; compare it with a quoted string.")
-            }
-            if column.isID {
-                // An id that is not a UUID matches nothing rather than failing.
-                guard let id = UUID(uuidString: string) else { sql.append("FALSE"); return }
-                sql.append("\(column.column) = ")
-                sql.bind(id)
-            } else if column.caseExact {
-                sql.append("\(column.column) = ")
-                sql.bind(string)
-            } else {
-                sql.append("lower(\(column.column)) = lower(")
-                sql.bind(string)
-                sql.append(")")
-            }
+            try comparison(try resolve(path), op, value, into: &sql)
+        case .valuePath(let path, let inner):
+            try valuePath(try resolve(path), inner, into: &sql)
         }
     }
 
-    private var supported: String { columns.keys.sorted().joined(separator: ", ") }
+    // MARK: - Resolution
 
-    private func column(for path: AttributePath) -> FilterColumn? {
-        if let schema = path.schema, schema.lowercased() != resourceType.schema.id.lowercased() { return nil }
-        guard path.subAttribute == nil else { return nil }
-        return columns.first { $0.key.lowercased() == path.attribute.lowercased() }?.value
+    /// Where a path's value lives.
+    enum Location {
+        case column(String, SchemaAttribute.DataType)
+        case id
+        /// A jsonb value: the keys from `body` down to it (extension URN, attribute, sub-attribute).
+        case json([String], SchemaAttribute)
+        /// Elements of a multi-valued attribute, and the sub-attribute compared inside each.
+        case elements([String], SchemaAttribute, SchemaAttribute?)
+        case members(SchemaAttribute?)
+    }
+
+    func resolve(_ path: AttributePath) throws(ScimError) -> Location {
+        let qualified = path.schema.map { $0 + ":" } ?? ""
+        if path.schema == nil || path.schema!.caseInsensitiveEquals(resourceType.schema.id) {
+            let name = path.attribute.lowercased()
+            if name == "id" && path.subAttribute == nil { return .id }
+            if name == "externalid" && path.subAttribute == nil { return .column("external_id", .string) }
+            if name == "meta" {
+                switch path.subAttribute?.lowercased() {
+                case "created": return .column("created", .dateTime)
+                case "lastmodified": return .column("last_modified", .dateTime)
+                default: throw .invalidFilter("'\(qualified)\(path.attribute).\(path.subAttribute ?? "")' cannot be filtered; use meta.created or meta.lastModified.")
+                }
+            }
+            return try resolve(path, in: resourceType.schema, keyPrefix: [])
+        }
+        guard let ext = resourceType.extension(urn: path.schema!) else {
+            throw .invalidFilter("Unknown schema '\(path.schema!)' in filter.")
+        }
+        return try resolve(path, in: ext.schema, keyPrefix: [ext.schema.id])
+    }
+
+    private func resolve(_ path: AttributePath, in schema: Schema, keyPrefix: [String]) throws(ScimError) -> Location {
+        guard let attribute = schema.attribute(named: path.attribute) else {
+            throw .invalidFilter("Unknown attribute '\(path)' in filter.")
+        }
+        if attribute.returned == .never || attribute.mutability == .writeOnly {
+            throw .invalidFilter("'\(path)' is never returned and cannot be filtered.")
+        }
+        var sub: SchemaAttribute?
+        if let subName = path.subAttribute {
+            guard let found = attribute.subAttribute(named: subName) else {
+                throw .invalidFilter("Unknown sub-attribute '\(path)' in filter.")
+            }
+            sub = found
+        }
+        if keyPrefix.isEmpty && table.hasMembersTable && attribute.name == "members" {
+            return .members(sub)
+        }
+        if attribute.mutability == .readOnly {
+            throw .invalidFilter("Filtering on '\(path)' is not supported by this server yet.")
+        }
+        if keyPrefix.isEmpty, sub == nil, let column = table.columns[attribute.name.lowercased()] {
+            return .column(column.name, column.type)
+        }
+        if attribute.multiValued {
+            if attribute.type == .complex {
+                // RFC 7644 §3.4.2.2: a complex multi-valued attribute compared directly means its `value`.
+                return .elements(keyPrefix + [attribute.name], attribute, sub ?? attribute.subAttribute(named: "value"))
+            }
+            return .elements(keyPrefix + [attribute.name], attribute, nil)
+        }
+        if attribute.type == .complex {
+            guard let sub else { return .json(keyPrefix + [attribute.name], attribute) }
+            return .json(keyPrefix + [attribute.name, sub.name], sub)
+        }
+        return .json(keyPrefix + [attribute.name], attribute)
+    }
+
+    // MARK: - Conditions
+
+    private func present(_ location: Location, into sql: inout SQLBuilder) throws(ScimError) {
+        switch location {
+        case .id:
+            sql.append("TRUE")
+        case .column(let column, let type):
+            sql.append(type == .string ? "coalesce(\(column) <> '', false)" : "(\(column) IS NOT NULL)")
+        case .json(let keys, _):
+            sql.append("coalesce(")
+            jsonPath(keys, text: false, into: &sql)
+            sql.append(" NOT IN ('null'::jsonb, '\"\"'::jsonb, '[]'::jsonb, '{}'::jsonb), false)")
+        case .elements(let keys, _, let sub):
+            sql.append("EXISTS (SELECT 1 FROM jsonb_array_elements(")
+            jsonPath(keys, text: false, into: &sql)
+            sql.append(") AS e(v)")
+            if let sub {
+                sql.append(" WHERE coalesce(e.v ->> ")
+                sql.bind(sub.name)
+                sql.append(" <> '', false)")
+            }
+            sql.append(")")
+        case .members:
+            try membersExists(where: nil, into: &sql)
+        }
+    }
+
+    private func valuePath(_ location: Location, _ inner: Filter, into sql: inout SQLBuilder) throws(ScimError) {
+        switch location {
+        case .elements(let keys, let attribute, _) where attribute.type == .complex:
+            if table.hasEmailColumn, keys == ["emails"], let email = Self.valueEquality(inner) {
+                // Narrow by the GIN-indexed email column first; the EXISTS keeps the exact meaning.
+                sql.append("(emails @> ARRAY[lower(")
+                sql.bind(email)
+                sql.append(")] AND ")
+            }
+            sql.append("EXISTS (SELECT 1 FROM jsonb_array_elements(")
+            jsonPath(keys, text: false, into: &sql)
+            sql.append(") AS e(v) WHERE ")
+            try elementCondition(inner, attribute, into: &sql)
+            sql.append(")")
+            if table.hasEmailColumn, keys == ["emails"], Self.valueEquality(inner) != nil { sql.append(")") }
+        case .members:
+            try membersExists(where: inner, into: &sql)
+        default:
+            throw .invalidFilter("A value filter '[…]' applies to multi-valued complex attributes only.")
+        }
+    }
+
+    /// The inner filter of a value path, over one element `e.v`.
+    private func elementCondition(_ filter: Filter, _ attribute: SchemaAttribute, into sql: inout SQLBuilder) throws(ScimError) {
+        switch filter {
+        case .and(let left, let right), .or(let left, let right):
+            sql.append("(")
+            try elementCondition(left, attribute, into: &sql)
+            if case .and = filter { sql.append(" AND ") } else { sql.append(" OR ") }
+            try elementCondition(right, attribute, into: &sql)
+            sql.append(")")
+        case .not(let inner):
+            sql.append("(NOT ")
+            try elementCondition(inner, attribute, into: &sql)
+            sql.append(")")
+        case .valuePath:
+            throw .invalidFilter("Value filters cannot be nested.")
+        case .present(let path):
+            let sub = try elementSub(path, attribute)
+            sql.append("coalesce(e.v ->> ")
+            sql.bind(sub.name)
+            sql.append(" <> '', false)")
+        case .comparison(let path, let op, let value):
+            let sub = try elementSub(path, attribute)
+            try compare(
+                { sql in
+                    sql.append("(e.v ->> ")
+                    sql.bind(sub.name)
+                    sql.append(")")
+                }, type: sub.type, caseExact: sub.caseExact, op, value, path: path.description, into: &sql)
+        }
+    }
+
+    private func elementSub(_ path: AttributePath, _ attribute: SchemaAttribute) throws(ScimError) -> SchemaAttribute {
+        guard path.schema == nil, path.subAttribute == nil, let sub = attribute.subAttribute(named: path.attribute) else {
+            throw .invalidFilter("'\(path)' is not a sub-attribute of '\(attribute.name)'.")
+        }
+        return sub
+    }
+
+    private func comparison(_ location: Location, _ op: Filter.ComparisonOperator, _ value: JSONValue, into sql: inout SQLBuilder) throws(ScimError) {
+        if value.isNull, op == .eq || op == .ne {
+            // `attr eq null` asks for absence, `attr ne null` for presence.
+            if op == .eq { sql.append("(NOT ") }
+            try present(location, into: &sql)
+            if op == .eq { sql.append(")") }
+            return
+        }
+        switch location {
+        case .id:
+            guard case .string(let text) = value else { throw .invalidFilter("'id' is compared with a quoted string.") }
+            if op == .eq || op == .ne, let id = UUID(uuidString: text) {
+                sql.append(op == .eq ? "(id = " : "(id <> ")
+                sql.bind(id)
+                sql.append(")")
+            } else if op == .eq {
+                sql.append("FALSE")  // Not a UUID: no resource has it.
+            } else {
+                try compare({ $0.append("id::text") }, type: .string, caseExact: false, op, value, path: "id", into: &sql)
+            }
+        case .column(let column, let type):
+            // userName and displayName compare case-insensitively (their lower() indexes); externalId exactly.
+            try compare({ $0.append(column) }, type: type, caseExact: column == "external_id", op, value, path: column, into: &sql)
+        case .json(let keys, let attribute):
+            guard attribute.type != .complex else {
+                throw .invalidFilter("'\(keys.last ?? "")' is complex; compare one of its sub-attributes.")
+            }
+            try compare({ jsonPath(keys, text: true, into: &$0) }, type: attribute.type, caseExact: attribute.caseExact, op, value, path: keys.joined(separator: "."), into: &sql)
+        case .elements(let keys, let attribute, let sub):
+            if table.hasEmailColumn, keys == ["emails"], sub?.name == "value", op == .eq, case .string(let email) = value {
+                sql.append("(emails @> ARRAY[lower(")
+                sql.bind(email)
+                sql.append(")])")
+                return
+            }
+            if let sub {
+                sql.append("EXISTS (SELECT 1 FROM jsonb_array_elements(")
+                jsonPath(keys, text: false, into: &sql)
+                sql.append(") AS e(v) WHERE ")
+                try compare(
+                    { sql in
+                        sql.append("(e.v ->> ")
+                        sql.bind(sub.name)
+                        sql.append(")")
+                    }, type: sub.type, caseExact: sub.caseExact, op, value, path: "\(attribute.name).\(sub.name)", into: &sql)
+                sql.append(")")
+            } else {
+                sql.append("EXISTS (SELECT 1 FROM jsonb_array_elements_text(")
+                jsonPath(keys, text: false, into: &sql)
+                sql.append(") AS t(v) WHERE ")
+                try compare({ $0.append("t.v") }, type: attribute.type, caseExact: attribute.caseExact, op, value, path: attribute.name, into: &sql)
+                sql.append(")")
+            }
+        case .members(let sub):
+            try membersExists(where: .comparison(AttributePath(attribute: sub?.name ?? "value"), op, value), into: &sql)
+        }
+    }
+
+    /// `lhs op value`, typed by the attribute: strings (caseExact or not; co/sw/ew with literal
+    /// `%`, `_`, `\`), booleans (eq/ne), numbers and dateTimes (ordered). Wrapped to be two-valued.
+    private func compare(
+        _ lhs: (inout SQLBuilder) -> Void, type: SchemaAttribute.DataType, caseExact: Bool,
+        _ op: Filter.ComparisonOperator, _ value: JSONValue, path: String, into sql: inout SQLBuilder
+    ) throws(ScimError) {
+        sql.append("coalesce(")
+        switch type {
+        case .string, .reference, .binary:
+            guard case .string(let text) = value else {
+                throw .invalidFilter("'\(path)' is a string; compare it with a quoted string, not \(value.typeName).")
+            }
+            let fold = !caseExact
+            if fold { sql.append("lower(") }
+            lhs(&sql)
+            if fold { sql.append(")") }
+            switch op {
+            case .co, .sw, .ew:
+                let pattern = (op == .sw ? "" : "%") + Self.escapeLike(text) + (op == .ew ? "" : "%")
+                sql.append(" LIKE ")
+                if fold { sql.append("lower(") }
+                sql.bind(pattern)
+                if fold { sql.append(")") }
+                sql.append(" ESCAPE '\\'")
+            default:
+                sql.append(" \(Self.sqlOperator(op)) ")
+                if fold { sql.append("lower(") }
+                sql.bind(text)
+                if fold { sql.append(")") }
+            }
+        case .boolean:
+            guard case .bool(let flag) = value else {
+                throw .invalidFilter("'\(path)' is a boolean; compare it with true or false.")
+            }
+            guard op == .eq || op == .ne else { throw .invalidFilter("Booleans support only eq and ne ('\(path)').") }
+            sql.append("(")
+            lhs(&sql)
+            sql.append(")::boolean \(Self.sqlOperator(op)) ")
+            sql.bind(flag)
+        case .integer, .decimal:
+            let number: Double
+            switch value {
+            case .integer(let i): number = Double(i)
+            case .decimal(let d): number = d
+            default: throw .invalidFilter("'\(path)' is a number; compare it with a number.")
+            }
+            guard ![.co, .sw, .ew].contains(op) else { throw .invalidFilter("'\(op.rawValue)' does not apply to the number '\(path)'.") }
+            sql.append("(")
+            lhs(&sql)
+            sql.append(")::numeric \(Self.sqlOperator(op)) ")
+            sql.bind(number)
+            sql.append("::numeric")
+        case .dateTime:
+            guard case .string(let text) = value, let date = SCIMDate.parse(text) else {
+                throw .invalidFilter("'\(path)' is a dateTime; compare it with a quoted RFC 3339 date-time.")
+            }
+            guard ![.co, .sw, .ew].contains(op) else { throw .invalidFilter("'\(op.rawValue)' does not apply to the dateTime '\(path)'.") }
+            sql.append("(")
+            lhs(&sql)
+            sql.append(")::timestamptz \(Self.sqlOperator(op)) ")
+            sql.bind(date)
+        case .complex:
+            throw .invalidFilter("'\(path)' is complex; compare one of its sub-attributes.")
+        }
+        sql.append(", \(op == .ne ? "true" : "false"))")
+    }
+
+    // MARK: - Members (Groups)
+
+    /// Membership filters read `group_members`, never a member list in the group's body.
+    private func membersExists(where condition: Filter?, into sql: inout SQLBuilder) throws(ScimError) {
+        sql.append("EXISTS (SELECT 1 FROM group_members m WHERE m.tenant_id = groups.tenant_id AND m.group_id = groups.id")
+        if let condition {
+            sql.append(" AND ")
+            try memberCondition(condition, into: &sql)
+        }
+        sql.append(")")
+    }
+
+    /// `value` is the member id (eq / ne), `type` is User or Group.
+    private func memberCondition(_ filter: Filter, into sql: inout SQLBuilder) throws(ScimError) {
+        switch filter {
+        case .and(let left, let right), .or(let left, let right):
+            sql.append("(")
+            try memberCondition(left, into: &sql)
+            if case .and = filter { sql.append(" AND ") } else { sql.append(" OR ") }
+            try memberCondition(right, into: &sql)
+            sql.append(")")
+        case .not(let inner):
+            sql.append("(NOT ")
+            try memberCondition(inner, into: &sql)
+            sql.append(")")
+        case .present(let path) where ["value", "type"].contains(path.attribute.lowercased()):
+            sql.append("TRUE")
+        case .comparison(let path, let op, .string(let text)) where path.attribute.caseInsensitiveEquals("value") && (op == .eq || op == .ne):
+            guard let id = UUID(uuidString: text) else {
+                sql.append(op == .eq ? "FALSE" : "TRUE")
+                return
+            }
+            sql.append(op == .eq ? "m.member_id = " : "m.member_id <> ")
+            sql.bind(id)
+        case .comparison(let path, let op, .string(let text)) where path.attribute.caseInsensitiveEquals("type") && (op == .eq || op == .ne):
+            sql.append(op == .eq ? "lower(m.member_type) = lower(" : "lower(m.member_type) <> lower(")
+            sql.bind(text)
+            sql.append(")")
+        default:
+            throw .invalidFilter("Member filters support 'value' and 'type' with eq, ne and pr.")
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// `body -> k1 -> k2 ->> k3` with the keys bound, so no schema name is ever spliced into SQL.
+    func jsonPath(_ keys: [String], text: Bool, into sql: inout SQLBuilder) {
+        sql.append("(body")
+        for (index, key) in keys.enumerated() {
+            sql.append(index == keys.count - 1 && text ? " ->> " : " -> ")
+            sql.bind(key)
+        }
+        sql.append(")")
+    }
+
+    /// The value of a `value eq "…"` conjunct of a value filter, when it has one.
+    static func valueEquality(_ filter: Filter) -> String? {
+        switch filter {
+        case .comparison(let path, .eq, .string(let text)) where path.attribute.caseInsensitiveEquals("value"):
+            return text
+        case .and(let left, let right):
+            return valueEquality(left) ?? valueEquality(right)
+        default:
+            return nil
+        }
+    }
+
+    static func escapeLike(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            if character == "\\" || character == "%" || character == "_" { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped
+    }
+
+    static func sqlOperator(_ op: Filter.ComparisonOperator) -> String {
+        switch op {
+        case .eq: "="
+        case .ne: "<>"
+        case .gt: ">"
+        case .ge: ">="
+        case .lt: "<"
+        case .le: "<="
+        case .co, .sw, .ew: "LIKE"
+        }
     }
 }

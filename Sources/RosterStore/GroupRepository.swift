@@ -19,12 +19,6 @@ public struct GroupRepository: Sendable {
         self.resourceType = resourceType
     }
 
-    static let filterColumns: [String: FilterColumn] = [
-        "id": FilterColumn(column: "id", caseExact: true, isID: true),
-        "externalId": FilterColumn(column: "external_id", caseExact: true),
-        "displayName": FilterColumn(column: "display_name", caseExact: false),
-    ]
-
     public func create(tenant: UUID, body: [String: JSONValue], members: [MemberReference]) async throws -> StoredGroup {
         let id = UUID()
         return try await database.transaction { connection in
@@ -53,64 +47,90 @@ public struct GroupRepository: Sendable {
         }
     }
 
-    /// Replaces the group's body and its member list (PUT), writing only the membership rows that change.
-    public func replace(
-        tenant: UUID, id: UUID,
-        _ replacement: @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MemberReference])
+    /// Replaces (PUT) or patches (PATCH) a group: `transform` gives the new body and the membership
+    /// changes, applied in order to `group_members` row by row: a change costs its own size, never the group's.
+    /// Nothing changed (an existing member added, a non-member removed) writes nothing and keeps the version.
+    public func update(
+        tenant: UUID, id: UUID, precondition: VersionPrecondition? = nil,
+        _ transform: @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
     ) async throws -> StoredGroup? {
         try await database.transaction { connection in
             let current = try await StoredResource.decode(connection.query(
                 "SELECT \(unescaped: StoredResource.columns) FROM groups WHERE tenant_id = \(tenant) AND id = \(id) FOR UPDATE",
                 logger: database.logger)).first
             guard let current else { return nil }
-            let (body, members) = try replacement(current.body)
-            let rows = try await connection.query(
-                """
-                UPDATE groups SET display_name = \(body["displayName"]?.stringValue ?? ""), external_id = \(body["externalId"]?.stringValue),
-                    body = \(ResourceBody(body)), version = version + 1, last_modified = now()
-                WHERE tenant_id = \(tenant) AND id = \(id)
-                RETURNING \(unescaped: StoredResource.columns)
-                """, logger: database.logger)
-            guard let group = try await StoredResource.decode(rows).first else { return nil }
-
-            let existing = try await connection.query(
-                "SELECT member_id FROM group_members WHERE tenant_id = \(tenant) AND group_id = \(id)", logger: database.logger
-            ).decode(UUID.self).reduce(into: Set<UUID>()) { $0.insert($1) }
-            let wanted = Set(members.map(\.id))
-            let removed = Array(existing.subtracting(wanted))
-            if !removed.isEmpty {
-                try await connection.query(
-                    "DELETE FROM group_members WHERE tenant_id = \(tenant) AND group_id = \(id) AND member_id = ANY(\(removed))",
-                    logger: database.logger)
+            try precondition?.check(current.version)
+            let (body, changes) = try transform(current.body)
+            var membersChanged = false
+            for change in changes {
+                let changed = try await Self.apply(change, to: id, tenant: tenant, connection: connection, logger: database.logger)
+                membersChanged = membersChanged || changed
             }
-            try await Self.addMembers(
-                members.filter { !existing.contains($0.id) }, to: id, tenant: tenant, connection: connection, logger: database.logger)
+            var group = current
+            if body != current.body || membersChanged {
+                let rows = try await connection.query(
+                    """
+                    UPDATE groups SET display_name = \(body["displayName"]?.stringValue ?? ""), external_id = \(body["externalId"]?.stringValue),
+                        body = \(ResourceBody(body)), version = version + 1, last_modified = now()
+                    WHERE tenant_id = \(tenant) AND id = \(id)
+                    RETURNING \(unescaped: StoredResource.columns)
+                    """, logger: database.logger)
+                guard let updated = try await StoredResource.decode(rows).first else { return nil }
+                group = updated
+            }
             let resolved = try await Self.members(of: [id], tenant: tenant, connection: connection, logger: database.logger)
             return StoredGroup(resource: group, members: resolved[id] ?? [])
         }
     }
 
+    /// Applies one membership change; returns whether any row changed.
+    static func apply(
+        _ change: MembershipChange, to group: UUID, tenant: UUID, connection: PostgresConnection, logger: Logger
+    ) async throws -> Bool {
+        switch change {
+        case .add(let members):
+            return try await addMembers(members, to: group, tenant: tenant, connection: connection, logger: logger) > 0
+        case .remove(let ids):
+            guard !ids.isEmpty else { return false }
+            return try await !connection.query(
+                "DELETE FROM group_members WHERE tenant_id = \(tenant) AND group_id = \(group) AND member_id = ANY(\(ids)) RETURNING member_id",
+                logger: logger
+            ).collect().isEmpty
+        case .removeAll:
+            return try await !connection.query(
+                "DELETE FROM group_members WHERE tenant_id = \(tenant) AND group_id = \(group) RETURNING member_id", logger: logger
+            ).collect().isEmpty
+        case .replace(let members):
+            let existing = try await connection.query(
+                "SELECT member_id FROM group_members WHERE tenant_id = \(tenant) AND group_id = \(group)", logger: logger
+            ).collect().map { try $0.decode(UUID.self) }
+            let wanted = Set(members.map(\.id))
+            let removed = Set(existing).subtracting(wanted)
+            var changed = false
+            if !removed.isEmpty {
+                changed = try await apply(.remove(Array(removed)), to: group, tenant: tenant, connection: connection, logger: logger)
+            }
+            let added = try await addMembers(
+                members.filter { !existing.contains($0.id) }, to: group, tenant: tenant, connection: connection, logger: logger)
+            return changed || added > 0
+        }
+    }
+
     /// Deletes a group, its own membership rows (by cascade) and its memberships in other groups.
-    public func delete(tenant: UUID, id: UUID) async throws -> Bool {
+    public func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition? = nil) async throws -> Bool {
         try await database.transaction { connection in
             let deleted = try await connection.query(
-                "DELETE FROM groups WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id", logger: database.logger
+                "DELETE FROM groups WHERE tenant_id = \(tenant) AND id = \(id) RETURNING version", logger: database.logger
             ).collect()
-            guard !deleted.isEmpty else { return false }
+            guard let row = deleted.first else { return false }
+            try precondition?.check(try row.decode(Int64.self))
             try await Self.removeMemberships(of: id, tenant: tenant, connection: connection, logger: database.logger)
             return true
         }
     }
 
-    public func list(tenant: UUID, filter: Filter?, page: Pagination) async throws -> ResourcePage<StoredGroup> {
-        var condition = SQLBuilder()
-        condition.append(" WHERE tenant_id = ")
-        condition.bind(tenant)
-        if let filter {
-            condition.append(" AND ")
-            try FilterCompiler(resourceType: resourceType, columns: Self.filterColumns).compile(filter, into: &condition)
-        }
-        let page = try await ResourcePage.fetch(table: "groups", condition: condition, page: page, database: database)
+    public func list(tenant: UUID, query: ResourceQuery) async throws -> ResourcePage<StoredGroup> {
+        let page = try await ResourcePage.fetch(table: .groups, resourceType: resourceType, tenant: tenant, query: query, database: database)
         let ids = page.resources.map(\.id)
         let members = ids.isEmpty ? [:] : try await database.client.withConnection { connection in
             try await Self.members(of: ids, tenant: tenant, connection: connection, logger: database.logger)
@@ -124,10 +144,11 @@ public struct GroupRepository: Sendable {
 
     /// Inserts membership rows after checking each member exists in the tenant with the claimed type.
     /// The member rows are locked FOR KEY SHARE so a concurrent delete waits for this transaction.
+    @discardableResult
     static func addMembers(
         _ members: [MemberReference], to group: UUID, tenant: UUID, connection: PostgresConnection, logger: Logger
-    ) async throws {
-        guard !members.isEmpty else { return }
+    ) async throws -> Int {
+        guard !members.isEmpty else { return 0 }
         let ids = members.map(\.id)
         var found: [UUID: MemberType] = [:]
         for try await id in try await connection.query(
@@ -166,12 +187,14 @@ public struct GroupRepository: Sendable {
             if cycle { throw ScimError.invalidValue("Adding these members would make the group a member of itself.") }
         }
         let types = members.map { found[$0.id]!.rawValue }
-        try await connection.query(
+        // Adding an existing member is not an error, and not a change (RFC 7644 §3.5.2.1).
+        return try await connection.query(
             """
             INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
             SELECT \(tenant), \(group), m.id, m.type FROM unnest(\(ids)::uuid[], \(types)::text[]) AS m(id, type)
             ON CONFLICT DO NOTHING
-            """, logger: logger)
+            RETURNING member_id
+            """, logger: logger).collect().count
     }
 
     /// Removes a deleted resource from every group it belonged to, and bumps those groups' version.

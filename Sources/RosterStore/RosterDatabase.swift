@@ -44,6 +44,8 @@ public enum StoreError: Error, Sendable, Equatable {
     case uniqueness(constraint: String)
     /// A referenced row (member, tenant) does not exist.
     case invalidReference(String)
+    /// PostgreSQL refused a value (SQLSTATE class 22).
+    case invalidValue(String)
     case notFound(String)
     /// The database could not be reached or failed for reasons no client caused.
     case unavailable(String)
@@ -64,6 +66,11 @@ public enum StoreError: Error, Sendable, Equatable {
                 self = .uniqueness(constraint: psql.serverInfo?[.constraintName] ?? "unique")
                 return
             }
+            // Class 22 is "data exception": a value PostgreSQL cannot take, from a client's input.
+            if let code = psql.serverInfo?[.sqlState], code.hasPrefix("22") {
+                self = .invalidValue(psql.serverInfo?[.message] ?? "invalid value")
+                return
+            }
             if psql.serverInfo == nil {
                 self = .unavailable("database connection failed (\(psql.code))")
                 return
@@ -78,6 +85,7 @@ extension StoreError: CustomStringConvertible {
         switch self {
         case .uniqueness(let constraint): "A unique value is already taken (\(constraint))."
         case .invalidReference(let detail): detail
+        case .invalidValue(let detail): "A value was refused by the database: \(detail)"
         case .notFound(let what): "\(what) not found."
         case .unavailable(let detail): "The database is unavailable: \(detail)"
         }

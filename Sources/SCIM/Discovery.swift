@@ -23,12 +23,12 @@ public struct Discovery: Sendable {
     public var serviceProviderConfig: JSONValue {
         var object: [String: JSONValue] = [
             "schemas": [.string(Self.serviceProviderConfigSchema)],
-            "patch": ["supported": false],
+            "patch": ["supported": true],
             "bulk": ["supported": false, "maxOperations": 0, "maxPayloadSize": 0],
             "filter": ["supported": true, "maxResults": .integer(Pagination.maximumCount)],
             "changePassword": ["supported": false],
-            "sort": ["supported": false],
-            "etag": ["supported": false],
+            "sort": ["supported": true],
+            "etag": ["supported": true],
             "authenticationSchemes": [
                 [
                     "type": "oauthbearertoken",

@@ -22,6 +22,9 @@ public indirect enum Filter: Sendable, Hashable {
     }
     case comparison(AttributePath, ComparisonOperator, JSONValue)
     case present(AttributePath)
+    /// `emails[type eq "work"]`: some element of the multi-valued attribute matches the inner
+    /// filter, whose paths name the element's sub-attributes.
+    case valuePath(AttributePath, Filter)
     case and(Filter, Filter)
     case or(Filter, Filter)
     case not(Filter)

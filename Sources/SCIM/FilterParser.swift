@@ -16,6 +16,7 @@ public struct FilterParser {
     private var tokens: [Token]
     private var position = 0
     private var depth = 0
+    private var insideValuePath = false
 
     public static func parse(_ text: String) throws(ScimError) -> Filter {
         guard text.utf8.count <= maximumLength else {
@@ -77,8 +78,34 @@ public struct FilterParser {
         }
         let path = try Self.attributePath(word)
         if peek() == .openBracket {
-            throw .invalidFilter("Value path filters ('\(word)[...]') are not supported by this server yet.")
+            return try parseValuePath(path)
         }
+        return try parseComparison(path, word: word)
+    }
+
+    /// `attr[filter]`, and the common extension `attr[filter].sub op value` (= `attr[filter and sub op value]`).
+    private mutating func parseValuePath(_ path: AttributePath) throws(ScimError) -> Filter {
+        guard path.subAttribute == nil else {
+            throw .invalidFilter("A value filter applies to an attribute, not to '\(path)'.")
+        }
+        position += 1
+        guard !insideValuePath else { throw .invalidFilter("Value filters cannot be nested.") }
+        insideValuePath = true
+        let inner = try parseOr()
+        insideValuePath = false
+        guard next() == .closeBracket else { throw .invalidFilter("Missing ']' after the value filter on '\(path)'.") }
+        if case .word(let word)? = peek(), word.hasPrefix(".") {
+            position += 1
+            let sub = try Self.attributePath(String(word.dropFirst()))
+            guard sub.schema == nil, sub.subAttribute == nil else {
+                throw .invalidFilter("'\(word)' is not a sub-attribute name.")
+            }
+            return .valuePath(path, .and(inner, try parseComparison(sub, word: sub.attribute)))
+        }
+        return .valuePath(path, inner)
+    }
+
+    private mutating func parseComparison(_ path: AttributePath, word: String) throws(ScimError) -> Filter {
         guard case .word(let op)? = next() else {
             throw .invalidFilter("Expected an operator after '\(word)'.")
         }
@@ -176,6 +203,7 @@ public struct FilterParser {
                 guard case .string(let value)? = try? JSONValue.parse(Array(String(literal).utf8)) else {
                     throw .invalidFilter("Invalid string literal \(String(literal)) in filter.")
                 }
+                guard !value.unicodeScalars.contains("\u{0}") else { throw .invalidFilter("Filter strings cannot contain NUL characters.") }
                 tokens.append(.string(value))
                 i = j + 1
             default:

@@ -183,6 +183,10 @@ public struct ResourceValidator: Sendable {
             guard case .string(let string) = value else {
                 throw .invalidValue("'\(path)' must be a string, not \(value.typeName).")
             }
+            // PostgreSQL text and jsonb cannot hold U+0000; no directory value needs it.
+            if string.unicodeScalars.contains("\u{0}") {
+                throw .invalidValue("'\(path)' contains a NUL character.")
+            }
             if attribute.type == .dateTime && SCIMDate.parse(string) == nil {
                 throw .invalidValue("'\(path)' must be an RFC 3339 date-time.")
             }

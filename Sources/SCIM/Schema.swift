@@ -88,7 +88,8 @@ public struct Schema: Sendable, Codable, Hashable {
 }
 
 extension String {
-    func caseInsensitiveEquals(_ other: String) -> Bool {
+    /// SCIM attribute names and URNs compare case-insensitively (RFC 7643 §2.1).
+    public func caseInsensitiveEquals(_ other: String) -> Bool {
         count == other.count && lowercased() == other.lowercased()
     }
 }

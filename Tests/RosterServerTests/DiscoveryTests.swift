@@ -13,10 +13,10 @@ extension ServerSuite {
                 #expect(reply.status == .ok)
                 #expect(reply.headers[.contentType] == "application/scim+json")
                 let config = reply.json
-                #expect(config["patch"]?["supported"] == false)
+                #expect(config["patch"]?["supported"] == true)
                 #expect(config["bulk"]?["supported"] == false)
-                #expect(config["sort"]?["supported"] == false)
-                #expect(config["etag"]?["supported"] == false)
+                #expect(config["sort"]?["supported"] == true)
+                #expect(config["etag"]?["supported"] == true)
                 #expect(config["changePassword"]?["supported"] == false)
                 #expect(config["filter"]?["supported"] == true)
                 #expect(config["filter"]?["maxResults"] == .integer(Pagination.maximumCount))

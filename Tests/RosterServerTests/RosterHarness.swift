@@ -23,7 +23,7 @@ struct Roster: Sendable {
     static let scimBase = publicURL + "/scim/v2"
 
     /// Runs `body` against a Roster on its own database.
-    static func run(_ body: @Sendable (Roster) async throws -> Void) async throws {
+    static func run(schemasDirectory: String? = nil, _ body: @Sendable (Roster) async throws -> Void) async throws {
         let postgres = try TestPostgres.require()
         let url = try await postgres.freshDatabase()
         let (token, key) = try await withDatabase(url: url, logger: postgres.logger) { db in
@@ -34,8 +34,8 @@ struct Roster: Sendable {
         }
         let bootstrap = Secret.generate(.adminKey).reveal()
         let configuration = RosterConfiguration(
-            databaseURL: url, publicURL: publicURL, adminKey: BootstrapAdminKey(bootstrap), logLevel: .warning,
-            databaseMaxConnections: 4)
+            databaseURL: url, publicURL: publicURL, adminKey: BootstrapAdminKey(bootstrap), schemasDirectory: schemasDirectory,
+            logLevel: .warning, databaseMaxConnections: 4)
         let app = try buildApplication(configuration, logger: postgres.logger)
         try await app.test(.router) { client in
             try await body(Roster(client: client, databaseURL: url, scimToken: token, adminKey: key, bootstrapKey: bootstrap))
@@ -68,6 +68,19 @@ struct Roster: Sendable {
         ) { response in
             Reply(status: response.status, headers: response.headers, body: String(buffer: response.body))
         }
+    }
+
+    /// Lists users matching a filter; returns their userNames in the server's order.
+    func userNames(filter: String, extra: String = "") async throws -> [String] {
+        let reply = try await scim(.get, "/Users?count=1000&filter=" + filter.urlQueryEncoded + extra)
+        #expect(reply.status == .ok, "\(filter): \(reply.body)")
+        return reply.json["Resources"]?.arrayValue?.compactMap { $0["userName"]?.stringValue } ?? []
+    }
+
+    /// A PATCH with the given operations array.
+    @discardableResult
+    func patch(_ path: String, _ operations: String, headers: HTTPFields = [:]) async throws -> Reply {
+        try await scim(.patch, path, body: #"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":\#(operations)}"#, headers: headers)
     }
 
     /// Creates a user and returns its id.
