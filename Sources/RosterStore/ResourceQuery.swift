@@ -58,7 +58,7 @@ extension FilterCompiler {
             }
             sql.append(" FROM jsonb_array_elements(")
             jsonPath(keys, text: false, into: &sql)
-            sql.append(") AS e(v) ORDER BY coalesce((e.v ->> 'primary') = 'true', false) DESC LIMIT 1)")
+            sql.append(") WITH ORDINALITY AS e(v, n) ORDER BY coalesce((e.v ->> 'primary') = 'true', false) DESC, n LIMIT 1)")
         case .elements, .members:
             throw .invalidValue("Cannot sort by '\(path)'.")
         }

@@ -41,10 +41,19 @@ public struct Projection: Sendable, Equatable {
 
     /// Applies the projection to a rendered resource of `type`.
     public func apply(to resource: JSONValue, of type: ResourceType) -> JSONValue {
-        guard case .object(let object) = resource else { return resource }
+        guard case .object(var object) = resource else { return resource }
+        if case .only = mode {} else {
+            // RFC 7643 §7: `returned: request` attributes appear only when `attributes` names them.
+            for attribute in type.schema.attributes where attribute.returned == .request { object[attribute.name] = nil }
+            for ext in type.extensions {
+                guard case .object(var fields)? = object[ext.schema.id] else { continue }
+                for attribute in ext.schema.attributes where attribute.returned == .request { fields[attribute.name] = nil }
+                object[ext.schema.id] = fields.isEmpty ? nil : .object(fields)
+            }
+        }
         switch mode {
         case .all:
-            return resource
+            return .object(object)
         case .only(let paths):
             var result: [String: JSONValue] = [:]
             for (key, value) in object {

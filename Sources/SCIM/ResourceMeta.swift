@@ -38,6 +38,11 @@ extension ResourceType {
         for attribute in schema.attributes where attribute.returned == .never {
             object[attribute.name] = nil
         }
+        for ext in extensions {
+            guard case .object(var fields)? = object[ext.schema.id] else { continue }
+            for attribute in ext.schema.attributes where attribute.returned == .never { fields[attribute.name] = nil }
+            object[ext.schema.id] = fields.isEmpty ? nil : .object(fields)
+        }
         object["id"] = .string(id.uuidString.lowercased())
         object["meta"] = meta.json
         return .object(object)
