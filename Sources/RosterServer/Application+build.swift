@@ -5,7 +5,9 @@ import RosterStore
 import SCIM
 
 /// Builds the Roster application: the HTTP server plus the PostgreSQL client it runs as a service.
-public func buildApplication(_ configuration: RosterConfiguration, logger: Logger) throws -> some ApplicationProtocol {
+public func buildApplication(
+    _ configuration: RosterConfiguration, logger: Logger, onServerRunning: @escaping @Sendable () async -> Void = {}
+) throws -> some ApplicationProtocol {
     guard let databaseURL = configuration.databaseURL else {
         throw RosterConfiguration.Invalid(description: "No database configured: set ROSTER_DATABASE_URL or pass --database-url.")
     }
@@ -19,6 +21,7 @@ public func buildApplication(_ configuration: RosterConfiguration, logger: Logge
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Roster"),
         services: [client],
+        onServerRunning: { _ in await onServerRunning() },
         logger: logger)
 }
 
@@ -53,7 +56,9 @@ func buildRouter(
 }
 
 /// Builds and runs the application until SIGTERM or SIGINT, then shuts it down gracefully.
-public func runServer(_ configuration: RosterConfiguration, logger: Logger) async throws {
-    let app = try buildApplication(configuration, logger: logger)
+public func runServer(
+    _ configuration: RosterConfiguration, logger: Logger, onServerRunning: @escaping @Sendable () async -> Void = {}
+) async throws {
+    let app = try buildApplication(configuration, logger: logger, onServerRunning: onServerRunning)
     try await app.runService()
 }

@@ -30,7 +30,9 @@ public struct PatchEngine: Sendable {
         var body = stored
         var changes: [MembershipChange] = []
         for operation in request.operations {
-            if let path = operation.path {
+            if let path = operation.path, path.filter == nil, let ext = resourceType.extension(urn: path.text) {
+                try applyToExtension(operation.op, ext.schema.id, value: operation.value, to: &body, changes: &changes)
+            } else if let path = operation.path {
                 try apply(operation.op, at: try resolve(path), value: operation.value, to: &body, changes: &changes)
             } else {
                 try applyPathless(operation.op, value: operation.value ?? .null, to: &body, changes: &changes)
@@ -40,6 +42,9 @@ public struct PatchEngine: Sendable {
         let validated = try ResourceValidator(resourceType: resourceType).validate(.object(body), existing: stored)
         return Outcome(body: validated, membershipChanges: changes)
     }
+
+    /// Keys a client may echo back in a value object but never sets: skipped, as PUT ignores them.
+    static let serverKeys = ["schemas", "id", "meta"]
 
     // MARK: - Targets
 
@@ -98,18 +103,34 @@ public struct PatchEngine: Sendable {
             throw .invalidValue("An '\(op.rawValue)' without a path needs an object value.")
         }
         for (key, item) in object {
-            if ["schemas", "id", "meta"].contains(where: { key.caseInsensitiveEquals($0) }) { continue }
+            if Self.serverKeys.contains(where: { key.caseInsensitiveEquals($0) }) { continue }
             if let ext = resourceType.extension(urn: key) {
                 guard case .object(let attributes) = item else {
                     throw .invalidValue("'\(key)' must be an object of the extension's attributes.")
                 }
-                for (name, extValue) in attributes {
+                for (name, extValue) in attributes where !Self.serverKeys.contains(where: { name.caseInsensitiveEquals($0) }) {
                     let path = try PatchPath.parse("\(ext.schema.id):\(name)")
                     try apply(op, at: try resolve(path), value: extValue, to: &body, changes: &changes)
                 }
                 continue
             }
             try apply(op, at: try resolve(try PatchPath.parse(key)), value: item, to: &body, changes: &changes)
+        }
+    }
+
+    /// A path naming a whole extension (`urn:…:enterprise:2.0:User`): its attributes one by one, or all of them on remove.
+    private func applyToExtension(
+        _ op: PatchRequest.Op, _ urn: String, value: JSONValue?, to body: inout [String: JSONValue], changes: inout [MembershipChange]
+    ) throws(ScimError) {
+        if op == .remove {
+            body[urn] = nil
+            return
+        }
+        guard case .object(let attributes)? = value else {
+            throw .invalidValue("'\(urn)' takes an object of the extension's attributes.")
+        }
+        for (name, item) in attributes where !Self.serverKeys.contains(where: { name.caseInsensitiveEquals($0) }) {
+            try apply(op, at: try resolve(try PatchPath.parse("\(urn):\(name)")), value: item, to: &body, changes: &changes)
         }
     }
 

@@ -42,14 +42,10 @@ public struct Projection: Sendable, Equatable {
     /// Applies the projection to a rendered resource of `type`.
     public func apply(to resource: JSONValue, of type: ResourceType) -> JSONValue {
         guard case .object(var object) = resource else { return resource }
-        if case .only = mode {} else {
-            // RFC 7643 §7: `returned: request` attributes appear only when `attributes` names them.
-            for attribute in type.schema.attributes where attribute.returned == .request { object[attribute.name] = nil }
-            for ext in type.extensions {
-                guard case .object(var fields)? = object[ext.schema.id] else { continue }
-                for attribute in ext.schema.attributes where attribute.returned == .request { fields[attribute.name] = nil }
-                object[ext.schema.id] = fields.isEmpty ? nil : .object(fields)
-            }
+        if case .only(let paths) = mode {
+            Self.dropRequestOnly(&object, type, except: paths)
+        } else {
+            Self.dropRequestOnly(&object, type, except: [])
         }
         switch mode {
         case .all:
@@ -95,6 +91,28 @@ public struct Projection: Sendable, Equatable {
                 }
             }
             return .object(result)
+        }
+    }
+
+    /// RFC 7643 §7: `returned: request` attributes and sub-attributes appear only when `attributes` names them.
+    private static func dropRequestOnly(_ object: inout [String: JSONValue], _ type: ResourceType, except paths: [AttributePath]) {
+        func prune(_ fields: inout [String: JSONValue], _ schema: Schema) {
+            for attribute in schema.attributes {
+                if attribute.returned == .request, !paths.contains(where: { $0.matches(schema: schema.id, attribute: attribute.name) }) {
+                    fields[attribute.name] = nil
+                    continue
+                }
+                for sub in attribute.subAttributes ?? [] where sub.returned == .request {
+                    let named = paths.contains { $0.matches(schema: schema.id, attribute: attribute.name) && $0.subAttribute?.caseInsensitiveEquals(sub.name) == true }
+                    if !named, let value = fields[attribute.name] { fields[attribute.name] = dropSubAttribute(value, sub.name) }
+                }
+            }
+        }
+        prune(&object, type.schema)
+        for ext in type.extensions {
+            guard case .object(var fields)? = object[ext.schema.id] else { continue }
+            prune(&fields, ext.schema)
+            object[ext.schema.id] = fields.isEmpty ? nil : .object(fields)
         }
     }
 

@@ -9,7 +9,7 @@ extension ServerSuite {
     struct GroupsTests {
         let groupSchema = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
-        @Test("POST with members stores them and returns value, $ref, type and display")
+        @Test("POST with members stores them and returns value, $ref and type; display when asked")
         func createWithMembers() async throws {
             try await Roster.run { roster in
                 let alice = try await roster.createUser("alice", extra: #","displayName":"Alice A""#)
@@ -23,7 +23,11 @@ extension ServerSuite {
                 #expect(members.count == 2)
                 let user = try #require(members.first { $0["value"] == .string(alice) })
                 #expect(user["type"] == "User")
-                #expect(user["display"] == "Alice A")
+                #expect(user["display"] == nil, "display is returned on request only")
+                let id = try #require(reply.json["id"]?.stringValue)
+                let asked = try await roster.scim(.get, "/Groups/\(id)?attributes=members.value,members.display")
+                let shown = try #require(asked.json["members"]?.arrayValue?.first { $0["value"] == .string(alice) })
+                #expect(shown["display"] == "Alice A")
                 #expect(user["$ref"] == .string("\(Roster.scimBase)/Users/\(alice)"))
                 let group = try #require(members.first { $0["value"] == .string(inner) })
                 #expect(group["type"] == "Group")

@@ -92,6 +92,14 @@ struct PatchEngineTests {
         #expect(removed.body["schemas"] == [.string(Self.userURN)])
     }
 
+    @Test("a path naming the whole enterprise extension adds its attributes, ignores echoed schemas, and removes it all")
+    func wholeExtension() throws {
+        let added = try patch(users, user, #"[{"op":"add","path":"\#(Self.enterprise)","value":{"schemas":["x"],"department":"R&D","employeeNumber":"9"}}]"#)
+        #expect(added.body[Self.enterprise] == ["department": "R&D", "employeeNumber": "9"])
+        let removed = try patch(users, added.body, #"[{"op":"remove","path":"\#(Self.enterprise)"}]"#)
+        #expect(removed.body[Self.enterprise] == nil)
+    }
+
     // MARK: Entra ID with aadOptscim062020
 
     @Test("Entra aadOptscim062020: remove members[value eq id]")
