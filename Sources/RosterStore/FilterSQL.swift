@@ -60,7 +60,8 @@ struct ResourceTable: Sendable {
 ///
 /// Attribute paths are resolved against the resource type's schemas (so custom extensions filter
 /// without code); indexed columns answer where they exist, jsonb paths elsewhere, `group_members`
-/// for members. Every comparison is two-valued (NULL becomes false), so `not` means what it says.
+/// for members. An absent value is NULL, which WHERE treats as false; `not` is IS NOT TRUE so it
+/// means what it says, and comparisons stay bare so indexes apply.
 /// Anything unknown, ill-typed or not stored is `invalidFilter`: never a silently widened filter.
 struct FilterCompiler {
     let resourceType: ResourceType
@@ -75,9 +76,10 @@ struct FilterCompiler {
             try compile(right, into: &sql)
             sql.append(")")
         case .not(let inner):
-            sql.append("(NOT ")
+            // NULL (an absent value) counts as false inside, so `not` of it is true.
+            sql.append("((")
             try compile(inner, into: &sql)
-            sql.append(")")
+            sql.append(") IS NOT TRUE)")
         case .present(let path):
             try present(try resolve(path), into: &sql)
         case .comparison(let path, let op, let value):
@@ -217,9 +219,9 @@ struct FilterCompiler {
             try elementCondition(right, attribute, into: &sql)
             sql.append(")")
         case .not(let inner):
-            sql.append("(NOT ")
+            sql.append("((")
             try elementCondition(inner, attribute, into: &sql)
-            sql.append(")")
+            sql.append(") IS NOT TRUE)")
         case .valuePath:
             throw .invalidFilter("Value filters cannot be nested.")
         case .present(let path):
@@ -304,12 +306,13 @@ struct FilterCompiler {
     }
 
     /// `lhs op value`, typed by the attribute: strings (caseExact or not; co/sw/ew with literal
-    /// `%`, `_`, `\`), booleans (eq/ne), numbers and dateTimes (ordered). Wrapped to be two-valued.
+    /// `%`, `_`, `\`), booleans (eq/ne), numbers and dateTimes (ordered). Left bare so the planner
+    /// sees indexable predicates; `ne` is IS DISTINCT FROM, so an absent value differs.
     private func compare(
         _ lhs: (inout SQLBuilder) -> Void, type: SchemaAttribute.DataType, caseExact: Bool,
         _ op: Filter.ComparisonOperator, _ value: JSONValue, path: String, into sql: inout SQLBuilder
     ) throws(ScimError) {
-        sql.append("coalesce(")
+        sql.append("(")
         switch type {
         case .string, .reference, .binary:
             guard case .string(let text) = value else {
@@ -367,7 +370,7 @@ struct FilterCompiler {
         case .complex:
             throw .invalidFilter("'\(path)' is complex; compare one of its sub-attributes.")
         }
-        sql.append(", \(op == .ne ? "true" : "false"))")
+        sql.append(")")
     }
 
     // MARK: - Members (Groups)
@@ -392,9 +395,9 @@ struct FilterCompiler {
             try memberCondition(right, into: &sql)
             sql.append(")")
         case .not(let inner):
-            sql.append("(NOT ")
+            sql.append("((")
             try memberCondition(inner, into: &sql)
-            sql.append(")")
+            sql.append(") IS NOT TRUE)")
         case .present(let path) where ["value", "type"].contains(path.attribute.lowercased()):
             sql.append("TRUE")
         case .comparison(let path, let op, .string(let text)) where path.attribute.caseInsensitiveEquals("value") && (op == .eq || op == .ne):
@@ -449,7 +452,7 @@ struct FilterCompiler {
     static func sqlOperator(_ op: Filter.ComparisonOperator) -> String {
         switch op {
         case .eq: "="
-        case .ne: "<>"
+        case .ne: "IS DISTINCT FROM"
         case .gt: ">"
         case .ge: ">="
         case .lt: "<"
