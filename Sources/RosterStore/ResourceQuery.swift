@@ -78,8 +78,62 @@ extension FilterCompiler {
 }
 
 extension ResourcePage where Resource == StoredResource {
-    /// Runs the count and, when a page is asked for, the page query with the same condition.
+    /// The IdPs' `attr eq "value"` lookups on an indexed column run as prepared statements: the
+    /// same rows the compiled filter finds, without parsing and planning on every request.
+    private static func lookup(
+        table: ResourceTable, resourceType: ResourceType, tenant: UUID, query: ResourceQuery, database: RosterDatabase
+    ) async throws -> Self? {
+        guard query.sortBy == nil, query.page.count > 0, let filter = query.filter else { return nil }
+        func run<Key: EqualityLookup>(_ key: Key.Type, _ value: String, type: String? = nil) async throws -> Self {
+            let rows = try await database.execute(HotStatements.Lookup<Key>(tenant: tenant, value: value, type: type, page: query.page))
+            if rows.isEmpty && query.page.startIndex > 1 {
+                return try await compiled(table: table, resourceType: resourceType, tenant: tenant, query: query, database: database)
+            }
+            return ResourcePage(totalResults: rows.first?.1 ?? 0, resources: rows.map(\.0))
+        }
+        let compiler = FilterCompiler(resourceType: resourceType, table: table)
+        if table.hasEmailColumn, case .valuePath(let path, let inner) = filter, case .elements(["emails"], _, _) = try compiler.resolve(path),
+            let (type, value) = Self.typedValue(inner)
+        {
+            return try await run(HotStatements.UserTypedEmail.self, value, type: type)
+        }
+        guard case .comparison(let path, .eq, .string(let value)) = filter else { return nil }
+        switch (table.name, try compiler.resolve(path)) {
+        case ("users", .column("user_name", _)): return try await run(HotStatements.UserName.self, value)
+        case ("users", .column("external_id", _)): return try await run(HotStatements.UserExternalID.self, value)
+        case ("users", .column("display_name", _)): return try await run(HotStatements.UserDisplayName.self, value)
+        case ("users", .elements(["emails"], _, let sub)) where sub?.name == "value": return try await run(HotStatements.UserEmail.self, value)
+        case ("groups", .column("display_name", _)): return try await run(HotStatements.GroupDisplayName.self, value)
+        case ("groups", .column("external_id", _)): return try await run(HotStatements.GroupExternalID.self, value)
+        default: return nil
+        }
+    }
+
+    /// `type eq "t" and value eq "v"` (either order) → (t, v).
+    private static func typedValue(_ filter: Filter) -> (String, String)? {
+        guard case .and(.comparison(let a, .eq, .string(let x)), .comparison(let b, .eq, .string(let y))) = filter,
+            a.schema == nil, b.schema == nil, a.subAttribute == nil, b.subAttribute == nil
+        else { return nil }
+        switch (a.attribute.lowercased(), b.attribute.lowercased()) {
+        case ("type", "value"): return (x, y)
+        case ("value", "type"): return (y, x)
+        default: return nil
+        }
+    }
+
+    /// A filtered page and its total come in one round trip (a window count over the few matching
+    /// rows). An unfiltered page counts separately: a window over the whole tenant would read every
+    /// row to count it, where count(*) scans only an index and the page reads only its own rows.
     static func fetch(table: ResourceTable, resourceType: ResourceType, tenant: UUID, query: ResourceQuery, database: RosterDatabase) async throws -> Self {
+        if let page = try await lookup(table: table, resourceType: resourceType, tenant: tenant, query: query, database: database) {
+            return page
+        }
+        return try await compiled(table: table, resourceType: resourceType, tenant: tenant, query: query, database: database)
+    }
+
+    private static func compiled(
+        table: ResourceTable, resourceType: ResourceType, tenant: UUID, query: ResourceQuery, database: RosterDatabase
+    ) async throws -> Self {
         let compiler = FilterCompiler(resourceType: resourceType, table: table)
         var condition = SQLBuilder()
         condition.append(" WHERE tenant_id = ")
@@ -88,10 +142,12 @@ extension ResourcePage where Resource == StoredResource {
             condition.append(" AND ")
             try compiler.compile(filter, into: &condition)
         }
-        let total = try await database.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(table.name)" + condition.sql, binds: condition.bindings))
-            .first?.decode(Int.self) ?? 0
         let page = query.page
-        guard page.count > 0, total >= page.startIndex else { return ResourcePage(totalResults: total, resources: []) }
+        func count() async throws -> Int {
+            try await database.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(table.name)" + condition.sql, binds: condition.bindings))
+                .first?.decode(Int.self) ?? 0
+        }
+        guard page.count > 0 else { return ResourcePage(totalResults: try await count(), resources: []) }
         var select = condition
         select.append(" ORDER BY ")
         if let sortBy = query.sortBy {
@@ -104,8 +160,18 @@ extension ResourcePage where Resource == StoredResource {
         select.bind(page.count)
         select.append(" OFFSET ")
         select.bind(page.startIndex - 1)
-        let sql = "SELECT \(StoredResource.columns) FROM \(table.name)" + select.sql
-        let resources = try await StoredResource.decode(database.query(PostgresQuery(unsafeSQL: sql, binds: select.bindings)))
-        return ResourcePage(totalResults: total, resources: resources)
+        guard query.filter != nil else {
+            let total = try await count()
+            let sql = "SELECT \(StoredResource.columns) FROM \(table.name)" + select.sql
+            let rows = try await database.query(PostgresQuery(unsafeSQL: sql, binds: select.bindings))
+            return ResourcePage(totalResults: total, resources: try StoredResource.decode(rows))
+        }
+        let sql = "SELECT \(StoredResource.columns), count(*) OVER () FROM \(table.name)" + select.sql
+        let rows = try await database.query(PostgresQuery(unsafeSQL: sql, binds: select.bindings))
+        guard let first = rows.first else {
+            return ResourcePage(totalResults: page.startIndex > 1 ? try await count() : 0, resources: [])
+        }
+        let total = try first.decode((UUID, ResourceBody, Date, Date, Int64, Int).self).5
+        return ResourcePage(totalResults: total, resources: try StoredResource.decode(rows))
     }
 }

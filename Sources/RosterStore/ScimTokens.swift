@@ -60,13 +60,9 @@ public struct ScimTokenRepository: Sendable {
     /// One indexed lookup; a second statement only when last_used is older than a minute.
     public func authenticate(_ secret: Secret) async throws -> ScimPrincipal? {
         guard secret.kind == .scimToken else { return nil }
-        let rows = try await database.query(
-            """
-            SELECT tenant_id, id, last_used IS NULL OR last_used < now() - make_interval(secs => \(Self.lastUsedResolution))
-            FROM scim_tokens
-            WHERE token_hash = \(secret.hash) AND revoked IS NULL AND (expires IS NULL OR expires > now())
-            """)
-        guard let (tenant, id, stale) = try rows.first?.decode((UUID, UUID, Bool).self) else { return nil }
+        guard let (tenant, id, stale) = try await database.execute(HotStatements.AuthenticateScimToken(hash: secret.hash)).first else {
+            return nil
+        }
         if stale {
             try await database.query(
                 """

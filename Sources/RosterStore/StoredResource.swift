@@ -34,7 +34,13 @@ extension StoredResource {
 
     static func decode(_ rows: [PostgresRow]) throws -> [StoredResource] {
         try rows.map { row in
-            let (id, body, created, lastModified, version) = try row.decode((UUID, ResourceBody, Date, Date, Int64).self)
+            // Decodes the leading columns; a list query appends its window count after them.
+            let columns = row.makeRandomAccess()
+            let id = try columns[0].decode(UUID.self)
+            let body = try columns[1].decode(ResourceBody.self)
+            let created = try columns[2].decode(Date.self)
+            let lastModified = try columns[3].decode(Date.self)
+            let version = try columns[4].decode(Int64.self)
             return StoredResource(id: id, body: body.object, created: created, lastModified: lastModified, version: version)
         }
     }

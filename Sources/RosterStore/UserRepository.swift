@@ -43,9 +43,7 @@ public struct UserRepository: Sendable {
     }
 
     public func get(tenant: UUID, id: UUID) async throws -> StoredResource? {
-        try StoredResource.decode(await database.query(
-            "SELECT \(unescaped: StoredResource.columns) FROM users WHERE tenant_id = \(tenant) AND id = \(id)"
-        )).first
+        try await database.execute(HotStatements.FetchUser(tenant: tenant, id: id)).first
     }
 
     /// Replaces (PUT) or patches (PATCH) a user: `transform` computes the new body from the stored one

@@ -26,6 +26,20 @@ extension ServerSuite {
             }
         }
 
+        @Test("a filtered page past the end still reports the total")
+        func filteredPastEnd() async throws {
+            try await Roster.run { roster in
+                _ = try await roster.createUser("a", extra: #","externalId":"x""#)
+                _ = try await roster.createUser("b", extra: #","externalId":"x""#)
+                for filter in [#"externalId eq "x""#, #"externalId eq "x" and userName pr"#] {
+                    let reply = try await roster.scim(.get, "/Users?startIndex=5&filter=" + filter.urlQueryEncoded)
+                    #expect(reply.json["totalResults"] == 2, "\(filter)")
+                    #expect(reply.json["Resources"] == [])
+                    #expect(try await roster.scim(.get, "/Users?count=1&filter=" + filter.urlQueryEncoded).json["totalResults"] == 2)
+                }
+            }
+        }
+
         @Test("count=0 returns only totalResults")
         func countZero() async throws {
             try await Roster.run { roster in

