@@ -54,6 +54,21 @@ extension ServerSuite {
             }
         }
 
+        @Test("Okta: a full-user PUT with active replaces the resource (RFC 7644 §3.5.1)")
+        func oktaPut() async throws {
+            try await Roster.run { roster in
+                let id = try await roster.createUser("okta.put@example.com", extra: #","title":"Old","active":true"#)
+                let reply = try await roster.scim(.put, "/Users/\(id)", body: #"""
+                    {"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"okta.put@example.com","active":false,
+                     "name":{"givenName":"O","familyName":"Kta"},"emails":[{"primary":true,"value":"okta.put@example.com","type":"work"}]}
+                    """#)
+                #expect(reply.status == .ok)
+                #expect(reply.json["active"] == false)
+                #expect(reply.json["title"] == nil)
+                #expect(reply.json["name"]?["familyName"] == "Kta")
+            }
+        }
+
         @Test("group membership: Entra adds and removes by value array, Okta removes by filter; only those members change")
         func membership() async throws {
             try await Roster.run { roster in

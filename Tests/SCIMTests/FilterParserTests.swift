@@ -47,6 +47,35 @@ struct FilterParserTests {
         #expect(try FilterParser.parse("x eq null") == .comparison(.init(attribute: "x"), .eq, .null))
     }
 
+    @Test("every comparison operator parses", arguments: Filter.ComparisonOperator.allCases)
+    func operators(op: Filter.ComparisonOperator) throws {
+        #expect(try FilterParser.parse(#"title \#(op.rawValue) "x""#) == .comparison(.init(attribute: "title"), op, "x"))
+    }
+
+    @Test("value paths: emails[type eq \"work\" and value co \"@x\"]")
+    func valuePath() throws {
+        #expect(try FilterParser.parse(#"emails[type eq "work" and value co "@x"]"#) == .valuePath(
+            .init(attribute: "emails"),
+            .and(.comparison(.init(attribute: "type"), .eq, "work"), .comparison(.init(attribute: "value"), .co, "@x"))))
+    }
+
+    @Test("a sub-attribute after a value path joins its filter: emails[type eq \"work\"].value eq \"a\"")
+    func valuePathSubAttribute() throws {
+        #expect(try FilterParser.parse(#"emails[type eq "work"].value eq "a""#) == .valuePath(
+            .init(attribute: "emails"),
+            .and(.comparison(.init(attribute: "type"), .eq, "work"), .comparison(.init(attribute: "value"), .eq, "a"))))
+    }
+
+    @Test("not binds tighter than and")
+    func notPrecedence() throws {
+        #expect(try FilterParser.parse(#"not (a pr) and b pr"#) == .and(.not(.present(.init(attribute: "a"))), .present(.init(attribute: "b"))))
+    }
+
+    @Test("value path errors", arguments: [#"emails[type eq "a""#, #"emails[type eq "a"[x eq "b"]]"#, #"name.x[a pr]"#, #"emails[]"#])
+    func valuePathErrors(text: String) {
+        #expect(throws: ScimError.self) { try FilterParser.parse(text) }
+    }
+
     @Test("grammar errors are invalidFilter", arguments: [
         "", "userName", #"userName eq"#, #"userName zz "a""#, #"userName eq bjensen"#, #"(userName eq "a""#,
         #"userName eq "a" and"#, #"userName eq "unterminated"#, #"1abc eq "x""#, #"userName eq "a" )"#,
