@@ -37,10 +37,10 @@ func buildRouter(
 
     let scim = router.group("scim/v2", context: ScimRequestContext.self)
         .add(middleware: ScimAuthMiddleware(tokens: ScimTokenRepository(database: database), bootstrapKey: configuration.adminKey))
-    let users = UsersController(
-        users: UserRepository(database: database, resourceType: registry.user), resourceType: registry.user, baseURL: scimBase)
-    let groups = GroupsController(
-        groups: GroupRepository(database: database, resourceType: registry.group), resourceType: registry.group, baseURL: scimBase)
+    let users = ResourceController(backend: UserBackend(
+        users: UserRepository(database: database, resourceType: registry.user), resourceType: registry.user, baseURL: scimBase))
+    let groups = ResourceController(backend: GroupBackend(
+        groups: GroupRepository(database: database, resourceType: registry.group), resourceType: registry.group, baseURL: scimBase))
     users.addRoutes(to: scim)
     groups.addRoutes(to: scim)
     SearchController(users: users, groups: groups).addRoutes(to: scim)

@@ -8,8 +8,8 @@ import SCIM
 /// page through that sequence. A filter naming an attribute only one type has matches nothing
 /// of the other type, rather than failing the whole search.
 struct SearchController {
-    let users: UsersController
-    let groups: GroupsController
+    let users: ResourceController<UserBackend>
+    let groups: ResourceController<GroupBackend>
 
     func addRoutes(to group: RouterGroup<ScimRequestContext>) {
         group.post(".search", use: search)

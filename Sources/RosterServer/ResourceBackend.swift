@@ -1,0 +1,127 @@
+import Foundation
+import RosterStore
+import SCIM
+
+/// What the SCIM resource routes need from a resource type's storage, so one controller serves both.
+protocol ResourceBackend: Sendable {
+    associatedtype Stored: Sendable
+    var resourceType: ResourceType { get }
+    /// Absolute URL of the SCIM root, for `meta.location` and `$ref`.
+    var baseURL: String { get }
+
+    func create(tenant: UUID, body: [String: JSONValue]) async throws -> Stored
+    func get(tenant: UUID, id: UUID) async throws -> Stored?
+    func update(
+        tenant: UUID, id: UUID, precondition: VersionPrecondition?,
+        _ transform: @escaping @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
+    ) async throws -> Stored?
+    func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition?) async throws -> Bool
+    func list(tenant: UUID, query: ResourceQuery) async throws -> ResourcePage<Stored>
+
+    /// The body a PUT stores, and the membership it sets, from the request and the stored body.
+    func replacement(_ input: JSONValue, existing: [String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
+    /// The resource as clients see it, before projection, and its `meta`.
+    func render(_ stored: Stored) -> (JSONValue, ResourceMeta)
+}
+
+extension ResourceBackend {
+    func meta(id: UUID, _ resource: StoredResource) -> ResourceMeta {
+        ResourceMeta(
+            resourceType: resourceType.name, created: resource.created, lastModified: resource.lastModified,
+            location: "\(baseURL)\(resourceType.endpoint)/\(id.uuidString.lowercased())", version: resource.version)
+    }
+}
+
+struct UserBackend: ResourceBackend {
+    let users: UserRepository
+    let resourceType: ResourceType
+    let baseURL: String
+
+    func create(tenant: UUID, body: [String: JSONValue]) async throws -> StoredResource {
+        try await users.create(tenant: tenant, body: body)
+    }
+
+    func get(tenant: UUID, id: UUID) async throws -> StoredResource? {
+        try await users.get(tenant: tenant, id: id)
+    }
+
+    func update(
+        tenant: UUID, id: UUID, precondition: VersionPrecondition?,
+        _ transform: @escaping @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
+    ) async throws -> StoredResource? {
+        try await users.update(tenant: tenant, id: id, precondition: precondition) { try transform($0).0 }
+    }
+
+    func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition?) async throws -> Bool {
+        try await users.delete(tenant: tenant, id: id, precondition: precondition)
+    }
+
+    func list(tenant: UUID, query: ResourceQuery) async throws -> ResourcePage<StoredResource> {
+        try await users.list(tenant: tenant, query: query)
+    }
+
+    func replacement(_ input: JSONValue, existing: [String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange]) {
+        (try ResourceValidator(resourceType: resourceType).validate(input, existing: existing), [])
+    }
+
+    func render(_ user: StoredResource) -> (JSONValue, ResourceMeta) {
+        let meta = meta(id: user.id, user)
+        return (resourceType.render(id: user.id, body: user.body, meta: meta), meta)
+    }
+}
+
+struct GroupBackend: ResourceBackend {
+    let groups: GroupRepository
+    let resourceType: ResourceType
+    let baseURL: String
+
+    func create(tenant: UUID, body: [String: JSONValue]) async throws -> StoredGroup {
+        var body = body
+        let members = try resourceType.extractMembers(from: &body)
+        return try await groups.create(tenant: tenant, body: body, members: members)
+    }
+
+    func get(tenant: UUID, id: UUID) async throws -> StoredGroup? {
+        try await groups.get(tenant: tenant, id: id)
+    }
+
+    func update(
+        tenant: UUID, id: UUID, precondition: VersionPrecondition?,
+        _ transform: @escaping @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
+    ) async throws -> StoredGroup? {
+        try await groups.update(tenant: tenant, id: id, precondition: precondition, transform)
+    }
+
+    func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition?) async throws -> Bool {
+        try await groups.delete(tenant: tenant, id: id, precondition: precondition)
+    }
+
+    func list(tenant: UUID, query: ResourceQuery) async throws -> ResourcePage<StoredGroup> {
+        try await groups.list(tenant: tenant, query: query)
+    }
+
+    /// A PUT sets the whole member list (RFC 7644 §3.5.1).
+    func replacement(_ input: JSONValue, existing: [String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange]) {
+        var body = try ResourceValidator(resourceType: resourceType).validate(input, existing: existing)
+        let members = try resourceType.extractMembers(from: &body)
+        return (body, [.replace(members)])
+    }
+
+    func render(_ group: StoredGroup) -> (JSONValue, ResourceMeta) {
+        var body = group.resource.body
+        if !group.members.isEmpty {
+            body["members"] = .array(group.members.map { member in
+                let id = member.id.uuidString.lowercased()
+                var object: [String: JSONValue] = [
+                    "value": .string(id),
+                    "$ref": .string("\(baseURL)/\(member.type == .user ? "Users" : "Groups")/\(id)"),
+                    "type": .string(member.type.rawValue),
+                ]
+                if let display = member.display { object["display"] = .string(display) }
+                return .object(object)
+            })
+        }
+        let meta = meta(id: group.resource.id, group.resource)
+        return (resourceType.render(id: group.resource.id, body: body, meta: meta), meta)
+    }
+}

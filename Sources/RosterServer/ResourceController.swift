@@ -1,0 +1,104 @@
+import Foundation
+import Hummingbird
+import RosterStore
+import SCIM
+
+/// `/scim/v2/Users` or `/scim/v2/Groups` (RFC 7644 §3): the same protocol over either backend.
+struct ResourceController<Backend: ResourceBackend> {
+    let backend: Backend
+
+    private var type: ResourceType { backend.resourceType }
+    private var endpoint: String { String(type.endpoint.dropFirst()) }
+
+    func addRoutes(to group: RouterGroup<ScimRequestContext>) {
+        group.post(RouterPath(endpoint), use: create)
+        group.get(RouterPath(endpoint), use: list)
+        group.post(RouterPath(endpoint + "/.search"), use: search)
+        group.get(RouterPath(endpoint + "/:id"), use: get)
+        group.put(RouterPath(endpoint + "/:id"), use: replace)
+        group.patch(RouterPath(endpoint + "/:id"), use: patch)
+        group.delete(RouterPath(endpoint + "/:id"), use: delete)
+        ScimController.refuse([.put, .patch, .delete], on: endpoint, in: group)
+        ScimController.refuse([.post], on: endpoint + "/:id", in: group)
+    }
+
+    @Sendable func create(_ request: Request, context: ScimRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let projection = try ScimController.projection(request)
+        let body = try ResourceValidator(resourceType: type).validate(try await request.scimJSON(context: context))
+        return respond(.created, try await backend.create(tenant: principal.tenantID, body: body), projection)
+    }
+
+    @Sendable func get(_ request: Request, context: ScimRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let projection = try ScimController.projection(request)
+        let id = try ScimController.resourceID(context, type: type.name)
+        guard let stored = try await backend.get(tenant: principal.tenantID, id: id) else { throw ScimController.notFound(type.name, id) }
+        let (_, meta) = backend.render(stored)
+        if ScimController.notModified(request, version: meta.version) { return ScimController.notModifiedResponse(meta) }
+        return respond(.ok, stored, projection)
+    }
+
+    @Sendable func replace(_ request: Request, context: ScimRequestContext) async throws -> Response {
+        let input = try await request.scimJSON(context: context)
+        let backend = self.backend
+        return try await update(request, context) { try backend.replacement(input, existing: $0) }
+    }
+
+    @Sendable func patch(_ request: Request, context: ScimRequestContext) async throws -> Response {
+        let patch = try PatchRequest(try await request.scimJSON(context: context))
+        let engine = PatchEngine(resourceType: type)
+        return try await update(request, context) {
+            let outcome = try engine.apply(patch, to: $0)
+            return (outcome.body, outcome.membershipChanges)
+        }
+    }
+
+    private func update(
+        _ request: Request, _ context: ScimRequestContext,
+        _ transform: @escaping @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
+    ) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let projection = try ScimController.projection(request)
+        let id = try ScimController.resourceID(context, type: type.name)
+        let precondition = ScimController.precondition(request)
+        guard let stored = try await backend.update(tenant: principal.tenantID, id: id, precondition: precondition, transform) else {
+            throw ScimController.notFound(type.name, id)
+        }
+        return respond(.ok, stored, projection)
+    }
+
+    @Sendable func delete(_ request: Request, context: ScimRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let id = try ScimController.resourceID(context, type: type.name)
+        guard try await backend.delete(tenant: principal.tenantID, id: id, precondition: ScimController.precondition(request)) else {
+            throw ScimController.notFound(type.name, id)
+        }
+        return Response(status: .noContent)
+    }
+
+    @Sendable func list(_ request: Request, context: ScimRequestContext) async throws -> Response {
+        try await respond(to: ScimController.ListRequest(request), context: context)
+    }
+
+    @Sendable func search(_ request: Request, context: ScimRequestContext) async throws -> Response {
+        try await respond(to: ScimController.ListRequest(search: request.scimJSON(context: context)), context: context)
+    }
+
+    private func respond(to list: ScimController.ListRequest, context: ScimRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let page = try await self.page(tenant: principal.tenantID, query: list.query, projection: list.projection)
+        return ScimController.listResponse(totalResults: page.total, startIndex: list.query.page.startIndex, resources: page.resources)
+    }
+
+    /// A page of resources, also for the root `/.search`.
+    func page(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> (total: Int, resources: [JSONValue]) {
+        let page = try await backend.list(tenant: tenant, query: query)
+        return (page.totalResults, page.resources.map { projection.apply(to: backend.render($0).0, of: type) })
+    }
+
+    private func respond(_ status: HTTPResponse.Status, _ stored: Backend.Stored, _ projection: Projection) -> Response {
+        let (resource, meta) = backend.render(stored)
+        return ScimResponse.resource(status, projection.apply(to: resource, of: type), meta: meta)
+    }
+}
