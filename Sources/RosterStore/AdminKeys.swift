@@ -57,7 +57,7 @@ public struct AdminKeyRepository: Sendable {
             VALUES (\(tenant), \(name), \(secret.displayPrefix), \(secret.hash), \(scopes.map(\.rawValue)), \(expires))
             RETURNING \(unescaped: Self.columns)
             """)
-        guard let record = try await Self.decode(rows).first else { throw StoreError.notFound("admin key") }
+        guard let record = try Self.decode(rows).first else { throw StoreError.notFound("admin key") }
         return (record, secret)
     }
 

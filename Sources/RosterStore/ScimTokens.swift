@@ -37,7 +37,7 @@ public struct ScimTokenRepository: Sendable {
             VALUES (\(tenant), \(name), \(secret.displayPrefix), \(secret.hash), \(expires))
             RETURNING \(unescaped: Self.columns)
             """)
-        guard let record = try await Self.decode(rows).first else { throw StoreError.notFound("token") }
+        guard let record = try Self.decode(rows).first else { throw StoreError.notFound("token") }
         return (record, secret)
     }
 
