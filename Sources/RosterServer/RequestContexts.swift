@@ -57,6 +57,6 @@ public struct AdminRequestContext: RequestContext {
 }
 
 public enum ScimLimits {
-    /// 2 MiB: large enough for a Group PUT of about 20 000 members.
-    public static let maxRequestBytes = 2 * 1024 * 1024
+    /// 16 MiB: room for a Group POST or PUT of 100 000 members (about 6 MiB as IdPs write them).
+    public static let maxRequestBytes = 16 * 1024 * 1024
 }

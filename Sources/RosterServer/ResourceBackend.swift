@@ -9,14 +9,19 @@ protocol ResourceBackend: Sendable {
     /// Absolute URL of the SCIM root, for `meta.location` and `$ref`.
     var baseURL: String { get }
 
-    func create(tenant: UUID, body: [String: JSONValue]) async throws -> Stored
-    func get(tenant: UUID, id: UUID) async throws -> Stored?
+    /// RFC 7644 §3.5.2: a PATCH may answer 204 when the client asked for no attributes back.
+    /// Groups do, so a membership change never reads the member list.
+    var patchAnswersNoContent: Bool { get }
+
+    func create(tenant: UUID, body: [String: JSONValue], projection: Projection) async throws -> Stored
+    /// `projection` says what the response may show (nil: nothing), so nothing else need be loaded.
+    func get(tenant: UUID, id: UUID, projection: Projection?) async throws -> Stored?
     func update(
-        tenant: UUID, id: UUID, precondition: VersionPrecondition?,
+        tenant: UUID, id: UUID, precondition: VersionPrecondition?, projection: Projection?,
         _ transform: @escaping @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
     ) async throws -> Stored?
     func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition?) async throws -> Bool
-    func list(tenant: UUID, query: ResourceQuery) async throws -> ResourcePage<Stored>
+    func list(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> ResourcePage<Stored>
 
     /// The body a PUT stores, and the membership it sets, from the request and the stored body.
     func replacement(_ input: JSONValue, existing: [String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
@@ -36,17 +41,18 @@ struct UserBackend: ResourceBackend {
     let users: UserRepository
     let resourceType: ResourceType
     let baseURL: String
+    let patchAnswersNoContent = false
 
-    func create(tenant: UUID, body: [String: JSONValue]) async throws -> StoredResource {
+    func create(tenant: UUID, body: [String: JSONValue], projection: Projection) async throws -> StoredResource {
         try await users.create(tenant: tenant, body: body)
     }
 
-    func get(tenant: UUID, id: UUID) async throws -> StoredResource? {
+    func get(tenant: UUID, id: UUID, projection: Projection?) async throws -> StoredResource? {
         try await users.get(tenant: tenant, id: id)
     }
 
     func update(
-        tenant: UUID, id: UUID, precondition: VersionPrecondition?,
+        tenant: UUID, id: UUID, precondition: VersionPrecondition?, projection: Projection?,
         _ transform: @escaping @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
     ) async throws -> StoredResource? {
         try await users.update(tenant: tenant, id: id, precondition: precondition) { try transform($0).0 }
@@ -56,7 +62,7 @@ struct UserBackend: ResourceBackend {
         try await users.delete(tenant: tenant, id: id, precondition: precondition)
     }
 
-    func list(tenant: UUID, query: ResourceQuery) async throws -> ResourcePage<StoredResource> {
+    func list(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> ResourcePage<StoredResource> {
         try await users.list(tenant: tenant, query: query)
     }
 
@@ -74,30 +80,32 @@ struct GroupBackend: ResourceBackend {
     let groups: GroupRepository
     let resourceType: ResourceType
     let baseURL: String
+    let patchAnswersNoContent = true
 
-    func create(tenant: UUID, body: [String: JSONValue]) async throws -> StoredGroup {
+    func create(tenant: UUID, body: [String: JSONValue], projection: Projection) async throws -> StoredGroup {
         var body = body
         let members = try resourceType.extractMembers(from: &body)
-        return try await groups.create(tenant: tenant, body: body, members: members)
+        return try await groups.create(tenant: tenant, body: body, members: members, withMembers: projection.mayReturn("members"))
     }
 
-    func get(tenant: UUID, id: UUID) async throws -> StoredGroup? {
-        try await groups.get(tenant: tenant, id: id)
+    func get(tenant: UUID, id: UUID, projection: Projection?) async throws -> StoredGroup? {
+        try await groups.get(tenant: tenant, id: id, withMembers: projection?.mayReturn("members") ?? false)
     }
 
     func update(
-        tenant: UUID, id: UUID, precondition: VersionPrecondition?,
+        tenant: UUID, id: UUID, precondition: VersionPrecondition?, projection: Projection?,
         _ transform: @escaping @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
     ) async throws -> StoredGroup? {
-        try await groups.update(tenant: tenant, id: id, precondition: precondition, transform)
+        try await groups.update(
+            tenant: tenant, id: id, precondition: precondition, withMembers: projection?.mayReturn("members") ?? false, transform)
     }
 
     func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition?) async throws -> Bool {
         try await groups.delete(tenant: tenant, id: id, precondition: precondition)
     }
 
-    func list(tenant: UUID, query: ResourceQuery) async throws -> ResourcePage<StoredGroup> {
-        try await groups.list(tenant: tenant, query: query)
+    func list(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> ResourcePage<StoredGroup> {
+        try await groups.list(tenant: tenant, query: query, withMembers: projection.mayReturn("members"))
     }
 
     /// A PUT sets the whole member list (RFC 7644 §3.5.1).

@@ -26,14 +26,16 @@ struct ResourceController<Backend: ResourceBackend> {
         let principal = try context.requirePrincipal()
         let projection = try ScimController.projection(request)
         let body = try ResourceValidator(resourceType: type).validate(try await request.scimJSON(context: context))
-        return respond(.created, try await backend.create(tenant: principal.tenantID, body: body), projection)
+        return respond(.created, try await backend.create(tenant: principal.tenantID, body: body, projection: projection), projection)
     }
 
     @Sendable func get(_ request: Request, context: ScimRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let projection = try ScimController.projection(request)
         let id = try ScimController.resourceID(context, type: type.name)
-        guard let stored = try await backend.get(tenant: principal.tenantID, id: id) else { throw ScimController.notFound(type.name, id) }
+        guard let stored = try await backend.get(tenant: principal.tenantID, id: id, projection: projection) else {
+            throw ScimController.notFound(type.name, id)
+        }
         let (_, meta) = backend.render(stored)
         if ScimController.notModified(request, version: meta.version) { return ScimController.notModifiedResponse(meta) }
         return respond(.ok, stored, projection)
@@ -42,29 +44,35 @@ struct ResourceController<Backend: ResourceBackend> {
     @Sendable func replace(_ request: Request, context: ScimRequestContext) async throws -> Response {
         let input = try await request.scimJSON(context: context)
         let backend = self.backend
-        return try await update(request, context) { try backend.replacement(input, existing: $0) }
+        return try await update(request, context, answersNoContent: false) { try backend.replacement(input, existing: $0) }
     }
 
     @Sendable func patch(_ request: Request, context: ScimRequestContext) async throws -> Response {
         let patch = try PatchRequest(try await request.scimJSON(context: context))
         let engine = PatchEngine(resourceType: type)
-        return try await update(request, context) {
+        return try await update(request, context, answersNoContent: backend.patchAnswersNoContent) {
             let outcome = try engine.apply(patch, to: $0)
             return (outcome.body, outcome.membershipChanges)
         }
     }
 
+    /// PUT and PATCH: 200 with the resource, or 204 with only its ETag when the backend answers
+    /// PATCH that way and the client asked for no attributes.
     private func update(
-        _ request: Request, _ context: ScimRequestContext,
+        _ request: Request, _ context: ScimRequestContext, answersNoContent: Bool,
         _ transform: @escaping @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
     ) async throws -> Response {
         let principal = try context.requirePrincipal()
         let projection = try ScimController.projection(request)
         let id = try ScimController.resourceID(context, type: type.name)
         let precondition = ScimController.precondition(request)
-        guard let stored = try await backend.update(tenant: principal.tenantID, id: id, precondition: precondition, transform) else {
+        let noContent = answersNoContent && projection.isDefault
+        guard let stored = try await backend.update(
+            tenant: principal.tenantID, id: id, precondition: precondition, projection: noContent ? nil : projection, transform)
+        else {
             throw ScimController.notFound(type.name, id)
         }
+        if noContent { return Response(status: .noContent, headers: [.eTag: backend.render(stored).1.etag]) }
         return respond(.ok, stored, projection)
     }
 
@@ -93,7 +101,7 @@ struct ResourceController<Backend: ResourceBackend> {
 
     /// A page of resources, also for the root `/.search`.
     func page(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> (total: Int, resources: [JSONValue]) {
-        let page = try await backend.list(tenant: tenant, query: query)
+        let page = try await backend.list(tenant: tenant, query: query, projection: projection)
         return (page.totalResults, page.resources.map { projection.apply(to: backend.render($0).0, of: type) })
     }
 

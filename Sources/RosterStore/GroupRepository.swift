@@ -19,7 +19,7 @@ public struct GroupRepository: Sendable {
         self.resourceType = resourceType
     }
 
-    public func create(tenant: UUID, body: [String: JSONValue], members: [MemberReference]) async throws -> StoredGroup {
+    public func create(tenant: UUID, body: [String: JSONValue], members: [MemberReference], withMembers: Bool = true) async throws -> StoredGroup {
         let id = UUID()
         return try await database.transaction { connection in
             let rows = try await connection.query(
@@ -31,17 +31,20 @@ public struct GroupRepository: Sendable {
                 """, logger: database.logger)
             guard let group = try await StoredResource.decode(rows).first else { throw StoreError.notFound("group") }
             try await Self.addMembers(members, to: id, tenant: tenant, connection: connection, logger: database.logger)
+            guard withMembers else { return StoredGroup(resource: group, members: []) }
             let resolved = try await Self.members(of: [id], tenant: tenant, connection: connection, logger: database.logger)
             return StoredGroup(resource: group, members: resolved[id] ?? [])
         }
     }
 
-    public func get(tenant: UUID, id: UUID) async throws -> StoredGroup? {
+    /// - Parameter withMembers: false reads the group row only, never `group_members`.
+    public func get(tenant: UUID, id: UUID, withMembers: Bool = true) async throws -> StoredGroup? {
         try await database.client.withConnection { connection in
             let rows = try await connection.query(
                 "SELECT \(unescaped: StoredResource.columns) FROM groups WHERE tenant_id = \(tenant) AND id = \(id)",
                 logger: database.logger)
             guard let group = try await StoredResource.decode(rows).first else { return nil }
+            guard withMembers else { return StoredGroup(resource: group, members: []) }
             let members = try await Self.members(of: [id], tenant: tenant, connection: connection, logger: database.logger)
             return StoredGroup(resource: group, members: members[id] ?? [])
         }
@@ -51,7 +54,7 @@ public struct GroupRepository: Sendable {
     /// changes, applied in order to `group_members` row by row: a change costs its own size, never the group's.
     /// Nothing changed (an existing member added, a non-member removed) writes nothing and keeps the version.
     public func update(
-        tenant: UUID, id: UUID, precondition: VersionPrecondition? = nil,
+        tenant: UUID, id: UUID, precondition: VersionPrecondition? = nil, withMembers: Bool = true,
         _ transform: @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
     ) async throws -> StoredGroup? {
         try await database.transaction { connection in
@@ -78,6 +81,7 @@ public struct GroupRepository: Sendable {
                 guard let updated = try await StoredResource.decode(rows).first else { return nil }
                 group = updated
             }
+            guard withMembers else { return StoredGroup(resource: group, members: []) }
             let resolved = try await Self.members(of: [id], tenant: tenant, connection: connection, logger: database.logger)
             return StoredGroup(resource: group, members: resolved[id] ?? [])
         }
@@ -101,9 +105,9 @@ public struct GroupRepository: Sendable {
                 "DELETE FROM group_members WHERE tenant_id = \(tenant) AND group_id = \(group) RETURNING member_id", logger: logger
             ).collect().isEmpty
         case .replace(let members):
-            let existing = try await connection.query(
+            let existing = Set(try await connection.query(
                 "SELECT member_id FROM group_members WHERE tenant_id = \(tenant) AND group_id = \(group)", logger: logger
-            ).collect().map { try $0.decode(UUID.self) }
+            ).collect().map { try $0.decode(UUID.self) })
             let wanted = Set(members.map(\.id))
             let removed = Set(existing).subtracting(wanted)
             var changed = false
@@ -129,10 +133,10 @@ public struct GroupRepository: Sendable {
         }
     }
 
-    public func list(tenant: UUID, query: ResourceQuery) async throws -> ResourcePage<StoredGroup> {
+    public func list(tenant: UUID, query: ResourceQuery, withMembers: Bool = true) async throws -> ResourcePage<StoredGroup> {
         let page = try await ResourcePage.fetch(table: .groups, resourceType: resourceType, tenant: tenant, query: query, database: database)
         let ids = page.resources.map(\.id)
-        let members = ids.isEmpty ? [:] : try await database.client.withConnection { connection in
+        let members = ids.isEmpty || !withMembers ? [:] : try await database.client.withConnection { connection in
             try await Self.members(of: ids, tenant: tenant, connection: connection, logger: database.logger)
         }
         return ResourcePage(

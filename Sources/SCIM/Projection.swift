@@ -39,6 +39,19 @@ public struct Projection: Sendable, Equatable {
         }
     }
 
+    /// Whether a response under this projection can include the core attribute `name`, so a caller
+    /// can skip loading what would be dropped (a group's members under `excludedAttributes=members`).
+    public func mayReturn(_ name: String) -> Bool {
+        switch mode {
+        case .all: true
+        case .only(let paths): paths.contains { $0.schema == nil && $0.attribute.caseInsensitiveEquals(name) }
+        case .excluding(let paths): !paths.contains { $0.schema == nil && $0.attribute.caseInsensitiveEquals(name) && $0.subAttribute == nil }
+        }
+    }
+
+    /// Whether the request asked for any projection at all.
+    public var isDefault: Bool { mode == .all }
+
     /// Applies the projection to a rendered resource of `type`.
     public func apply(to resource: JSONValue, of type: ResourceType) -> JSONValue {
         guard case .object(var object) = resource else { return resource }

@@ -144,11 +144,13 @@ public struct ResourceValidator: Sendable {
                 throw .invalidValue("'\(path)' is multi-valued and must be an array, not \(value.typeName).")
             }
             var checked: [JSONValue] = []
+            var seen = Set<JSONValue>()
             var primaries = 0
             for item in items {
                 guard let element = try checkSingle(item, against: attribute, path: path) else { continue }
                 if element["primary"]?.boolValue == true { primaries += 1 }
-                if !checked.contains(element) { checked.append(element) }
+                // Linear, not quadratic: a group PUT may carry 100 000 members.
+                if seen.insert(element).inserted { checked.append(element) }
             }
             // RFC 7643 §2.4: the primary attribute value "true" MUST appear no more than once.
             if primaries > 1 { throw .invalidValue("Only one value of '\(path)' may be primary.") }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import RosterTestSupport
+import RosterServer
 import SCIM
 import Testing
 
@@ -68,7 +69,7 @@ extension ServerSuite {
         @Test("a body over the limit is 413")
         func tooLarge() async throws {
             try await Roster.run { roster in
-                let padding = String(repeating: "a", count: 2 * 1024 * 1024 + 10)
+                let padding = String(repeating: "a", count: ScimLimits.maxRequestBytes + 10)
                 try await roster.scim(.post, "/Users", body: #"{"schemas":["\#(user)"],"userName":"\#(padding)"}"#)
                     .expectScimError(.contentTooLarge)
             }
