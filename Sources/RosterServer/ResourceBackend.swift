@@ -44,7 +44,9 @@ struct UserBackend: ResourceBackend {
     let patchAnswersNoContent = false
 
     func create(tenant: UUID, body: [String: JSONValue], projection: Projection) async throws -> StoredResource {
-        try await users.create(tenant: tenant, body: body)
+        var user = try await users.create(tenant: tenant, body: body)
+        user.groups = []  // A new user belongs to no group yet.
+        return user
     }
 
     func get(tenant: UUID, id: UUID, projection: Projection?) async throws -> StoredResource? {
@@ -55,7 +57,9 @@ struct UserBackend: ResourceBackend {
         tenant: UUID, id: UUID, precondition: VersionPrecondition?, projection: Projection?,
         _ transform: @escaping @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
     ) async throws -> StoredResource? {
-        try await users.update(tenant: tenant, id: id, precondition: precondition) { try transform($0).0 }
+        let user = try await users.update(tenant: tenant, id: id, precondition: precondition) { try transform($0).0 }
+        guard let user, projection?.mayReturn("groups") == true else { return user }
+        return try await users.withGroupsLoaded([user], tenant: tenant).first
     }
 
     func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition?) async throws -> Bool {
@@ -63,7 +67,7 @@ struct UserBackend: ResourceBackend {
     }
 
     func list(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> ResourcePage<StoredResource> {
-        try await users.list(tenant: tenant, query: query)
+        try await users.list(tenant: tenant, query: query, withGroups: projection.mayReturn("groups"))
     }
 
     func replacement(_ input: JSONValue, existing: [String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange]) {
@@ -72,7 +76,18 @@ struct UserBackend: ResourceBackend {
 
     func render(_ user: StoredResource) -> (JSONValue, ResourceMeta) {
         let meta = meta(id: user.id, user)
-        return (resourceType.render(id: user.id, body: user.body, meta: meta), meta)
+        var body = user.body
+        // RFC 7643 §4.1.2: `groups` is computed from memberships, `type` direct or indirect.
+        if let groups = user.groups, !groups.isEmpty {
+            body["groups"] = .array(groups.map { group in
+                let id = group.id.uuidString.lowercased()
+                return [
+                    "value": .string(id), "$ref": .string("\(baseURL)/Groups/\(id)"),
+                    "display": .string(group.display), "type": .string(group.direct ? "direct" : "indirect"),
+                ]
+            })
+        }
+        return (resourceType.render(id: user.id, body: body, meta: meta), meta)
     }
 }
 

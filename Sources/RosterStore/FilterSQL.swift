@@ -66,6 +66,8 @@ struct ResourceTable: Sendable {
 struct FilterCompiler {
     let resourceType: ResourceType
     let table: ResourceTable
+    /// When known, membership filters start from the group (`groups.value eq`) instead of from each user.
+    var tenant: UUID? = nil
 
     func compile(_ filter: Filter, into sql: inout SQLBuilder) throws(ScimError) {
         switch filter {
@@ -100,6 +102,8 @@ struct FilterCompiler {
         /// Elements of a multi-valued attribute, and the sub-attribute compared inside each.
         case elements([String], SchemaAttribute, SchemaAttribute?)
         case members(SchemaAttribute?)
+        /// A user's `groups`, computed from `group_members` through nested groups.
+        case userGroups(SchemaAttribute?)
     }
 
     func resolve(_ path: AttributePath) throws(ScimError) -> Location {
@@ -139,6 +143,9 @@ struct FilterCompiler {
         }
         if keyPrefix.isEmpty && table.hasMembersTable && attribute.name == "members" {
             return .members(sub)
+        }
+        if keyPrefix.isEmpty && table.hasEmailColumn && attribute.name == "groups" {
+            return .userGroups(sub)
         }
         if attribute.mutability == .readOnly {
             throw .invalidFilter("Filtering on '\(path)' is not supported by this server yet.")
@@ -184,6 +191,8 @@ struct FilterCompiler {
             sql.append(")")
         case .members:
             try membersExists(where: nil, into: &sql)
+        case .userGroups:
+            try userGroupsExists(where: nil, into: &sql)
         }
     }
 
@@ -204,6 +213,8 @@ struct FilterCompiler {
             if table.hasEmailColumn, keys == ["emails"], Self.valueEquality(inner) != nil { sql.append(")") }
         case .members:
             try membersExists(where: inner, into: &sql)
+        case .userGroups:
+            try userGroupsExists(where: inner, into: &sql)
         default:
             throw .invalidFilter("A value filter '[…]' applies to multi-valued complex attributes only.")
         }
@@ -302,6 +313,20 @@ struct FilterCompiler {
             }
         case .members(let sub):
             try membersExists(where: .comparison(AttributePath(attribute: sub?.name ?? "value"), op, value), into: &sql)
+        case .userGroups(let sub):
+            if let tenant, op == .eq, sub == nil || sub?.name == "value", case .string(let text) = value {
+                guard let group = UUID(uuidString: text) else { sql.append("FALSE"); return }
+                // Everyone in the group, walking nested groups down from it: one index walk, not one per user.
+                sql.append("users.id IN (WITH RECURSIVE down(member_id, member_type) AS (SELECT member_id, member_type FROM group_members WHERE tenant_id = ")
+                sql.bind(tenant)
+                sql.append(" AND group_id = ")
+                sql.bind(group)
+                sql.append(" UNION SELECT m.member_id, m.member_type FROM down JOIN group_members m ON m.tenant_id = ")
+                sql.bind(tenant)
+                sql.append(" AND m.group_id = down.member_id WHERE down.member_type = 'Group') SELECT member_id FROM down WHERE member_type = 'User')")
+                return
+            }
+            try userGroupsExists(where: .comparison(AttributePath(attribute: sub?.name ?? "value"), op, value), into: &sql)
         }
     }
 
@@ -383,6 +408,56 @@ struct FilterCompiler {
             try memberCondition(condition, into: &sql)
         }
         sql.append(")")
+    }
+
+    /// A user's groups, walking nested groups up from the user.
+    private func userGroupsExists(where condition: Filter?, into sql: inout SQLBuilder) throws(ScimError) {
+        sql.append("""
+            EXISTS (WITH RECURSIVE up(group_id, direct) AS (SELECT m.group_id, true FROM group_members m \
+            WHERE m.tenant_id = users.tenant_id AND m.member_id = users.id UNION SELECT m.group_id, false FROM up \
+            JOIN group_members m ON m.tenant_id = users.tenant_id AND m.member_id = up.group_id AND m.member_type = 'Group') \
+            SELECT 1 FROM up
+            """)
+        if let condition {
+            sql.append(" WHERE ")
+            try userGroupCondition(condition, into: &sql)
+        }
+        sql.append(")")
+    }
+
+    /// `value` is the group id (eq / ne), `type` is direct or indirect.
+    private func userGroupCondition(_ filter: Filter, into sql: inout SQLBuilder) throws(ScimError) {
+        switch filter {
+        case .and(let left, let right), .or(let left, let right):
+            sql.append("(")
+            try userGroupCondition(left, into: &sql)
+            if case .and = filter { sql.append(" AND ") } else { sql.append(" OR ") }
+            try userGroupCondition(right, into: &sql)
+            sql.append(")")
+        case .not(let inner):
+            sql.append("((")
+            try userGroupCondition(inner, into: &sql)
+            sql.append(") IS NOT TRUE)")
+        case .present(let path) where ["value", "type"].contains(path.attribute.lowercased()):
+            sql.append("TRUE")
+        case .comparison(let path, let op, .string(let text)) where path.attribute.caseInsensitiveEquals("value") && (op == .eq || op == .ne):
+            guard let id = UUID(uuidString: text) else {
+                sql.append(op == .eq ? "FALSE" : "TRUE")
+                return
+            }
+            sql.append(op == .eq ? "up.group_id = " : "up.group_id <> ")
+            sql.bind(id)
+        case .comparison(let path, let op, .string(let text)) where path.attribute.caseInsensitiveEquals("type") && (op == .eq || op == .ne):
+            let direct: Bool
+            switch text.lowercased() {
+            case "direct": direct = true
+            case "indirect": direct = false
+            default: throw .invalidFilter("A user's groups have type 'direct' or 'indirect', not '\(text)'.")
+            }
+            sql.append((op == .eq) == direct ? "up.direct" : "NOT up.direct")
+        default:
+            throw .invalidFilter("Filters on a user's groups support 'value' and 'type' with eq, ne and pr.")
+        }
     }
 
     /// `value` is the member id (eq / ne), `type` is User or Group.

@@ -24,9 +24,21 @@ enum HotStatements {
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
     }
 
-    /// GET /Users/{id}.
+    /// GET /Users/{id}, with the user's groups (direct and indirect) in the same round trip.
     struct FetchUser: PostgresPreparedStatement {
-        static let sql = "SELECT id, body, created, last_modified, version FROM users WHERE tenant_id = $1 AND id = $2"
+        static let sql = """
+            SELECT u.id, u.body, u.created, u.last_modified, u.version, (
+                WITH RECURSIVE up(group_id, direct) AS (
+                    SELECT m.group_id, true FROM group_members m WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id
+                  UNION
+                    SELECT m.group_id, false FROM up JOIN group_members m
+                      ON m.tenant_id = u.tenant_id AND m.member_id = up.group_id AND m.member_type = 'Group'
+                )
+                SELECT jsonb_agg(jsonb_build_object('id', g.id, 'display', g.display_name, 'direct', d.direct) ORDER BY g.display_name)
+                FROM (SELECT group_id, bool_or(direct) AS direct FROM up GROUP BY group_id) d
+                JOIN groups g ON g.tenant_id = u.tenant_id AND g.id = d.group_id)
+            FROM users u WHERE u.tenant_id = $1 AND u.id = $2
+            """
         typealias Row = StoredResource
         var tenant: UUID
         var id: UUID
@@ -39,9 +51,24 @@ enum HotStatements {
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Row {
-            let (id, body, created, lastModified, version) = try row.decode((UUID, ResourceBody, Date, Date, Int64).self)
-            return StoredResource(id: id, body: body.object, created: created, lastModified: lastModified, version: version)
+            let (id, body, created, lastModified, version, groups) = try row.decode((UUID, ResourceBody, Date, Date, Int64, UserGroups?).self)
+            return StoredResource(
+                id: id, body: body.object, created: created, lastModified: lastModified, version: version, groups: groups?.groups ?? [])
         }
+    }
+}
+
+/// A jsonb array of a user's groups.
+struct UserGroups: Codable, PostgresCodable, Sendable {
+    var groups: [UserGroup]
+
+    init(from decoder: any Decoder) throws {
+        groups = try decoder.singleValueContainer().decode([UserGroup].self)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(groups)
     }
 }
 

@@ -59,7 +59,7 @@ extension FilterCompiler {
             sql.append(" FROM jsonb_array_elements(")
             jsonPath(keys, text: false, into: &sql)
             sql.append(") WITH ORDINALITY AS e(v, n) ORDER BY coalesce((e.v ->> 'primary') = 'true', false) DESC, n LIMIT 1)")
-        case .elements, .members:
+        case .elements, .members, .userGroups:
             throw .invalidValue("Cannot sort by '\(path)'.")
         }
     }
@@ -134,7 +134,7 @@ extension ResourcePage where Resource == StoredResource {
     private static func compiled(
         table: ResourceTable, resourceType: ResourceType, tenant: UUID, query: ResourceQuery, database: RosterDatabase
     ) async throws -> Self {
-        let compiler = FilterCompiler(resourceType: resourceType, table: table)
+        let compiler = FilterCompiler(resourceType: resourceType, table: table, tenant: tenant)
         var condition = SQLBuilder()
         condition.append(" WHERE tenant_id = ")
         condition.bind(tenant)

@@ -9,6 +9,15 @@ public struct StoredResource: Sendable, Equatable {
     public var created: Date
     public var lastModified: Date
     public var version: Int64
+    /// A user's groups, direct and through nested groups (RFC 7643 §4.1.2), when they were loaded.
+    public var groups: [UserGroup]? = nil
+}
+
+/// A group a user belongs to: directly, or through a group that is a member of it.
+public struct UserGroup: Sendable, Equatable, Codable {
+    public var id: UUID
+    public var display: String
+    public var direct: Bool
 }
 
 /// The resource body as a jsonb column.

@@ -88,7 +88,38 @@ public struct UserRepository: Sendable {
         }
     }
 
-    public func list(tenant: UUID, query: ResourceQuery) async throws -> ResourcePage<StoredResource> {
-        try await ResourcePage.fetch(table: .users, resourceType: resourceType, tenant: tenant, query: query, database: database)
+    /// - Parameter withGroups: also load each user's groups (one more round trip for the page).
+    public func list(tenant: UUID, query: ResourceQuery, withGroups: Bool = false) async throws -> ResourcePage<StoredResource> {
+        var page = try await ResourcePage.fetch(table: .users, resourceType: resourceType, tenant: tenant, query: query, database: database)
+        if withGroups { page.resources = try await withGroupsLoaded(page.resources, tenant: tenant) }
+        return page
+    }
+
+    /// Fills in `groups` for these users: one recursive query over `group_members` for all of them.
+    public func withGroupsLoaded(_ users: [StoredResource], tenant: UUID) async throws -> [StoredResource] {
+        guard !users.isEmpty else { return users }
+        let rows = try await database.query(
+            """
+            WITH RECURSIVE up(user_id, group_id, direct) AS (
+                SELECT member_id, group_id, true FROM group_members WHERE tenant_id = \(tenant) AND member_id = ANY(\(users.map(\.id)))
+              UNION
+                SELECT up.user_id, m.group_id, false FROM up JOIN group_members m
+                  ON m.tenant_id = \(tenant) AND m.member_id = up.group_id AND m.member_type = 'Group'
+            )
+            SELECT up.user_id, g.id, g.display_name, bool_or(up.direct)
+            FROM up JOIN groups g ON g.tenant_id = \(tenant) AND g.id = up.group_id
+            GROUP BY up.user_id, g.id, g.display_name
+            ORDER BY g.display_name
+            """)
+        var groups: [UUID: [UserGroup]] = [:]
+        for row in rows {
+            let (user, id, display, direct) = try row.decode((UUID, UUID, String, Bool).self)
+            groups[user, default: []].append(UserGroup(id: id, display: display, direct: direct))
+        }
+        return users.map { user in
+            var user = user
+            user.groups = groups[user.id] ?? []
+            return user
+        }
     }
 }

@@ -97,7 +97,7 @@ extension ServerSuite {
         @Test("bad filters are 400 invalidFilter naming the problem, never a wrong result", arguments: [
             #"shoeSize eq "x""#, #"userName eq"#, #"userName eq 5"#, #"active eq "yes""#, #"active gt true"#,
             #"name eq "x""#, #"meta.version eq "1""#, #"meta.created gt "yesterday""#, #"password eq "x""#,
-            #"urn:example:nope:attr eq "x""#, #"emails[nope eq "x"]"#, #"title[type eq "x"]"#, #"groups.value eq "x""#,
+            #"urn:example:nope:attr eq "x""#, #"emails[nope eq "x"]"#, #"title[type eq "x"]"#, #"groups.display eq "x""#,
             #"emails[type eq "a"][x]"#,
         ])
         func unsupportedFilters(filter: String) async throws {
