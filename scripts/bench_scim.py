@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""SCIM read throughput on 100 000 users: GET by id against the filters IdPs and portals use.
+"""SCIM throughput on 100 000 users: reads and filters against GET by id; group membership changes.
 
 Usage: python3 scripts/bench_scim.py [--roster .build/release/roster] [--users 100000] [--seconds 5]
 
 Starts `roster dev` (use a release build), seeds users straight into its PostgreSQL with psql,
 then runs wrk (Debian package `wrk`) on loopback against each request, one after another in one
-run, and prints requests per second and the ratio of GET by id to each. Ratios, not absolute
+run, and prints requests per second and the ratio of GET by id to each. Then it PATCHes one
+member in and out of a 10-member group and of a 100 000-member group, and prints that ratio. Ratios, not absolute
 numbers, are what to compare: the machine is shared and noisy. Stops everything it started.
 """
 
@@ -36,6 +37,62 @@ SELECT t.id, gen_random_uuid(), 'user-' || i, 'ext-' || i, 'Person ' || i, i % 1
             jsonb_build_object('value', 'user-' || i || '@home.example', 'type', 'home')))
 FROM generate_series(1, {count}) AS i, (SELECT id FROM tenants WHERE name = 'default') AS t;
 """
+
+
+GROUPS = """
+INSERT INTO groups (tenant_id, id, display_name, created, last_modified, body)
+SELECT t.id, gen_random_uuid(), name, now(), now(),
+       jsonb_build_object('schemas', jsonb_build_array('urn:ietf:params:scim:schemas:core:2.0:Group'), 'displayName', name)
+FROM (VALUES ('bench-small'), ('bench-large')) AS v(name), (SELECT id FROM tenants WHERE name = 'default') AS t;
+INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
+SELECT g.tenant_id, g.id, u.id, 'User' FROM groups g JOIN users u ON u.tenant_id = g.tenant_id
+WHERE (g.display_name = 'bench-small' AND u.user_name IN (SELECT 'user-' || i FROM generate_series(1, 10) AS i))
+   OR (g.display_name = 'bench-large' AND u.user_name <> 'user-{spare}');
+"""
+
+# Each request alternates adding and removing the spare member, so every PATCH changes one row.
+# Lua long strings ([[…]]) keep the JSON's backslashes as they are.
+PATCH_LUA = """
+local n = 0
+request = function()
+  n = n + 1
+  local body
+  if n % 2 == 1 then
+    body = [[{{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{{"op":"add","path":"members","value":[{{"value":"{member}"}}]}}]}}]]
+  else
+    body = [[{{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{{"op":"remove","path":"members[value eq \\"{member}\\"]"}}]}}]]
+  end
+  -- wrk.format's header table replaces the -H ones, so it carries the token too.
+  return wrk.format("PATCH", nil, {{["Content-Type"] = "application/scim+json", ["Authorization"] = "Bearer {token}"}}, body)
+end
+"""
+
+
+def membership(args, banner) -> list[tuple[str, float, int]]:
+    """PATCH add/remove of one member on a 10-member and on a large group: the cost must follow the change."""
+    spare = args.users
+    subprocess.run(["psql", banner["db"], "-q", "-v", "ON_ERROR_STOP=1", "-c", GROUPS.format(spare=spare),
+                    "-c", "VACUUM ANALYZE group_members"], check=True)
+    ids = subprocess.run(["psql", banner["db"], "-Atc",
+                          f"SELECT (SELECT id FROM users WHERE user_name = 'user-{spare}'), "
+                          "(SELECT id FROM groups WHERE display_name = 'bench-small'), "
+                          "(SELECT id FROM groups WHERE display_name = 'bench-large')"],
+                         capture_output=True, text=True, check=True).stdout.strip().split("|")
+    member, small, large = ids
+    results = []
+    for name, group in ((f"PATCH member, 10-member group", small), (f"PATCH member, {args.users - 1}-member group", large)):
+        script = f"/tmp/roster-bench-{os.getpid()}.lua"
+        with open(script, "w") as handle:
+            handle.write(PATCH_LUA.format(member=member, token=banner["token"]))
+        try:
+            out = subprocess.run(["wrk", "-t1", "-c1", f"-d{args.seconds}s", "-s", script, f"{banner['base']}/Groups/{group}"],
+                                 capture_output=True, text=True, check=True).stdout
+        finally:
+            os.unlink(script)
+        rate = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))
+        errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        results.append((name, rate, int(errors.group(1)) if errors else 0))
+    return results
 
 
 def main() -> int:
@@ -99,11 +156,15 @@ def main() -> int:
             errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
             results.append((name, rate, int(errors.group(1)) if errors else 0))
 
+        results += membership(args, banner)
+
         base_rate = results[0][1]
         print(f"bench: {args.users} users, wrk -t1 -c{args.connections} -d{args.seconds}s per row, one run")
         print(f"{'request':<36} {'req/s':>9} {'GET-by-id / this':>17} {'errors':>7}")
         for name, rate, errors in results:
             print(f"{name:<36} {rate:>9.0f} {base_rate / rate:>17.2f} {errors:>7}")
+        small, large = results[-2][1], results[-1][1]
+        print(f"membership PATCH: 10-member group / large group req/s = {small / large:.2f} (target <= 1.3)")
         return 0
     finally:
         proc.send_signal(signal.SIGINT)
