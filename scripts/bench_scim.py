@@ -68,6 +68,16 @@ end
 """
 
 
+def last_cursor(banner, headers, pages: int) -> str:
+    """Follows nextCursor to the cursor of page `pages` (pages of 100)."""
+    cursor = ""
+    for _ in range(pages - 1):
+        url = f"{banner['base']}/Users?count=100&attributes=id&cursor={cursor}"
+        body = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60).read().decode()
+        cursor = re.search(r'"nextCursor":"([^"]+)"', body).group(1)
+    return cursor
+
+
 def membership(args, banner) -> list[tuple[str, float, int]]:
     """PATCH add/remove of one member on a 10-member and on a large group: the cost must follow the change."""
     spare = args.users
@@ -143,6 +153,8 @@ def main() -> int:
                 f'emails[type eq "work"].value eq "user-{middle}@example.com"')),
             ('displayName co', "/Users?filter=" + urllib.parse.quote(f'displayName co "on {middle}"')),
             ("sorted page of 100", "/Users?sortBy=userName&count=100"),
+            ("cursor page 1 of 100", "/Users?count=100&cursor="),
+            ("cursor page 1000 of 100", "/Users?count=100&cursor=" + last_cursor(banner, headers, args.users // 100)),
         ]
         results = []
         for name, path in cases:

@@ -37,10 +37,13 @@ func buildRouter(
 
     let scim = router.group("scim/v2", context: ScimRequestContext.self)
         .add(middleware: ScimAuthMiddleware(tokens: ScimTokenRepository(database: database), bootstrapKey: configuration.adminKey))
+    let cursors = CursorKeys(secrets: ServerSecrets(database: database))
     let users = ResourceController(backend: UserBackend(
-        users: UserRepository(database: database, resourceType: registry.user), resourceType: registry.user, baseURL: scimBase))
+        users: UserRepository(database: database, resourceType: registry.user), resourceType: registry.user, baseURL: scimBase),
+        cursors: cursors)
     let groups = ResourceController(backend: GroupBackend(
-        groups: GroupRepository(database: database, resourceType: registry.group), resourceType: registry.group, baseURL: scimBase))
+        groups: GroupRepository(database: database, resourceType: registry.group), resourceType: registry.group, baseURL: scimBase),
+        cursors: cursors)
     users.addRoutes(to: scim)
     groups.addRoutes(to: scim)
     SearchController(users: users, groups: groups).addRoutes(to: scim)

@@ -22,6 +22,7 @@ protocol ResourceBackend: Sendable {
     ) async throws -> Stored?
     func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition?) async throws -> Bool
     func list(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> ResourcePage<Stored>
+    func listByCursor(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> CursorPage<Stored>
 
     /// The body a PUT stores, and the membership it sets, from the request and the stored body.
     func replacement(_ input: JSONValue, existing: [String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
@@ -68,6 +69,10 @@ struct UserBackend: ResourceBackend {
 
     func list(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> ResourcePage<StoredResource> {
         try await users.list(tenant: tenant, query: query, withGroups: projection.mayReturn("groups"))
+    }
+
+    func listByCursor(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> CursorPage<StoredResource> {
+        try await users.listByCursor(tenant: tenant, query: query, withGroups: projection.mayReturn("groups"))
     }
 
     func replacement(_ input: JSONValue, existing: [String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange]) {
@@ -121,6 +126,10 @@ struct GroupBackend: ResourceBackend {
 
     func list(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> ResourcePage<StoredGroup> {
         try await groups.list(tenant: tenant, query: query, withMembers: projection.mayReturn("members"))
+    }
+
+    func listByCursor(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> CursorPage<StoredGroup> {
+        try await groups.listByCursor(tenant: tenant, query: query, withMembers: projection.mayReturn("members"))
     }
 
     /// A PUT sets the whole member list (RFC 7644 §3.5.1).

@@ -6,6 +6,7 @@ import SCIM
 /// `/scim/v2/Users` or `/scim/v2/Groups` (RFC 7644 §3): the same protocol over either backend.
 struct ResourceController<Backend: ResourceBackend> {
     let backend: Backend
+    let cursors: CursorKeys
 
     private var type: ResourceType { backend.resourceType }
     private var endpoint: String { String(type.endpoint.dropFirst()) }
@@ -95,8 +96,27 @@ struct ResourceController<Backend: ResourceBackend> {
 
     private func respond(to list: ScimController.ListRequest, context: ScimRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
+        if let cursor = list.cursor {
+            return try await respond(to: list, cursor: cursor, tenant: principal.tenantID)
+        }
         let page = try await self.page(tenant: principal.tenantID, query: list.query, projection: list.projection)
         return ScimController.listResponse(totalResults: page.total, startIndex: list.query.page.startIndex, resources: page.resources)
+    }
+
+    /// RFC 9865: a keyset page and, unless it is the last, a signed cursor to the next one.
+    private func respond(to list: ScimController.ListRequest, cursor: String, tenant: UUID) async throws -> Response {
+        let codec = try await cursors.codec()
+        var query = list.query
+        query.cursorMode = true
+        let count = query.page.count
+        if !cursor.isEmpty {
+            query.cursor = try codec.decode(cursor, tenant: tenant, type: type.name, query: list.binding, count: count)
+        }
+        let page = try await backend.listByCursor(tenant: tenant, query: query, projection: list.projection)
+        let next = page.next.map { codec.encode($0, tenant: tenant, type: type.name, query: list.binding, count: count) }
+        return ScimController.listResponse(
+            totalResults: page.totalResults, startIndex: nil,
+            resources: page.resources.map { list.projection.apply(to: backend.render($0).0, of: type) }, nextCursor: next)
     }
 
     /// A page of resources, also for the root `/.search`.

@@ -61,13 +61,23 @@ enum ScimController {
     struct ListRequest {
         var query: ResourceQuery
         var projection: Projection
+        /// RFC 9865: present (even empty) for cursor pagination; empty asks for the first page.
+        var cursor: String?
+        /// What a cursor is bound to: every parameter but the cursor itself.
+        var binding: String
 
         init(_ request: Request) throws {
             let p = request.uri.queryParameters
             try self.init(
                 filter: p.get("filter"), sortBy: p.get("sortBy"), sortOrder: p.get("sortOrder"),
                 startIndex: p.get("startIndex"), count: p.get("count"),
-                attributes: p.get("attributes"), excludedAttributes: p.get("excludedAttributes"))
+                attributes: p.get("attributes"), excludedAttributes: p.get("excludedAttributes"),
+                cursor: p.get("cursor") ?? (Self.hasBareCursor(request.uri.query) ? "" : nil))
+        }
+
+        /// `?cursor&count=10`: the RFC's own first-page example has no `=`.
+        private static func hasBareCursor(_ query: String?) -> Bool {
+            query?.split(separator: "&").contains { $0 == "cursor" } ?? false
         }
 
         init(search body: JSONValue) throws {
@@ -93,13 +103,22 @@ enum ScimController {
             try self.init(
                 filter: text("filter"), sortBy: text("sortBy"), sortOrder: text("sortOrder"),
                 startIndex: text("startIndex"), count: text("count"),
-                attributes: text("attributes"), excludedAttributes: text("excludedAttributes"))
+                attributes: text("attributes"), excludedAttributes: text("excludedAttributes"), cursor: text("cursor"))
         }
 
         private init(
             filter: String?, sortBy: String?, sortOrder: String?, startIndex: String?, count: String?,
-            attributes: String?, excludedAttributes: String?
+            attributes: String?, excludedAttributes: String?, cursor: String?
         ) throws {
+            if cursor != nil && startIndex != nil {
+                throw ScimError.invalidValue("Use startIndex (index pagination) or cursor (RFC 9865), not both.")
+            }
+            if let count, let value = Int(count), value > Pagination.maximumCount, cursor != nil {
+                throw ScimError(status: 400, scimType: .invalidCount, detail: "count must be between 0 and \(Pagination.maximumCount).")
+            }
+            self.cursor = cursor
+            binding = [filter, sortBy, sortOrder?.lowercased(), attributes, excludedAttributes]
+                .map { $0 ?? "" }.joined(separator: "\u{1F}")
             var query = ResourceQuery(page: try Pagination(startIndex: startIndex, count: count))
             if let filter, !filter.trimmingCharacters(in: .whitespaces).isEmpty {
                 query.filter = try FilterParser.parse(filter)
@@ -121,8 +140,8 @@ enum ScimController {
         }
     }
 
-    static func listResponse(totalResults: Int, startIndex: Int, resources: [JSONValue]) -> Response {
-        ScimResponse.json(.ok, ListResponse(totalResults: totalResults, startIndex: startIndex, resources: resources).body)
+    static func listResponse(totalResults: Int, startIndex: Int?, resources: [JSONValue], nextCursor: String? = nil) -> Response {
+        ScimResponse.json(.ok, ListResponse(totalResults: totalResults, startIndex: startIndex, resources: resources, nextCursor: nextCursor).body)
     }
 
     /// 304 for a GET whose `If-None-Match` names the current version.

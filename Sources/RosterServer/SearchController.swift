@@ -18,6 +18,9 @@ struct SearchController {
     @Sendable func search(_ request: Request, context: ScimRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let list = try ScimController.ListRequest(search: try await request.scimJSON(context: context))
+        guard list.cursor == nil else {
+            throw ScimError.invalidValue("Cursor pagination works per resource type: search /Users/.search or /Groups/.search.")
+        }
         let tenant = principal.tenantID
         var counting = list.query
         counting.page = Pagination(startIndex: 1, count: 0)

@@ -144,6 +144,18 @@ public struct GroupRepository: Sendable {
             resources: page.resources.map { StoredGroup(resource: $0, members: members[$0.id] ?? []) })
     }
 
+    /// A cursor page (RFC 9865) of groups.
+    public func listByCursor(tenant: UUID, query: ResourceQuery, withMembers: Bool = true) async throws -> CursorPage<StoredGroup> {
+        let page = try await CursorPage.fetch(table: .groups, resourceType: resourceType, tenant: tenant, query: query, database: database)
+        let ids = page.resources.map(\.id)
+        let members = ids.isEmpty || !withMembers ? [:] : try await database.client.withConnection { connection in
+            try await Self.members(of: ids, tenant: tenant, connection: connection, logger: database.logger)
+        }
+        return CursorPage(
+            totalResults: page.totalResults,
+            resources: page.resources.map { StoredGroup(resource: $0, members: members[$0.id] ?? []) }, next: page.next)
+    }
+
     // MARK: - Membership rows
 
     /// Inserts membership rows after checking each member exists in the tenant with the claimed type.

@@ -8,13 +8,29 @@ public struct ResourceQuery: Sendable {
     public var sortBy: AttributePath?
     public var descending: Bool
     public var page: Pagination
+    /// RFC 9865: page by keyset from this position (nil with `cursorMode`: the first page).
+    public var cursor: CursorPosition?
+    public var cursorMode: Bool
 
-    public init(filter: Filter? = nil, sortBy: AttributePath? = nil, descending: Bool = false, page: Pagination = .init()) {
+    public init(
+        filter: Filter? = nil, sortBy: AttributePath? = nil, descending: Bool = false, page: Pagination = .init(),
+        cursor: CursorPosition? = nil, cursorMode: Bool = false
+    ) {
         self.filter = filter
         self.sortBy = sortBy
         self.descending = descending
         self.page = page
+        self.cursor = cursor
+        self.cursorMode = cursorMode
     }
+}
+
+/// A page of a cursor-paginated query and where the next page starts.
+public struct CursorPage<Resource: Sendable>: Sendable {
+    public var totalResults: Int
+    public var resources: [Resource]
+    /// nil on the last page.
+    public var next: CursorPosition?
 }
 
 /// An `If-Match` precondition (RFC 7644 §3.14): the versions a write may apply to.
@@ -35,7 +51,9 @@ public struct VersionPrecondition: Sendable, Equatable {
 extension FilterCompiler {
     /// The ORDER BY expression for `sortBy` (RFC 7644 §3.4.2.3): typed like the attribute,
     /// case-folded where it is not caseExact; a multi-valued attribute sorts by its primary (or first) value.
-    func sortExpression(_ path: AttributePath, into sql: inout SQLBuilder) throws(ScimError) {
+    /// Returns the SQL type a cursor's saved key is cast back to.
+    @discardableResult
+    func sortExpression(_ path: AttributePath, into sql: inout SQLBuilder) throws(ScimError) -> String {
         let location: Location
         do {
             location = try resolve(path)
@@ -45,11 +63,14 @@ extension FilterCompiler {
         switch location {
         case .id:
             sql.append("id")
+            return "uuid"
         case .column(let column, let type):
             sql.append(type == .string && column != "external_id" ? "lower(\(column))" : column)
+            return Self.sqlType(type)
         case .json(let keys, let attribute):
             guard attribute.type != .complex else { throw .invalidValue("Cannot sort by the complex attribute '\(path)'.") }
             Self.typed(attribute, into: &sql) { jsonPath(keys, text: true, into: &$0) }
+            return Self.sqlType(attribute.type)
         case .elements(let keys, _, let sub?):
             sql.append("(SELECT ")
             Self.typed(sub, into: &sql) { sql in
@@ -59,8 +80,18 @@ extension FilterCompiler {
             sql.append(" FROM jsonb_array_elements(")
             jsonPath(keys, text: false, into: &sql)
             sql.append(") WITH ORDINALITY AS e(v, n) ORDER BY coalesce((e.v ->> 'primary') = 'true', false) DESC, n LIMIT 1)")
+            return Self.sqlType(sub.type)
         case .elements, .members, .userGroups:
             throw .invalidValue("Cannot sort by '\(path)'.")
+        }
+    }
+
+    static func sqlType(_ type: SchemaAttribute.DataType) -> String {
+        switch type {
+        case .integer, .decimal: "numeric"
+        case .dateTime: "timestamptz"
+        case .boolean: "boolean"
+        default: "text"
         }
     }
 

@@ -76,6 +76,11 @@ public enum StoreError: Error, Sendable, Equatable {
                 return
             }
         }
+        if let psql = error as? PSQLError, let info = psql.serverInfo {
+            // SQLSTATE and the server's message, to tell a broken query from a broken database.
+            self = .unavailable("SQLSTATE \(info[.sqlState] ?? "?"): \(info[.message] ?? "")")
+            return
+        }
         self = .unavailable(String(describing: error))
     }
 }

@@ -95,6 +95,13 @@ public struct UserRepository: Sendable {
         return page
     }
 
+    /// A cursor page (RFC 9865) of users.
+    public func listByCursor(tenant: UUID, query: ResourceQuery, withGroups: Bool = false) async throws -> CursorPage<StoredResource> {
+        var page = try await CursorPage.fetch(table: .users, resourceType: resourceType, tenant: tenant, query: query, database: database)
+        if withGroups { page.resources = try await withGroupsLoaded(page.resources, tenant: tenant) }
+        return page
+    }
+
     /// Fills in `groups` for these users: one recursive query over `group_members` for all of them.
     public func withGroupsLoaded(_ users: [StoredResource], tenant: UUID) async throws -> [StoredResource] {
         guard !users.isEmpty else { return users }

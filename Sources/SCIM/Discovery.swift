@@ -26,6 +26,12 @@ public struct Discovery: Sendable {
             "patch": ["supported": true],
             "bulk": ["supported": false, "maxOperations": 0, "maxPayloadSize": 0],
             "filter": ["supported": true, "maxResults": .integer(Pagination.maximumCount)],
+            // RFC 9865 §4: both pagination methods; index stays the default.
+            "pagination": [
+                "cursor": true, "index": true, "defaultPaginationMethod": "index",
+                "defaultPageSize": .integer(Pagination.defaultCount), "maxPageSize": .integer(Pagination.maximumCount),
+                "cursorTimeout": .integer(Pagination.cursorTimeout),
+            ],
             "changePassword": ["supported": false],
             "sort": ["supported": true],
             "etag": ["supported": true],

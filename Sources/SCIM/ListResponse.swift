@@ -3,23 +3,29 @@ public struct ListResponse: Sendable {
     public static let schema = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
     public var totalResults: Int
-    public var startIndex: Int
+    /// nil for a cursor-paginated page (RFC 9865), which carries `nextCursor` instead.
+    public var startIndex: Int?
     public var resources: [JSONValue]
+    public var nextCursor: String?
 
-    public init(totalResults: Int, startIndex: Int, resources: [JSONValue]) {
+    public init(totalResults: Int, startIndex: Int?, resources: [JSONValue], nextCursor: String? = nil) {
         self.totalResults = totalResults
         self.startIndex = startIndex
         self.resources = resources
+        self.nextCursor = nextCursor
     }
 
     public var body: JSONValue {
-        .object([
+        var object: [String: JSONValue] = [
             "schemas": [.string(Self.schema)],
             "totalResults": .integer(totalResults),
-            "startIndex": .integer(startIndex),
             "itemsPerPage": .integer(resources.count),
             "Resources": .array(resources),
-        ])
+        ]
+        if let startIndex { object["startIndex"] = .integer(startIndex) }
+        // RFC 9865: nextCursor on every page but the last.
+        if let nextCursor { object["nextCursor"] = .string(nextCursor) }
+        return .object(object)
     }
 }
 
@@ -27,6 +33,8 @@ public struct ListResponse: Sendable {
 public struct Pagination: Sendable, Equatable {
     public static let defaultCount = 100
     public static let maximumCount = 1000
+    /// RFC 9865 `cursorTimeout`: seconds a cursor stays valid between pages.
+    public static let cursorTimeout = 3600
 
     public var startIndex: Int
     public var count: Int

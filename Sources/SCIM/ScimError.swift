@@ -2,6 +2,8 @@
 public enum ScimType: String, Sendable, Codable {
     case invalidFilter, tooMany, uniqueness, mutability, invalidSyntax, invalidPath, noTarget
     case invalidValue, invalidVers, sensitive, tooLarge
+    /// RFC 9865 cursor pagination.
+    case invalidCursor, expiredCursor, invalidCount
 }
 
 /// A SCIM protocol error: becomes the `urn:ietf:params:scim:api:messages:2.0:Error` response.

@@ -1,0 +1,91 @@
+import Crypto
+import Foundation
+import PostgresNIO
+import SCIM
+
+/// Where a cursor-paginated query (RFC 9865) left off: the last row's sort key and id.
+public struct CursorPosition: Sendable, Equatable, Codable {
+    /// The last row's sort key as text (nil when it sorted as NULL).
+    public var key: String?
+    public var id: UUID
+}
+
+/// An opaque, tamper-evident cursor: the position plus what it is bound to, HMAC-signed.
+///
+/// A cursor is valid only for the tenant, resource type, query and page size that made it, and
+/// for `lifetime` seconds; it grants nothing: every page still runs as the caller's own token.
+public struct CursorCodec: Sendable {
+    /// RFC 9865 `cursorTimeout`: the least time a cursor stays valid between pages.
+    public static let lifetime = TimeInterval(Pagination.cursorTimeout)
+    let secret: Data
+
+    public init(secret: Data) {
+        self.secret = secret
+    }
+
+    private var key: SymmetricKey { SymmetricKey(data: secret) }
+
+    struct Payload: Codable {
+        var tenant: UUID
+        var type: String
+        var query: String
+        var count: Int
+        var position: CursorPosition
+        var expires: Int
+    }
+
+    public func encode(_ position: CursorPosition, tenant: UUID, type: String, query: String, count: Int, now: Date = Date()) -> String {
+        let payload = Payload(
+            tenant: tenant, type: type, query: Self.digest(query), count: count, position: position,
+            expires: Int(now.timeIntervalSince1970 + Self.lifetime))
+        let body = (try? JSONEncoder().encode(payload)) ?? Data()
+        let signature = Data(HMAC<SHA256>.authenticationCode(for: body, using: key))
+        return body.base64URLEncoded() + "." + signature.base64URLEncoded()
+    }
+
+    /// The position of a cursor this server issued for exactly this tenant, type, query and count.
+    public func decode(_ cursor: String, tenant: UUID, type: String, query: String, count: Int, now: Date = Date()) throws(ScimError) -> CursorPosition {
+        let invalid = ScimError(status: 400, scimType: .invalidCursor, detail: "The cursor is not one this server issued for this query; start again with an empty cursor.")
+        let parts = cursor.split(separator: ".")
+        guard parts.count == 2, let body = Data(base64URLEncoded: String(parts[0])), let signature = Data(base64URLEncoded: String(parts[1])),
+            HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: body, using: key),
+            let payload = try? JSONDecoder().decode(Payload.self, from: body)
+        else { throw invalid }
+        guard payload.tenant == tenant, payload.type == type, payload.query == Self.digest(query) else { throw invalid }
+        guard payload.count == count else {
+            throw .init(status: 400, scimType: .invalidCount, detail: "count must stay \(payload.count), as in the query that made this cursor.")
+        }
+        guard Double(payload.expires) >= now.timeIntervalSince1970 else {
+            throw .init(status: 400, scimType: .expiredCursor, detail: "The cursor has expired (cursors last \(Int(Self.lifetime)) seconds); start again with an empty cursor.")
+        }
+        return payload.position
+    }
+
+    private static func digest(_ query: String) -> String {
+        Data(SHA256.hash(data: Data(query.utf8))).base64URLEncoded()
+    }
+}
+
+extension Data {
+    init?(base64URLEncoded text: String) {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        self.init(base64Encoded: base64)
+    }
+}
+
+/// Secrets shared by every replica through the database.
+public struct ServerSecrets: Sendable {
+    let database: RosterDatabase
+
+    public init(database: RosterDatabase) {
+        self.database = database
+    }
+
+    public func cursorKey() async throws -> Data {
+        guard let secret = try await database.query("SELECT secret FROM server_secrets WHERE name = 'cursor'").first?.decode(Data.self) else {
+            throw StoreError.notFound("cursor secret")
+        }
+        return secret
+    }
+}
