@@ -153,8 +153,8 @@ def main() -> int:
                 f'emails[type eq "work"].value eq "user-{middle}@example.com"')),
             ('displayName co', "/Users?filter=" + urllib.parse.quote(f'displayName co "on {middle}"')),
             ("sorted page of 100", "/Users?sortBy=userName&count=100"),
-            ("cursor page 1 of 100", "/Users?count=100&cursor="),
-            ("cursor page 1000 of 100", "/Users?count=100&cursor=" + last_cursor(banner, headers, args.users // 100)),
+            ("cursor page 1 (ids)", "/Users?count=100&attributes=id&cursor="),
+            (f"cursor page {args.users // 100} (ids)", "/Users?count=100&attributes=id&cursor=" + last_cursor(banner, headers, args.users // 100)),
         ]
         results = []
         for name, path in cases:

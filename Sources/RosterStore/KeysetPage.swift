@@ -11,6 +11,7 @@ extension CursorPage where Resource == StoredResource {
         table: ResourceTable, resourceType: ResourceType, tenant: UUID, query: ResourceQuery, database: RosterDatabase
     ) async throws -> Self {
         let compiler = FilterCompiler(resourceType: resourceType, table: table, tenant: tenant)
+        let notNull = query.sortBy.map { ["id", "username"].contains($0.attribute.lowercased()) && $0.subAttribute == nil && $0.schema == nil } ?? true
         func key(into sql: inout SQLBuilder) throws(ScimError) -> String {
             guard let sortBy = query.sortBy else {
                 sql.append("created")
@@ -64,9 +65,14 @@ extension CursorPage where Resource == StoredResource {
                 select.append(")")
             }
         }
-        select.append(" ORDER BY (")
-        _ = try key(into: &select)
-        select.append(") IS NULL, (")
+        select.append(" ORDER BY ")
+        // A key that is never NULL orders without the null flag, so its index can serve the page.
+        if query.sortBy != nil && !notNull {
+            select.append("(")
+            _ = try key(into: &select)
+            select.append(") IS NULL, ")
+        }
+        select.append("(")
         _ = try key(into: &select)
         select.append(") \(after), id \(after) LIMIT ")
         select.bind(count + 1)
