@@ -1,5 +1,7 @@
+import Foundation
 import Hummingbird
 import Logging
+import OpenAPIHummingbird
 import PostgresNIO
 import RosterStore
 import SCIM
@@ -12,7 +14,7 @@ public func buildApplication(_ configuration: RosterConfiguration, logger: Logge
     let url = try DatabaseURL(databaseURL)
     let client = PostgresClient(configuration: url.clientConfiguration(maxConnections: configuration.databaseMaxConnections), backgroundLogger: logger)
     let registry = try SchemaDocuments.registry(extraDirectory: configuration.schemasDirectory)
-    let router = buildRouter(
+    let router = try buildRouter(
         database: RosterDatabase(client: client, logger: logger), registry: registry,
         migrator: Migrator(migrations: try Migration.bundled()), configuration: configuration)
     return Application(
@@ -24,7 +26,7 @@ public func buildApplication(_ configuration: RosterConfiguration, logger: Logge
 
 func buildRouter(
     database: RosterDatabase, registry: SchemaRegistry, migrator: Migrator, configuration: RosterConfiguration
-) -> Router<RosterRequestContext> {
+) throws -> Router<RosterRequestContext> {
     let router = Router(context: RosterRequestContext.self)
     router.add(middleware: ErrorMiddleware())
 
@@ -43,11 +45,13 @@ func buildRouter(
 
     HealthController(database: database, migrator: migrator).addRoutes(to: router.group("api"))
 
-    let admin = router.group("api/v1", context: AdminRequestContext.self)
+    // The document's paths are absolute (/api/v1/…), so the generated routes hang off the root.
+    let admin = router.group(context: AdminRequestContext.self)
         .add(middleware: AdminAuthMiddleware(keys: AdminKeyRepository(database: database), bootstrapKey: configuration.adminKey))
-    AdminController(
-        tenants: TenantRepository(database: database), tokens: ScimTokenRepository(database: database), scimBaseURL: scimBase
-    ).addRoutes(to: admin)
+    let api = AdminAPI(
+        tenants: TenantRepository(database: database), tokens: ScimTokenRepository(database: database),
+        keys: AdminKeyRepository(database: database), scimBaseURL: scimBase)
+    try api.registerHandlers(on: admin, serverURL: URL(string: "/")!)
     return router
 }
 

@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 import RosterStore
 import SCIM
 
@@ -27,6 +28,21 @@ struct ScimAuthMiddleware: RouterMiddleware {
     }
 }
 
+/// The admin principal of the request being handled, for the generated admin API's handlers
+/// (the generator's recommended hand-over: a task-local, never re-parsing headers in a handler).
+enum AuthenticatedAdmin {
+    @TaskLocal static var principal: AdminPrincipal?
+
+    /// The principal, checked for the scope the operation needs.
+    static func require(_ scope: AdminScope) throws -> AdminPrincipal {
+        guard let principal else { throw AdminError.unauthorized("An admin API key is required.") }
+        guard principal.allows(scope) else {
+            throw AdminError.forbidden("This admin key lacks the '\(scope.rawValue)' scope this route needs.")
+        }
+        return principal
+    }
+}
+
 /// `/api/v1` routes: an admin key (header `X-Admin-API-Key` or bearer); a SCIM token is turned away by name.
 struct AdminAuthMiddleware: RouterMiddleware {
     typealias Context = AdminRequestContext
@@ -34,13 +50,21 @@ struct AdminAuthMiddleware: RouterMiddleware {
     let bootstrapKey: BootstrapAdminKey?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let principal = try await authenticate(request)
+        var context = context
+        context.principal = principal
+        let request = try await Self.limitedBody(request, context: context)
+        return try await AuthenticatedAdmin.$principal.withValue(principal) {
+            try await next(request, context)
+        }
+    }
+
+    private func authenticate(_ request: Request) async throws -> AdminPrincipal {
         guard let presented = PresentedCredential.adminKey(request) else {
             throw AdminError.unauthorized("An admin API key is required: send 'X-Admin-API-Key: radm_…' or 'Authorization: Bearer radm_…'.")
         }
-        var context = context
         if let bootstrapKey, bootstrapKey.matches(presented) {
-            context.principal = AdminPrincipal(keyID: nil, tenantID: nil, scopes: [.all])
-            return try await next(request, context)
+            return AdminPrincipal(keyID: nil, tenantID: nil, scopes: [.all])
         }
         let secret = Secret(presented: presented)
         if secret?.kind == .scimToken {
@@ -50,7 +74,18 @@ struct AdminAuthMiddleware: RouterMiddleware {
         guard let secret, let principal = try await keys.authenticate(secret) else {
             throw AdminError.unauthorized("The admin API key is invalid, expired or revoked.")
         }
-        context.principal = principal
-        return try await next(request, context)
+        return principal
+    }
+
+    /// The generated handlers read bodies without a limit; admin bodies are small, so cap them here.
+    private static func limitedBody(_ request: Request, context: Context) async throws -> Request {
+        var request = request
+        do {
+            _ = try await request.collectBody(upTo: context.maxUploadSize)
+        } catch is NIOTooManyBytesError {
+            throw AdminError(
+                status: .contentTooLarge, code: "too_large", message: "The request body is larger than \(context.maxUploadSize / 1024) KiB.")
+        }
+        return request
     }
 }

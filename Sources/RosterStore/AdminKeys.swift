@@ -65,6 +65,16 @@ public struct AdminKeyRepository: Sendable {
         try await Self.decode(database.query("SELECT \(unescaped: Self.columns) FROM admin_keys ORDER BY created, id"))
     }
 
+    /// The keys bound to one tenant.
+    public func list(tenant: UUID) async throws -> [AdminKeyRecord] {
+        try await Self.decode(database.query(
+            "SELECT \(unescaped: Self.columns) FROM admin_keys WHERE tenant_id = \(tenant) ORDER BY created, id"))
+    }
+
+    public func get(id: UUID) async throws -> AdminKeyRecord? {
+        try await Self.decode(database.query("SELECT \(unescaped: Self.columns) FROM admin_keys WHERE id = \(id)")).first
+    }
+
     public func revoke(id: UUID) async throws -> AdminKeyRecord? {
         try await Self.decode(database.query(
             "UPDATE admin_keys SET revoked = coalesce(revoked, now()) WHERE id = \(id) RETURNING \(unescaped: Self.columns)"
