@@ -44,6 +44,7 @@ func buildRouter(
     ).addRoutes(to: scim)
 
     HealthController(database: database, migrator: migrator).addRoutes(to: router.group("api"))
+    try APIDocument(publicURL: configuration.publicURL).addRoutes(to: router)
 
     // The document's paths are absolute (/api/v1/…), so the generated routes hang off the root.
     let admin = router.group(context: AdminRequestContext.self)
@@ -52,6 +53,7 @@ func buildRouter(
         tenants: TenantRepository(database: database), tokens: ScimTokenRepository(database: database),
         keys: AdminKeyRepository(database: database), scimBaseURL: scimBase)
     try api.registerHandlers(on: admin, serverURL: URL(string: "/")!)
+    router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return router
 }
 

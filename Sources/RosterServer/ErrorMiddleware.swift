@@ -16,6 +16,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let scim = request.uri.path.hasPrefix("/scim/")
             let problem = Problem(error, logger: context.logger)
             var response = scim ? problem.scimResponse : problem.adminResponse
+            if let error = error as? MethodNotAllowed {
+                response.headers[.allow] = error.allowed.map(\.rawValue).joined(separator: ", ")
+            }
             if problem.status == 401 {
                 response.headers[.wwwAuthenticate] = scim ? "Bearer realm=\"roster-scim\"" : "Bearer realm=\"roster-admin\""
             }
@@ -55,6 +58,9 @@ struct Problem {
             self.init(status: status, scimType: status == 413 ? .tooLarge : nil, code: Self.code(status), message: message)
         case is NIOTooManyBytesError:
             self.init(status: 413, scimType: .tooLarge, code: "too_large", message: Self.defaultMessage(413))
+        case let error as MethodNotAllowed:
+            let methods = error.allowed.map(\.rawValue).joined(separator: ", ")
+            self.init(status: 405, scimType: nil, code: "method_not_allowed", message: "This route takes only \(methods).")
         case let error as DecodingError:
             self.init(status: 400, scimType: .invalidSyntax, code: "invalid_request", message: Self.decodingMessage(error))
         case let error as ServerError:
