@@ -10,6 +10,8 @@ Usage: python3 scripts/blackbox.py --roster .build/debug/roster [--port 18080]
 4. runs scim2-tester's check_server() against the SCIM base URL;
 5. drives the CLI (tenant, token, admin-key, migrate) against the printed
    database URL and checks what it creates works over HTTP, and revocation too;
+5b. validates the served OpenAPI document (openapi-spec-validator) and runs
+   schemathesis on every admin operation (scripts/openapi_check.py);
 6. checks a second `roster dev` on the same port fails with a one-line reason;
 7. runs `roster serve` on a new, empty database of that cluster: it migrates at
    start, becomes healthy, honours ROSTER_ADMIN_KEY and stops cleanly on SIGTERM;
@@ -40,6 +42,9 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from openapi_check import check_openapi  # noqa: E402
 
 BANNER_TIMEOUT = 120  # s, for initdb, PostgreSQL start-up and migrations
 SHUTDOWN_TIMEOUT = 30  # s, from SIGINT to roster's exit
@@ -549,6 +554,8 @@ def main() -> int:
         check_credential_separation(banner, failures)
         run_scim2_tester(banner, failures)
         check_cli(roster, banner, failures)
+        parts = urllib.parse.urlsplit(banner.base_url)
+        check_openapi(f"{parts.scheme}://{parts.netloc}", banner.admin_key, say, failures)
         check_port_taken(roster, banner, args.port, failures)
         check_serve(roster, banner, args.port + 2, failures)
         stop_roster(proc, banner, failures)

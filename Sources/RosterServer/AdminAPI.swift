@@ -39,7 +39,9 @@ struct AdminAPI: APIProtocol {
     /// The tenant a route acts on: the one named in the path, else the key's own, else `default`.
     func tenant(named reference: String?, for principal: AdminPrincipal) async throws -> Tenant {
         if let reference {
-            guard let tenant = try await tenants.find(reference) else { throw AdminError.notFound("No tenant '\(reference)'.") }
+            guard TenantRepository.isValidName(reference) || UUID(uuidString: reference) != nil,
+                let tenant = try await tenants.find(reference)
+            else { throw AdminError.notFound("No tenant '\(reference)'.") }
             if let bound = principal.tenantID, bound != tenant.id {
                 throw AdminError.forbidden("This admin key is bound to another tenant.")
             }
@@ -52,8 +54,12 @@ struct AdminAPI: APIProtocol {
 
     /// A display name for a token or key: not blank, at most 200 characters.
     static func validName(_ name: String, example: String) throws -> String {
-        guard !name.trimmingCharacters(in: .whitespaces).isEmpty, name.count <= 200 else {
+        guard !name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, name.count <= 200 else {
             throw AdminError.invalidRequest("'name' is required, at most 200 characters, e.g. \"\(example)\".")
+        }
+        // Control and format characters (U+0000, zero-width spaces) hide what a name says.
+        guard name.unicodeScalars.allSatisfy({ !CharacterSet.controlCharacters.contains($0) }) else {
+            throw AdminError.invalidRequest("'name' must not contain control or invisible formatting characters.")
         }
         return name
     }

@@ -7,7 +7,10 @@ import RosterStore
 import SCIM
 
 /// Builds the Roster application: the HTTP server plus the PostgreSQL client it runs as a service.
-public func buildApplication(_ configuration: RosterConfiguration, logger: Logger) throws -> some ApplicationProtocol {
+/// `onServerRunning` runs once the port is listening (so `roster dev` prints its banner only when requests can succeed).
+public func buildApplication(
+    _ configuration: RosterConfiguration, logger: Logger, onServerRunning: @escaping @Sendable () async -> Void = {}
+) throws -> some ApplicationProtocol {
     guard let databaseURL = configuration.databaseURL else {
         throw RosterConfiguration.Invalid(description: "No database configured: set ROSTER_DATABASE_URL or pass --database-url.")
     }
@@ -21,6 +24,7 @@ public func buildApplication(_ configuration: RosterConfiguration, logger: Logge
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Roster"),
         services: [client],
+        onServerRunning: { _ in await onServerRunning() },
         logger: logger)
 }
 
@@ -58,7 +62,9 @@ func buildRouter(
 }
 
 /// Builds and runs the application until SIGTERM or SIGINT, then shuts it down gracefully.
-public func runServer(_ configuration: RosterConfiguration, logger: Logger) async throws {
-    let app = try buildApplication(configuration, logger: logger)
+public func runServer(
+    _ configuration: RosterConfiguration, logger: Logger, onServerRunning: @escaping @Sendable () async -> Void = {}
+) async throws {
+    let app = try buildApplication(configuration, logger: logger, onServerRunning: onServerRunning)
     try await app.runService()
 }

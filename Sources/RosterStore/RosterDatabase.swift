@@ -64,6 +64,11 @@ public enum StoreError: Error, Sendable, Equatable {
                 self = .uniqueness(constraint: psql.serverInfo?[.constraintName] ?? "unique")
                 return
             }
+            // Class 22 (data exception), e.g. U+0000 in text: the client's value, never an outage.
+            if let code = psql.serverInfo?[.sqlState], code.hasPrefix("22") {
+                self = .invalidReference("A value contains characters that cannot be stored (such as U+0000).")
+                return
+            }
             if psql.serverInfo == nil {
                 self = .unavailable("database connection failed (\(psql.code))")
                 return

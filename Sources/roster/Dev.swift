@@ -50,17 +50,20 @@ struct Dev: AsyncParsableCommand {
         }
         let configuration = RosterConfiguration(host: host, port: port, databaseURL: url, logLevel: logger.logLevel)
         let base = configuration.publicURL
-        say("Roster is running in development mode (throwaway PostgreSQL, deleted on exit).")
-        say("  SCIM base URL:  \(configuration.scimBaseURL)")
-        say("  SCIM token:     \(token.reveal())")
-        say("  Admin API key:  \(adminKey.reveal())")
-        say("  PostgreSQL:     pid \(postgres.processID), data in \(postgres.dataDirectory)")
-        say("  Database URL:   \(url)")
-        say("Try:")
-        say("  curl -s -H 'Authorization: Bearer \(token.reveal())' \(base)/scim/v2/Users")
-        say("  curl -s -H 'X-Admin-API-Key: \(adminKey.reveal())' \(base)/api/v1/tenants")
-        say("Press Ctrl-C to stop.")
-        try await runServer(configuration, logger: logger)
+        let processID = postgres.processID, dataDirectory = postgres.dataDirectory
+        // The banner comes once the port listens: its curl lines must work the moment they are read.
+        try await runServer(configuration, logger: logger) {
+            say("Roster is running in development mode (throwaway PostgreSQL, deleted on exit).")
+            say("  SCIM base URL:  \(configuration.scimBaseURL)")
+            say("  SCIM token:     \(token.reveal())")
+            say("  Admin API key:  \(adminKey.reveal())")
+            say("  PostgreSQL:     pid \(processID), data in \(dataDirectory)")
+            say("  Database URL:   \(url)")
+            say("Try:")
+            say("  curl -s -H 'Authorization: Bearer \(token.reveal())' \(base)/scim/v2/Users")
+            say("  curl -s -H 'X-Admin-API-Key: \(adminKey.reveal())' \(base)/api/v1/tenants")
+            say("Press Ctrl-C to stop.")
+        }
     }
 }
 

@@ -51,6 +51,10 @@ extension ServerSuite {
                 #expect(noName.json["error"]?["message"]?.stringValue?.contains("'name' is required") == true, "\(noName.body)")
                 try await roster.admin(.post, "/admin-keys", body: #"{"name":"x","scopes":["*"],"tenant":"nope"}"#).expectAdminError(.notFound)
                 try await roster.admin(.get, "/admin-keys/\(UUID().uuidString)").expectAdminError(.notFound)
+                // U+0000 cannot be stored by PostgreSQL: a client error, never a 5xx.
+                try await roster.admin(.post, "/admin-keys", body: #"{"name":"a\u0000b","scopes":["*"]}"#).expectAdminError(.badRequest)
+                try await roster.admin(.post, "/scim/tokens", body: #"{"name":"\u0000"}"#).expectAdminError(.badRequest)
+                try await roster.admin(.get, "/tenants/a%00b/scim/tokens").expectAdminError(.notFound)
                 try await roster.admin(.get, "/admin-keys/not-a-uuid").expectAdminError(.notFound)
                 try await roster.admin(.delete, "/admin-keys/\(UUID().uuidString)").expectAdminError(.notFound)
             }
