@@ -17,9 +17,10 @@ public func buildApplication(
     let url = try DatabaseURL(databaseURL)
     let client = PostgresClient(configuration: url.clientConfiguration(maxConnections: configuration.databaseMaxConnections), backgroundLogger: logger)
     let registry = try SchemaDocuments.registry(extraDirectory: configuration.schemasDirectory)
+    let metrics = configuration.metricsEnabled ? RosterMetrics() : nil
     let router = try buildRouter(
-        database: RosterDatabase(client: client, logger: logger), registry: registry,
-        migrator: Migrator(migrations: try Migration.bundled()), configuration: configuration)
+        database: RosterDatabase(client: client, logger: logger, metrics: metrics?.factory), registry: registry,
+        migrator: Migrator(migrations: try Migration.bundled()), configuration: configuration, metrics: metrics)
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Roster"),
@@ -29,9 +30,11 @@ public func buildApplication(
 }
 
 func buildRouter(
-    database: RosterDatabase, registry: SchemaRegistry, migrator: Migrator, configuration: RosterConfiguration
+    database: RosterDatabase, registry: SchemaRegistry, migrator: Migrator, configuration: RosterConfiguration,
+    metrics: RosterMetrics? = nil
 ) throws -> Router<RosterRequestContext> {
     let router = Router(context: RosterRequestContext.self)
+    if let metrics { router.add(middleware: MetricsMiddleware(metrics: metrics)) }
     router.add(middleware: ErrorMiddleware())
 
     let scimBase = configuration.scimBaseURL
@@ -39,7 +42,7 @@ func buildRouter(
     DiscoveryController(discovery: discovery).addRoutes(to: router.group("scim/v2"))
 
     let scim = router.group("scim/v2", context: ScimRequestContext.self)
-        .add(middleware: ScimAuthMiddleware(tokens: ScimTokenRepository(database: database), bootstrapKey: configuration.adminKey))
+        .add(middleware: ScimAuthMiddleware(tokens: ScimTokenRepository(database: database), bootstrapKey: configuration.adminKey, metrics: metrics))
     UsersController(
         users: UserRepository(database: database, resourceType: registry.user), resourceType: registry.user, baseURL: scimBase
     ).addRoutes(to: scim)
@@ -52,11 +55,12 @@ func buildRouter(
 
     // The document's paths are absolute (/api/v1/…), so the generated routes hang off the root.
     let admin = router.group(context: AdminRequestContext.self)
-        .add(middleware: AdminAuthMiddleware(keys: AdminKeyRepository(database: database), bootstrapKey: configuration.adminKey))
+        .add(middleware: AdminAuthMiddleware(keys: AdminKeyRepository(database: database), bootstrapKey: configuration.adminKey, metrics: metrics))
     let api = AdminAPI(
         tenants: TenantRepository(database: database), tokens: ScimTokenRepository(database: database),
         keys: AdminKeyRepository(database: database), scimBaseURL: scimBase)
     try api.registerHandlers(on: admin, serverURL: URL(string: "/")!)
+    if let metrics { MetricsController(metrics: metrics).addRoutes(to: admin) }
     router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return router
 }

@@ -8,23 +8,39 @@ struct ScimAuthMiddleware: RouterMiddleware {
     typealias Context = ScimRequestContext
     let tokens: ScimTokenRepository
     let bootstrapKey: BootstrapAdminKey?
+    let metrics: RosterMetrics?
 
     static let missingToken = ScimError.unauthorized(
         "A SCIM bearer token is required: send 'Authorization: Bearer scim_…'.")
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let presented = PresentedCredential.bearer(request) else { throw Self.missingToken }
+        guard let presented = PresentedCredential.bearer(request) else {
+            reject(request.headers[.authorization] == nil ? "missing" : "malformed")
+            throw Self.missingToken
+        }
         let secret = Secret(presented: presented)
         if secret?.kind == .adminKey || bootstrapKey?.matches(presented) == true {
+            reject("wrong_credential_type")
             throw ScimError.unauthorized(
                 "An admin API key was sent to the SCIM API. /scim/v2 expects a SCIM bearer token (scim_…); create one with 'roster token create' or POST /api/v1/scim/tokens.")
         }
-        guard let secret, let principal = try await tokens.authenticate(secret) else {
-            throw ScimError.unauthorized("The SCIM bearer token is invalid, expired or revoked.")
+        guard let secret else {
+            reject("malformed")
+            throw Self.invalidToken
+        }
+        guard let principal = try await tokens.authenticate(secret) else {
+            if metrics != nil { reject((try? await tokens.rejection(of: secret))?.rawValue ?? "unknown") }
+            throw Self.invalidToken
         }
         var context = context
         context.principal = principal
         return try await next(request, context)
+    }
+
+    private static let invalidToken = ScimError.unauthorized("The SCIM bearer token is invalid, expired or revoked.")
+
+    private func reject(_ reason: String) {
+        metrics?.recordRejection(expected: "scim_token", reason: reason)
     }
 }
 
@@ -48,6 +64,7 @@ struct AdminAuthMiddleware: RouterMiddleware {
     typealias Context = AdminRequestContext
     let keys: AdminKeyRepository
     let bootstrapKey: BootstrapAdminKey?
+    let metrics: RosterMetrics?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let principal = try await authenticate(request)
@@ -61,6 +78,7 @@ struct AdminAuthMiddleware: RouterMiddleware {
 
     private func authenticate(_ request: Request) async throws -> AdminPrincipal {
         guard let presented = PresentedCredential.adminKey(request) else {
+            reject(request.headers[.authorization] == nil ? "missing" : "malformed")
             throw AdminError.unauthorized("An admin API key is required: send 'X-Admin-API-Key: radm_…' or 'Authorization: Bearer radm_…'.")
         }
         if let bootstrapKey, bootstrapKey.matches(presented) {
@@ -68,13 +86,25 @@ struct AdminAuthMiddleware: RouterMiddleware {
         }
         let secret = Secret(presented: presented)
         if secret?.kind == .scimToken {
+            reject("wrong_credential_type")
             throw AdminError.unauthorized(
                 "A SCIM token was sent to the admin API. /api/v1 expects an admin API key (radm_…) in 'X-Admin-API-Key' or 'Authorization: Bearer'.")
         }
-        guard let secret, let principal = try await keys.authenticate(secret) else {
-            throw AdminError.unauthorized("The admin API key is invalid, expired or revoked.")
+        guard let secret else {
+            reject("malformed")
+            throw Self.invalidKey
+        }
+        guard let principal = try await keys.authenticate(secret) else {
+            if metrics != nil { reject((try? await keys.rejection(of: secret))?.rawValue ?? "unknown") }
+            throw Self.invalidKey
         }
         return principal
+    }
+
+    private static let invalidKey = AdminError.unauthorized("The admin API key is invalid, expired or revoked.")
+
+    private func reject(_ reason: String) {
+        metrics?.recordRejection(expected: "admin_key", reason: reason)
     }
 
     /// The generated handlers read bodies without a limit; admin bodies are small, so cap them here.

@@ -15,11 +15,13 @@ public struct RosterConfiguration: Sendable {
     public var schemasDirectory: String?
     public var logLevel: Logger.Level
     public var databaseMaxConnections: Int
+    /// Collect Prometheus metrics and serve them at `/metrics` (`ROSTER_METRICS=false` turns both off).
+    public var metricsEnabled: Bool
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databaseURL: String? = nil, publicURL: String? = nil,
         adminKey: BootstrapAdminKey? = nil, schemasDirectory: String? = nil, logLevel: Logger.Level = .info,
-        databaseMaxConnections: Int = 16
+        databaseMaxConnections: Int = 16, metricsEnabled: Bool = true
     ) {
         self.host = host
         self.port = port
@@ -29,6 +31,7 @@ public struct RosterConfiguration: Sendable {
         self.schemasDirectory = schemasDirectory
         self.logLevel = logLevel
         self.databaseMaxConnections = databaseMaxConnections
+        self.metricsEnabled = metricsEnabled
     }
 
     public struct Invalid: Error, CustomStringConvertible {
@@ -37,7 +40,7 @@ public struct RosterConfiguration: Sendable {
 
     /// Reads `roster.*` keys: from the environment these are `ROSTER_HOST`, `ROSTER_PORT`,
     /// `ROSTER_DATABASE_URL`, `ROSTER_PUBLIC_URL`, `ROSTER_ADMIN_KEY`, `ROSTER_SCHEMAS_DIR`,
-    /// `ROSTER_LOG_LEVEL`, `ROSTER_DATABASE_MAX_CONNECTIONS`.
+    /// `ROSTER_LOG_LEVEL`, `ROSTER_DATABASE_MAX_CONNECTIONS`, `ROSTER_METRICS`.
     public init(reader: ConfigReader) throws(Invalid) {
         let config = reader.scoped(to: "roster")
         var adminKey: BootstrapAdminKey?
@@ -59,7 +62,8 @@ public struct RosterConfiguration: Sendable {
             adminKey: adminKey,
             schemasDirectory: config.string(forKey: "schemas.dir"),
             logLevel: logLevel,
-            databaseMaxConnections: config.int(forKey: "database.max.connections") ?? 16)
+            databaseMaxConnections: config.int(forKey: "database.max.connections") ?? 16,
+            metricsEnabled: config.bool(forKey: "metrics") ?? true)
     }
 
     public var scimBaseURL: String { publicURL + "/scim/v2" }

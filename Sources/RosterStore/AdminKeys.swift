@@ -7,6 +7,8 @@ public enum AdminScope: String, Sendable, CaseIterable, Codable {
     case tenants
     case scimTokens = "scim-tokens"
     case adminKeys = "admin-keys"
+    /// Reads `/metrics` (with a global key).
+    case metrics
 }
 
 public struct AdminKeyRecord: Sendable, Equatable {

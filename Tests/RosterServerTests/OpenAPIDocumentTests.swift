@@ -30,7 +30,8 @@ extension ServerSuite {
                 backgroundLogger: Logger(label: "unused"))
             let router = try buildRouter(
                 database: RosterDatabase(client: client, logger: Logger(label: "unused")), registry: SchemaDocuments.registry(),
-                migrator: Migrator(migrations: try Migration.bundled()), configuration: RosterConfiguration(publicURL: Roster.publicURL))
+                migrator: Migrator(migrations: try Migration.bundled()), configuration: RosterConfiguration(publicURL: Roster.publicURL),
+                metrics: RosterMetrics())
             return router.routes
         }
 
