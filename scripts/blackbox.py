@@ -317,7 +317,7 @@ def check_serve(roster: Path, banner: Banner, port: int, failures: list[str]) ->
     database_url = urllib.parse.urlunsplit(parts._replace(path="/serve_check"))
     key = "radm_" + secrets.token_urlsafe(32)
     env = dict(os.environ, ROSTER_DATABASE_URL=database_url, ROSTER_ADMIN_KEY=key,
-               ROSTER_HOST="127.0.0.1", ROSTER_PORT=str(port), ROSTER_LOG_LEVEL="debug")
+               ROSTER_HOST="127.0.0.1", ROSTER_PORT=str(port), ROSTER_LOG_LEVEL="debug", ROSTER_LOG_FORMAT="json")
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([str(roster), "serve"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -340,7 +340,7 @@ def check_serve(roster: Path, banner: Banner, port: int, failures: list[str]) ->
             failures.append(f"roster serve is healthy but migrations are not current: {short(text)!r}")
         else:
             say("ok: roster serve migrated an empty database at start and reports healthy")
-        status, text = http_get(f"{base}/api/v1/tenants", {"X-Admin-API-Key": key})
+        status, text = http_get(f"{base}/api/v1/tenants", {"X-Admin-API-Key": key, "X-Request-Id": "blackbox-serve-1"})
         if status == 200:
             say("ok: roster serve accepts ROSTER_ADMIN_KEY on the admin API")
         else:
@@ -356,9 +356,30 @@ def check_serve(roster: Path, banner: Banner, port: int, failures: list[str]) ->
                   if line.startswith("[serve]") and (key in line or (parts.password and parts.password in line))]
         if leaked:
             failures.append(f"roster serve printed a secret: {short(leaked[0])!r}")
+        check_json_logs([line[len("[serve] "):] for line in TRANSCRIPT if line.startswith("[serve] ")], failures)
     finally:
         if proc.poll() is None:
             kill_pid(proc.pid, signal.SIGKILL, 0)
+
+
+def check_json_logs(lines: list[str], failures: list[str]) -> None:
+    """ROSTER_LOG_FORMAT=json: every line is one JSON object; a request's lines carry its id, tenant and credential."""
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            failures.append(f"roster serve with ROSTER_LOG_FORMAT=json printed a line that is not JSON: {short(line)!r}")
+            return
+        if not (isinstance(record, dict) and {"time", "level", "message"} <= record.keys()):
+            failures.append(f"a JSON log line lacks time, level or message: {short(line)!r}")
+            return
+        records.append(record)
+    tagged = [r for r in records if r.get("request_id") == "blackbox-serve-1"]
+    if any(r.get("tenant_id") == "global" and r.get("credential_id") == "bootstrap" for r in tagged):
+        say(f"ok: {len(records)} JSON log lines; the admin request's carry its X-Request-Id, tenant and credential id")
+    else:
+        failures.append(f"no JSON log line carries request_id blackbox-serve-1 with tenant_id and credential_id: {tagged!r}")
 
 
 def check_no_secrets_logged(banner: Banner, failures: list[str]) -> None:

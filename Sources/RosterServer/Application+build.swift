@@ -34,6 +34,7 @@ func buildRouter(
     metrics: RosterMetrics? = nil
 ) throws -> Router<RosterRequestContext> {
     let router = Router(context: RosterRequestContext.self)
+    router.add(middleware: RequestIdMiddleware())
     if let metrics { router.add(middleware: MetricsMiddleware(metrics: metrics)) }
     router.add(middleware: ErrorMiddleware())
 

@@ -34,6 +34,9 @@ struct ScimAuthMiddleware: RouterMiddleware {
         }
         var context = context
         context.principal = principal
+        context.logger[metadataKey: "tenant_id"] = .string(principal.tenantID.uuidString.lowercased())
+        context.logger[metadataKey: "credential_id"] = .string(principal.tokenID.uuidString.lowercased())
+        context.logger.debug("SCIM request authenticated", metadata: ["method": .string(request.method.rawValue)])
         return try await next(request, context)
     }
 
@@ -70,6 +73,9 @@ struct AdminAuthMiddleware: RouterMiddleware {
         let principal = try await authenticate(request)
         var context = context
         context.principal = principal
+        context.logger[metadataKey: "tenant_id"] = .string(principal.tenantID?.uuidString.lowercased() ?? "global")
+        context.logger[metadataKey: "credential_id"] = .string(principal.keyID?.uuidString.lowercased() ?? "bootstrap")
+        context.logger.debug("Admin request authenticated", metadata: ["method": .string(request.method.rawValue)])
         let request = try await Self.limitedBody(request, context: context)
         return try await AuthenticatedAdmin.$principal.withValue(principal) {
             try await next(request, context)
