@@ -52,7 +52,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             // openapi.yaml is both the generator's input and the document served at /api/v1/openapi.*.
-            resources: [.copy("Schemas"), .copy("openapi.yaml")],
+            resources: [.copy("Schemas"), .copy("openapi.yaml"), .copy("Docs")],
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
         .executableTarget(

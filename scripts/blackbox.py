@@ -10,8 +10,9 @@ Usage: python3 scripts/blackbox.py --roster .build/debug/roster [--port 18080]
 4. runs scim2-tester's check_server() against the SCIM base URL;
 5. drives the CLI (tenant, token, admin-key, migrate) against the printed
    database URL and checks what it creates works over HTTP, and revocation too;
-5b. validates the served OpenAPI document (openapi-spec-validator) and runs
-   schemathesis on every admin operation (scripts/openapi_check.py);
+5b. checks /api/docs in headless chromium (scripts/docs_check.py; screenshots in
+   --artifacts), validates the served OpenAPI document (openapi-spec-validator) and
+   runs schemathesis on every admin operation (scripts/openapi_check.py);
 6. checks a second `roster dev` on the same port fails with a one-line reason;
 7. runs `roster serve` on a new, empty database of that cluster: it migrates at
    start, becomes healthy, honours ROSTER_ADMIN_KEY and stops cleanly on SIGTERM;
@@ -44,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from docs_check import check_docs  # noqa: E402
 from openapi_check import check_openapi  # noqa: E402
 
 BANNER_TIMEOUT = 120  # s, for initdb, PostgreSQL start-up and migrations
@@ -541,6 +543,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--roster", required=True, help="path to the roster executable")
     parser.add_argument("--port", type=int, default=18080, help="port for roster dev (default: 18080)")
+    parser.add_argument("--artifacts", default=".build/artifacts",
+                        help="folder for the run's screenshots (default: .build/artifacts)")
     args = parser.parse_args()
 
     roster = Path(args.roster)
@@ -576,7 +580,9 @@ def main() -> int:
         run_scim2_tester(banner, failures)
         check_cli(roster, banner, failures)
         parts = urllib.parse.urlsplit(banner.base_url)
-        check_openapi(f"{parts.scheme}://{parts.netloc}", banner.admin_key, say, failures)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        check_docs(origin, banner.admin_key, Path(args.artifacts), say, failures)
+        check_openapi(origin, banner.admin_key, say, failures)  # last of these: its fuzzing may revoke keys
         check_port_taken(roster, banner, args.port, failures)
         check_serve(roster, banner, args.port + 2, failures)
         stop_roster(proc, banner, failures)

@@ -53,6 +53,7 @@ func buildRouter(
 
     HealthController(database: database, migrator: migrator).addRoutes(to: router.group("api"))
     try APIDocument(publicURL: configuration.publicURL).addRoutes(to: router)
+    try DocsController().addRoutes(to: router)
 
     // The document's paths are absolute (/api/v1/…), so the generated routes hang off the root.
     let admin = router.group(context: AdminRequestContext.self)

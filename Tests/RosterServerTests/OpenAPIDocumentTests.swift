@@ -87,3 +87,24 @@ extension ServerSuite {
         }
     }
 }
+
+extension ServerSuite {
+    @Suite("The /api/docs reference page")
+    struct DocsPageTests {
+        @Test("the page, its script and stylesheet are served without credentials, under a CSP that allows only Roster itself")
+        func served() async throws {
+            try await Roster.run { roster in
+                for (path, type) in [("/api/docs", "text/html"), ("/api/docs/docs.js", "text/javascript"), ("/api/docs/docs.css", "text/css")] {
+                    let reply = try await roster.send(.get, path)
+                    #expect(reply.status == .ok, "\(path)")
+                    #expect(reply.headers[.contentType]?.hasPrefix(type) == true, "\(path)")
+                    let policy = try #require(reply.headers[.contentSecurityPolicy])
+                    #expect(policy.contains("default-src 'none'") && policy.contains("script-src 'self'") && policy.contains("connect-src 'self'"))
+                    // Offline: nothing loaded from elsewhere (no CDN, no web font, no remote script or image).
+                    #expect(reply.body.firstMatch(of: /(src|href)\s*=\s*["']?(https?:)?\/\/|@import|url\(\s*["']?(https?:)?\/\//) == nil, "\(path) loads from elsewhere")
+                }
+                #expect(try await roster.send(.get, "/api/docs").body.contains(#"src="/api/docs/docs.js""#))
+            }
+        }
+    }
+}
