@@ -51,7 +51,8 @@ func buildRouter(
         groups: GroupRepository(database: database, resourceType: registry.group), resourceType: registry.group, baseURL: scimBase
     ).addRoutes(to: scim)
 
-    HealthController(database: database, migrator: migrator).addRoutes(to: router.group("api"))
+    HealthController(database: database, migrator: migrator, latencyBudget: .milliseconds(configuration.healthLatencyBudgetMilliseconds))
+        .addRoutes(to: router.group("api"))
     try APIDocument(publicURL: configuration.publicURL).addRoutes(to: router)
     try DocsController().addRoutes(to: router)
 

@@ -17,13 +17,15 @@ public struct RosterConfiguration: Sendable {
     /// `text` (swift-log's default lines) or `json` (one object per line, for log shippers).
     public var logFormat: LogFormat
     public var databaseMaxConnections: Int
+    /// `/api/health` says `degraded` when a trivial query takes longer than this.
+    public var healthLatencyBudgetMilliseconds: Int
     /// Collect Prometheus metrics and serve them at `/metrics` (`ROSTER_METRICS=false` turns both off).
     public var metricsEnabled: Bool
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databaseURL: String? = nil, publicURL: String? = nil,
         adminKey: BootstrapAdminKey? = nil, schemasDirectory: String? = nil, logLevel: Logger.Level = .info, logFormat: LogFormat = .text,
-        databaseMaxConnections: Int = 16, metricsEnabled: Bool = true
+        databaseMaxConnections: Int = 16, metricsEnabled: Bool = true, healthLatencyBudgetMilliseconds: Int = 500
     ) {
         self.host = host
         self.port = port
@@ -35,6 +37,7 @@ public struct RosterConfiguration: Sendable {
         self.logFormat = logFormat
         self.databaseMaxConnections = databaseMaxConnections
         self.metricsEnabled = metricsEnabled
+        self.healthLatencyBudgetMilliseconds = healthLatencyBudgetMilliseconds
     }
 
     public struct Invalid: Error, CustomStringConvertible {
@@ -43,7 +46,7 @@ public struct RosterConfiguration: Sendable {
 
     /// Reads `roster.*` keys: from the environment these are `ROSTER_HOST`, `ROSTER_PORT`,
     /// `ROSTER_DATABASE_URL`, `ROSTER_PUBLIC_URL`, `ROSTER_ADMIN_KEY`, `ROSTER_SCHEMAS_DIR`,
-    /// `ROSTER_LOG_LEVEL`, `ROSTER_DATABASE_MAX_CONNECTIONS`, `ROSTER_METRICS`, `ROSTER_LOG_FORMAT`.
+    /// `ROSTER_LOG_LEVEL`, `ROSTER_DATABASE_MAX_CONNECTIONS`, `ROSTER_METRICS`, `ROSTER_LOG_FORMAT`, `ROSTER_HEALTH_LATENCY_BUDGET_MS`.
     public init(reader: ConfigReader) throws(Invalid) {
         let config = reader.scoped(to: "roster")
         var adminKey: BootstrapAdminKey?
@@ -70,7 +73,8 @@ public struct RosterConfiguration: Sendable {
             logLevel: logLevel,
             logFormat: logFormat,
             databaseMaxConnections: config.int(forKey: "database.max.connections") ?? 16,
-            metricsEnabled: config.bool(forKey: "metrics") ?? true)
+            metricsEnabled: config.bool(forKey: "metrics") ?? true,
+            healthLatencyBudgetMilliseconds: config.int(forKey: "health.latency.budget.ms") ?? 500)
     }
 
     public var scimBaseURL: String { publicURL + "/scim/v2" }
