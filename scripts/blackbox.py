@@ -10,6 +10,9 @@ Usage: python3 scripts/blackbox.py --roster .build/debug/roster [--port 18080]
 4. runs scim2-tester's check_server() against the SCIM base URL;
 5. drives the CLI (tenant, token, admin-key, migrate) against the printed
    database URL and checks what it creates works over HTTP, and revocation too;
+5b. checks /api/docs in headless chromium (scripts/docs_check.py; screenshots in
+   --artifacts), validates the served OpenAPI document (openapi-spec-validator) and
+   runs schemathesis on every admin operation (scripts/openapi_check.py);
 6. checks a second `roster dev` on the same port fails with a one-line reason;
 7. runs `roster serve` on a new, empty database of that cluster: it migrates at
    start, becomes healthy, honours ROSTER_ADMIN_KEY and stops cleanly on SIGTERM;
@@ -40,6 +43,10 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from docs_check import check_docs  # noqa: E402
+from openapi_check import check_openapi  # noqa: E402
 
 BANNER_TIMEOUT = 120  # s, for initdb, PostgreSQL start-up and migrations
 SHUTDOWN_TIMEOUT = 30  # s, from SIGINT to roster's exit
@@ -312,7 +319,7 @@ def check_serve(roster: Path, banner: Banner, port: int, failures: list[str]) ->
     database_url = urllib.parse.urlunsplit(parts._replace(path="/serve_check"))
     key = "radm_" + secrets.token_urlsafe(32)
     env = dict(os.environ, ROSTER_DATABASE_URL=database_url, ROSTER_ADMIN_KEY=key,
-               ROSTER_HOST="127.0.0.1", ROSTER_PORT=str(port), ROSTER_LOG_LEVEL="debug")
+               ROSTER_HOST="127.0.0.1", ROSTER_PORT=str(port), ROSTER_LOG_LEVEL="debug", ROSTER_LOG_FORMAT="json")
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([str(roster), "serve"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -335,7 +342,7 @@ def check_serve(roster: Path, banner: Banner, port: int, failures: list[str]) ->
             failures.append(f"roster serve is healthy but migrations are not current: {short(text)!r}")
         else:
             say("ok: roster serve migrated an empty database at start and reports healthy")
-        status, text = http_get(f"{base}/api/v1/tenants", {"X-Admin-API-Key": key})
+        status, text = http_get(f"{base}/api/v1/tenants", {"X-Admin-API-Key": key, "X-Request-Id": "blackbox-serve-1"})
         if status == 200:
             say("ok: roster serve accepts ROSTER_ADMIN_KEY on the admin API")
         else:
@@ -351,9 +358,30 @@ def check_serve(roster: Path, banner: Banner, port: int, failures: list[str]) ->
                   if line.startswith("[serve]") and (key in line or (parts.password and parts.password in line))]
         if leaked:
             failures.append(f"roster serve printed a secret: {short(leaked[0])!r}")
+        check_json_logs([line[len("[serve] "):] for line in TRANSCRIPT if line.startswith("[serve] ")], failures)
     finally:
         if proc.poll() is None:
             kill_pid(proc.pid, signal.SIGKILL, 0)
+
+
+def check_json_logs(lines: list[str], failures: list[str]) -> None:
+    """ROSTER_LOG_FORMAT=json: every line is one JSON object; a request's lines carry its id, tenant and credential."""
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            failures.append(f"roster serve with ROSTER_LOG_FORMAT=json printed a line that is not JSON: {short(line)!r}")
+            return
+        if not (isinstance(record, dict) and {"time", "level", "message"} <= record.keys()):
+            failures.append(f"a JSON log line lacks time, level or message: {short(line)!r}")
+            return
+        records.append(record)
+    tagged = [r for r in records if r.get("request_id") == "blackbox-serve-1"]
+    if any(r.get("tenant_id") == "global" and r.get("credential_id") == "bootstrap" for r in tagged):
+        say(f"ok: {len(records)} JSON log lines; the admin request's carry its X-Request-Id, tenant and credential id")
+    else:
+        failures.append(f"no JSON log line carries request_id blackbox-serve-1 with tenant_id and credential_id: {tagged!r}")
 
 
 def check_no_secrets_logged(banner: Banner, failures: list[str]) -> None:
@@ -515,6 +543,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--roster", required=True, help="path to the roster executable")
     parser.add_argument("--port", type=int, default=18080, help="port for roster dev (default: 18080)")
+    parser.add_argument("--artifacts", default=".build/artifacts",
+                        help="folder for the run's screenshots (default: .build/artifacts)")
     args = parser.parse_args()
 
     roster = Path(args.roster)
@@ -549,6 +579,10 @@ def main() -> int:
         check_credential_separation(banner, failures)
         run_scim2_tester(banner, failures)
         check_cli(roster, banner, failures)
+        parts = urllib.parse.urlsplit(banner.base_url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        check_docs(origin, banner.admin_key, Path(args.artifacts), say, failures)
+        check_openapi(origin, banner.admin_key, say, failures)  # last of these: its fuzzing may revoke keys
         check_port_taken(roster, banner, args.port, failures)
         check_serve(roster, banner, args.port + 2, failures)
         stop_roster(proc, banner, failures)

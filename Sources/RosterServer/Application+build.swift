@@ -1,10 +1,13 @@
+import Foundation
 import Hummingbird
 import Logging
+import OpenAPIHummingbird
 import PostgresNIO
 import RosterStore
 import SCIM
 
 /// Builds the Roster application: the HTTP server plus the PostgreSQL client it runs as a service.
+/// `onServerRunning` runs once the port is listening (so `roster dev` prints its banner only when requests can succeed).
 public func buildApplication(
     _ configuration: RosterConfiguration, logger: Logger, onServerRunning: @escaping @Sendable () async -> Void = {}
 ) throws -> some ApplicationProtocol {
@@ -14,9 +17,10 @@ public func buildApplication(
     let url = try DatabaseURL(databaseURL)
     let client = PostgresClient(configuration: url.clientConfiguration(maxConnections: configuration.databaseMaxConnections), backgroundLogger: logger)
     let registry = try SchemaDocuments.registry(extraDirectory: configuration.schemasDirectory)
-    let router = buildRouter(
-        database: RosterDatabase(client: client, logger: logger), registry: registry,
-        migrator: Migrator(migrations: try Migration.bundled()), configuration: configuration)
+    let metrics = configuration.metricsEnabled ? RosterMetrics() : nil
+    let router = try buildRouter(
+        database: RosterDatabase(client: client, logger: logger, metrics: metrics?.factory), registry: registry,
+        migrator: Migrator(migrations: try Migration.bundled()), configuration: configuration, metrics: metrics)
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Roster"),
@@ -26,9 +30,12 @@ public func buildApplication(
 }
 
 func buildRouter(
-    database: RosterDatabase, registry: SchemaRegistry, migrator: Migrator, configuration: RosterConfiguration
-) -> Router<RosterRequestContext> {
+    database: RosterDatabase, registry: SchemaRegistry, migrator: Migrator, configuration: RosterConfiguration,
+    metrics: RosterMetrics? = nil
+) throws -> Router<RosterRequestContext> {
     let router = Router(context: RosterRequestContext.self)
+    router.add(middleware: RequestIdMiddleware())
+    if let metrics { router.add(middleware: MetricsMiddleware(metrics: metrics)) }
     router.add(middleware: ErrorMiddleware())
 
     let scimBase = configuration.scimBaseURL
@@ -36,7 +43,7 @@ func buildRouter(
     DiscoveryController(discovery: discovery).addRoutes(to: router.group("scim/v2"))
 
     let scim = router.group("scim/v2", context: ScimRequestContext.self)
-        .add(middleware: ScimAuthMiddleware(tokens: ScimTokenRepository(database: database), bootstrapKey: configuration.adminKey))
+        .add(middleware: ScimAuthMiddleware(tokens: ScimTokenRepository(database: database), bootstrapKey: configuration.adminKey, metrics: metrics))
     let cursors = CursorKeys(secrets: ServerSecrets(database: database))
     let users = ResourceController(backend: UserBackend(
         users: UserRepository(database: database, resourceType: registry.user), resourceType: registry.user, baseURL: scimBase),
@@ -48,13 +55,20 @@ func buildRouter(
     groups.addRoutes(to: scim)
     SearchController(users: users, groups: groups).addRoutes(to: scim)
 
-    HealthController(database: database, migrator: migrator).addRoutes(to: router.group("api"))
+    HealthController(database: database, migrator: migrator, latencyBudget: .milliseconds(configuration.healthLatencyBudgetMilliseconds))
+        .addRoutes(to: router.group("api"))
+    try APIDocument(publicURL: configuration.publicURL).addRoutes(to: router)
+    try DocsController().addRoutes(to: router)
 
-    let admin = router.group("api/v1", context: AdminRequestContext.self)
-        .add(middleware: AdminAuthMiddleware(keys: AdminKeyRepository(database: database), bootstrapKey: configuration.adminKey))
-    AdminController(
-        tenants: TenantRepository(database: database), tokens: ScimTokenRepository(database: database), scimBaseURL: scimBase
-    ).addRoutes(to: admin)
+    // The document's paths are absolute (/api/v1/…), so the generated routes hang off the root.
+    let admin = router.group(context: AdminRequestContext.self)
+        .add(middleware: AdminAuthMiddleware(keys: AdminKeyRepository(database: database), bootstrapKey: configuration.adminKey, metrics: metrics))
+    let api = AdminAPI(
+        tenants: TenantRepository(database: database), tokens: ScimTokenRepository(database: database),
+        keys: AdminKeyRepository(database: database), scimBaseURL: scimBase)
+    try api.registerHandlers(on: admin, serverURL: URL(string: "/")!)
+    if let metrics { MetricsController(metrics: metrics).addRoutes(to: admin) }
+    router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return router
 }
 

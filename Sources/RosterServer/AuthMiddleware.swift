@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 import RosterStore
 import SCIM
 
@@ -7,23 +8,57 @@ struct ScimAuthMiddleware: RouterMiddleware {
     typealias Context = ScimRequestContext
     let tokens: ScimTokenRepository
     let bootstrapKey: BootstrapAdminKey?
+    let metrics: RosterMetrics?
 
     static let missingToken = ScimError.unauthorized(
         "A SCIM bearer token is required: send 'Authorization: Bearer scim_…'.")
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let presented = PresentedCredential.bearer(request) else { throw Self.missingToken }
+        guard let presented = PresentedCredential.bearer(request) else {
+            reject(request.headers[.authorization] == nil ? "missing" : "malformed")
+            throw Self.missingToken
+        }
         let secret = Secret(presented: presented)
         if secret?.kind == .adminKey || bootstrapKey?.matches(presented) == true {
+            reject("wrong_credential_type")
             throw ScimError.unauthorized(
                 "An admin API key was sent to the SCIM API. /scim/v2 expects a SCIM bearer token (scim_…); create one with 'roster token create' or POST /api/v1/scim/tokens.")
         }
-        guard let secret, let principal = try await tokens.authenticate(secret) else {
-            throw ScimError.unauthorized("The SCIM bearer token is invalid, expired or revoked.")
+        guard let secret else {
+            reject("malformed")
+            throw Self.invalidToken
+        }
+        guard let principal = try await tokens.authenticate(secret) else {
+            if metrics != nil { reject((try? await tokens.rejection(of: secret))?.rawValue ?? "unknown") }
+            throw Self.invalidToken
         }
         var context = context
         context.principal = principal
+        context.logger[metadataKey: "tenant_id"] = .string(principal.tenantID.uuidString.lowercased())
+        context.logger[metadataKey: "credential_id"] = .string(principal.tokenID.uuidString.lowercased())
+        context.logger.debug("SCIM request authenticated", metadata: ["method": .string(request.method.rawValue)])
         return try await next(request, context)
+    }
+
+    private static let invalidToken = ScimError.unauthorized("The SCIM bearer token is invalid, expired or revoked.")
+
+    private func reject(_ reason: String) {
+        metrics?.recordRejection(expected: "scim_token", reason: reason)
+    }
+}
+
+/// The admin principal of the request being handled, for the generated admin API's handlers
+/// (the generator's recommended hand-over: a task-local, never re-parsing headers in a handler).
+enum AuthenticatedAdmin {
+    @TaskLocal static var principal: AdminPrincipal?
+
+    /// The principal, checked for the scope the operation needs.
+    static func require(_ scope: AdminScope) throws -> AdminPrincipal {
+        guard let principal else { throw AdminError.unauthorized("An admin API key is required.") }
+        guard principal.allows(scope) else {
+            throw AdminError.forbidden("This admin key lacks the '\(scope.rawValue)' scope this route needs.")
+        }
+        return principal
     }
 }
 
@@ -32,25 +67,61 @@ struct AdminAuthMiddleware: RouterMiddleware {
     typealias Context = AdminRequestContext
     let keys: AdminKeyRepository
     let bootstrapKey: BootstrapAdminKey?
+    let metrics: RosterMetrics?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let principal = try await authenticate(request)
+        var context = context
+        context.principal = principal
+        context.logger[metadataKey: "tenant_id"] = .string(principal.tenantID?.uuidString.lowercased() ?? "global")
+        context.logger[metadataKey: "credential_id"] = .string(principal.keyID?.uuidString.lowercased() ?? "bootstrap")
+        context.logger.debug("Admin request authenticated", metadata: ["method": .string(request.method.rawValue)])
+        let request = try await Self.limitedBody(request, context: context)
+        return try await AuthenticatedAdmin.$principal.withValue(principal) {
+            try await next(request, context)
+        }
+    }
+
+    private func authenticate(_ request: Request) async throws -> AdminPrincipal {
         guard let presented = PresentedCredential.adminKey(request) else {
+            reject(request.headers[.authorization] == nil ? "missing" : "malformed")
             throw AdminError.unauthorized("An admin API key is required: send 'X-Admin-API-Key: radm_…' or 'Authorization: Bearer radm_…'.")
         }
-        var context = context
         if let bootstrapKey, bootstrapKey.matches(presented) {
-            context.principal = AdminPrincipal(keyID: nil, tenantID: nil, scopes: [.all])
-            return try await next(request, context)
+            return AdminPrincipal(keyID: nil, tenantID: nil, scopes: [.all])
         }
         let secret = Secret(presented: presented)
         if secret?.kind == .scimToken {
+            reject("wrong_credential_type")
             throw AdminError.unauthorized(
                 "A SCIM token was sent to the admin API. /api/v1 expects an admin API key (radm_…) in 'X-Admin-API-Key' or 'Authorization: Bearer'.")
         }
-        guard let secret, let principal = try await keys.authenticate(secret) else {
-            throw AdminError.unauthorized("The admin API key is invalid, expired or revoked.")
+        guard let secret else {
+            reject("malformed")
+            throw Self.invalidKey
         }
-        context.principal = principal
-        return try await next(request, context)
+        guard let principal = try await keys.authenticate(secret) else {
+            if metrics != nil { reject((try? await keys.rejection(of: secret))?.rawValue ?? "unknown") }
+            throw Self.invalidKey
+        }
+        return principal
+    }
+
+    private static let invalidKey = AdminError.unauthorized("The admin API key is invalid, expired or revoked.")
+
+    private func reject(_ reason: String) {
+        metrics?.recordRejection(expected: "admin_key", reason: reason)
+    }
+
+    /// The generated handlers read bodies without a limit; admin bodies are small, so cap them here.
+    private static func limitedBody(_ request: Request, context: Context) async throws -> Request {
+        var request = request
+        do {
+            _ = try await request.collectBody(upTo: context.maxUploadSize)
+        } catch is NIOTooManyBytesError {
+            throw AdminError(
+                status: .contentTooLarge, code: "too_large", message: "The request body is larger than \(context.maxUploadSize / 1024) KiB.")
+        }
+        return request
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import OpenAPIRuntime
 import RosterStore
 import SCIM
 
@@ -15,6 +16,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let scim = request.uri.path.hasPrefix("/scim/")
             let problem = Problem(error, logger: context.logger)
             var response = scim ? problem.scimResponse : problem.adminResponse
+            if let error = error as? MethodNotAllowed {
+                response.headers[.allow] = error.allowed.map(\.rawValue).joined(separator: ", ")
+            }
             if problem.status == 401 {
                 response.headers[.wwwAuthenticate] = scim ? "Bearer realm=\"roster-scim\"" : "Bearer realm=\"roster-admin\""
             }
@@ -56,8 +60,21 @@ struct Problem {
             self.init(status: status, scimType: status == 413 ? .tooLarge : nil, code: Self.code(status), message: message)
         case is NIOTooManyBytesError:
             self.init(status: 413, scimType: .tooLarge, code: "too_large", message: Self.defaultMessage(413))
-        case is DecodingError:
-            self.init(status: 400, scimType: .invalidSyntax, code: "invalid_request", message: "The request body does not have the expected JSON shape.")
+        case let error as MethodNotAllowed:
+            let methods = error.allowed.map(\.rawValue).joined(separator: ", ")
+            self.init(status: 405, scimType: nil, code: "method_not_allowed", message: "This route takes only \(methods).")
+        case let error as DecodingError:
+            self.init(status: 400, scimType: .invalidSyntax, code: "invalid_request", message: Self.decodingMessage(error))
+        case let error as ServerError:
+            // The generated admin API wraps what its handlers throw, and its own request checks.
+            let known = error.underlyingError is AdminError || error.underlyingError is StoreError
+                || error.underlyingError is DecodingError || error.underlyingError is NIOTooManyBytesError
+            if known || error.httpStatus == .internalServerError {
+                self.init(error.underlyingError, logger: logger)
+            } else {
+                let status = Int(error.httpStatus.code)
+                self.init(status: status, scimType: nil, code: Self.code(status), message: error.causeDescription)
+            }
         default:
             logger.error("Unhandled error", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             self.init(status: 500, scimType: nil, code: "internal", message: "Internal server error.")
@@ -79,6 +96,20 @@ struct Problem {
         }
     }
 
+    /// Names the offending field, never its value (a value could be a secret pasted in the wrong place).
+    static func decodingMessage(_ error: DecodingError) -> String {
+        let shape = "The request body does not have the expected JSON shape"
+        let (path, problem): ([any CodingKey], String) =
+            switch error {
+            case .keyNotFound(let key, let context): (context.codingPath + [key], "is required")
+            case .typeMismatch(_, let context), .valueNotFound(_, let context): (context.codingPath, "has the wrong type")
+            case .dataCorrupted(let context): (context.codingPath, "is malformed")
+            @unknown default: ([], "is malformed")
+            }
+        let field = path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        return field.isEmpty ? "\(shape): it is not a JSON object of the documented schema." : "\(shape): '\(field)' \(problem)."
+    }
+
     static func defaultMessage(_ status: Int) -> String {
         switch status {
         case 404: "No such resource or route."
@@ -95,9 +126,11 @@ struct Problem {
         case 403: "forbidden"
         case 404: "not_found"
         case 405: "method_not_allowed"
+        case 406: "not_acceptable"
         case 409: "conflict"
         case 412: "precondition_failed"
         case 413: "too_large"
+        case 415: "unsupported_media_type"
         case 501: "not_implemented"
         default: "error"
         }

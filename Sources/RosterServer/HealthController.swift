@@ -3,47 +3,70 @@ import Hummingbird
 import RosterStore
 import SCIM
 
-/// `/api/health` (database and migrations, 503 when the database is down) and `/api/health/live`.
+/// `/api/health` (components and overall status), `/api/health/live` (no database) and
+/// `/api/health/ready` (for orchestrators: can this instance take traffic).
+///
+/// - `ok`: the database answers within the latency budget and migrations are current.
+/// - `degraded`: it still serves, but the database answered slower than the budget: 200, worth a look.
+/// - `unhealthy`: it cannot serve: the database is unreachable (3 s timeout) or migrations are pending: 503.
 struct HealthController {
     let database: RosterDatabase
     let migrator: Migrator
+    let latencyBudget: Duration
+
+    enum Status: String {
+        case ok, degraded, unhealthy
+    }
 
     func addRoutes<Context: RequestContext>(to group: RouterGroup<Context>) {
         group.get("health/live") { _, _ in AdminResponse.json(.ok, ["status": "ok"]) }
-        group.get("health") { _, _ in await check() }
+        group.get("health/ready") { _, _ in
+            let (status, _) = await check()
+            return status == .unhealthy
+                ? AdminResponse.json(.serviceUnavailable, ["status": "not_ready"])
+                : AdminResponse.json(.ok, ["status": "ready"])
+        }
+        group.get("health") { _, _ in
+            let (status, components) = await check()
+            return AdminResponse.json(
+                status == .unhealthy ? .serviceUnavailable : .ok, ["status": .string(status.rawValue), "components": .object(components)])
+        }
     }
 
-    func check() async -> Response {
+    func check() async -> (Status, [String: JSONValue]) {
         let clock = ContinuousClock()
         let start = clock.now
         var components: [String: JSONValue] = [:]
-        var healthy = true
+        var status = Status.ok
         do {
             try await withTimeout(.seconds(3)) {
                 try await database.query("SELECT 1")
             }
             let elapsed = clock.now - start
             let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
-            components["database"] = ["status": "ok", "latency_ms": .decimal((milliseconds * 100).rounded() / 100)]
+            let slow = elapsed > latencyBudget
+            if slow { status = .degraded }
+            components["database"] = [
+                "status": .string(slow ? "slow" : "ok"), "latency_ms": .decimal((milliseconds * 100).rounded() / 100),
+                "latency_budget_ms": .integer(Int(latencyBudget.components.seconds * 1000 + latencyBudget.components.attoseconds / 1_000_000_000_000_000)),
+            ]
             do {
-                let status = try await migrator.status(database)
+                let migrations = try await migrator.status(database)
                 components["migrations"] = [
-                    "status": .string(status.pending == 0 ? "current" : "pending"),
-                    "applied": .integer(status.applied), "pending": .integer(status.pending),
+                    "status": .string(migrations.pending == 0 ? "current" : "pending"),
+                    "applied": .integer(migrations.applied), "pending": .integer(migrations.pending),
                 ]
-                if status.pending > 0 { healthy = false }
+                if migrations.pending > 0 { status = .unhealthy }
             } catch {
-                healthy = false
+                status = .unhealthy
                 components["migrations"] = ["status": "error", "message": .string(String(describing: error))]
             }
         } catch {
-            healthy = false
+            status = .unhealthy
             components["database"] = ["status": "unavailable", "message": "The database did not answer within 3 seconds or refused the connection."]
             components["migrations"] = ["status": "unknown"]
         }
-        return AdminResponse.json(
-            healthy ? .ok : .serviceUnavailable,
-            ["status": .string(healthy ? "ok" : "unavailable"), "components": .object(components)])
+        return (status, components)
     }
 }
 

@@ -45,15 +45,6 @@ public struct AdminRequestContext: RequestContext {
     }
 
     public var maxUploadSize: Int { 64 * 1024 }
-
-    /// The principal, checked for the scope the route needs.
-    public func require(_ scope: AdminScope) throws -> AdminPrincipal {
-        guard let principal else { throw AdminError.unauthorized("An admin API key is required.") }
-        guard principal.allows(scope) else {
-            throw AdminError.forbidden("This admin key lacks the '\(scope.rawValue)' scope this route needs.")
-        }
-        return principal
-    }
 }
 
 public enum ScimLimits {

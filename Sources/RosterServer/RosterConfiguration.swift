@@ -14,12 +14,18 @@ public struct RosterConfiguration: Sendable {
     /// Extra schema documents (custom extensions) beside the built-in User, Group and EnterpriseUser.
     public var schemasDirectory: String?
     public var logLevel: Logger.Level
+    /// `text` (swift-log's default lines) or `json` (one object per line, for log shippers).
+    public var logFormat: LogFormat
     public var databaseMaxConnections: Int
+    /// `/api/health` says `degraded` when a trivial query takes longer than this.
+    public var healthLatencyBudgetMilliseconds: Int
+    /// Collect Prometheus metrics and serve them at `/metrics` (`ROSTER_METRICS=false` turns both off).
+    public var metricsEnabled: Bool
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databaseURL: String? = nil, publicURL: String? = nil,
-        adminKey: BootstrapAdminKey? = nil, schemasDirectory: String? = nil, logLevel: Logger.Level = .info,
-        databaseMaxConnections: Int = 16
+        adminKey: BootstrapAdminKey? = nil, schemasDirectory: String? = nil, logLevel: Logger.Level = .info, logFormat: LogFormat = .text,
+        databaseMaxConnections: Int = 16, metricsEnabled: Bool = true, healthLatencyBudgetMilliseconds: Int = 500
     ) {
         self.host = host
         self.port = port
@@ -28,7 +34,10 @@ public struct RosterConfiguration: Sendable {
         self.adminKey = adminKey
         self.schemasDirectory = schemasDirectory
         self.logLevel = logLevel
+        self.logFormat = logFormat
         self.databaseMaxConnections = databaseMaxConnections
+        self.metricsEnabled = metricsEnabled
+        self.healthLatencyBudgetMilliseconds = healthLatencyBudgetMilliseconds
     }
 
     public struct Invalid: Error, CustomStringConvertible {
@@ -37,7 +46,7 @@ public struct RosterConfiguration: Sendable {
 
     /// Reads `roster.*` keys: from the environment these are `ROSTER_HOST`, `ROSTER_PORT`,
     /// `ROSTER_DATABASE_URL`, `ROSTER_PUBLIC_URL`, `ROSTER_ADMIN_KEY`, `ROSTER_SCHEMAS_DIR`,
-    /// `ROSTER_LOG_LEVEL`, `ROSTER_DATABASE_MAX_CONNECTIONS`.
+    /// `ROSTER_LOG_LEVEL`, `ROSTER_DATABASE_MAX_CONNECTIONS`, `ROSTER_METRICS`, `ROSTER_LOG_FORMAT`, `ROSTER_HEALTH_LATENCY_BUDGET_MS`.
     public init(reader: ConfigReader) throws(Invalid) {
         let config = reader.scoped(to: "roster")
         var adminKey: BootstrapAdminKey?
@@ -51,6 +60,9 @@ public struct RosterConfiguration: Sendable {
         guard let logLevel = Logger.Level(rawValue: level.lowercased()) else {
             throw Invalid(description: "ROSTER_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical.")
         }
+        guard let logFormat = LogFormat(rawValue: (config.string(forKey: "log.format") ?? "text").lowercased()) else {
+            throw Invalid(description: "ROSTER_LOG_FORMAT must be text or json.")
+        }
         self.init(
             host: config.string(forKey: "host") ?? "127.0.0.1",
             port: config.int(forKey: "port") ?? 8080,
@@ -59,12 +71,27 @@ public struct RosterConfiguration: Sendable {
             adminKey: adminKey,
             schemasDirectory: config.string(forKey: "schemas.dir"),
             logLevel: logLevel,
-            databaseMaxConnections: config.int(forKey: "database.max.connections") ?? 16)
+            logFormat: logFormat,
+            databaseMaxConnections: config.int(forKey: "database.max.connections") ?? 16,
+            metricsEnabled: config.bool(forKey: "metrics") ?? true,
+            healthLatencyBudgetMilliseconds: config.int(forKey: "health.latency.budget.ms") ?? 500)
     }
 
     public var scimBaseURL: String { publicURL + "/scim/v2" }
 
     private static func trimmed(_ url: String) -> String {
         url.hasSuffix("/") ? String(url.dropLast()) : url
+    }
+}
+
+public enum LogFormat: String, Sendable, CaseIterable {
+    case text, json
+
+    /// Installs the process's log handler; call once, before the first `Logger` is made.
+    public func bootstrap() {
+        switch self {
+        case .text: LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        case .json: LoggingSystem.bootstrap(JSONLogHandler.init)
+        }
     }
 }

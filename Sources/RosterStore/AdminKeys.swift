@@ -7,6 +7,8 @@ public enum AdminScope: String, Sendable, CaseIterable, Codable {
     case tenants
     case scimTokens = "scim-tokens"
     case adminKeys = "admin-keys"
+    /// Reads `/metrics` (with a global key).
+    case metrics
 }
 
 public struct AdminKeyRecord: Sendable, Equatable {
@@ -63,6 +65,16 @@ public struct AdminKeyRepository: Sendable {
 
     public func list() async throws -> [AdminKeyRecord] {
         try await Self.decode(database.query("SELECT \(unescaped: Self.columns) FROM admin_keys ORDER BY created, id"))
+    }
+
+    /// The keys bound to one tenant.
+    public func list(tenant: UUID) async throws -> [AdminKeyRecord] {
+        try await Self.decode(database.query(
+            "SELECT \(unescaped: Self.columns) FROM admin_keys WHERE tenant_id = \(tenant) ORDER BY created, id"))
+    }
+
+    public func get(id: UUID) async throws -> AdminKeyRecord? {
+        try await Self.decode(database.query("SELECT \(unescaped: Self.columns) FROM admin_keys WHERE id = \(id)")).first
     }
 
     public func revoke(id: UUID) async throws -> AdminKeyRecord? {

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import PostgresNIO
 
 /// The store's handle on PostgreSQL: a pooled client plus the error translation every repository shares.
@@ -6,9 +7,34 @@ public struct RosterDatabase: Sendable {
     public let client: PostgresClient
     public let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    /// `roster_db_query_duration_seconds` by statement kind; nil when no metrics are collected (CLI, tests).
+    private let timers: [StatementKind: Timer]?
+
+    public init(client: PostgresClient, logger: Logger, metrics: (any MetricsFactory)? = nil) {
         self.client = client
         self.logger = logger
+        timers = metrics.map { factory in
+            Dictionary(uniqueKeysWithValues: StatementKind.allCases.map { kind in
+                (kind, Timer(label: "roster_db_query_duration_seconds", dimensions: [("statement", kind.rawValue)], factory: factory))
+            })
+        }
+    }
+
+    /// The label a statement is timed under: its leading keyword, a closed set (never SQL text or values).
+    enum StatementKind: String, CaseIterable {
+        case select, insert, update, delete, transaction, other
+
+        init(_ sql: String) {
+            let keyword = sql.drop { $0.isWhitespace || $0 == "(" }.prefix { $0.isLetter }.lowercased()
+            self = StatementKind(rawValue: keyword).flatMap { $0 == .transaction ? nil : $0 } ?? (keyword == "with" ? .select : .other)
+        }
+    }
+
+    private func timed<Result>(_ kind: StatementKind, _ body: () async throws -> Result) async rethrows -> Result {
+        guard let timer = timers?[kind] else { return try await body() }
+        let start = ContinuousClock.now
+        defer { timer.record(duration: ContinuousClock.now - start) }
+        return try await body()
     }
 
     /// Runs `body` in one transaction; Postgres errors leave it as `StoreError`s, the closure's own errors unwrapped.
@@ -16,8 +42,10 @@ public struct RosterDatabase: Sendable {
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         do {
-            return try await client.withTransaction(logger: logger) { connection in
-                try await body(connection)
+            return try await timed(.transaction) {
+                try await client.withTransaction(logger: logger) { connection in
+                    try await body(connection)
+                }
             }
         } catch let error as PostgresTransactionError {
             throw StoreError.translate(error.closureError ?? error.beginError ?? error.commitError ?? error)
@@ -31,7 +59,7 @@ public struct RosterDatabase: Sendable {
     @discardableResult
     public func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
         do {
-            return try await client.query(query, logger: logger).collect()
+            return try await timed(StatementKind(query.sql)) { try await client.query(query, logger: logger).collect() }
         } catch {
             throw StoreError.translate(error)
         }

@@ -13,9 +13,12 @@ struct Dev: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Keep the PostgreSQL cluster in this folder across runs instead of a temporary one.")
     var dataDirectory: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "notice"
+    @Option(name: .customLong("log-format"), help: "text or json (one JSON object per line on stderr).") var logFormat = "text"
 
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("Unknown log level '\(logLevel)'.") }
+        guard let format = LogFormat(rawValue: logFormat) else { throw ValidationError("Unknown log format '\(logFormat)'; use text or json.") }
+        format.bootstrap()
         let logger = makeLogger(level: level)
         guard PortProbe.isFree(host: host, port: port) else {
             throw CLIFailure("Port \(port) on \(host) is already in use. Stop what is using it, or pass --port.")
@@ -48,7 +51,7 @@ struct Dev: AsyncParsableCommand {
             let key = try await AdminKeyRepository(database: db).create(name: "roster dev", tenant: nil, scopes: [.all]).1
             return (token, key)
         }
-        let configuration = RosterConfiguration(host: host, port: port, databaseURL: url, logLevel: logger.logLevel)
+        let configuration = RosterConfiguration(host: host, port: port, databaseURL: url, logLevel: logger.logLevel, logFormat: .init(rawValue: logFormat) ?? .text)
         let base = configuration.publicURL
         let pid = postgres.processID
         let dataDirectory = postgres.dataDirectory

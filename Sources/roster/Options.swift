@@ -31,6 +31,9 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env ROSTER_LOG_LEVEL; default info).")
     var logLevel: String?
 
+    @Option(name: .customLong("log-format"), help: "text or json (one JSON object per line on stderr; env ROSTER_LOG_FORMAT; default text).")
+    var logFormat: String?
+
     /// The flags given, layered over the environment.
     func configuration(databaseURL: String? = nil, adminKey: String? = nil) throws -> RosterConfiguration {
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
@@ -41,6 +44,7 @@ struct ServerOptions: ParsableArguments {
         set(["port"], port.map(String.init))
         set(["public", "url"], publicURL)
         set(["log", "level"], logLevel)
+        set(["log", "format"], logFormat)
         set(["database", "url"], databaseURL, secret: true)
         set(["admin", "key"], adminKey, secret: true)
         let reader = ConfigReader(providers: [InMemoryProvider(name: "flags", values: values), EnvironmentVariablesProvider()])

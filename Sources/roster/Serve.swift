@@ -9,6 +9,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try server.configuration(databaseURL: database.url())
+        configuration.logFormat.bootstrap()
         let logger = makeLogger(level: configuration.logLevel)
         let applied = try await migrateDatabase(url: try database.url(), logger: logger)
         logger.info("Migrations current", metadata: ["applied_now": "\(applied.count)"])

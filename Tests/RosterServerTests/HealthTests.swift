@@ -26,8 +26,12 @@ extension ServerSuite {
                 try await client.execute(uri: "/api/health", method: .get) { response in
                     #expect(response.status == .serviceUnavailable)
                     let json = try JSONValue.parse(Array(String(buffer: response.body).utf8))
-                    #expect(json["status"] == "unavailable")
+                    #expect(json["status"] == "unhealthy")
                     #expect(json["components"]?["database"]?["status"] == "unavailable")
+                }
+                try await client.execute(uri: "/api/health/ready", method: .get) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    #expect(String(buffer: response.body).contains("not_ready"))
                 }
                 try await client.execute(uri: "/api/health/live", method: .get) { response in
                     #expect(response.status == .ok)
@@ -44,11 +48,39 @@ extension ServerSuite {
                     #expect(response.status == .serviceUnavailable)
                     let json = try JSONValue.parse(Array(String(buffer: response.body).utf8))
                     #expect(json["components"]?["database"]?["status"] == "ok")
+                    #expect(json["status"] == "unhealthy")
                     #expect(json["components"]?["migrations"]?["status"] == "pending")
+                }
+                try await client.execute(uri: "/api/health/ready", method: .get) { response in
+                    #expect(response.status == .serviceUnavailable)
                 }
                 let applied = try await migrateDatabase(url: url, logger: postgres.logger)
                 #expect(!applied.isEmpty)
                 try await client.execute(uri: "/api/health", method: .get) { response in
+                    #expect(response.status == .ok)
+                }
+                try await client.execute(uri: "/api/health/ready", method: .get) { response in
+                    #expect(response.status == .ok)
+                }
+            }
+        }
+
+        @Test("a database slower than the latency budget makes health degraded: still 200, and still ready")
+        func degraded() async throws {
+            let postgres = try TestPostgres.require()
+            let url = try await postgres.freshDatabase()
+            var logger = postgres.logger
+            logger.logLevel = .critical
+            // A zero budget: every real query is "slow".
+            let configuration = RosterConfiguration(databaseURL: url, logLevel: .critical, databaseMaxConnections: 2, healthLatencyBudgetMilliseconds: 0)
+            try await buildApplication(configuration, logger: logger).test(.router) { client in
+                try await client.execute(uri: "/api/health", method: .get) { response in
+                    #expect(response.status == .ok)
+                    let json = try JSONValue.parse(Array(String(buffer: response.body).utf8))
+                    #expect(json["status"] == "degraded")
+                    #expect(json["components"]?["database"]?["status"] == "slow")
+                }
+                try await client.execute(uri: "/api/health/ready", method: .get) { response in
                     #expect(response.status == .ok)
                 }
             }

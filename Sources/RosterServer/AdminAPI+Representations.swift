@@ -1,0 +1,47 @@
+import Foundation
+import RosterStore
+
+/// Store records as the document's schemas; ids are lowercase UUIDs, secrets appear only in the `…Created` bodies.
+extension Components.Schemas.Tenant {
+    init(_ tenant: Tenant) {
+        self.init(id: tenant.id.lowercasedString, name: tenant.name, created: tenant.created)
+    }
+}
+
+extension Components.Schemas.ScimToken {
+    init(_ token: ScimTokenRecord) {
+        self.init(
+            id: token.id.lowercasedString, tenantId: token.tenantID.lowercasedString, name: token.name, prefix: token.prefix,
+            created: token.created, lastUsed: token.lastUsed, expiresAt: token.expires, revoked: token.revoked)
+    }
+}
+
+extension Components.Schemas.ScimTokenCreated {
+    init(_ token: ScimTokenRecord, secret: Secret, scimBaseURL: String) {
+        self.init(
+            id: token.id.lowercasedString, tenantId: token.tenantID.lowercasedString, name: token.name, prefix: token.prefix,
+            created: token.created, expiresAt: token.expires, token: secret.reveal(), scimBaseUrl: scimBaseURL)
+    }
+}
+
+extension Components.Schemas.AdminKey {
+    init(_ key: AdminKeyRecord) {
+        self.init(
+            id: key.id.lowercasedString, tenantId: key.tenantID?.lowercasedString, name: key.name, prefix: key.prefix,
+            scopes: key.scopes.compactMap { .init(rawValue: $0.rawValue) }, created: key.created,
+            lastUsed: key.lastUsed, expiresAt: key.expires, revoked: key.revoked)
+    }
+}
+
+extension Components.Schemas.AdminKeyCreated {
+    init(_ key: AdminKeyRecord, secret: Secret) {
+        self.init(
+            id: key.id.lowercasedString, tenantId: key.tenantID?.lowercasedString, name: key.name, prefix: key.prefix,
+            scopes: key.scopes.compactMap { .init(rawValue: $0.rawValue) }, created: key.created,
+            expiresAt: key.expires, key: secret.reveal())
+    }
+}
+
+extension UUID {
+    var lowercasedString: String { uuidString.lowercased() }
+}

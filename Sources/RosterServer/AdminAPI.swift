@@ -1,0 +1,75 @@
+import Foundation
+import RosterStore
+import SCIM
+
+/// `/api/v1`, implemented against the interface generated from openapi.yaml: a route that is not in
+/// the document cannot exist here. Errors are thrown as `AdminError` / `StoreError` and rendered once,
+/// by ErrorMiddleware, in the `Error` shape every operation documents.
+struct AdminAPI: APIProtocol {
+    let tenants: TenantRepository
+    let tokens: ScimTokenRepository
+    let keys: AdminKeyRepository
+    let scimBaseURL: String
+
+    // MARK: Tenants
+
+    func listTenants(_ input: Operations.ListTenants.Input) async throws -> Operations.ListTenants.Output {
+        let principal = try AuthenticatedAdmin.require(.tenants)
+        let visible = try await tenants.list().filter { principal.tenantID == nil || $0.id == principal.tenantID }
+        return .ok(.init(body: .json(.init(data: visible.map(Components.Schemas.Tenant.init)))))
+    }
+
+    func createTenant(_ input: Operations.CreateTenant.Input) async throws -> Operations.CreateTenant.Output {
+        let principal = try AuthenticatedAdmin.require(.tenants)
+        guard principal.isGlobal else { throw AdminError.forbidden("Only a global admin key can create tenants.") }
+        guard case .json(let body) = input.body, TenantRepository.isValidName(body.name) else {
+            throw AdminError.invalidRequest("'name' is required: lowercase letters, digits and '-', at most 63 characters, e.g. \"acme\".")
+        }
+        let tenant = try await tenants.create(name: body.name)
+        return .created(.init(body: .json(.init(tenant))))
+    }
+
+    func getTenant(_ input: Operations.GetTenant.Input) async throws -> Operations.GetTenant.Output {
+        let principal = try AuthenticatedAdmin.require(.tenants)
+        return .ok(.init(body: .json(.init(try await tenant(named: input.path.tenant, for: principal)))))
+    }
+
+    // MARK: Shared
+
+    /// The tenant a route acts on: the one named in the path, else the key's own, else `default`.
+    func tenant(named reference: String?, for principal: AdminPrincipal) async throws -> Tenant {
+        if let reference {
+            guard TenantRepository.isValidName(reference) || UUID(uuidString: reference) != nil,
+                let tenant = try await tenants.find(reference)
+            else { throw AdminError.notFound("No tenant '\(reference)'.") }
+            if let bound = principal.tenantID, bound != tenant.id {
+                throw AdminError.forbidden("This admin key is bound to another tenant.")
+            }
+            return tenant
+        }
+        let own = principal.tenantID?.uuidString ?? TenantRepository.defaultName
+        guard let tenant = try await tenants.find(own) else { throw AdminError.notFound("No tenant '\(own)'.") }
+        return tenant
+    }
+
+    /// A display name for a token or key: not blank, at most 200 characters.
+    static func validName(_ name: String, example: String) throws -> String {
+        guard !name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, name.count <= 200 else {
+            throw AdminError.invalidRequest("'name' is required, at most 200 characters, e.g. \"\(example)\".")
+        }
+        // Control and format characters (U+0000, zero-width spaces) hide what a name says.
+        guard name.unicodeScalars.allSatisfy({ !CharacterSet.controlCharacters.contains($0) }) else {
+            throw AdminError.invalidRequest("'name' must not contain control or invisible formatting characters.")
+        }
+        return name
+    }
+
+    /// An optional expiry, which must lie in the future.
+    static func validExpiry(_ date: Date?) throws -> Date? {
+        guard let date else { return nil }
+        guard date > Date() else {
+            throw AdminError.invalidRequest("'expires_at' must be a future RFC 3339 date-time, e.g. \"2027-01-01T00:00:00Z\".")
+        }
+        return date
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+import PostgresNIO
+
+/// Why a well-formed credential was refused, for the `roster_tokens_rejected_total` metric.
+/// Asked only after authentication failed, so the hot path stays one indexed lookup.
+public enum CredentialRejection: String, Sendable {
+    case unknown, revoked, expired
+}
+
+extension ScimTokenRepository {
+    public func rejection(of secret: Secret) async throws -> CredentialRejection {
+        try await CredentialRejection.classify(database.query(
+            "SELECT revoked IS NOT NULL, expires IS NOT NULL AND expires <= now() FROM scim_tokens WHERE token_hash = \(secret.hash)"))
+    }
+}
+
+extension AdminKeyRepository {
+    public func rejection(of secret: Secret) async throws -> CredentialRejection {
+        try await CredentialRejection.classify(database.query(
+            "SELECT revoked IS NOT NULL, expires IS NOT NULL AND expires <= now() FROM admin_keys WHERE key_hash = \(secret.hash)"))
+    }
+}
+
+extension CredentialRejection {
+    static func classify(_ rows: [PostgresRow]) throws -> CredentialRejection {
+        guard let (revoked, expired) = try rows.first?.decode((Bool, Bool).self) else { return .unknown }
+        return revoked ? .revoked : expired ? .expired : .unknown
+    }
+}
