@@ -77,7 +77,9 @@ extension RosterDatabase {
     func execute<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] {
         do {
             var rows: [Statement.Row] = []
-            for try await row in try await client.execute(statement, logger: logger) { rows.append(row) }
+            try await timed(StatementKind(Statement.sql)) {
+                for try await row in try await client.execute(statement, logger: logger) { rows.append(row) }
+            }
             return rows
         } catch {
             throw StoreError.translate(error)

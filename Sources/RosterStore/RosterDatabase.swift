@@ -30,7 +30,7 @@ public struct RosterDatabase: Sendable {
         }
     }
 
-    private func timed<Result>(_ kind: StatementKind, _ body: () async throws -> Result) async rethrows -> Result {
+    func timed<Result>(_ kind: StatementKind, _ body: () async throws -> Result) async rethrows -> Result {
         guard let timer = timers?[kind] else { return try await body() }
         let start = ContinuousClock.now
         defer { timer.record(duration: ContinuousClock.now - start) }
