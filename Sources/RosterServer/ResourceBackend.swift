@@ -68,11 +68,11 @@ struct UserBackend: ResourceBackend {
     }
 
     func list(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> ResourcePage<StoredResource> {
-        try await users.list(tenant: tenant, query: query, withGroups: projection.mayReturn("groups"))
+        try await users.list(tenant: tenant, query: query)
     }
 
     func listByCursor(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> CursorPage<StoredResource> {
-        try await users.listByCursor(tenant: tenant, query: query, withGroups: projection.mayReturn("groups"))
+        try await users.listByCursor(tenant: tenant, query: query)
     }
 
     func replacement(_ input: JSONValue, existing: [String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange]) {

@@ -36,6 +36,8 @@ struct ResourceTable: Sendable {
     var hasEmailColumn: Bool
     /// Groups keep `members` in `group_members`.
     var hasMembersTable: Bool
+    /// Columns a list selects after `StoredResource.columns`: a user's groups, so no second round trip.
+    var listColumns: String = ""
 
     static let users = ResourceTable(
         name: "users",
@@ -45,7 +47,7 @@ struct ResourceTable: Sendable {
             "displayname": Column(name: "display_name", type: .string),
             "active": Column(name: "active", type: .boolean),
         ],
-        hasEmailColumn: true, hasMembersTable: false)
+        hasEmailColumn: true, hasMembersTable: false, listColumns: ", " + UserGroups.subquery(user: "users") + " AS groups")
 
     static let groups = ResourceTable(
         name: "groups",

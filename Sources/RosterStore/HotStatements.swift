@@ -27,16 +27,7 @@ enum HotStatements {
     /// GET /Users/{id}, with the user's groups (direct and indirect) in the same round trip.
     struct FetchUser: PostgresPreparedStatement {
         static let sql = """
-            SELECT u.id, u.body, u.created, u.last_modified, u.version, (
-                WITH RECURSIVE up(group_id, direct) AS (
-                    SELECT m.group_id, true FROM group_members m WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id
-                  UNION
-                    SELECT m.group_id, false FROM up JOIN group_members m
-                      ON m.tenant_id = u.tenant_id AND m.member_id = up.group_id AND m.member_type = 'Group'
-                )
-                SELECT jsonb_agg(jsonb_build_object('id', g.id, 'display', g.display_name, 'direct', d.direct) ORDER BY g.display_name)
-                FROM (SELECT group_id, bool_or(direct) AS direct FROM up GROUP BY group_id) d
-                JOIN groups g ON g.tenant_id = u.tenant_id AND g.id = d.group_id)
+            SELECT u.id, u.body, u.created, u.last_modified, u.version, \(UserGroups.subquery(user: "u"))
             FROM users u WHERE u.tenant_id = $1 AND u.id = $2
             """
         typealias Row = StoredResource
@@ -61,6 +52,21 @@ enum HotStatements {
 /// A jsonb array of a user's groups.
 struct UserGroups: Codable, PostgresCodable, Sendable {
     var groups: [UserGroup]
+
+    /// The groups of the user row aliased `user`, direct and through nested groups, as jsonb.
+    static func subquery(user: String) -> String {
+        """
+        (WITH RECURSIVE up(group_id, direct) AS (
+            SELECT m.group_id, true FROM group_members m WHERE m.tenant_id = \(user).tenant_id AND m.member_id = \(user).id
+          UNION
+            SELECT m.group_id, false FROM up JOIN group_members m
+              ON m.tenant_id = \(user).tenant_id AND m.member_id = up.group_id AND m.member_type = 'Group'
+        )
+        SELECT jsonb_agg(jsonb_build_object('id', g.id, 'display', g.display_name, 'direct', d.direct) ORDER BY g.display_name)
+        FROM (SELECT group_id, bool_or(direct) AS direct FROM up GROUP BY group_id) d
+        JOIN groups g ON g.tenant_id = \(user).tenant_id AND g.id = d.group_id)
+        """
+    }
 
     init(from decoder: any Decoder) throws {
         groups = try decoder.singleValueContainer().decode([UserGroup].self)
@@ -105,7 +111,8 @@ extension HotStatements {
     struct Lookup<Key: EqualityLookup>: PostgresPreparedStatement {
         static var name: String { "roster_lookup_\(Key.table)_\(String(describing: Key.self))" }
         static var sql: String {
-            "SELECT id, body, created, last_modified, version, count(*) OVER () FROM \(Key.table) "
+            let extra = Key.table == ResourceTable.users.name ? ResourceTable.users.listColumns : ""
+            return "SELECT id, body, created, last_modified, version\(extra), count(*) OVER () AS total FROM \(Key.table) "
                 + "WHERE tenant_id = $1 AND \(Key.condition) ORDER BY created, id LIMIT $3 OFFSET $4"
         }
         typealias Row = (StoredResource, Int)
@@ -125,8 +132,7 @@ extension HotStatements {
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Row {
-            let (id, body, created, lastModified, version, total) = try row.decode((UUID, ResourceBody, Date, Date, Int64, Int).self)
-            return (StoredResource(id: id, body: body.object, created: created, lastModified: lastModified, version: version), total)
+            (try StoredResource.decode([row])[0], try row.makeRandomAccess()["total"].decode(Int.self))
         }
     }
 

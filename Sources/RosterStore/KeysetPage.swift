@@ -32,7 +32,7 @@ extension CursorPage where Resource == StoredResource {
         guard count > 0 else { return CursorPage(totalResults: total, resources: [], next: nil) }
 
         var select = SQLBuilder()
-        select.append("SELECT \(StoredResource.columns), (")
+        select.append("SELECT \(StoredResource.columns)\(table.listColumns), (")
         let type = try key(into: &select)
         select.append(")::text AS sort_key FROM \(table.name) WHERE tenant_id = ")
         select.bind(tenant)
@@ -82,7 +82,7 @@ extension CursorPage where Resource == StoredResource {
         var next: CursorPosition?
         if rows.count > count, let last = rows.prefix(count).last {
             let columns = last.makeRandomAccess()
-            next = CursorPosition(key: try columns[5].decode(String?.self), id: try columns[0].decode(UUID.self))
+            next = CursorPosition(key: try columns["sort_key"].decode(String?.self), id: try columns[0].decode(UUID.self))
         }
         return CursorPage(totalResults: total, resources: resources, next: next)
     }

@@ -193,16 +193,16 @@ extension ResourcePage where Resource == StoredResource {
         select.bind(page.startIndex - 1)
         guard query.filter != nil else {
             let total = try await count()
-            let sql = "SELECT \(StoredResource.columns) FROM \(table.name)" + select.sql
+            let sql = "SELECT \(StoredResource.columns)\(table.listColumns) FROM \(table.name)" + select.sql
             let rows = try await database.query(PostgresQuery(unsafeSQL: sql, binds: select.bindings))
             return ResourcePage(totalResults: total, resources: try StoredResource.decode(rows))
         }
-        let sql = "SELECT \(StoredResource.columns), count(*) OVER () FROM \(table.name)" + select.sql
+        let sql = "SELECT \(StoredResource.columns)\(table.listColumns), count(*) OVER () AS total FROM \(table.name)" + select.sql
         let rows = try await database.query(PostgresQuery(unsafeSQL: sql, binds: select.bindings))
         guard let first = rows.first else {
             return ResourcePage(totalResults: page.startIndex > 1 ? try await count() : 0, resources: [])
         }
-        let total = try first.decode((UUID, ResourceBody, Date, Date, Int64, Int).self).5
+        let total = try first.makeRandomAccess()["total"].decode(Int.self)
         return ResourcePage(totalResults: total, resources: try StoredResource.decode(rows))
     }
 }

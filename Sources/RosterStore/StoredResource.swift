@@ -50,7 +50,9 @@ extension StoredResource {
             let created = try columns[2].decode(Date.self)
             let lastModified = try columns[3].decode(Date.self)
             let version = try columns[4].decode(Int64.self)
-            return StoredResource(id: id, body: body.object, created: created, lastModified: lastModified, version: version)
+            // A users list selects their groups too (`groups`; NULL when a user has none).
+            let groups = columns.contains("groups") ? (try columns["groups"].decode(UserGroups?.self))?.groups ?? [] : nil
+            return StoredResource(id: id, body: body.object, created: created, lastModified: lastModified, version: version, groups: groups)
         }
     }
 

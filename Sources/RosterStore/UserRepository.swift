@@ -88,18 +88,14 @@ public struct UserRepository: Sendable {
         }
     }
 
-    /// - Parameter withGroups: also load each user's groups (one more round trip for the page).
-    public func list(tenant: UUID, query: ResourceQuery, withGroups: Bool = false) async throws -> ResourcePage<StoredResource> {
-        var page = try await ResourcePage.fetch(table: .users, resourceType: resourceType, tenant: tenant, query: query, database: database)
-        if withGroups { page.resources = try await withGroupsLoaded(page.resources, tenant: tenant) }
-        return page
+    /// A page of users, each with its groups (selected in the same statement).
+    public func list(tenant: UUID, query: ResourceQuery) async throws -> ResourcePage<StoredResource> {
+        try await ResourcePage.fetch(table: .users, resourceType: resourceType, tenant: tenant, query: query, database: database)
     }
 
     /// A cursor page (RFC 9865) of users.
-    public func listByCursor(tenant: UUID, query: ResourceQuery, withGroups: Bool = false) async throws -> CursorPage<StoredResource> {
-        var page = try await CursorPage.fetch(table: .users, resourceType: resourceType, tenant: tenant, query: query, database: database)
-        if withGroups { page.resources = try await withGroupsLoaded(page.resources, tenant: tenant) }
-        return page
+    public func listByCursor(tenant: UUID, query: ResourceQuery) async throws -> CursorPage<StoredResource> {
+        try await CursorPage.fetch(table: .users, resourceType: resourceType, tenant: tenant, query: query, database: database)
     }
 
     /// Fills in `groups` for these users: one recursive query over `group_members` for all of them.

@@ -12,7 +12,9 @@ extension ServerSuite {
     struct HealthTests {
         /// Runs a Roster on `databaseURL` without preparing anything in it.
         func withBareRoster(databaseURL: String, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-            let configuration = RosterConfiguration(databaseURL: databaseURL, logLevel: .critical, databaseMaxConnections: 2)
+            // A generous latency budget: a loaded test machine must not turn "ok" into "degraded".
+            let configuration = RosterConfiguration(
+                databaseURL: databaseURL, logLevel: .critical, databaseMaxConnections: 2, healthLatencyBudgetMilliseconds: 60_000)
             var logger = try TestPostgres.require().logger
             logger.logLevel = .critical
             try await buildApplication(configuration, logger: logger).test(.router, body)

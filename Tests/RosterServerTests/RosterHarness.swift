@@ -35,7 +35,7 @@ struct Roster: Sendable {
         let bootstrap = Secret.generate(.adminKey).reveal()
         let configuration = RosterConfiguration(
             databaseURL: url, publicURL: publicURL, adminKey: BootstrapAdminKey(bootstrap), schemasDirectory: schemasDirectory,
-            logLevel: .warning, databaseMaxConnections: 4)
+            logLevel: .warning, databaseMaxConnections: 4, healthLatencyBudgetMilliseconds: 60_000)
         let app = try buildApplication(configuration, logger: postgres.logger)
         try await app.test(.router) { client in
             try await body(Roster(client: client, databaseURL: url, scimToken: token, adminKey: key, bootstrapKey: bootstrap))
