@@ -72,18 +72,34 @@ struct FilterCompiler {
     var tenant: UUID? = nil
 
     func compile(_ filter: Filter, into sql: inout SQLBuilder) throws(ScimError) {
+        try logical(filter, into: &sql) { filter, sql throws(ScimError) in try compileLeaf(filter, into: &sql) }
+    }
+
+    /// `and`, `or` and `not` around leaf conditions, the same for every kind of filter.
+    /// `not` is IS NOT TRUE: an absent value is NULL inside, and not-NULL must be true.
+    func logical(
+        _ filter: Filter, into sql: inout SQLBuilder, leaf: (Filter, inout SQLBuilder) throws(ScimError) -> Void
+    ) throws(ScimError) {
         switch filter {
         case .and(let left, let right), .or(let left, let right):
             sql.append("(")
-            try compile(left, into: &sql)
+            try logical(left, into: &sql, leaf: leaf)
             if case .and = filter { sql.append(" AND ") } else { sql.append(" OR ") }
-            try compile(right, into: &sql)
+            try logical(right, into: &sql, leaf: leaf)
             sql.append(")")
         case .not(let inner):
-            // NULL (an absent value) counts as false inside, so `not` of it is true.
             sql.append("((")
-            try compile(inner, into: &sql)
+            try logical(inner, into: &sql, leaf: leaf)
             sql.append(") IS NOT TRUE)")
+        default:
+            try leaf(filter, &sql)
+        }
+    }
+
+    private func compileLeaf(_ filter: Filter, into sql: inout SQLBuilder) throws(ScimError) {
+        switch filter {
+        case .and, .or, .not:
+            try compile(filter, into: &sql)
         case .present(let path):
             try present(try resolve(path), into: &sql)
         case .comparison(let path, let op, let value):
@@ -224,17 +240,13 @@ struct FilterCompiler {
 
     /// The inner filter of a value path, over one element `e.v`.
     private func elementCondition(_ filter: Filter, _ attribute: SchemaAttribute, into sql: inout SQLBuilder) throws(ScimError) {
+        try logical(filter, into: &sql) { filter, sql throws(ScimError) in try elementLeaf(filter, attribute, into: &sql) }
+    }
+
+    private func elementLeaf(_ filter: Filter, _ attribute: SchemaAttribute, into sql: inout SQLBuilder) throws(ScimError) {
         switch filter {
-        case .and(let left, let right), .or(let left, let right):
-            sql.append("(")
-            try elementCondition(left, attribute, into: &sql)
-            if case .and = filter { sql.append(" AND ") } else { sql.append(" OR ") }
-            try elementCondition(right, attribute, into: &sql)
-            sql.append(")")
-        case .not(let inner):
-            sql.append("((")
-            try elementCondition(inner, attribute, into: &sql)
-            sql.append(") IS NOT TRUE)")
+        case .and, .or, .not:
+            try elementCondition(filter, attribute, into: &sql)
         case .valuePath:
             throw .invalidFilter("Value filters cannot be nested.")
         case .present(let path):
@@ -398,99 +410,6 @@ struct FilterCompiler {
             throw .invalidFilter("'\(path)' is complex; compare one of its sub-attributes.")
         }
         sql.append(")")
-    }
-
-    // MARK: - Members (Groups)
-
-    /// Membership filters read `group_members`, never a member list in the group's body.
-    private func membersExists(where condition: Filter?, into sql: inout SQLBuilder) throws(ScimError) {
-        sql.append("EXISTS (SELECT 1 FROM group_members m WHERE m.tenant_id = groups.tenant_id AND m.group_id = groups.id")
-        if let condition {
-            sql.append(" AND ")
-            try memberCondition(condition, into: &sql)
-        }
-        sql.append(")")
-    }
-
-    /// A user's groups, walking nested groups up from the user.
-    private func userGroupsExists(where condition: Filter?, into sql: inout SQLBuilder) throws(ScimError) {
-        sql.append("""
-            EXISTS (WITH RECURSIVE up(group_id, direct) AS (SELECT m.group_id, true FROM group_members m \
-            WHERE m.tenant_id = users.tenant_id AND m.member_id = users.id UNION SELECT m.group_id, false FROM up \
-            JOIN group_members m ON m.tenant_id = users.tenant_id AND m.member_id = up.group_id AND m.member_type = 'Group') \
-            SELECT 1 FROM up
-            """)
-        if let condition {
-            sql.append(" WHERE ")
-            try userGroupCondition(condition, into: &sql)
-        }
-        sql.append(")")
-    }
-
-    /// `value` is the group id (eq / ne), `type` is direct or indirect.
-    private func userGroupCondition(_ filter: Filter, into sql: inout SQLBuilder) throws(ScimError) {
-        switch filter {
-        case .and(let left, let right), .or(let left, let right):
-            sql.append("(")
-            try userGroupCondition(left, into: &sql)
-            if case .and = filter { sql.append(" AND ") } else { sql.append(" OR ") }
-            try userGroupCondition(right, into: &sql)
-            sql.append(")")
-        case .not(let inner):
-            sql.append("((")
-            try userGroupCondition(inner, into: &sql)
-            sql.append(") IS NOT TRUE)")
-        case .present(let path) where ["value", "type"].contains(path.attribute.lowercased()):
-            sql.append("TRUE")
-        case .comparison(let path, let op, .string(let text)) where path.attribute.caseInsensitiveEquals("value") && (op == .eq || op == .ne):
-            guard let id = UUID(uuidString: text) else {
-                sql.append(op == .eq ? "FALSE" : "TRUE")
-                return
-            }
-            sql.append(op == .eq ? "up.group_id = " : "up.group_id <> ")
-            sql.bind(id)
-        case .comparison(let path, let op, .string(let text)) where path.attribute.caseInsensitiveEquals("type") && (op == .eq || op == .ne):
-            let direct: Bool
-            switch text.lowercased() {
-            case "direct": direct = true
-            case "indirect": direct = false
-            default: throw .invalidFilter("A user's groups have type 'direct' or 'indirect', not '\(text)'.")
-            }
-            sql.append((op == .eq) == direct ? "up.direct" : "NOT up.direct")
-        default:
-            throw .invalidFilter("Filters on a user's groups support 'value' and 'type' with eq, ne and pr.")
-        }
-    }
-
-    /// `value` is the member id (eq / ne), `type` is User or Group.
-    private func memberCondition(_ filter: Filter, into sql: inout SQLBuilder) throws(ScimError) {
-        switch filter {
-        case .and(let left, let right), .or(let left, let right):
-            sql.append("(")
-            try memberCondition(left, into: &sql)
-            if case .and = filter { sql.append(" AND ") } else { sql.append(" OR ") }
-            try memberCondition(right, into: &sql)
-            sql.append(")")
-        case .not(let inner):
-            sql.append("((")
-            try memberCondition(inner, into: &sql)
-            sql.append(") IS NOT TRUE)")
-        case .present(let path) where ["value", "type"].contains(path.attribute.lowercased()):
-            sql.append("TRUE")
-        case .comparison(let path, let op, .string(let text)) where path.attribute.caseInsensitiveEquals("value") && (op == .eq || op == .ne):
-            guard let id = UUID(uuidString: text) else {
-                sql.append(op == .eq ? "FALSE" : "TRUE")
-                return
-            }
-            sql.append(op == .eq ? "m.member_id = " : "m.member_id <> ")
-            sql.bind(id)
-        case .comparison(let path, let op, .string(let text)) where path.attribute.caseInsensitiveEquals("type") && (op == .eq || op == .ne):
-            sql.append(op == .eq ? "lower(m.member_type) = lower(" : "lower(m.member_type) <> lower(")
-            sql.bind(text)
-            sql.append(")")
-        default:
-            throw .invalidFilter("Member filters support 'value' and 'type' with eq, ne and pr.")
-        }
     }
 
     // MARK: - Helpers
