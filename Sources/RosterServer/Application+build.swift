@@ -55,7 +55,9 @@ func buildRouter(
     groups.addRoutes(to: scim)
     SearchController(users: users, groups: groups).addRoutes(to: scim)
 
-    HealthController(database: database, migrator: migrator, latencyBudget: .milliseconds(configuration.healthLatencyBudgetMilliseconds))
+    HealthController(
+        database: database, migrator: migrator, latencyBudget: .milliseconds(configuration.healthLatencyBudgetMilliseconds),
+        timeout: .milliseconds(configuration.healthTimeoutMilliseconds))
         .addRoutes(to: router.group("api"))
     try APIDocument(publicURL: configuration.publicURL).addRoutes(to: router)
     try DocsController().addRoutes(to: router)

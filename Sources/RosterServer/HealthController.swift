@@ -8,11 +8,12 @@ import SCIM
 ///
 /// - `ok`: the database answers within the latency budget and migrations are current.
 /// - `degraded`: it still serves, but the database answered slower than the budget: 200, worth a look.
-/// - `unhealthy`: it cannot serve: the database is unreachable (3 s timeout) or migrations are pending: 503.
+/// - `unhealthy`: it cannot serve: the database is unreachable (within `timeout`, 3 s by default) or migrations are pending: 503.
 struct HealthController {
     let database: RosterDatabase
     let migrator: Migrator
     let latencyBudget: Duration
+    var timeout: Duration = .seconds(3)
 
     enum Status: String {
         case ok, degraded, unhealthy
@@ -39,7 +40,7 @@ struct HealthController {
         var components: [String: JSONValue] = [:]
         var status = Status.ok
         do {
-            try await withTimeout(.seconds(3)) {
+            try await withTimeout(timeout) {
                 try await database.query("SELECT 1")
             }
             let elapsed = clock.now - start

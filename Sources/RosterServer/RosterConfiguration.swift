@@ -19,6 +19,8 @@ public struct RosterConfiguration: Sendable {
     public var databaseMaxConnections: Int
     /// `/api/health` says `degraded` when a trivial query takes longer than this.
     public var healthLatencyBudgetMilliseconds: Int
+    /// How long `/api/health` waits for the database before calling it unreachable.
+    public var healthTimeoutMilliseconds: Int = 3000
     /// Collect Prometheus metrics and serve them at `/metrics` (`ROSTER_METRICS=false` turns both off).
     public var metricsEnabled: Bool
 
@@ -75,6 +77,7 @@ public struct RosterConfiguration: Sendable {
             databaseMaxConnections: config.int(forKey: "database.max.connections") ?? 16,
             metricsEnabled: config.bool(forKey: "metrics") ?? true,
             healthLatencyBudgetMilliseconds: config.int(forKey: "health.latency.budget.ms") ?? 500)
+        healthTimeoutMilliseconds = config.int(forKey: "health.timeout.ms") ?? 3000
     }
 
     public var scimBaseURL: String { publicURL + "/scim/v2" }

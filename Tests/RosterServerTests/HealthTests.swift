@@ -11,10 +11,13 @@ extension ServerSuite {
     @Suite("Health without a usable database")
     struct HealthTests {
         /// Runs a Roster on `databaseURL` without preparing anything in it.
-        func withBareRoster(databaseURL: String, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-            // A generous latency budget: a loaded test machine must not turn "ok" into "degraded".
-            let configuration = RosterConfiguration(
+        /// A generous budget and timeout by default: a loaded test machine must not turn "ok" into "degraded" or "unhealthy".
+        func withBareRoster(
+            databaseURL: String, healthTimeout: Int = 60_000, _ body: @Sendable (any TestClientProtocol) async throws -> Void
+        ) async throws {
+            var configuration = RosterConfiguration(
                 databaseURL: databaseURL, logLevel: .critical, databaseMaxConnections: 2, healthLatencyBudgetMilliseconds: 60_000)
+            configuration.healthTimeoutMilliseconds = healthTimeout
             var logger = try TestPostgres.require().logger
             logger.logLevel = .critical
             try await buildApplication(configuration, logger: logger).test(.router, body)
@@ -24,7 +27,7 @@ extension ServerSuite {
         func databaseDown() async throws {
             // A port nothing listens on: bind one, then release it.
             let port = try #require(FreePort.find())
-            try await withBareRoster(databaseURL: "postgres://roster:x@127.0.0.1:\(port)/roster?sslmode=disable") { client in
+            try await withBareRoster(databaseURL: "postgres://roster:x@127.0.0.1:\(port)/roster?sslmode=disable", healthTimeout: 3000) { client in
                 try await client.execute(uri: "/api/health", method: .get) { response in
                     #expect(response.status == .serviceUnavailable)
                     let json = try JSONValue.parse(Array(String(buffer: response.body).utf8))
@@ -74,7 +77,8 @@ extension ServerSuite {
             var logger = postgres.logger
             logger.logLevel = .critical
             // A zero budget: every real query is "slow".
-            let configuration = RosterConfiguration(databaseURL: url, logLevel: .critical, databaseMaxConnections: 2, healthLatencyBudgetMilliseconds: 0)
+            var configuration = RosterConfiguration(databaseURL: url, logLevel: .critical, databaseMaxConnections: 2, healthLatencyBudgetMilliseconds: 0)
+            configuration.healthTimeoutMilliseconds = 60_000
             try await buildApplication(configuration, logger: logger).test(.router) { client in
                 try await client.execute(uri: "/api/health", method: .get) { response in
                     #expect(response.status == .ok)

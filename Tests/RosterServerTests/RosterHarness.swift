@@ -33,9 +33,10 @@ struct Roster: Sendable {
             return (token.reveal(), key.reveal())
         }
         let bootstrap = Secret.generate(.adminKey).reveal()
-        let configuration = RosterConfiguration(
+        var configuration = RosterConfiguration(
             databaseURL: url, publicURL: publicURL, adminKey: BootstrapAdminKey(bootstrap), schemasDirectory: schemasDirectory,
             logLevel: .warning, databaseMaxConnections: 4, healthLatencyBudgetMilliseconds: 60_000)
+        configuration.healthTimeoutMilliseconds = 60_000
         let app = try buildApplication(configuration, logger: postgres.logger)
         try await app.test(.router) { client in
             try await body(Roster(client: client, databaseURL: url, scimToken: token, adminKey: key, bootstrapKey: bootstrap))
