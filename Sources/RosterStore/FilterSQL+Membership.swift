@@ -29,6 +29,16 @@ extension FilterCompiler {
         sql.append(")")
     }
 
+    /// `column = id` / `column <> id`; a value that is not a UUID names no resource.
+    private func idComparison(_ column: String, _ op: Filter.ComparisonOperator, _ text: String, into sql: inout SQLBuilder) {
+        guard let id = UUID(uuidString: text) else {
+            sql.append(op == .eq ? "FALSE" : "TRUE")
+            return
+        }
+        sql.append(op == .eq ? "\(column) = " : "\(column) <> ")
+        sql.bind(id)
+    }
+
     /// `value` is the group id (eq / ne), `type` is direct or indirect.
     func userGroupCondition(_ filter: Filter, into sql: inout SQLBuilder) throws(ScimError) {
         try logical(filter, into: &sql) { filter, sql throws(ScimError) in try userGroupLeaf(filter, into: &sql) }
@@ -39,12 +49,7 @@ extension FilterCompiler {
         case .present(let path) where ["value", "type"].contains(path.attribute.lowercased()):
             sql.append("TRUE")
         case .comparison(let path, let op, .string(let text)) where path.attribute.caseInsensitiveEquals("value") && (op == .eq || op == .ne):
-            guard let id = UUID(uuidString: text) else {
-                sql.append(op == .eq ? "FALSE" : "TRUE")
-                return
-            }
-            sql.append(op == .eq ? "up.group_id = " : "up.group_id <> ")
-            sql.bind(id)
+            idComparison("up.group_id", op, text, into: &sql)
         case .comparison(let path, let op, .string(let text)) where path.attribute.caseInsensitiveEquals("type") && (op == .eq || op == .ne):
             let direct: Bool
             switch text.lowercased() {
@@ -68,12 +73,7 @@ extension FilterCompiler {
         case .present(let path) where ["value", "type"].contains(path.attribute.lowercased()):
             sql.append("TRUE")
         case .comparison(let path, let op, .string(let text)) where path.attribute.caseInsensitiveEquals("value") && (op == .eq || op == .ne):
-            guard let id = UUID(uuidString: text) else {
-                sql.append(op == .eq ? "FALSE" : "TRUE")
-                return
-            }
-            sql.append(op == .eq ? "m.member_id = " : "m.member_id <> ")
-            sql.bind(id)
+            idComparison("m.member_id", op, text, into: &sql)
         case .comparison(let path, let op, .string(let text)) where path.attribute.caseInsensitiveEquals("type") && (op == .eq || op == .ne):
             sql.append(op == .eq ? "lower(m.member_type) = lower(" : "lower(m.member_type) <> lower(")
             sql.bind(text)

@@ -19,27 +19,15 @@ extension CursorPage where Resource == StoredResource {
             }
             return try compiler.sortExpression(sortBy, into: &sql)
         }
-        var condition = SQLBuilder()
-        condition.append(" WHERE tenant_id = ")
-        condition.bind(tenant)
-        if let filter = query.filter {
-            condition.append(" AND ")
-            try compiler.compile(filter, into: &condition)
-        }
-        let total = try await database.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(table.name)" + condition.sql, binds: condition.bindings))
-            .first?.decode(Int.self) ?? 0
+        let total = try await compiler.count(try compiler.condition(query.filter, tenant: tenant), database: database)
         let count = query.page.count
         guard count > 0 else { return CursorPage(totalResults: total, resources: [], next: nil) }
 
         var select = SQLBuilder()
         select.append("SELECT \(StoredResource.columns)\(table.listColumns), (")
         let type = try key(into: &select)
-        select.append(")::text AS sort_key FROM \(table.name) WHERE tenant_id = ")
-        select.bind(tenant)
-        if let filter = query.filter {
-            select.append(" AND ")
-            try compiler.compile(filter, into: &select)
-        }
+        select.append(")::text AS sort_key FROM \(table.name)")
+        try compiler.appendCondition(query.filter, tenant: tenant, into: &select)
         let (before, after) = query.descending ? ("<", "DESC") : (">", "ASC")
         if let position = query.cursor {
             select.append(" AND ")

@@ -49,6 +49,29 @@ public struct VersionPrecondition: Sendable, Equatable {
 }
 
 extension FilterCompiler {
+    /// ` WHERE tenant_id = $1 [AND <filter>]`: every list query's condition.
+    func condition(_ filter: Filter?, tenant: UUID) throws(ScimError) -> SQLBuilder {
+        var condition = SQLBuilder()
+        try appendCondition(filter, tenant: tenant, into: &condition)
+        return condition
+    }
+
+    /// The same condition, appended where the builder stands (its placeholders follow what is bound).
+    func appendCondition(_ filter: Filter?, tenant: UUID, into sql: inout SQLBuilder) throws(ScimError) {
+        sql.append(" WHERE tenant_id = ")
+        sql.bind(tenant)
+        if let filter {
+            sql.append(" AND ")
+            try compile(filter, into: &sql)
+        }
+    }
+
+    /// How many rows of the table match `condition`.
+    func count(_ condition: SQLBuilder, database: RosterDatabase) async throws -> Int {
+        try await database.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(table.name)" + condition.sql, binds: condition.bindings))
+            .first?.decode(Int.self) ?? 0
+    }
+
     /// The ORDER BY expression for `sortBy` (RFC 7644 §3.4.2.3): typed like the attribute,
     /// case-folded where it is not caseExact; a multi-valued attribute sorts by its primary (or first) value.
     /// Returns the SQL type a cursor's saved key is cast back to.
@@ -166,18 +189,9 @@ extension ResourcePage where Resource == StoredResource {
         table: ResourceTable, resourceType: ResourceType, tenant: UUID, query: ResourceQuery, database: RosterDatabase
     ) async throws -> Self {
         let compiler = FilterCompiler(resourceType: resourceType, table: table, tenant: tenant)
-        var condition = SQLBuilder()
-        condition.append(" WHERE tenant_id = ")
-        condition.bind(tenant)
-        if let filter = query.filter {
-            condition.append(" AND ")
-            try compiler.compile(filter, into: &condition)
-        }
+        let condition = try compiler.condition(query.filter, tenant: tenant)
         let page = query.page
-        func count() async throws -> Int {
-            try await database.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(table.name)" + condition.sql, binds: condition.bindings))
-                .first?.decode(Int.self) ?? 0
-        }
+        func count() async throws -> Int { try await compiler.count(condition, database: database) }
         guard page.count > 0 else { return ResourcePage(totalResults: try await count(), resources: []) }
         var select = condition
         select.append(" ORDER BY ")
