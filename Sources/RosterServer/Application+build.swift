@@ -54,6 +54,7 @@ func buildRouter(
     users.addRoutes(to: scim)
     groups.addRoutes(to: scim)
     SearchController(users: users, groups: groups).addRoutes(to: scim)
+    BulkController(users: users, groups: groups, baseURL: scimBase).addRoutes(to: scim)
 
     HealthController(
         database: database, migrator: migrator, latencyBudget: .milliseconds(configuration.healthLatencyBudgetMilliseconds),

@@ -136,9 +136,9 @@ struct Problem {
         }
     }
 
-    var scimResponse: Response {
-        ScimResponse.json(HTTPResponse.Status(code: status), ScimError(status: status, scimType: scimType, detail: message).body)
-    }
+    var scimError: ScimError { ScimError(status: status, scimType: scimType, detail: message) }
+
+    var scimResponse: Response { ScimResponse.json(HTTPResponse.Status(code: status), scimError.body) }
 
     var adminResponse: Response {
         AdminResponse.json(

@@ -1,5 +1,6 @@
 import Hummingbird
 import RosterStore
+import SCIM
 
 /// The router's base context.
 public struct RosterRequestContext: RequestContext {
@@ -48,6 +49,7 @@ public struct AdminRequestContext: RequestContext {
 }
 
 public enum ScimLimits {
-    /// 16 MiB: room for a Group POST or PUT of 100 000 members (about 6 MiB as IdPs write them).
-    public static let maxRequestBytes = 16 * 1024 * 1024
+    /// 16 MiB: room for a Group POST or PUT of 100 000 members (about 6 MiB as IdPs write them);
+    /// also the `maxPayloadSize` Bulk advertises.
+    public static let maxRequestBytes = BulkRequest.maxPayloadSize
 }

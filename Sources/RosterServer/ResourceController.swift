@@ -4,7 +4,7 @@ import RosterStore
 import SCIM
 
 /// `/scim/v2/Users` or `/scim/v2/Groups` (RFC 7644 §3): the same protocol over either backend.
-struct ResourceController<Backend: ResourceBackend> {
+struct ResourceController<Backend: ResourceBackend>: Sendable {
     let backend: Backend
     let cursors: CursorKeys
 
@@ -26,8 +26,8 @@ struct ResourceController<Backend: ResourceBackend> {
     @Sendable func create(_ request: Request, context: ScimRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let projection = try ScimController.projection(request)
-        let body = try ResourceValidator(resourceType: type).validate(try await request.scimJSON(context: context))
-        return respond(.created, try await backend.create(tenant: principal.tenantID, body: body, projection: projection), projection)
+        let stored = try await create(tenant: principal.tenantID, input: try await request.scimJSON(context: context), projection: projection)
+        return respond(.created, stored, projection)
     }
 
     @Sendable func get(_ request: Request, context: ScimRequestContext) async throws -> Response {
@@ -44,16 +44,15 @@ struct ResourceController<Backend: ResourceBackend> {
 
     @Sendable func replace(_ request: Request, context: ScimRequestContext) async throws -> Response {
         let input = try await request.scimJSON(context: context)
-        let backend = self.backend
-        return try await update(request, context, answersNoContent: false) { try backend.replacement(input, existing: $0) }
+        return try await update(request, context, answersNoContent: false) { tenant, id, precondition, projection in
+            try await replace(tenant: tenant, id: id, input: input, precondition: precondition, projection: projection)
+        }
     }
 
     @Sendable func patch(_ request: Request, context: ScimRequestContext) async throws -> Response {
-        let patch = try PatchRequest(try await request.scimJSON(context: context))
-        let engine = PatchEngine(resourceType: type)
-        return try await update(request, context, answersNoContent: backend.patchAnswersNoContent) {
-            let outcome = try engine.apply(patch, to: $0)
-            return (outcome.body, outcome.membershipChanges)
+        let input = try await request.scimJSON(context: context)
+        return try await update(request, context, answersNoContent: backend.patchAnswersNoContent) { tenant, id, precondition, projection in
+            try await patch(tenant: tenant, id: id, input: input, precondition: precondition, projection: projection)
         }
     }
 
@@ -61,18 +60,13 @@ struct ResourceController<Backend: ResourceBackend> {
     /// PATCH that way and the client asked for no attributes.
     private func update(
         _ request: Request, _ context: ScimRequestContext, answersNoContent: Bool,
-        _ transform: @escaping @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
+        _ write: (UUID, UUID, VersionPrecondition?, Projection?) async throws -> Backend.Stored
     ) async throws -> Response {
         let principal = try context.requirePrincipal()
         let projection = try ScimController.projection(request)
         let id = try ScimController.resourceID(context, type: type.name)
-        let precondition = ScimController.precondition(request)
         let noContent = answersNoContent && projection.isDefault
-        guard let stored = try await backend.update(
-            tenant: principal.tenantID, id: id, precondition: precondition, projection: noContent ? nil : projection, transform)
-        else {
-            throw ScimController.notFound(type.name, id)
-        }
+        let stored = try await write(principal.tenantID, id, ScimController.precondition(request.headers[.ifMatch]), noContent ? nil : projection)
         if noContent { return Response(status: .noContent, headers: [.eTag: backend.render(stored).1.etag]) }
         return respond(.ok, stored, projection)
     }
@@ -80,10 +74,48 @@ struct ResourceController<Backend: ResourceBackend> {
     @Sendable func delete(_ request: Request, context: ScimRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let id = try ScimController.resourceID(context, type: type.name)
-        guard try await backend.delete(tenant: principal.tenantID, id: id, precondition: ScimController.precondition(request)) else {
+        try await delete(tenant: principal.tenantID, id: id, precondition: ScimController.precondition(request.headers[.ifMatch]))
+        return Response(status: .noContent)
+    }
+
+    // MARK: The writes, as the routes and Bulk both perform them
+
+    func create(tenant: UUID, input: JSONValue, projection: Projection) async throws -> Backend.Stored {
+        let body = try ResourceValidator(resourceType: type).validate(input)
+        return try await backend.create(tenant: tenant, body: body, projection: projection)
+    }
+
+    /// `projection` says what the caller will show of the result (nil: nothing).
+    func replace(tenant: UUID, id: UUID, input: JSONValue, precondition: VersionPrecondition?, projection: Projection?) async throws -> Backend.Stored {
+        let backend = self.backend
+        return try await updated(tenant: tenant, id: id, precondition: precondition, projection: projection) {
+            try backend.replacement(input, existing: $0)
+        }
+    }
+
+    func patch(tenant: UUID, id: UUID, input: JSONValue, precondition: VersionPrecondition?, projection: Projection?) async throws -> Backend.Stored {
+        let patch = try PatchRequest(input)
+        let engine = PatchEngine(resourceType: type)
+        return try await updated(tenant: tenant, id: id, precondition: precondition, projection: projection) {
+            let outcome = try engine.apply(patch, to: $0)
+            return (outcome.body, outcome.membershipChanges)
+        }
+    }
+
+    private func updated(
+        tenant: UUID, id: UUID, precondition: VersionPrecondition?, projection: Projection?,
+        _ transform: @escaping @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
+    ) async throws -> Backend.Stored {
+        guard let stored = try await backend.update(tenant: tenant, id: id, precondition: precondition, projection: projection, transform) else {
             throw ScimController.notFound(type.name, id)
         }
-        return Response(status: .noContent)
+        return stored
+    }
+
+    func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition?) async throws {
+        guard try await backend.delete(tenant: tenant, id: id, precondition: precondition) else {
+            throw ScimController.notFound(type.name, id)
+        }
     }
 
     @Sendable func list(_ request: Request, context: ScimRequestContext) async throws -> Response {

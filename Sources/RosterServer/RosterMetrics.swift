@@ -64,12 +64,13 @@ struct ScimOperation {
         let parts = route.split(separator: "/").dropFirst(2)  // drop "scim", "v2"
         guard let collection = parts.first, route.hasPrefix("/scim/v2/") else { return nil }
         let types = ["Users": "User", "Groups": "Group", "ServiceProviderConfig": "ServiceProviderConfig",
-                     "ResourceTypes": "ResourceType", "Schemas": "Schema", ".search": "any"]
+                     "ResourceTypes": "ResourceType", "Schemas": "Schema", ".search": "any", "Bulk": "any"]
         guard let type = types[String(collection)] else { return nil }
         resourceType = type
         let item = parts.count > 1
         switch (method, item, parts.last == ".search") {
         case (.post, _, true): name = "search"
+        case (.post, false, _) where collection == "Bulk": name = "bulk"
         case (.post, false, _): name = "create"
         case (.get, false, _): name = "list"
         case (.get, true, _): name = "get"

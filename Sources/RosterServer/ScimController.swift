@@ -25,8 +25,9 @@ enum ScimController {
     }
 
     /// RFC 7644 §3.14: `If-Match` on PUT, PATCH and DELETE; `*` (or no header) means any version.
-    static func precondition(_ request: Request) -> VersionPrecondition? {
-        guard let header = request.headers[.ifMatch], !header.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+    /// Bulk operations carry the same tag as their `version`.
+    static func precondition(_ header: String?) -> VersionPrecondition? {
+        guard let header, !header.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
         let tags = entityTags(header)
         if tags.contains("*") { return nil }
         return VersionPrecondition(versions: Set(tags.compactMap(Int64.init)))

@@ -24,7 +24,10 @@ public struct Discovery: Sendable {
         var object: [String: JSONValue] = [
             "schemas": [.string(Self.serviceProviderConfigSchema)],
             "patch": ["supported": true],
-            "bulk": ["supported": false, "maxOperations": 0, "maxPayloadSize": 0],
+            "bulk": [
+                "supported": true, "maxOperations": .integer(BulkRequest.maxOperations),
+                "maxPayloadSize": .integer(BulkRequest.maxPayloadSize),
+            ],
             "filter": ["supported": true, "maxResults": .integer(Pagination.maximumCount)],
             // RFC 9865 §4: both pagination methods; index stays the default.
             "pagination": [

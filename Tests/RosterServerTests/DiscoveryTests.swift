@@ -14,7 +14,7 @@ extension ServerSuite {
                 #expect(reply.headers[.contentType] == "application/scim+json")
                 let config = reply.json
                 #expect(config["patch"]?["supported"] == true)
-                #expect(config["bulk"]?["supported"] == false)
+                #expect(config["bulk"]?["supported"] == true)
                 #expect(config["sort"]?["supported"] == true)
                 #expect(config["etag"]?["supported"] == true)
                 #expect(config["changePassword"]?["supported"] == false)

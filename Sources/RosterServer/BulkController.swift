@@ -1,0 +1,80 @@
+import Foundation
+import Hummingbird
+import Logging
+import RosterStore
+import SCIM
+
+/// `POST /scim/v2/Bulk` (RFC 7644 §3.7): each operation is performed as its own request would be,
+/// in its own transaction; `BulkProcessor` orders them and resolves `bulkId` references.
+struct BulkController {
+    let targets: [String: any BulkTarget]
+    let baseURL: String
+
+    init(users: ResourceController<UserBackend>, groups: ResourceController<GroupBackend>, baseURL: String) {
+        targets = ["Users": users, "Groups": groups]
+        self.baseURL = baseURL
+    }
+
+    func addRoutes(to group: RouterGroup<ScimRequestContext>) {
+        group.post("Bulk", use: bulk)
+    }
+
+    @Sendable func bulk(_ request: Request, context: ScimRequestContext) async throws -> Response {
+        let tenant = try context.requirePrincipal().tenantID
+        let bulk = try BulkRequest(try await request.scimJSON(context: context))
+        let results = await BulkProcessor(bulk).run { operation in
+            await perform(operation, tenant: tenant, logger: context.logger)
+        }
+        return ScimResponse.json(.ok, BulkRequest.response(results))
+    }
+
+    private func perform(_ operation: BulkRequest.Operation, tenant: UUID, logger: Logger) async -> BulkResult {
+        let (endpoint, id) = operation.target
+        // RFC 7644 §3.7: a location on every result but a failed POST.
+        let location = id.map { "\(baseURL)/\(endpoint)/\($0)" }
+        guard let target = targets[endpoint] else {
+            return .failed(.notFound("There is no resource type at /\(endpoint)."), location: location)
+        }
+        do {
+            if let id, UUID(uuidString: id) == nil { throw ScimError.notFound("\(endpoint) \(id) not found.") }
+            return try await target.perform(
+                operation.method, tenant: tenant, id: id.flatMap(UUID.init(uuidString:)), input: operation.data ?? .null,
+                precondition: ScimController.precondition(operation.version))
+        } catch {
+            return .failed(Problem(error, logger: logger).scimError, location: location)
+        }
+    }
+}
+
+/// A resource type as Bulk operations reach it.
+protocol BulkTarget: Sendable {
+    /// `id` is nil for the collection (POST) and set for a resource (PUT, PATCH, DELETE).
+    func perform(
+        _ method: BulkRequest.Operation.Method, tenant: UUID, id: UUID?, input: JSONValue, precondition: VersionPrecondition?
+    ) async throws -> BulkResult
+}
+
+extension ResourceController: BulkTarget {
+    func perform(
+        _ method: BulkRequest.Operation.Method, tenant: UUID, id: UUID?, input: JSONValue, precondition: VersionPrecondition?
+    ) async throws -> BulkResult {
+        let stored: Backend.Stored
+        switch (method, id) {
+        case (.post, nil):
+            // A bulk result shows no resource, so nothing beyond `id` and `meta` is loaded.
+            stored = try await create(tenant: tenant, input: input, projection: Projection(mode: .only([AttributePath(attribute: "id")])))
+        case (.put, let id?): stored = try await replace(tenant: tenant, id: id, input: input, precondition: precondition, projection: nil)
+        case (.patch, let id?): stored = try await patch(tenant: tenant, id: id, input: input, precondition: precondition, projection: nil)
+        case (.delete, let id?):
+            try await delete(tenant: tenant, id: id, precondition: precondition)
+            let location = "\(backend.baseURL)\(backend.resourceType.endpoint)/\(id.uuidString.lowercased())"
+            return BulkResult(status: 204, id: id.uuidString.lowercased(), location: location)
+        case (_, nil), (.post, _?):
+            let allowed = id == nil ? "POST" : "PUT, PATCH and DELETE"
+            throw ScimError(status: 405, detail: "\(method.rawValue) is not allowed here; this path takes \(allowed).")
+        }
+        let (resource, meta) = backend.render(stored)
+        return BulkResult(
+            status: method == .post ? 201 : 200, id: resource.objectValue?["id"]?.stringValue, location: meta.location, version: meta.etag)
+    }
+}
