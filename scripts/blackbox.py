@@ -7,7 +7,8 @@ Usage: python3 scripts/blackbox.py --roster .build/debug/roster [--port 18080]
    token, admin API key, PostgreSQL pid and data directory, two curl lines);
 2. runs each printed curl line verbatim with `bash -c` and checks its JSON;
 3. checks that each credential only opens its own API (401 with a JSON body);
-4. runs scim2-tester's check_server() against the SCIM base URL;
+4. runs scim2-tester's check_server() against the SCIM base URL, then a Bulk job
+   built with scim2-models whose response must validate as a BulkResponse;
 5. drives the CLI (tenant, token, admin-key, migrate) against the printed
    database URL and checks what it creates works over HTTP, and revocation too;
 5b. checks /api/docs in headless chromium (scripts/docs_check.py; screenshots in
@@ -36,6 +37,7 @@ import signal
 import subprocess
 import sys
 import threading
+import uuid
 import time
 import urllib.error
 import urllib.parse
@@ -461,6 +463,52 @@ def run_scim2_tester(banner: Banner, failures: list[str]) -> None:
         failures.append("scim2-tester ran no resource checks (discovery did not describe the server)")
 
 
+def check_bulk(banner: Banner, failures: list[str]) -> None:
+    """A Bulk job built with scim2-models (a user, a group holding it by bulkId, a PATCH by bulkId
+    path); the response must validate as a BulkResponse and the group must hold the user."""
+    try:
+        from scim2_models import BulkOperation, BulkRequest, BulkResponse, Context, Group, PatchOp, User
+    except ImportError as err:
+        failures.append(f"scim2-models is not installed ({err})")
+        return
+    suffix = uuid.uuid4().hex[:8]
+    request = BulkRequest[User | Group](operations=[
+        BulkOperation[Group](method="POST", bulk_id="team", path="/Groups",
+                             data={"displayName": f"bulk-team-{suffix}", "members": [{"value": "bulkId:ann"}]}),
+        BulkOperation[User](method="POST", bulk_id="ann", path="/Users", data={"userName": f"bulk-ann-{suffix}"}),
+        BulkOperation[User](method="POST", bulk_id="ben", path="/Users", data={"userName": f"bulk-ben-{suffix}"}),
+        BulkOperation[Group](method="PATCH", path="/Groups/bulkId:team", data=PatchOp[Group](operations=[
+            {"op": "add", "path": "members", "value": [{"value": "bulkId:ben"}]}])),
+    ])
+    body = json.dumps(request.model_dump(scim_ctx=Context.BULK_REQUEST)).encode()
+    headers = {"Authorization": f"Bearer {banner.token}", "Content-Type": "application/scim+json"}
+    post = urllib.request.Request(banner.base_url + "/Bulk", data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(post, timeout=HTTP_TIMEOUT) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        status, text = err.code, err.read().decode(errors="replace")
+    if status != 200:
+        failures.append(f"bulk: answered {status}: {short(text)}")
+        return
+    try:
+        result = BulkResponse[User | Group].model_validate(json.loads(text), scim_ctx=Context.BULK_RESPONSE)
+    except Exception as err:
+        failures.append(f"bulk: the response is not a valid BulkResponse: {short(str(err))}")
+        return
+    statuses = [operation.status for operation in result.operations]
+    if statuses != [201, 201, 201, 200]:
+        failures.append(f"bulk: statuses {statuses}, expected [201, 201, 201, 200]: {short(text)}")
+        return
+    ids = [operation.location.rsplit("/", 1)[-1] for operation in result.operations]
+    status, group = http_get(f"{banner.base_url}/Groups/{ids[0]}?attributes=members", headers)
+    members = {member["value"] for member in json.loads(group).get("members", [])} if status == 200 else set()
+    if members != {ids[1], ids[2]}:
+        failures.append(f"bulk: the group holds {members}, expected the two new users")
+        return
+    say("bulk: a scim2-models BulkRequest ran; its response validates as a BulkResponse; the group holds both users")
+
+
 def pid_alive(pid: int) -> bool:
     """True when the process exists and is not a zombie."""
     try:
@@ -578,6 +626,7 @@ def main() -> int:
         check_curl_lines(banner, failures)
         check_credential_separation(banner, failures)
         run_scim2_tester(banner, failures)
+        check_bulk(banner, failures)
         check_cli(roster, banner, failures)
         parts = urllib.parse.urlsplit(banner.base_url)
         origin = f"{parts.scheme}://{parts.netloc}"

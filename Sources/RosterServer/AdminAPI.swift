@@ -9,6 +9,7 @@ struct AdminAPI: APIProtocol {
     let tenants: TenantRepository
     let tokens: ScimTokenRepository
     let keys: AdminKeyRepository
+    let groups: GroupRepository
     let scimBaseURL: String
 
     // MARK: Tenants

@@ -68,7 +68,8 @@ func buildRouter(
         .add(middleware: AdminAuthMiddleware(keys: AdminKeyRepository(database: database), bootstrapKey: configuration.adminKey, metrics: metrics))
     let api = AdminAPI(
         tenants: TenantRepository(database: database), tokens: ScimTokenRepository(database: database),
-        keys: AdminKeyRepository(database: database), scimBaseURL: scimBase)
+        keys: AdminKeyRepository(database: database),
+        groups: GroupRepository(database: database, resourceType: registry.group), scimBaseURL: scimBase)
     try api.registerHandlers(on: admin, serverURL: URL(string: "/")!)
     if let metrics { MetricsController(metrics: metrics).addRoutes(to: admin) }
     router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))

@@ -9,6 +9,8 @@ public enum AdminScope: String, Sendable, CaseIterable, Codable {
     case adminKeys = "admin-keys"
     /// Reads `/metrics` (with a global key).
     case metrics
+    /// Reads the directory: whether a user belongs to a group.
+    case directoryRead = "directory:read"
 }
 
 public struct AdminKeyRecord: Sendable, Equatable {

@@ -133,6 +133,33 @@ public struct GroupRepository: Sendable {
         }
     }
 
+    /// How `member` (a user or a group) belongs to `group`; nil when either is not in the tenant.
+    /// It walks up from the member through the groups that contain it, so it costs the member's
+    /// memberships, never the size of the group.
+    public func membership(tenant: UUID, group: UUID, member: UUID) async throws -> Membership? {
+        let rows = try await database.query(
+            """
+            WITH RECURSIVE up(group_id, direct) AS (
+                SELECT group_id, true FROM group_members WHERE tenant_id = \(tenant) AND member_id = \(member)
+              UNION
+                SELECT m.group_id, false FROM up JOIN group_members m
+                  ON m.tenant_id = \(tenant) AND m.member_id = up.group_id AND m.member_type = 'Group'
+            )
+            SELECT EXISTS (SELECT 1 FROM groups WHERE tenant_id = \(tenant) AND id = \(group)),
+                   EXISTS (SELECT 1 FROM users WHERE tenant_id = \(tenant) AND id = \(member))
+                     OR EXISTS (SELECT 1 FROM groups WHERE tenant_id = \(tenant) AND id = \(member)),
+                   (SELECT bool_or(direct) FROM up WHERE group_id = \(group))
+            """)
+        guard let row = rows.first else { return nil }
+        let (groupExists, memberExists, direct) = try row.decode((Bool, Bool, Bool?).self)
+        guard groupExists, memberExists else { return nil }
+        return direct.map { $0 ? .direct : .indirect } ?? .notMember
+    }
+
+    public enum Membership: String, Sendable {
+        case direct, indirect, notMember
+    }
+
     public func list(tenant: UUID, query: ResourceQuery, withMembers: Bool = true) async throws -> ResourcePage<StoredGroup> {
         let page = try await ResourcePage.fetch(table: .groups, resourceType: resourceType, tenant: tenant, query: query, database: database)
         let ids = page.resources.map(\.id)
