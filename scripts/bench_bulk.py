@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Provisioning through /Bulk: 100 000 users, then one group holding them all; seconds and peak RSS.
+
+Usage: python3 scripts/bench_bulk.py [--roster .build/release/roster] [--users 100000] [--clients 2]
+
+Starts `roster dev` (use a release build) on loopback, sends the users as Bulk requests of
+maxOperations (1000) POSTs each, from --clients concurrent clients, then one Bulk request whose
+single POST creates a group with every user as a member (about 5 MiB). Prints the seconds each
+phase took, users per second, and the peak resident memory (VmHWM) of the roster process, which
+excludes its PostgreSQL. Checks the group's member count with `excludedAttributes`-free GET.
+Stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+def rss_kib(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def post_bulk(base: str, token: str, operations: list[dict]) -> list[dict]:
+    body = json.dumps({"schemas": [BULK], "Operations": operations}).encode()
+    request = urllib.request.Request(f"{base}/Bulk", data=body, method="POST", headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"})
+    with urllib.request.urlopen(request, timeout=600) as response:
+        return json.loads(response.read())["Operations"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--roster", default=".build/release/roster")
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=1000, help="operations per Bulk request (at most 1000)")
+    parser.add_argument("--port", type=int, default=18191)
+    args = parser.parse_args()
+
+    proc = subprocess.Popen([args.roster, "dev", "--port", str(args.port), "--log-level", "error"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        banner = {}
+        deadline = time.monotonic() + 120
+        for line in proc.stdout:
+            for key, pattern in (("token", r"SCIM token:\s*(\S+)"), ("base", r"SCIM base URL:\s*(\S+)")):
+                if m := re.search(pattern, line):
+                    banner[key] = m.group(1)
+            if "Press Ctrl-C" in line or time.monotonic() > deadline:
+                break
+        if len(banner) < 2:
+            print("bench: roster dev did not print its banner")
+            return 1
+        base, token = banner["base"], banner["token"]
+        idle_rss = rss_kib(proc.pid, "VmRSS")
+
+        batches = [[{"method": "POST", "path": "/Users", "bulkId": f"u{i}",
+                     "data": {"schemas": [USER], "userName": f"bulk-{i}", "displayName": f"Bulk User {i}",
+                              "emails": [{"value": f"bulk-{i}@example.com", "type": "work", "primary": True}]}}
+                    for i in range(start, min(start + args.batch, args.users))]
+                   for start in range(0, args.users, args.batch)]
+        started = time.monotonic()
+        ids: list[str] = []
+        failed = 0
+        with concurrent.futures.ThreadPoolExecutor(max_workers=args.clients) as pool:
+            for results in pool.map(lambda batch: post_bulk(base, token, batch), batches):
+                for result in results:
+                    if result["status"] == "201":
+                        ids.append(result["location"].rsplit("/", 1)[-1])
+                    else:
+                        failed += 1
+        users_seconds = time.monotonic() - started
+
+        started = time.monotonic()
+        group = post_bulk(base, token, [{"method": "POST", "path": "/Groups", "bulkId": "everyone",
+                                         "data": {"schemas": [GROUP], "displayName": "Everyone",
+                                                  "members": [{"value": i} for i in ids]}}])[0]
+        group_seconds = time.monotonic() - started
+        if group["status"] != "201":
+            print(f"bench: the group was not created: {group}")
+            return 1
+        request = urllib.request.Request(group["location"], headers={"Authorization": f"Bearer {token}"})
+        members = len(json.loads(urllib.request.urlopen(request, timeout=600).read()).get("members", []))
+        peak = rss_kib(proc.pid, "VmHWM")
+
+        print(f"bench: /Bulk, {args.batch} operations per request, {args.clients} concurrent clients, one run")
+        print(f"users created: {len(ids)} ({failed} failed) in {users_seconds:.1f} s = {len(ids) / users_seconds:.0f} users/s")
+        print(f"group of {len(ids)} members created in one Bulk POST in {group_seconds:.1f} s; GET shows {members} members")
+        print(f"roster RSS: {idle_rss / 1024:.0f} MiB idle, {peak / 1024:.0f} MiB peak (VmHWM, PostgreSQL not included)")
+        return 0 if failed == 0 and members == len(ids) else 1
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
