@@ -7,15 +7,19 @@ import PostgresNIO
 public struct RosterDatabase: Sendable {
     private let client: PostgresClient
     public let logger: Logger
+    /// How `pg_stat_activity` knows this client's sessions; nil when nobody asks (CLI, tests).
+    public let pool: ConnectionPoolIdentity?
     /// Shared by every copy of this value, so all leases through one client are counted together.
     private let leases = ConnectionLeases()
 
     /// `roster_db_query_duration_seconds` by statement kind; nil when no metrics are collected (CLI, tests).
     private let timers: [StatementKind: Timer]?
 
-    public init(client: PostgresClient, logger: Logger, metrics: (any MetricsFactory)? = nil) {
+    /// - Parameter pool: the identity `client` was configured with (`DatabaseURL.clientConfiguration(pool:)`), for pool statistics.
+    public init(client: PostgresClient, logger: Logger, metrics: (any MetricsFactory)? = nil, pool: ConnectionPoolIdentity? = nil) {
         self.client = client
         self.logger = logger
+        self.pool = pool
         timers = metrics.map { factory in
             Dictionary(uniqueKeysWithValues: StatementKind.allCases.map { kind in
                 (kind, Timer(label: "roster_db_query_duration_seconds", dimensions: [("statement", kind.rawValue)], factory: factory))

@@ -43,5 +43,21 @@ extension StoreSuite {
                 #expect(db.connectionsInUse == 0)
             }
         }
+
+        @Test("open connections are this client's sessions in pg_stat_activity, found by its application_name")
+        func openConnections() async throws {
+            let url = try await TestPostgres.require().freshDatabase()
+            try await withStore(url: url, pool: ConnectionPoolIdentity(maxConnections: 4)) { db in
+                // Two leases at once make the pool open two connections; both stay open, idle, afterwards.
+                try await db.withConnection { _ in try await db.withConnection { _ in } }
+                // The count runs on one of those two.
+                #expect(try await db.openConnections() == 2)
+                #expect(db.connectionsInUse == 0)
+            }
+            try await withStore(url: url) { db in
+                let open = try await db.openConnections()
+                #expect(open == nil, "without an identity the sessions cannot be told apart")
+            }
+        }
     }
 }
