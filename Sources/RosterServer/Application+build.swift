@@ -15,11 +15,12 @@ public func buildApplication(
         throw RosterConfiguration.Invalid(description: "No database configured: set ROSTER_DATABASE_URL or pass --database-url.")
     }
     let url = try DatabaseURL(databaseURL)
-    let client = PostgresClient(configuration: url.clientConfiguration(maxConnections: configuration.databaseMaxConnections), backgroundLogger: logger)
+    let pool = ConnectionPoolIdentity(maxConnections: configuration.databaseMaxConnections)
+    let client = PostgresClient(configuration: url.clientConfiguration(pool: pool), backgroundLogger: logger)
     let registry = try SchemaDocuments.registry(extraDirectory: configuration.schemasDirectory)
     let metrics = configuration.metricsEnabled ? RosterMetrics() : nil
     let router = try buildRouter(
-        database: RosterDatabase(client: client, logger: logger, metrics: metrics?.factory), registry: registry,
+        database: RosterDatabase(client: client, logger: logger, metrics: metrics?.factory, pool: pool), registry: registry,
         migrator: Migrator(migrations: try Migration.bundled()), configuration: configuration, metrics: metrics)
     return Application(
         router: router,
@@ -71,7 +72,10 @@ func buildRouter(
         keys: AdminKeyRepository(database: database),
         groups: GroupRepository(database: database, resourceType: registry.group), scimBaseURL: scimBase)
     try api.registerHandlers(on: admin, serverURL: URL(string: "/")!)
-    if let metrics { MetricsController(metrics: metrics).addRoutes(to: admin) }
+    if let metrics {
+        MetricsController(metrics: metrics, database: database, timeout: .milliseconds(configuration.healthTimeoutMilliseconds))
+            .addRoutes(to: admin)
+    }
     router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return router
 }

@@ -74,14 +74,18 @@ struct HealthController {
 struct TimeoutError: Error {}
 
 /// Runs `operation`, giving up after `duration`.
-func withTimeout(_ duration: Duration, _ operation: @escaping @Sendable () async throws -> Void) async throws {
-    try await withThrowingTaskGroup(of: Void.self) { group in
+@discardableResult
+func withTimeout<Result: Sendable>(
+    _ duration: Duration, _ operation: @escaping @Sendable () async throws -> Result
+) async throws -> Result {
+    try await withThrowingTaskGroup(of: Result.self) { group in
         group.addTask { try await operation() }
         group.addTask {
             try await Task.sleep(for: duration)
             throw TimeoutError()
         }
-        try await group.next()
-        group.cancelAll()
+        defer { group.cancelAll() }
+        guard let result = try await group.next() else { throw TimeoutError() }
+        return result
     }
 }

@@ -19,7 +19,7 @@ public struct RosterConfiguration: Sendable {
     public var databaseMaxConnections: Int
     /// `/api/health` says `degraded` when a trivial query takes longer than this.
     public var healthLatencyBudgetMilliseconds: Int
-    /// How long `/api/health` waits for the database before calling it unreachable.
+    /// How long `/api/health`, and a `/metrics` scrape counting the pool's sessions, wait for the database.
     public var healthTimeoutMilliseconds: Int = 3000
     /// Collect Prometheus metrics and serve them at `/metrics` (`ROSTER_METRICS=false` turns both off).
     public var metricsEnabled: Bool

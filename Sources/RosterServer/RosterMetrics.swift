@@ -44,6 +44,16 @@ public struct RosterMetrics: Sendable {
         Counter(label: "roster_tokens_rejected_total", dimensions: [("credential", credential), ("reason", reason)], factory: factory).increment()
     }
 
+    /// `roster_db_pool_connections{state}` and `roster_db_pool_max_connections`, set by each scrape.
+    /// An unknown value removes its sample, so Prometheus never sees a stale one as current.
+    func recordPool(inUse: Int, idle: Int?, maxConnections: Int?) {
+        Meter(label: "roster_db_pool_connections", dimensions: [("state", "in_use")], factory: factory).set(inUse)
+        let idleMeter = Meter(label: "roster_db_pool_connections", dimensions: [("state", "idle")], factory: factory)
+        if let idle { idleMeter.set(idle) } else { idleMeter.destroy() }
+        let maxMeter = Meter(label: "roster_db_pool_max_connections", factory: factory)
+        if let maxConnections { maxMeter.set(maxConnections) } else { maxMeter.destroy() }
+    }
+
     /// The Prometheus text exposition of everything recorded so far.
     func exposition() -> [UInt8] { registry.emitToBuffer() }
 }

@@ -49,6 +49,13 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         "postgres://\(username)@\(host):\(port)/\(database ?? "")"
     }
 
+    /// A client whose connections announce the pool's `application_name`, so its sessions can be counted.
+    public func clientConfiguration(pool: ConnectionPoolIdentity) -> PostgresClient.Configuration {
+        var configuration = clientConfiguration(maxConnections: pool.maxConnections)
+        configuration.options.additionalStartupParameters = [("application_name", pool.applicationName)]
+        return configuration
+    }
+
     public func clientConfiguration(maxConnections: Int = 16) -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS
         switch tlsMode {

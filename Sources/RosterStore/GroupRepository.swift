@@ -39,7 +39,7 @@ public struct GroupRepository: Sendable {
 
     /// - Parameter withMembers: false reads the group row only, never `group_members`.
     public func get(tenant: UUID, id: UUID, withMembers: Bool = true) async throws -> StoredGroup? {
-        try await database.client.withConnection { connection in
+        try await database.withConnection { connection in
             let rows = try await connection.query(
                 "SELECT \(unescaped: StoredResource.columns) FROM groups WHERE tenant_id = \(tenant) AND id = \(id)",
                 logger: database.logger)
@@ -163,7 +163,7 @@ public struct GroupRepository: Sendable {
     public func list(tenant: UUID, query: ResourceQuery, withMembers: Bool = true) async throws -> ResourcePage<StoredGroup> {
         let page = try await ResourcePage.fetch(table: .groups, resourceType: resourceType, tenant: tenant, query: query, database: database)
         let ids = page.resources.map(\.id)
-        let members = ids.isEmpty || !withMembers ? [:] : try await database.client.withConnection { connection in
+        let members = ids.isEmpty || !withMembers ? [:] : try await database.withConnection { connection in
             try await Self.members(of: ids, tenant: tenant, connection: connection, logger: database.logger)
         }
         return ResourcePage(
@@ -175,7 +175,7 @@ public struct GroupRepository: Sendable {
     public func listByCursor(tenant: UUID, query: ResourceQuery, withMembers: Bool = true) async throws -> CursorPage<StoredGroup> {
         let page = try await CursorPage.fetch(table: .groups, resourceType: resourceType, tenant: tenant, query: query, database: database)
         let ids = page.resources.map(\.id)
-        let members = ids.isEmpty || !withMembers ? [:] : try await database.client.withConnection { connection in
+        let members = ids.isEmpty || !withMembers ? [:] : try await database.withConnection { connection in
             try await Self.members(of: ids, tenant: tenant, connection: connection, logger: database.logger)
         }
         return CursorPage(

@@ -80,13 +80,15 @@ struct UserGroups: Codable, PostgresCodable, Sendable {
 
 extension RosterDatabase {
     /// Runs a prepared statement and collects its rows, translating errors like `query`.
-    func execute<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] {
+    func execute<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] where Statement.Row: Sendable {
         do {
-            var rows: [Statement.Row] = []
-            try await timed(StatementKind(Statement.sql)) {
-                for try await row in try await client.execute(statement, logger: logger) { rows.append(row) }
+            return try await timed(StatementKind(Statement.sql)) {
+                try await withConnection { connection in
+                    var rows: [Statement.Row] = []
+                    for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
+                    return rows
+                }
             }
-            return rows
         } catch {
             throw StoreError.translate(error)
         }

@@ -111,7 +111,7 @@ public struct Migrator: Sendable {
         let exists = try await database.query("SELECT to_regclass('schema_migrations') IS NOT NULL")
             .first?.decode(Bool.self) ?? false
         guard exists else { return Status(applied: 0, pending: migrations.count) }
-        let applied = try await database.client.withConnection { try await Self.applied($0, logger: database.logger) }
+        let applied = try await database.withConnection { try await Self.applied($0, logger: database.logger) }
         let pending = try pendingMigrations(applied: applied)
         return Status(applied: applied.count, pending: pending.count)
     }

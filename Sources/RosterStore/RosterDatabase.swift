@@ -3,16 +3,23 @@ import Metrics
 import PostgresNIO
 
 /// The store's handle on PostgreSQL: a pooled client plus the error translation every repository shares.
+/// Every connection is leased through `withConnection`, which counts it: the client itself is private.
 public struct RosterDatabase: Sendable {
-    public let client: PostgresClient
+    private let client: PostgresClient
     public let logger: Logger
+    /// How `pg_stat_activity` knows this client's sessions; nil when nobody asks (CLI, tests).
+    public let pool: ConnectionPoolIdentity?
+    /// Shared by every copy of this value, so all leases through one client are counted together.
+    private let leases = ConnectionLeases()
 
     /// `roster_db_query_duration_seconds` by statement kind; nil when no metrics are collected (CLI, tests).
     private let timers: [StatementKind: Timer]?
 
-    public init(client: PostgresClient, logger: Logger, metrics: (any MetricsFactory)? = nil) {
+    /// - Parameter pool: the identity `client` was configured with (`DatabaseURL.clientConfiguration(pool:)`), for pool statistics.
+    public init(client: PostgresClient, logger: Logger, metrics: (any MetricsFactory)? = nil, pool: ConnectionPoolIdentity? = nil) {
         self.client = client
         self.logger = logger
+        self.pool = pool
         timers = metrics.map { factory in
             Dictionary(uniqueKeysWithValues: StatementKind.allCases.map { kind in
                 (kind, Timer(label: "roster_db_query_duration_seconds", dimensions: [("statement", kind.rawValue)], factory: factory))
@@ -37,14 +44,30 @@ public struct RosterDatabase: Sendable {
         return try await body()
     }
 
+    /// Leases a connection for `body`'s lifetime; the one way this store takes a connection, so
+    /// `connectionsInUse` counts from the moment the pool hands it over until `body` returns it.
+    /// Errors pass through untranslated.
+    public func withConnection<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await client.withConnection { connection in
+            leases.acquired()
+            defer { leases.released() }
+            return try await body(connection)
+        }
+    }
+
+    /// Connections leased through `withConnection` right now (a caller waiting for one is not counted).
+    public var connectionsInUse: Int { leases.current }
+
     /// Runs `body` in one transaction; Postgres errors leave it as `StoreError`s, the closure's own errors unwrapped.
     public func transaction<Result: Sendable>(
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         do {
             return try await timed(.transaction) {
-                try await client.withTransaction(logger: logger) { connection in
-                    try await body(connection)
+                try await withConnection { connection in
+                    try await connection.withTransaction(logger: logger) { connection in
+                        try await body(connection)
+                    }
                 }
             }
         } catch let error as PostgresTransactionError {
@@ -59,7 +82,9 @@ public struct RosterDatabase: Sendable {
     @discardableResult
     public func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
         do {
-            return try await timed(StatementKind(query.sql)) { try await client.query(query, logger: logger).collect() }
+            return try await timed(StatementKind(query.sql)) {
+                try await withConnection { try await $0.query(query, logger: logger).collect() }
+            }
         } catch {
             throw StoreError.translate(error)
         }

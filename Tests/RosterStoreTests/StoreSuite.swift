@@ -7,18 +7,22 @@ import Testing
 /// Every store suite nests here, so the run shares one PostgreSQL.
 @Suite(.postgres) struct StoreSuite {}
 
-/// A running client on a database for the duration of `body`.
-func withStore<T: Sendable>(url: String, _ body: @Sendable (RosterDatabase) async throws -> T) async throws -> T {
+/// A running client on a database for the duration of `body`; with `pool`, its connections announce that identity.
+func withStore<T: Sendable>(
+    url: String, pool: ConnectionPoolIdentity? = nil, _ body: @Sendable (RosterDatabase) async throws -> T
+) async throws -> T {
     let logger = try TestPostgres.require().logger
     var background = logger
     background.logLevel = .error
-    let client = PostgresClient(configuration: try DatabaseURL(url).clientConfiguration(maxConnections: 4), backgroundLogger: background)
+    let databaseURL = try DatabaseURL(url)
+    let configuration = pool.map { databaseURL.clientConfiguration(pool: $0) } ?? databaseURL.clientConfiguration(maxConnections: 4)
+    let client = PostgresClient(configuration: configuration, backgroundLogger: background)
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
             await client.run()
             return nil
         }
         defer { group.cancelAll() }
-        return try await body(RosterDatabase(client: client, logger: logger))
+        return try await body(RosterDatabase(client: client, logger: logger, pool: pool))
     }
 }
