@@ -39,6 +39,21 @@ struct ResourceTable: Sendable {
     /// Columns a list selects after `StoredResource.columns`: a user's groups, so no second round trip.
     var listColumns: String = ""
 
+    /// A page's SELECT up to its WHERE. With `listColumns`, the page is a subquery that
+    /// `pageClose` ends: computed in the same SELECT, they would also be computed for every row
+    /// OFFSET skips, and a prepared lookup's generic plan would look so costly that PostgreSQL
+    /// would plan it anew on every call.
+    func pageSelect(total: Bool) -> String {
+        let count = total ? ", count(*) OVER () AS total" : ""
+        guard wrapsPages else { return "SELECT \(StoredResource.columns)\(count) FROM \(name)" }
+        return "SELECT \(StoredResource.columns)\(listColumns)\(total ? ", total" : "") FROM (SELECT *\(count) FROM \(name)"
+    }
+
+    var wrapsPages: Bool { !listColumns.isEmpty }
+
+    /// Ends a wrapped page; the caller appends the page's ORDER BY terms again.
+    var pageClose: String { ") AS \(name) ORDER BY " }
+
     static let users = ResourceTable(
         name: "users",
         columns: [

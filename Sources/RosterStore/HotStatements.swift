@@ -113,9 +113,9 @@ extension HotStatements {
     struct Lookup<Key: EqualityLookup>: PostgresPreparedStatement {
         static var name: String { "roster_lookup_\(Key.table)_\(String(describing: Key.self))" }
         static var sql: String {
-            let extra = Key.table == ResourceTable.users.name ? ResourceTable.users.listColumns : ""
-            return "SELECT id, body, created, last_modified, version\(extra), count(*) OVER () AS total FROM \(Key.table) "
-                + "WHERE tenant_id = $1 AND \(Key.condition) ORDER BY created, id LIMIT $3 OFFSET $4"
+            let table = Key.table == ResourceTable.users.name ? ResourceTable.users : ResourceTable.groups
+            return table.pageSelect(total: true) + " WHERE tenant_id = $1 AND \(Key.condition) ORDER BY created, id LIMIT $3 OFFSET $4"
+                + (table.wrapsPages ? table.pageClose + "created, id" : "")
         }
         typealias Row = (StoredResource, Int)
         var tenant: UUID

@@ -175,6 +175,31 @@ extension ResourcePage where Resource == StoredResource {
         }
     }
 
+    /// The statement of one index page (with its filtered total, when filtered).
+    static func pageQuery(compiler: FilterCompiler, condition: SQLBuilder, query: ResourceQuery) throws(ScimError) -> PostgresQuery {
+        // Written twice when the page is wrapped (its values bound again).
+        func order(into sql: inout SQLBuilder) throws(ScimError) {
+            if let sortBy = query.sortBy {
+                try compiler.sortExpression(sortBy, into: &sql)
+                sql.append(query.descending ? " DESC NULLS LAST, id DESC" : " ASC NULLS LAST, id ASC")
+            } else {
+                sql.append("created, id")
+            }
+        }
+        var select = condition
+        select.append(" ORDER BY ")
+        try order(into: &select)
+        select.append(" LIMIT ")
+        select.bind(query.page.count)
+        select.append(" OFFSET ")
+        select.bind(query.page.startIndex - 1)
+        if compiler.table.wrapsPages {
+            select.append(compiler.table.pageClose)
+            try order(into: &select)
+        }
+        return PostgresQuery(unsafeSQL: compiler.table.pageSelect(total: query.filter != nil) + select.sql, binds: select.bindings)
+    }
+
     /// A filtered page and its total come in one round trip (a window count over the few matching
     /// rows). An unfiltered page counts separately: a window over the whole tenant would read every
     /// row to count it, where count(*) scans only an index and the page reads only its own rows.
@@ -193,26 +218,10 @@ extension ResourcePage where Resource == StoredResource {
         let page = query.page
         func count() async throws -> Int { try await compiler.count(condition, database: database) }
         guard page.count > 0 else { return ResourcePage(totalResults: try await count(), resources: []) }
-        var select = condition
-        select.append(" ORDER BY ")
-        if let sortBy = query.sortBy {
-            try compiler.sortExpression(sortBy, into: &select)
-            select.append(query.descending ? " DESC NULLS LAST, id DESC" : " ASC NULLS LAST, id ASC")
-        } else {
-            select.append("created, id")
-        }
-        select.append(" LIMIT ")
-        select.bind(page.count)
-        select.append(" OFFSET ")
-        select.bind(page.startIndex - 1)
+        let rows = try await database.query(try pageQuery(compiler: compiler, condition: condition, query: query))
         guard query.filter != nil else {
-            let total = try await count()
-            let sql = "SELECT \(StoredResource.columns)\(table.listColumns) FROM \(table.name)" + select.sql
-            let rows = try await database.query(PostgresQuery(unsafeSQL: sql, binds: select.bindings))
-            return ResourcePage(totalResults: total, resources: try StoredResource.decode(rows))
+            return ResourcePage(totalResults: try await count(), resources: try StoredResource.decode(rows))
         }
-        let sql = "SELECT \(StoredResource.columns)\(table.listColumns), count(*) OVER () AS total FROM \(table.name)" + select.sql
-        let rows = try await database.query(PostgresQuery(unsafeSQL: sql, binds: select.bindings))
         guard let first = rows.first else {
             return ResourcePage(totalResults: page.startIndex > 1 ? try await count() : 0, resources: [])
         }
