@@ -135,7 +135,8 @@ struct ResourceController<Backend: ResourceBackend>: Sendable {
         return ScimController.listResponse(totalResults: page.total, startIndex: list.query.page.startIndex, resources: page.resources)
     }
 
-    /// RFC 9865: a keyset page and, unless it is the last, a signed cursor to the next one.
+    /// RFC 9865: a keyset page, a signed cursor to the next page unless it is the last, and to the
+    /// previous one unless it is the first.
     private func respond(to list: ScimController.ListRequest, cursor: String, tenant: UUID) async throws -> Response {
         let codec = try await cursors.codec()
         var query = list.query
@@ -145,10 +146,13 @@ struct ResourceController<Backend: ResourceBackend>: Sendable {
             query.cursor = try codec.decode(cursor, tenant: tenant, type: type.name, query: list.binding, count: count)
         }
         let page = try await backend.listByCursor(tenant: tenant, query: query, projection: list.projection)
-        let next = page.next.map { codec.encode($0, tenant: tenant, type: type.name, query: list.binding, count: count) }
+        func encoded(_ position: CursorPosition?) -> String? {
+            position.map { codec.encode($0, tenant: tenant, type: type.name, query: list.binding, count: count) }
+        }
         return ScimController.listResponse(
             totalResults: page.totalResults, startIndex: nil,
-            resources: page.resources.map { list.projection.apply(to: backend.render($0).0, of: type) }, nextCursor: next)
+            resources: page.resources.map { list.projection.apply(to: backend.render($0).0, of: type) },
+            nextCursor: encoded(page.next), previousCursor: encoded(page.previous))
     }
 
     /// A page of resources, also for the root `/.search`.

@@ -141,8 +141,12 @@ enum ScimController {
         }
     }
 
-    static func listResponse(totalResults: Int, startIndex: Int?, resources: [JSONValue], nextCursor: String? = nil) -> Response {
-        ScimResponse.json(.ok, ListResponse(totalResults: totalResults, startIndex: startIndex, resources: resources, nextCursor: nextCursor).body)
+    static func listResponse(
+        totalResults: Int, startIndex: Int?, resources: [JSONValue], nextCursor: String? = nil, previousCursor: String? = nil
+    ) -> Response {
+        let list = ListResponse(
+            totalResults: totalResults, startIndex: startIndex, resources: resources, nextCursor: nextCursor, previousCursor: previousCursor)
+        return ScimResponse.json(.ok, list.body)
     }
 
     /// 304 for a GET whose `If-None-Match` names the current version.

@@ -3,11 +3,27 @@ import Foundation
 import PostgresNIO
 import SCIM
 
-/// Where a cursor-paginated query (RFC 9865) left off: the last row's sort key and id.
+/// Where a cursor-paginated query (RFC 9865) goes on from: a row's sort key and id, and whether
+/// the page lies after that row (`nextCursor`) or before it (`previousCursor`).
 public struct CursorPosition: Sendable, Equatable, Codable {
-    /// The last row's sort key as text (nil when it sorted as NULL).
+    /// The row's sort key as text (nil when it sorted as NULL).
     public var key: String?
     public var id: UUID
+    public var backward: Bool
+
+    public init(key: String?, id: UUID, backward: Bool = false) {
+        self.key = key
+        self.id = id
+        self.backward = backward
+    }
+
+    /// Cursors issued before `backward` existed still read, as forward ones.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        key = try container.decodeIfPresent(String.self, forKey: .key)
+        id = try container.decode(UUID.self, forKey: .id)
+        backward = try container.decodeIfPresent(Bool.self, forKey: .backward) ?? false
+    }
 }
 
 /// An opaque, tamper-evident cursor: the position plus what it is bound to, HMAC-signed.

@@ -180,7 +180,8 @@ public struct GroupRepository: Sendable {
         }
         return CursorPage(
             totalResults: page.totalResults,
-            resources: page.resources.map { StoredGroup(resource: $0, members: members[$0.id] ?? []) }, next: page.next)
+            resources: page.resources.map { StoredGroup(resource: $0, members: members[$0.id] ?? []) },
+            next: page.next, previous: page.previous)
     }
 
     // MARK: - Membership rows

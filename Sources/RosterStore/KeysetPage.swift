@@ -6,7 +6,8 @@ extension CursorPage where Resource == StoredResource {
     /// RFC 9865 pages as keyset queries on (sort key, id): page 1 000 reads what page 1 reads.
     ///
     /// Rows sort by (key IS NULL, key, id), so NULL keys come last and every row has one place;
-    /// the next page starts strictly after the last row's (null flag, key, id).
+    /// the next page starts strictly after the last row's (null flag, key, id), and the previous
+    /// page ends strictly before the first row's.
     static func fetch(
         table: ResourceTable, resourceType: ResourceType, tenant: UUID, query: ResourceQuery, database: RosterDatabase
     ) async throws -> Self {
@@ -23,55 +24,71 @@ extension CursorPage where Resource == StoredResource {
         let count = query.page.count
         guard count > 0 else { return CursorPage(totalResults: total, resources: [], next: nil) }
 
+        // A previous page is read backwards from its cursor's row, then turned round.
+        let backward = query.cursor?.backward ?? false
+        let ascending = query.descending == backward
+        let (beyond, direction) = ascending ? (">", "ASC") : ("<", "DESC")
         var select = SQLBuilder()
         select.append("SELECT \(StoredResource.columns)\(table.listColumns), (")
         let type = try key(into: &select)
         select.append(")::text AS sort_key FROM \(table.name)")
         try compiler.appendCondition(query.filter, tenant: tenant, into: &select)
-        let (before, after) = query.descending ? ("<", "DESC") : (">", "ASC")
         if let position = query.cursor {
-            select.append(" AND ")
-            if let saved = position.key {
+            /// `((key) beyond saved OR ((key) = saved AND id beyond the row's))`
+            func beyondRow(_ saved: String) throws(ScimError) {
                 select.append("((")
                 _ = try key(into: &select)
-                select.append(") IS NULL OR (")
-                _ = try key(into: &select)
-                select.append(") \(before) ")
+                select.append(") \(beyond) ")
                 select.bind(saved)
                 select.append("::\(type) OR ((")
                 _ = try key(into: &select)
                 select.append(") = ")
                 select.bind(saved)
-                select.append("::\(type) AND id \(before) ")
+                select.append("::\(type) AND id \(beyond) ")
                 select.bind(position.id)
                 select.append("))")
-            } else {
-                select.append("((")
-                _ = try key(into: &select)
-                select.append(") IS NULL AND id \(before) ")
-                select.bind(position.id)
-                select.append(")")
             }
+            // NULL keys sort after every other key, whichever the direction.
+            select.append(" AND ((")
+            _ = try key(into: &select)
+            switch (position.key, backward) {
+            case (let saved?, false):
+                select.append(") IS NULL OR ")
+                try beyondRow(saved)
+            case (let saved?, true):
+                select.append(") IS NOT NULL AND ")
+                try beyondRow(saved)
+            case (nil, false):
+                select.append(") IS NULL AND id \(beyond) ")
+                select.bind(position.id)
+            case (nil, true):
+                select.append(") IS NOT NULL OR id \(beyond) ")
+                select.bind(position.id)
+            }
+            select.append(")")
         }
         select.append(" ORDER BY ")
         // A key that is never NULL orders without the null flag, so its index can serve the page.
         if query.sortBy != nil && !notNull {
             select.append("(")
             _ = try key(into: &select)
-            select.append(") IS NULL, ")
+            select.append(") IS NULL\(backward ? " DESC" : ""), ")
         }
         select.append("(")
         _ = try key(into: &select)
-        select.append(") \(after), id \(after) LIMIT ")
+        select.append(") \(direction), id \(direction) LIMIT ")
         select.bind(count + 1)
 
         let rows = try await database.query(select.query)
-        let resources = try StoredResource.decode(Array(rows.prefix(count)))
-        var next: CursorPosition?
-        if rows.count > count, let last = rows.prefix(count).last {
-            let columns = last.makeRandomAccess()
-            next = CursorPosition(key: try columns["sort_key"].decode(String?.self), id: try columns[0].decode(UUID.self))
+        let page = backward ? Array(rows.prefix(count).reversed()) : Array(rows.prefix(count))
+        let more = rows.count > count
+        func position(_ row: PostgresRow?, backward: Bool) throws -> CursorPosition? {
+            guard let columns = row?.makeRandomAccess() else { return nil }
+            return CursorPosition(key: try columns["sort_key"].decode(String?.self), id: try columns[0].decode(UUID.self), backward: backward)
         }
-        return CursorPage(totalResults: total, resources: resources, next: next)
+        // Forwards, there are rows before a page reached by a cursor; backwards, rows after it.
+        let next = backward || more ? try position(page.last, backward: false) : nil
+        let previous = (backward ? more : query.cursor != nil) ? try position(page.first, backward: true) : nil
+        return CursorPage(totalResults: total, resources: try StoredResource.decode(page), next: next, previous: previous)
     }
 }

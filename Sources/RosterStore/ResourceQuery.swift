@@ -31,6 +31,15 @@ public struct CursorPage<Resource: Sendable>: Sendable {
     public var resources: [Resource]
     /// nil on the last page.
     public var next: CursorPosition?
+    /// nil on the first page (or when no page before this one is known).
+    public var previous: CursorPosition?
+
+    public init(totalResults: Int, resources: [Resource], next: CursorPosition?, previous: CursorPosition? = nil) {
+        self.totalResults = totalResults
+        self.resources = resources
+        self.next = next
+        self.previous = previous
+    }
 }
 
 /// An `If-Match` precondition (RFC 7644 §3.14): the versions a write may apply to.

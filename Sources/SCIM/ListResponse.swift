@@ -7,12 +7,14 @@ public struct ListResponse: Sendable {
     public var startIndex: Int?
     public var resources: [JSONValue]
     public var nextCursor: String?
+    public var previousCursor: String?
 
-    public init(totalResults: Int, startIndex: Int?, resources: [JSONValue], nextCursor: String? = nil) {
+    public init(totalResults: Int, startIndex: Int?, resources: [JSONValue], nextCursor: String? = nil, previousCursor: String? = nil) {
         self.totalResults = totalResults
         self.startIndex = startIndex
         self.resources = resources
         self.nextCursor = nextCursor
+        self.previousCursor = previousCursor
     }
 
     public var body: JSONValue {
@@ -23,8 +25,9 @@ public struct ListResponse: Sendable {
             "Resources": .array(resources),
         ]
         if let startIndex { object["startIndex"] = .integer(startIndex) }
-        // RFC 9865: nextCursor on every page but the last.
+        // RFC 9865: nextCursor on every page but the last; previousCursor on every page but the first.
         if let nextCursor { object["nextCursor"] = .string(nextCursor) }
+        if let previousCursor { object["previousCursor"] = .string(previousCursor) }
         return .object(object)
     }
 }

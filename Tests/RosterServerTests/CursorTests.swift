@@ -45,6 +45,49 @@ extension ServerSuite {
             }
         }
 
+        /// Walks to the last page, then follows previousCursor back to the first; returns each page's userNames
+        /// going forwards and, going backwards, in the order the pages came.
+        static func walkBack(_ roster: Roster, _ query: String) async throws -> (forward: [[String]], backward: [[String]]) {
+            func names(_ reply: Reply) -> [String] {
+                reply.json["Resources"]?.arrayValue?.compactMap { $0["userName"]?.stringValue } ?? []
+            }
+            var forward: [[String]] = []
+            var reply = try await roster.scim(.get, "/Users?\(query)&cursor=")
+            #expect(reply.json["previousCursor"] == nil, "the first page has no previousCursor")
+            while true {
+                forward.append(names(reply))
+                guard let next = reply.json["nextCursor"]?.stringValue, forward.count < 50 else { break }
+                reply = try await roster.scim(.get, "/Users?\(query)&cursor=\(next)")
+            }
+            var backward: [[String]] = [forward.last ?? []]
+            while let previous = reply.json["previousCursor"]?.stringValue, backward.count < 50 {
+                reply = try await roster.scim(.get, "/Users?\(query)&cursor=\(previous)")
+                #expect(reply.status == .ok, "\(reply.body)")
+                #expect(reply.json["nextCursor"]?.stringValue != nil, "a page reached backwards has a next page")
+                backward.append(names(reply))
+            }
+            return (forward, backward)
+        }
+
+        @Test("previousCursor walks back page by page to the first page, which has none; also sorted, with NULLs, descending")
+        func previousCursor() async throws {
+            try await Roster.run { roster in
+                for i in 0..<7 { _ = try await roster.createUser("u\(i)", extra: i % 3 == 0 ? "" : #","title":"t\#(i % 2)""#) }
+                for query in ["count=3", "count=2&sortBy=title", "count=2&sortBy=title&sortOrder=descending", "count=3&sortBy=userName&sortOrder=descending"] {
+                    let (forward, backward) = try await Self.walkBack(roster, query)
+                    #expect(forward.flatMap { $0 }.count == 7, "\(query)")
+                    #expect(backward == forward.reversed(), "\(query): back \(backward), forth \(forward)")
+                }
+                // A backward page's nextCursor goes forwards again.
+                let first = try await roster.scim(.get, "/Users?count=3&cursor=")
+                let second = try await roster.scim(.get, "/Users?count=3&cursor=\(try #require(first.json["nextCursor"]?.stringValue))")
+                let back = try await roster.scim(.get, "/Users?count=3&cursor=\(try #require(second.json["previousCursor"]?.stringValue))")
+                #expect(back.json["Resources"] == first.json["Resources"])
+                let again = try await roster.scim(.get, "/Users?count=3&cursor=\(try #require(back.json["nextCursor"]?.stringValue))")
+                #expect(again.json["Resources"] == second.json["Resources"])
+            }
+        }
+
         @Test("the first page may be asked for with a bare ?cursor, and via POST /.search")
         func firstPageForms() async throws {
             try await Roster.run { roster in
