@@ -10,6 +10,7 @@ struct AdminAPI: APIProtocol {
     let tokens: ScimTokenRepository
     let keys: AdminKeyRepository
     let groups: GroupRepository
+    let events: EventLog
     let scimBaseURL: String
 
     // MARK: Tenants

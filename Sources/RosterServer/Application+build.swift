@@ -70,7 +70,8 @@ func buildRouter(
     let api = AdminAPI(
         tenants: TenantRepository(database: database), tokens: ScimTokenRepository(database: database),
         keys: AdminKeyRepository(database: database),
-        groups: GroupRepository(database: database, resourceType: registry.group), scimBaseURL: scimBase)
+        groups: GroupRepository(database: database, resourceType: registry.group), events: EventLog(database: database),
+        scimBaseURL: scimBase)
     try api.registerHandlers(on: admin, serverURL: URL(string: "/")!)
     if let metrics {
         MetricsController(metrics: metrics, database: database, timeout: .milliseconds(configuration.healthTimeoutMilliseconds))

@@ -20,15 +20,17 @@ struct BulkController {
     }
 
     @Sendable func bulk(_ request: Request, context: ScimRequestContext) async throws -> Response {
-        let tenant = try context.requirePrincipal().tenantID
+        let principal = try context.requirePrincipal()
         let bulk = try BulkRequest(try await request.scimJSON(context: context))
+        // Every operation's events share the request's transaction id.
+        let change = ChangeContext(principal)
         let results = await BulkProcessor(bulk).run { operation in
-            await perform(operation, tenant: tenant, logger: context.logger)
+            await perform(operation, tenant: principal.tenantID, change: change, logger: context.logger)
         }
         return ScimResponse.json(.ok, BulkRequest.response(results))
     }
 
-    private func perform(_ operation: BulkRequest.Operation, tenant: UUID, logger: Logger) async -> BulkResult {
+    private func perform(_ operation: BulkRequest.Operation, tenant: UUID, change: ChangeContext, logger: Logger) async -> BulkResult {
         let (endpoint, id) = operation.target
         // RFC 7644 §3.7: a location on every result but a failed POST.
         let location = id.map { "\(baseURL)/\(endpoint)/\($0)" }
@@ -39,7 +41,7 @@ struct BulkController {
             if let id, UUID(uuidString: id) == nil { throw ScimError.notFound("\(endpoint) \(id) not found.") }
             return try await target.perform(
                 operation.method, tenant: tenant, id: id.flatMap(UUID.init(uuidString:)), input: operation.data ?? .null,
-                precondition: ScimController.precondition(operation.version))
+                precondition: ScimController.precondition(operation.version), change: change)
         } catch {
             return .failed(Problem(error, logger: logger).scimError, location: location)
         }
@@ -50,23 +52,28 @@ struct BulkController {
 protocol BulkTarget: Sendable {
     /// `id` is nil for the collection (POST) and set for a resource (PUT, PATCH, DELETE).
     func perform(
-        _ method: BulkRequest.Operation.Method, tenant: UUID, id: UUID?, input: JSONValue, precondition: VersionPrecondition?
+        _ method: BulkRequest.Operation.Method, tenant: UUID, id: UUID?, input: JSONValue, precondition: VersionPrecondition?,
+        change: ChangeContext
     ) async throws -> BulkResult
 }
 
 extension ResourceController: BulkTarget {
     func perform(
-        _ method: BulkRequest.Operation.Method, tenant: UUID, id: UUID?, input: JSONValue, precondition: VersionPrecondition?
+        _ method: BulkRequest.Operation.Method, tenant: UUID, id: UUID?, input: JSONValue, precondition: VersionPrecondition?,
+        change: ChangeContext
     ) async throws -> BulkResult {
         let stored: Backend.Stored
         switch (method, id) {
         case (.post, nil):
             // A bulk result shows no resource, so nothing beyond `id` and `meta` is loaded.
-            stored = try await create(tenant: tenant, input: input, projection: Projection(mode: .only([AttributePath(attribute: "id")])))
-        case (.put, let id?): stored = try await replace(tenant: tenant, id: id, input: input, precondition: precondition, projection: nil)
-        case (.patch, let id?): stored = try await patch(tenant: tenant, id: id, input: input, precondition: precondition, projection: nil)
+            stored = try await create(
+                tenant: tenant, input: input, projection: Projection(mode: .only([AttributePath(attribute: "id")])), change: change)
+        case (.put, let id?):
+            stored = try await replace(tenant: tenant, id: id, input: input, precondition: precondition, projection: nil, change: change)
+        case (.patch, let id?):
+            stored = try await patch(tenant: tenant, id: id, input: input, precondition: precondition, projection: nil, change: change)
         case (.delete, let id?):
-            try await delete(tenant: tenant, id: id, precondition: precondition)
+            try await delete(tenant: tenant, id: id, precondition: precondition, change: change)
             let location = "\(backend.baseURL)\(backend.resourceType.endpoint)/\(id.uuidString.lowercased())"
             return BulkResult(status: 204, id: id.uuidString.lowercased(), location: location)
         case (_, nil), (.post, _?):

@@ -53,3 +53,10 @@ public enum ScimLimits {
     /// also the `maxPayloadSize` Bulk advertises.
     public static let maxRequestBytes = BulkRequest.maxPayloadSize
 }
+
+extension ChangeContext {
+    /// A SCIM request's change: its events name the token and share a new transaction id.
+    init(_ principal: ScimPrincipal) {
+        self.init(actor: .scimToken(principal.tokenID))
+    }
+}

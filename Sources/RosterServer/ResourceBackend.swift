@@ -13,14 +13,14 @@ protocol ResourceBackend: Sendable {
     /// Groups do, so a membership change never reads the member list.
     var patchAnswersNoContent: Bool { get }
 
-    func create(tenant: UUID, body: [String: JSONValue], projection: Projection) async throws -> Stored
+    func create(tenant: UUID, body: [String: JSONValue], projection: Projection, change: ChangeContext) async throws -> Stored
     /// `projection` says what the response may show (nil: nothing), so nothing else need be loaded.
     func get(tenant: UUID, id: UUID, projection: Projection?) async throws -> Stored?
     func update(
-        tenant: UUID, id: UUID, precondition: VersionPrecondition?, projection: Projection?,
+        tenant: UUID, id: UUID, precondition: VersionPrecondition?, projection: Projection?, change: ChangeContext,
         _ transform: @escaping @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
     ) async throws -> Stored?
-    func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition?) async throws -> Bool
+    func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition?, change: ChangeContext) async throws -> Bool
     func list(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> ResourcePage<Stored>
     func listByCursor(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> CursorPage<Stored>
 
@@ -44,8 +44,8 @@ struct UserBackend: ResourceBackend {
     let baseURL: String
     let patchAnswersNoContent = false
 
-    func create(tenant: UUID, body: [String: JSONValue], projection: Projection) async throws -> StoredResource {
-        var user = try await users.create(tenant: tenant, body: body)
+    func create(tenant: UUID, body: [String: JSONValue], projection: Projection, change: ChangeContext) async throws -> StoredResource {
+        var user = try await users.create(tenant: tenant, body: body, change: change)
         user.groups = []  // A new user belongs to no group yet.
         return user
     }
@@ -55,16 +55,16 @@ struct UserBackend: ResourceBackend {
     }
 
     func update(
-        tenant: UUID, id: UUID, precondition: VersionPrecondition?, projection: Projection?,
+        tenant: UUID, id: UUID, precondition: VersionPrecondition?, projection: Projection?, change: ChangeContext,
         _ transform: @escaping @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
     ) async throws -> StoredResource? {
-        let user = try await users.update(tenant: tenant, id: id, precondition: precondition) { try transform($0).0 }
+        let user = try await users.update(tenant: tenant, id: id, precondition: precondition, change: change) { try transform($0).0 }
         guard let user, projection?.mayReturn("groups") == true else { return user }
         return try await users.withGroupsLoaded([user], tenant: tenant).first
     }
 
-    func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition?) async throws -> Bool {
-        try await users.delete(tenant: tenant, id: id, precondition: precondition)
+    func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition?, change: ChangeContext) async throws -> Bool {
+        try await users.delete(tenant: tenant, id: id, precondition: precondition, change: change)
     }
 
     func list(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> ResourcePage<StoredResource> {
@@ -102,10 +102,10 @@ struct GroupBackend: ResourceBackend {
     let baseURL: String
     let patchAnswersNoContent = true
 
-    func create(tenant: UUID, body: [String: JSONValue], projection: Projection) async throws -> StoredGroup {
+    func create(tenant: UUID, body: [String: JSONValue], projection: Projection, change: ChangeContext) async throws -> StoredGroup {
         var body = body
         let members = try resourceType.extractMembers(from: &body)
-        return try await groups.create(tenant: tenant, body: body, members: members, withMembers: projection.mayReturn("members"))
+        return try await groups.create(tenant: tenant, body: body, members: members, withMembers: projection.mayReturn("members"), change: change)
     }
 
     func get(tenant: UUID, id: UUID, projection: Projection?) async throws -> StoredGroup? {
@@ -113,15 +113,16 @@ struct GroupBackend: ResourceBackend {
     }
 
     func update(
-        tenant: UUID, id: UUID, precondition: VersionPrecondition?, projection: Projection?,
+        tenant: UUID, id: UUID, precondition: VersionPrecondition?, projection: Projection?, change: ChangeContext,
         _ transform: @escaping @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
     ) async throws -> StoredGroup? {
         try await groups.update(
-            tenant: tenant, id: id, precondition: precondition, withMembers: projection?.mayReturn("members") ?? false, transform)
+            tenant: tenant, id: id, precondition: precondition, withMembers: projection?.mayReturn("members") ?? false, change: change,
+            transform)
     }
 
-    func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition?) async throws -> Bool {
-        try await groups.delete(tenant: tenant, id: id, precondition: precondition)
+    func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition?, change: ChangeContext) async throws -> Bool {
+        try await groups.delete(tenant: tenant, id: id, precondition: precondition, change: change)
     }
 
     func list(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> ResourcePage<StoredGroup> {

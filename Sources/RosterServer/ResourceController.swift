@@ -26,7 +26,8 @@ struct ResourceController<Backend: ResourceBackend>: Sendable {
     @Sendable func create(_ request: Request, context: ScimRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let projection = try ScimController.projection(request)
-        let stored = try await create(tenant: principal.tenantID, input: try await request.scimJSON(context: context), projection: projection)
+        let stored = try await create(
+            tenant: principal.tenantID, input: try await request.scimJSON(context: context), projection: projection, change: ChangeContext(principal))
         return respond(.created, stored, projection)
     }
 
@@ -44,15 +45,17 @@ struct ResourceController<Backend: ResourceBackend>: Sendable {
 
     @Sendable func replace(_ request: Request, context: ScimRequestContext) async throws -> Response {
         let input = try await request.scimJSON(context: context)
-        return try await update(request, context, answersNoContent: false) { tenant, id, precondition, projection in
-            try await replace(tenant: tenant, id: id, input: input, precondition: precondition, projection: projection)
+        return try await update(request, context, answersNoContent: false) { principal, id, precondition, projection in
+            try await replace(
+                tenant: principal.tenantID, id: id, input: input, precondition: precondition, projection: projection, change: ChangeContext(principal))
         }
     }
 
     @Sendable func patch(_ request: Request, context: ScimRequestContext) async throws -> Response {
         let input = try await request.scimJSON(context: context)
-        return try await update(request, context, answersNoContent: backend.patchAnswersNoContent) { tenant, id, precondition, projection in
-            try await patch(tenant: tenant, id: id, input: input, precondition: precondition, projection: projection)
+        return try await update(request, context, answersNoContent: backend.patchAnswersNoContent) { principal, id, precondition, projection in
+            try await patch(
+                tenant: principal.tenantID, id: id, input: input, precondition: precondition, projection: projection, change: ChangeContext(principal))
         }
     }
 
@@ -60,13 +63,13 @@ struct ResourceController<Backend: ResourceBackend>: Sendable {
     /// PATCH that way and the client asked for no attributes.
     private func update(
         _ request: Request, _ context: ScimRequestContext, answersNoContent: Bool,
-        _ write: (UUID, UUID, VersionPrecondition?, Projection?) async throws -> Backend.Stored
+        _ write: (ScimPrincipal, UUID, VersionPrecondition?, Projection?) async throws -> Backend.Stored
     ) async throws -> Response {
         let principal = try context.requirePrincipal()
         let projection = try ScimController.projection(request)
         let id = try ScimController.resourceID(context, type: type.name)
         let noContent = answersNoContent && projection.isDefault
-        let stored = try await write(principal.tenantID, id, ScimController.precondition(request.headers[.ifMatch]), noContent ? nil : projection)
+        let stored = try await write(principal, id, ScimController.precondition(request.headers[.ifMatch]), noContent ? nil : projection)
         if noContent { return Response(status: .noContent, headers: [.eTag: backend.render(stored).1.etag]) }
         return respond(.ok, stored, projection)
     }
@@ -74,46 +77,53 @@ struct ResourceController<Backend: ResourceBackend>: Sendable {
     @Sendable func delete(_ request: Request, context: ScimRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let id = try ScimController.resourceID(context, type: type.name)
-        try await delete(tenant: principal.tenantID, id: id, precondition: ScimController.precondition(request.headers[.ifMatch]))
+        try await delete(
+            tenant: principal.tenantID, id: id, precondition: ScimController.precondition(request.headers[.ifMatch]), change: ChangeContext(principal))
         return Response(status: .noContent)
     }
 
     // MARK: The writes, as the routes and Bulk both perform them
 
-    func create(tenant: UUID, input: JSONValue, projection: Projection) async throws -> Backend.Stored {
+    func create(tenant: UUID, input: JSONValue, projection: Projection, change: ChangeContext) async throws -> Backend.Stored {
         let body = try ResourceValidator(resourceType: type).validate(input)
-        return try await backend.create(tenant: tenant, body: body, projection: projection)
+        return try await backend.create(tenant: tenant, body: body, projection: projection, change: change)
     }
 
     /// `projection` says what the caller will show of the result (nil: nothing).
-    func replace(tenant: UUID, id: UUID, input: JSONValue, precondition: VersionPrecondition?, projection: Projection?) async throws -> Backend.Stored {
+    func replace(
+        tenant: UUID, id: UUID, input: JSONValue, precondition: VersionPrecondition?, projection: Projection?, change: ChangeContext
+    ) async throws -> Backend.Stored {
         let backend = self.backend
-        return try await updated(tenant: tenant, id: id, precondition: precondition, projection: projection) {
+        return try await updated(tenant: tenant, id: id, precondition: precondition, projection: projection, change: change) {
             try backend.replacement(input, existing: $0)
         }
     }
 
-    func patch(tenant: UUID, id: UUID, input: JSONValue, precondition: VersionPrecondition?, projection: Projection?) async throws -> Backend.Stored {
+    func patch(
+        tenant: UUID, id: UUID, input: JSONValue, precondition: VersionPrecondition?, projection: Projection?, change: ChangeContext
+    ) async throws -> Backend.Stored {
         let patch = try PatchRequest(input)
         let engine = PatchEngine(resourceType: type)
-        return try await updated(tenant: tenant, id: id, precondition: precondition, projection: projection) {
+        return try await updated(tenant: tenant, id: id, precondition: precondition, projection: projection, change: change) {
             let outcome = try engine.apply(patch, to: $0)
             return (outcome.body, outcome.membershipChanges)
         }
     }
 
     private func updated(
-        tenant: UUID, id: UUID, precondition: VersionPrecondition?, projection: Projection?,
+        tenant: UUID, id: UUID, precondition: VersionPrecondition?, projection: Projection?, change: ChangeContext,
         _ transform: @escaping @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
     ) async throws -> Backend.Stored {
-        guard let stored = try await backend.update(tenant: tenant, id: id, precondition: precondition, projection: projection, transform) else {
+        guard let stored = try await backend.update(
+            tenant: tenant, id: id, precondition: precondition, projection: projection, change: change, transform)
+        else {
             throw ScimController.notFound(type.name, id)
         }
         return stored
     }
 
-    func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition?) async throws {
-        guard try await backend.delete(tenant: tenant, id: id, precondition: precondition) else {
+    func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition?, change: ChangeContext) async throws {
+        guard try await backend.delete(tenant: tenant, id: id, precondition: precondition, change: change) else {
             throw ScimController.notFound(type.name, id)
         }
     }

@@ -11,6 +11,8 @@ public enum AdminScope: String, Sendable, CaseIterable, Codable {
     case metrics
     /// Reads the directory: whether a user belongs to a group.
     case directoryRead = "directory:read"
+    /// Reads the change feed.
+    case feedRead = "feed:read"
 }
 
 public struct AdminKeyRecord: Sendable, Equatable {

@@ -19,7 +19,9 @@ public struct GroupRepository: Sendable {
         self.resourceType = resourceType
     }
 
-    public func create(tenant: UUID, body: [String: JSONValue], members: [MemberReference], withMembers: Bool = true) async throws -> StoredGroup {
+    public func create(
+        tenant: UUID, body: [String: JSONValue], members: [MemberReference], withMembers: Bool = true, change: ChangeContext
+    ) async throws -> StoredGroup {
         let id = UUID()
         return try await database.transaction { connection in
             let rows = try await connection.query(
@@ -30,7 +32,11 @@ public struct GroupRepository: Sendable {
                 RETURNING \(unescaped: StoredResource.columns)
                 """, logger: database.logger)
             guard let group = try await StoredResource.decode(rows).first else { throw StoreError.notFound("group") }
-            try await Self.addMembers(members, to: id, tenant: tenant, connection: connection, logger: database.logger)
+            var delta = MembershipDelta()
+            try await Self.addMembers(members, to: id, tenant: tenant, delta: &delta, connection: connection, logger: database.logger)
+            let events = [NewEvent(type: .groupCreated, resource: id, version: group.version, data: group.body)]
+                + delta.events(group: id, version: group.version)
+            try await EventLog.append(events, tenant: tenant, context: change, connection: connection, logger: database.logger)
             guard withMembers else { return StoredGroup(resource: group, members: []) }
             let resolved = try await Self.members(of: [id], tenant: tenant, connection: connection, logger: database.logger)
             return StoredGroup(resource: group, members: resolved[id] ?? [])
@@ -54,7 +60,7 @@ public struct GroupRepository: Sendable {
     /// changes, applied in order to `group_members` row by row: a change costs its own size, never the group's.
     /// Nothing changed (an existing member added, a non-member removed) writes nothing and keeps the version.
     public func update(
-        tenant: UUID, id: UUID, precondition: VersionPrecondition? = nil, withMembers: Bool = true,
+        tenant: UUID, id: UUID, precondition: VersionPrecondition? = nil, withMembers: Bool = true, change: ChangeContext,
         _ transform: @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
     ) async throws -> StoredGroup? {
         try await database.transaction { connection in
@@ -64,13 +70,12 @@ public struct GroupRepository: Sendable {
             guard let current else { return nil }
             try precondition?.check(current.version)
             let (body, changes) = try transform(current.body)
-            var membersChanged = false
-            for change in changes {
-                let changed = try await Self.apply(change, to: id, tenant: tenant, connection: connection, logger: database.logger)
-                membersChanged = membersChanged || changed
+            var delta = MembershipDelta()
+            for membership in changes {
+                try await Self.apply(membership, to: id, tenant: tenant, delta: &delta, connection: connection, logger: database.logger)
             }
             var group = current
-            if body != current.body || membersChanged {
+            if body != current.body || !delta.isEmpty {
                 let rows = try await connection.query(
                     """
                     UPDATE groups SET display_name = \(body["displayName"]?.stringValue ?? ""), external_id = \(body["externalId"]?.stringValue),
@@ -80,6 +85,11 @@ public struct GroupRepository: Sendable {
                     """, logger: database.logger)
                 guard let updated = try await StoredResource.decode(rows).first else { return nil }
                 group = updated
+                var events = delta.events(group: id, version: group.version)
+                if body != current.body {
+                    events.insert(NewEvent(type: .groupUpdated, resource: id, version: group.version, data: group.body), at: 0)
+                }
+                try await EventLog.append(events, tenant: tenant, context: change, connection: connection, logger: database.logger)
             }
             guard withMembers else { return StoredGroup(resource: group, members: []) }
             let resolved = try await Self.members(of: [id], tenant: tenant, connection: connection, logger: database.logger)
@@ -87,48 +97,52 @@ public struct GroupRepository: Sendable {
         }
     }
 
-    /// Applies one membership change; returns whether any row changed.
+    /// Applies one membership change, noting in `delta` the rows it really added or removed.
     static func apply(
-        _ change: MembershipChange, to group: UUID, tenant: UUID, connection: PostgresConnection, logger: Logger
-    ) async throws -> Bool {
+        _ change: MembershipChange, to group: UUID, tenant: UUID, delta: inout MembershipDelta, connection: PostgresConnection, logger: Logger
+    ) async throws {
         switch change {
         case .add(let members):
-            return try await addMembers(members, to: group, tenant: tenant, connection: connection, logger: logger) > 0
+            try await addMembers(members, to: group, tenant: tenant, delta: &delta, connection: connection, logger: logger)
         case .remove(let ids):
-            guard !ids.isEmpty else { return false }
-            return try await !connection.query(
-                "DELETE FROM group_members WHERE tenant_id = \(tenant) AND group_id = \(group) AND member_id = ANY(\(ids)) RETURNING member_id",
-                logger: logger
-            ).collect().isEmpty
+            guard !ids.isEmpty else { return }
+            let rows = try await connection.query(
+                """
+                DELETE FROM group_members WHERE tenant_id = \(tenant) AND group_id = \(group) AND member_id = ANY(\(ids))
+                RETURNING member_id, member_type
+                """, logger: logger)
+            for try await (id, type) in rows.decode((UUID, String).self) { delta.remove(id, MemberType(rawValue: type) ?? .user) }
         case .removeAll:
-            return try await !connection.query(
-                "DELETE FROM group_members WHERE tenant_id = \(tenant) AND group_id = \(group) RETURNING member_id", logger: logger
-            ).collect().isEmpty
+            let rows = try await connection.query(
+                "DELETE FROM group_members WHERE tenant_id = \(tenant) AND group_id = \(group) RETURNING member_id, member_type",
+                logger: logger)
+            for try await (id, type) in rows.decode((UUID, String).self) { delta.remove(id, MemberType(rawValue: type) ?? .user) }
         case .replace(let members):
             let existing = Set(try await connection.query(
                 "SELECT member_id FROM group_members WHERE tenant_id = \(tenant) AND group_id = \(group)", logger: logger
             ).collect().map { try $0.decode(UUID.self) })
-            let wanted = Set(members.map(\.id))
-            let removed = Set(existing).subtracting(wanted)
-            var changed = false
+            let removed = existing.subtracting(members.map(\.id))
             if !removed.isEmpty {
-                changed = try await apply(.remove(Array(removed)), to: group, tenant: tenant, connection: connection, logger: logger)
+                try await apply(.remove(Array(removed)), to: group, tenant: tenant, delta: &delta, connection: connection, logger: logger)
             }
-            let added = try await addMembers(
-                members.filter { !existing.contains($0.id) }, to: group, tenant: tenant, connection: connection, logger: logger)
-            return changed || added > 0
+            try await addMembers(
+                members.filter { !existing.contains($0.id) }, to: group, tenant: tenant, delta: &delta, connection: connection, logger: logger)
         }
     }
 
     /// Deletes a group, its own membership rows (by cascade) and its memberships in other groups.
-    public func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition? = nil) async throws -> Bool {
+    public func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition? = nil, change: ChangeContext) async throws -> Bool {
         try await database.transaction { connection in
             let deleted = try await connection.query(
-                "DELETE FROM groups WHERE tenant_id = \(tenant) AND id = \(id) RETURNING version", logger: database.logger
+                "DELETE FROM groups WHERE tenant_id = \(tenant) AND id = \(id) RETURNING version, body", logger: database.logger
             ).collect()
             guard let row = deleted.first else { return false }
-            try precondition?.check(try row.decode(Int64.self))
-            try await Self.removeMemberships(of: id, tenant: tenant, connection: connection, logger: database.logger)
+            let (version, body) = try row.decode((Int64, ResourceBody).self)
+            try precondition?.check(version)
+            let parents = try await Self.removeMemberships(of: id, tenant: tenant, connection: connection, logger: database.logger)
+            let events = [NewEvent(type: .groupDeleted, resource: id, version: version, data: body.object)]
+                + Self.departureEvents(of: id, type: .group, from: parents)
+            try await EventLog.append(events, tenant: tenant, context: change, connection: connection, logger: database.logger)
             return true
         }
     }
@@ -188,11 +202,10 @@ public struct GroupRepository: Sendable {
 
     /// Inserts membership rows after checking each member exists in the tenant with the claimed type.
     /// The member rows are locked FOR KEY SHARE so a concurrent delete waits for this transaction.
-    @discardableResult
     static func addMembers(
-        _ members: [MemberReference], to group: UUID, tenant: UUID, connection: PostgresConnection, logger: Logger
-    ) async throws -> Int {
-        guard !members.isEmpty else { return 0 }
+        _ members: [MemberReference], to group: UUID, tenant: UUID, delta: inout MembershipDelta, connection: PostgresConnection, logger: Logger
+    ) async throws {
+        guard !members.isEmpty else { return }
         let ids = members.map(\.id)
         var found: [UUID: MemberType] = [:]
         for try await id in try await connection.query(
@@ -232,17 +245,21 @@ public struct GroupRepository: Sendable {
         }
         let types = members.map { found[$0.id]!.rawValue }
         // Adding an existing member is not an error, and not a change (RFC 7644 §3.5.2.1).
-        return try await connection.query(
+        let rows = try await connection.query(
             """
             INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
             SELECT \(tenant), \(group), m.id, m.type FROM unnest(\(ids)::uuid[], \(types)::text[]) AS m(id, type)
             ON CONFLICT DO NOTHING
             RETURNING member_id
-            """, logger: logger).collect().count
+            """, logger: logger)
+        for try await id in rows.decode(UUID.self) { delta.add(id, found[id] ?? .user) }
     }
 
-    /// Removes a deleted resource from every group it belonged to, and bumps those groups' version.
-    static func removeMemberships(of member: UUID, tenant: UUID, connection: PostgresConnection, logger: Logger) async throws {
+    /// Removes a deleted resource from every group it belonged to, and bumps those groups' version;
+    /// returns those groups with their new versions.
+    static func removeMemberships(
+        of member: UUID, tenant: UUID, connection: PostgresConnection, logger: Logger
+    ) async throws -> [(group: UUID, version: Int64)] {
         try await connection.query(
             """
             WITH removed AS (
@@ -250,7 +267,18 @@ public struct GroupRepository: Sendable {
             )
             UPDATE groups SET version = version + 1, last_modified = now()
             WHERE tenant_id = \(tenant) AND id IN (SELECT group_id FROM removed)
-            """, logger: logger)
+            RETURNING id, version
+            """, logger: logger
+        ).collect().map { try $0.decode((UUID, Int64).self) }
+    }
+
+    /// `group.members.removed` for each group a deleted member left.
+    static func departureEvents(of member: UUID, type: MemberType, from groups: [(group: UUID, version: Int64)]) -> [NewEvent] {
+        groups.flatMap { group, version in
+            var delta = MembershipDelta()
+            delta.remove(member, type)
+            return delta.events(group: group, version: version)
+        }
     }
 
     /// Members of the given groups, with a display name from the member's row.

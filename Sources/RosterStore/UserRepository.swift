@@ -29,17 +29,21 @@ public struct UserRepository: Sendable {
         }
     }
 
-    public func create(tenant: UUID, body: [String: JSONValue]) async throws -> StoredResource {
+    public func create(tenant: UUID, body: [String: JSONValue], change: ChangeContext) async throws -> StoredResource {
         let c = Columns(body)
-        let rows = try await database.query(
-            """
-            INSERT INTO users (tenant_id, id, user_name, external_id, display_name, active, emails, created, last_modified, body)
-            VALUES (\(tenant), \(UUID()), \(c.userName), \(c.externalID), \(c.displayName), \(c.active), \(c.emails), now(), now(),
-                    \(ResourceBody(body)))
-            RETURNING \(unescaped: StoredResource.columns)
-            """)
-        guard let user = try StoredResource.decode(rows).first else { throw StoreError.notFound("user") }
-        return user
+        return try await database.transaction { connection in
+            let rows = try await connection.query(
+                """
+                INSERT INTO users (tenant_id, id, user_name, external_id, display_name, active, emails, created, last_modified, body)
+                VALUES (\(tenant), \(UUID()), \(c.userName), \(c.externalID), \(c.displayName), \(c.active), \(c.emails), now(), now(),
+                        \(ResourceBody(body)))
+                RETURNING \(unescaped: StoredResource.columns)
+                """, logger: database.logger)
+            guard let user = try await StoredResource.decode(rows).first else { throw StoreError.notFound("user") }
+            let event = NewEvent(type: .userCreated, resource: user.id, version: user.version, data: user.body)
+            try await EventLog.append([event], tenant: tenant, context: change, connection: connection, logger: database.logger)
+            return user
+        }
     }
 
     public func get(tenant: UUID, id: UUID) async throws -> StoredResource? {
@@ -49,7 +53,7 @@ public struct UserRepository: Sendable {
     /// Replaces (PUT) or patches (PATCH) a user: `transform` computes the new body from the stored one
     /// inside the row lock. A body that comes out unchanged writes nothing and keeps the version.
     public func update(
-        tenant: UUID, id: UUID, precondition: VersionPrecondition? = nil,
+        tenant: UUID, id: UUID, precondition: VersionPrecondition? = nil, change: ChangeContext,
         _ transform: @Sendable ([String: JSONValue]) throws -> [String: JSONValue]
     ) async throws -> StoredResource? {
         try await database.transaction { connection in
@@ -69,21 +73,39 @@ public struct UserRepository: Sendable {
                 WHERE tenant_id = \(tenant) AND id = \(id)
                 RETURNING \(unescaped: StoredResource.columns)
                 """, logger: database.logger)
-            return try await StoredResource.decode(rows).first
+            guard let user = try await StoredResource.decode(rows).first else { return nil }
+            try await EventLog.append(Self.events(from: current, to: user), tenant: tenant, context: change, connection: connection, logger: database.logger)
+            return user
         }
     }
 
+    /// `user.updated` when anything but `active` changed; `user.deactivated` or `.reactivated` when `active` did.
+    static func events(from old: StoredResource, to new: StoredResource) -> [NewEvent] {
+        var events: [NewEvent] = []
+        var before = old.body, after = new.body
+        let (wasActive, isActive) = (before.removeValue(forKey: "active")?.boolValue ?? true, after.removeValue(forKey: "active")?.boolValue ?? true)
+        if before != after { events.append(NewEvent(type: .userUpdated, resource: new.id, version: new.version, data: new.body)) }
+        if wasActive != isActive {
+            events.append(NewEvent(type: isActive ? .userReactivated : .userDeactivated, resource: new.id, version: new.version, data: new.body))
+        }
+        return events
+    }
+
     /// Deletes a user and, in the same transaction, its group memberships. Returns false when absent.
-    public func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition? = nil) async throws -> Bool {
+    public func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition? = nil, change: ChangeContext) async throws -> Bool {
         try await database.transaction { connection in
             // Delete the user row first: a concurrent membership insert holds FOR KEY SHARE on it,
             // so this waits for that insert to commit and the membership delete below then sees it.
             let deleted = try await connection.query(
-                "DELETE FROM users WHERE tenant_id = \(tenant) AND id = \(id) RETURNING version", logger: database.logger
+                "DELETE FROM users WHERE tenant_id = \(tenant) AND id = \(id) RETURNING version, body", logger: database.logger
             ).collect()
             guard let row = deleted.first else { return false }
-            try precondition?.check(try row.decode(Int64.self))
-            try await GroupRepository.removeMemberships(of: id, tenant: tenant, connection: connection, logger: database.logger)
+            let (version, body) = try row.decode((Int64, ResourceBody).self)
+            try precondition?.check(version)
+            let groups = try await GroupRepository.removeMemberships(of: id, tenant: tenant, connection: connection, logger: database.logger)
+            let events = [NewEvent(type: .userDeleted, resource: id, version: version, data: body.object)]
+                + GroupRepository.departureEvents(of: id, type: .user, from: groups)
+            try await EventLog.append(events, tenant: tenant, context: change, connection: connection, logger: database.logger)
             return true
         }
     }

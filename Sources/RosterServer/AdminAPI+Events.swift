@@ -1,0 +1,105 @@
+import Foundation
+import OpenAPIRuntime
+import RosterStore
+import SCIM
+
+/// `/api/v1/events` (the key's tenant) and `/api/v1/tenants/{tenant}/events`: the change feed, by cursor.
+extension AdminAPI {
+    func listEvents(_ input: Operations.ListEvents.Input) async throws -> Operations.ListEvents.Output {
+        let q = input.query
+        return .ok(.init(body: .json(try await events(
+            tenant: nil, after: q.after, limit: q.limit, types: q._type, resource: q.resourceId, since: q.since))))
+    }
+
+    func listTenantEvents(_ input: Operations.ListTenantEvents.Input) async throws -> Operations.ListTenantEvents.Output {
+        let q = input.query
+        return .ok(.init(body: .json(try await events(
+            tenant: input.path.tenant, after: q.after, limit: q.limit, types: q._type, resource: q.resourceId, since: q.since))))
+    }
+
+    private func events(
+        tenant reference: String?, after: String?, limit: Int?, types: String?, resource: String?, since: Date?
+    ) async throws -> Components.Schemas.EventList {
+        let principal = try AuthenticatedAdmin.require(.feedRead)
+        let tenant = try await tenant(named: reference, for: principal)
+        var query = EventLog.Query()
+        if let after {
+            guard let sequence = Int64(after), sequence >= 0 else {
+                throw AdminError.invalidRequest("'after' must be the next_cursor of an earlier answer.")
+            }
+            query.after = sequence
+        }
+        if let limit {
+            guard (1...1000).contains(limit) else { throw AdminError.invalidRequest("'limit' must be between 1 and 1000.") }
+            query.limit = limit
+        }
+        if let types {
+            query.types = try types.split(separator: ",").map { name in
+                let name = name.trimmingCharacters(in: .whitespaces)
+                guard let type = EventType(rawValue: name) else {
+                    throw AdminError.invalidRequest(
+                        "'type' lists event types, comma-separated: \(EventType.allCases.map(\.rawValue).joined(separator: ", ")).")
+                }
+                return type
+            }
+        }
+        if let resource {
+            guard let id = UUID(uuidString: resource) else { throw AdminError.invalidRequest("'resource_id' must be a user's or group's id.") }
+            query.resource = id
+        }
+        query.since = since
+        let page = try await self.events.read(tenant: tenant.id, query)
+        return .init(data: try page.map(Components.Schemas.Event.init), nextCursor: String(page.last?.sequence ?? query.after))
+    }
+}
+
+extension Components.Schemas.Event {
+    init(_ event: ChangeEvent) throws {
+        let actor: ActorPayload._TypePayload =
+            switch event.actor {
+            case .scimToken: .scimToken
+            case .adminKey: .adminKey
+            case .system: .system
+            }
+        self.init(
+            id: event.id.lowercasedString, sequence: event.sequence, _type: .init(event.type), eventUri: event.type.eventURI,
+            tenantId: event.tenant.lowercasedString, resourceType: event.resourceType == "User" ? .user : .group,
+            resourceId: event.resourceID.lowercasedString, resourceVersion: event.resourceVersion,
+            actor: .init(_type: actor, id: event.actor.id?.lowercasedString),
+            transactionId: event.transaction.lowercasedString, occurredAt: event.occurred,
+            data: .init(additionalProperties: try OpenAPIObjectContainer(unvalidatedValue: event.data.mapValues(\.unvalidated))))
+    }
+}
+
+extension Components.Schemas.EventType {
+    init(_ type: EventType) {
+        self =
+            switch type {
+            case .userCreated: .user_created
+            case .userUpdated: .user_updated
+            case .userDeactivated: .user_deactivated
+            case .userReactivated: .user_reactivated
+            case .userDeleted: .user_deleted
+            case .groupCreated: .group_created
+            case .groupUpdated: .group_updated
+            case .groupDeleted: .group_deleted
+            case .groupMembersAdded: .group_members_added
+            case .groupMembersRemoved: .group_members_removed
+            }
+    }
+}
+
+extension JSONValue {
+    /// The value as swift-openapi-runtime's untyped containers take it.
+    var unvalidated: (any Sendable)? {
+        switch self {
+        case .null: nil
+        case .bool(let value): value
+        case .integer(let value): value
+        case .decimal(let value): value
+        case .string(let value): value
+        case .array(let items): items.map(\.unvalidated)
+        case .object(let object): object.mapValues(\.unvalidated)
+        }
+    }
+}

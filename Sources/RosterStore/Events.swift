@@ -1,0 +1,225 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SCIM
+
+/// Who made a change, as the change feed and the audit log name them.
+public enum Actor: Sendable, Equatable {
+    case scimToken(UUID)
+    /// nil: the bootstrap key from configuration.
+    case adminKey(UUID?)
+    /// Roster itself (the CLI, migrations).
+    case system
+
+    public var type: String {
+        switch self {
+        case .scimToken: "scim_token"
+        case .adminKey: "admin_key"
+        case .system: "system"
+        }
+    }
+
+    public var id: UUID? {
+        switch self {
+        case .scimToken(let id): id
+        case .adminKey(let id): id
+        case .system: nil
+        }
+    }
+
+    init(type: String, id: UUID?) {
+        switch (type, id) {
+        case ("scim_token", let id?): self = .scimToken(id)
+        case ("admin_key", let id): self = .adminKey(id)
+        default: self = .system
+        }
+    }
+}
+
+/// The request a change belongs to: every event it writes carries its actor and transaction id.
+public struct ChangeContext: Sendable {
+    public var actor: Actor
+    /// Shared by every event of one request (all operations of a Bulk request too).
+    public var transaction: UUID
+
+    public init(actor: Actor, transaction: UUID = UUID()) {
+        self.actor = actor
+        self.transaction = transaction
+    }
+}
+
+/// The kinds of change the feed records.
+public enum EventType: String, Sendable, CaseIterable, Codable {
+    case userCreated = "user.created"
+    case userUpdated = "user.updated"
+    case userDeactivated = "user.deactivated"
+    case userReactivated = "user.reactivated"
+    case userDeleted = "user.deleted"
+    case groupCreated = "group.created"
+    case groupUpdated = "group.updated"
+    case groupDeleted = "group.deleted"
+    case groupMembersAdded = "group.members.added"
+    case groupMembersRemoved = "group.members.removed"
+
+    /// The RFC 9967 security event URI a SCIM-events consumer maps it to.
+    public var eventURI: String {
+        let prefix = "urn:ietf:params:scim:event:prov:"
+        return switch self {
+        case .userCreated, .groupCreated: prefix + "create:notice"
+        case .userUpdated, .groupUpdated, .groupMembersAdded, .groupMembersRemoved: prefix + "patch:notice"
+        case .userDeactivated: prefix + "deactivate"
+        case .userReactivated: prefix + "activate"
+        case .userDeleted, .groupDeleted: prefix + "delete"
+        }
+    }
+
+    var resourceType: String { rawValue.hasPrefix("user.") ? "User" : "Group" }
+}
+
+/// An event about to be written with its change.
+struct NewEvent: Sendable {
+    var type: EventType
+    var resource: UUID
+    var version: Int64
+    var data: [String: JSONValue]
+}
+
+/// A recorded event, as readers get it.
+public struct ChangeEvent: Sendable, Equatable {
+    public var tenant: UUID
+    /// The tenant's sequence number: commit order, without gaps.
+    public var sequence: Int64
+    /// Stable: the webhook's `webhook-id`.
+    public var id: UUID
+    public var type: EventType
+    public var resourceType: String
+    public var resourceID: UUID
+    public var resourceVersion: Int64
+    public var actor: Actor
+    public var transaction: UUID
+    public var occurred: Date
+    public var data: [String: JSONValue]
+}
+
+/// A member that a change added to or removed from a group.
+public struct MemberDelta: Sendable, Equatable {
+    public var id: UUID
+    public var type: MemberType
+}
+
+/// What the membership changes of one write came to: the rows really added and removed, net.
+struct MembershipDelta: Sendable {
+    private(set) var added: [UUID: MemberType] = [:]
+    private(set) var removed: [UUID: MemberType] = [:]
+
+    var isEmpty: Bool { added.isEmpty && removed.isEmpty }
+
+    /// A member removed and added again in one request (or the reverse) comes to nothing.
+    mutating func add(_ id: UUID, _ type: MemberType) {
+        if removed.removeValue(forKey: id) == nil { added[id] = type }
+    }
+
+    mutating func remove(_ id: UUID, _ type: MemberType) {
+        if added.removeValue(forKey: id) == nil { removed[id] = type }
+    }
+
+    /// `group.members.added` / `.removed` events for `group` at `version`.
+    func events(group: UUID, version: Int64) -> [NewEvent] {
+        func members(_ delta: [UUID: MemberType]) -> JSONValue {
+            .array(delta.sorted { $0.key.uuidString < $1.key.uuidString }.map { id, type in
+                ["value": .string(id.uuidString.lowercased()), "type": .string(type.rawValue)]
+            })
+        }
+        var events: [NewEvent] = []
+        if !added.isEmpty {
+            events.append(NewEvent(type: .groupMembersAdded, resource: group, version: version, data: ["members": members(added)]))
+        }
+        if !removed.isEmpty {
+            events.append(NewEvent(type: .groupMembersRemoved, resource: group, version: version, data: ["members": members(removed)]))
+        }
+        return events
+    }
+}
+
+/// Writes events inside the transaction of their change, and reads them back in commit order.
+public struct EventLog: Sendable {
+    let database: RosterDatabase
+
+    public init(database: RosterDatabase) {
+        self.database = database
+    }
+
+    /// Appends `events` as the last statements of the caller's transaction. Taking the tenant's
+    /// sequence numbers locks its counter row until this transaction ends (see 0005_events.sql).
+    static func append(
+        _ events: [NewEvent], tenant: UUID, context: ChangeContext, connection: PostgresConnection, logger: Logger
+    ) async throws {
+        guard !events.isEmpty else { return }
+        let rows = try await connection.query(
+            """
+            INSERT INTO event_sequences AS s (tenant_id, last_seq) VALUES (\(tenant), \(Int64(events.count)))
+            ON CONFLICT (tenant_id) DO UPDATE SET last_seq = s.last_seq + \(Int64(events.count))
+            RETURNING last_seq
+            """, logger: logger
+        ).collect()
+        guard let last = try rows.first?.decode(Int64.self) else { throw StoreError.notFound("event sequence") }
+        let first = last - Int64(events.count) + 1
+        let batch = ResourceBody(["events": .array(events.map { event in
+            [
+                "type": .string(event.type.rawValue), "resource_type": .string(event.type.resourceType),
+                "resource_id": .string(event.resource.uuidString), "version": .integer(Int(event.version)), "data": .object(event.data),
+            ]
+        })])
+        try await connection.query(
+            """
+            INSERT INTO events (tenant_id, seq, id, type, resource_type, resource_id, resource_version,
+                                actor_type, actor_id, transaction_id, occurred_at, data)
+            SELECT \(tenant), \(first) + e.n - 1, gen_random_uuid(), e.event ->> 'type', e.event ->> 'resource_type',
+                   (e.event ->> 'resource_id')::uuid, (e.event ->> 'version')::bigint,
+                   \(context.actor.type), \(context.actor.id), \(context.transaction), now(), e.event -> 'data'
+            FROM jsonb_array_elements(\(batch) -> 'events') WITH ORDINALITY AS e(event, n)
+            """, logger: logger)
+    }
+
+    /// What a reader asks for: events after a sequence number, optionally narrowed.
+    public struct Query: Sendable {
+        public var after: Int64
+        public var limit: Int
+        public var types: [EventType]?
+        public var resource: UUID?
+        public var since: Date?
+
+        public init(after: Int64 = 0, limit: Int = 100, types: [EventType]? = nil, resource: UUID? = nil, since: Date? = nil) {
+            self.after = after
+            self.limit = limit
+            self.types = types
+            self.resource = resource
+            self.since = since
+        }
+    }
+
+    /// A tenant's events after `query.after`, in commit order.
+    public func read(tenant: UUID, _ query: Query) async throws -> [ChangeEvent] {
+        let types = query.types?.map(\.rawValue)
+        let rows = try await database.query(
+            """
+            SELECT seq, id, type, resource_type, resource_id, resource_version, actor_type, actor_id, transaction_id, occurred_at, data
+            FROM events
+            WHERE tenant_id = \(tenant) AND seq > \(query.after)
+              AND (\(types)::text[] IS NULL OR type = ANY(\(types)::text[]))
+              AND (\(query.resource)::uuid IS NULL OR resource_id = \(query.resource))
+              AND (\(query.since)::timestamptz IS NULL OR occurred_at >= \(query.since))
+            ORDER BY seq
+            LIMIT \(query.limit)
+            """)
+        return try rows.map { row in
+            let (seq, id, type, resourceType, resource, version, actorType, actorID, transaction, occurred, data) = try row.decode(
+                (Int64, UUID, String, String, UUID, Int64, String, UUID?, UUID, Date, ResourceBody).self)
+            guard let type = EventType(rawValue: type) else { throw StoreError.unavailable("unknown event type \(type)") }
+            return ChangeEvent(
+                tenant: tenant, sequence: seq, id: id, type: type, resourceType: resourceType, resourceID: resource,
+                resourceVersion: version, actor: Actor(type: actorType, id: actorID), transaction: transaction, occurred: occurred,
+                data: data.object)
+        }
+    }
+}
