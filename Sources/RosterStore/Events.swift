@@ -155,29 +155,26 @@ public struct EventLog: Sendable {
         _ events: [NewEvent], tenant: UUID, context: ChangeContext, connection: PostgresConnection, logger: Logger
     ) async throws {
         guard !events.isEmpty else { return }
-        let rows = try await connection.query(
-            """
-            INSERT INTO event_sequences AS s (tenant_id, last_seq) VALUES (\(tenant), \(Int64(events.count)))
-            ON CONFLICT (tenant_id) DO UPDATE SET last_seq = s.last_seq + \(Int64(events.count))
-            RETURNING last_seq
-            """, logger: logger
-        ).collect()
-        guard let last = try rows.first?.decode(Int64.self) else { throw StoreError.notFound("event sequence") }
-        let first = last - Int64(events.count) + 1
         let batch = ResourceBody(["events": .array(events.map { event in
             [
                 "type": .string(event.type.rawValue), "resource_type": .string(event.type.resourceType),
                 "resource_id": .string(event.resource.uuidString), "version": .integer(Int(event.version)), "data": .object(event.data),
             ]
         })])
+        // One statement: the counter row's lock is taken here, and held only until the commit.
         try await connection.query(
             """
+            WITH numbers AS (
+                INSERT INTO event_sequences AS s (tenant_id, last_seq) VALUES (\(tenant), \(Int64(events.count)))
+                ON CONFLICT (tenant_id) DO UPDATE SET last_seq = s.last_seq + \(Int64(events.count))
+                RETURNING last_seq - \(Int64(events.count)) AS before
+            )
             INSERT INTO events (tenant_id, seq, id, type, resource_type, resource_id, resource_version,
                                 actor_type, actor_id, transaction_id, occurred_at, data)
-            SELECT \(tenant), \(first) + e.n - 1, gen_random_uuid(), e.event ->> 'type', e.event ->> 'resource_type',
+            SELECT \(tenant), numbers.before + e.n, gen_random_uuid(), e.event ->> 'type', e.event ->> 'resource_type',
                    (e.event ->> 'resource_id')::uuid, (e.event ->> 'version')::bigint,
                    \(context.actor.type), \(context.actor.id), \(context.transaction), now(), e.event -> 'data'
-            FROM jsonb_array_elements(\(batch) -> 'events') WITH ORDINALITY AS e(event, n)
+            FROM numbers, jsonb_array_elements(\(batch) -> 'events') WITH ORDINALITY AS e(event, n)
             """, logger: logger)
     }
 

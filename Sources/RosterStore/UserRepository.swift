@@ -29,21 +29,32 @@ public struct UserRepository: Sendable {
         }
     }
 
+    /// The user and its `user.created` event in one statement: one round trip, and the tenant's
+    /// event counter (see `EventLog.append`) is held only for that statement.
     public func create(tenant: UUID, body: [String: JSONValue], change: ChangeContext) async throws -> StoredResource {
         let c = Columns(body)
-        return try await database.transaction { connection in
-            let rows = try await connection.query(
-                """
+        let rows = try await database.query(
+            """
+            WITH created AS (
                 INSERT INTO users (tenant_id, id, user_name, external_id, display_name, active, emails, created, last_modified, body)
                 VALUES (\(tenant), \(UUID()), \(c.userName), \(c.externalID), \(c.displayName), \(c.active), \(c.emails), now(), now(),
                         \(ResourceBody(body)))
                 RETURNING \(unescaped: StoredResource.columns)
-                """, logger: database.logger)
-            guard let user = try await StoredResource.decode(rows).first else { throw StoreError.notFound("user") }
-            let event = NewEvent(type: .userCreated, resource: user.id, version: user.version, data: user.body)
-            try await EventLog.append([event], tenant: tenant, context: change, connection: connection, logger: database.logger)
-            return user
-        }
+            ), numbers AS (
+                INSERT INTO event_sequences AS s (tenant_id, last_seq) VALUES (\(tenant), 1)
+                ON CONFLICT (tenant_id) DO UPDATE SET last_seq = s.last_seq + 1
+                RETURNING last_seq
+            ), event AS (
+                INSERT INTO events (tenant_id, seq, id, type, resource_type, resource_id, resource_version,
+                                    actor_type, actor_id, transaction_id, occurred_at, data)
+                SELECT \(tenant), numbers.last_seq, gen_random_uuid(), \(EventType.userCreated.rawValue), 'User', created.id, created.version,
+                       \(change.actor.type), \(change.actor.id), \(change.transaction), now(), created.body
+                FROM created, numbers
+            )
+            SELECT \(unescaped: StoredResource.columns) FROM created
+            """)
+        guard let user = try StoredResource.decode(rows).first else { throw StoreError.notFound("user") }
+        return user
     }
 
     public func get(tenant: UUID, id: UUID) async throws -> StoredResource? {
