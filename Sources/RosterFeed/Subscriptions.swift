@@ -1,0 +1,226 @@
+import Foundation
+import PostgresNIO
+import RosterStore
+
+/// Where a tenant's events go. The secret is not part of it: it is shown once, at creation or rotation.
+public struct WebhookSubscription: Sendable, Equatable {
+    public var tenant: UUID
+    public var id: UUID
+    public var url: String
+    public var description: String
+    /// nil: every event type.
+    public var eventTypes: [EventType]?
+    public var enabled: Bool
+    /// Why Roster turned it off itself: `gone` when the receiver answered 410.
+    public var disabledReason: String?
+    /// When the retry schedule of an event ran out; nothing is sent until it is resumed (update or replay).
+    public var pausedAt: Date?
+    /// The sequence number of the last event delivered or given up.
+    public var position: Int64
+    /// Failed attempts at the event after `position`.
+    public var attempts: Int
+    public var nextAttemptAt: Date
+    /// Until when the secret before the last rotation still signs beside the current one.
+    public var previousSecretUntil: Date?
+    public var created: Date
+    public var updated: Date
+
+    static let columns = """
+        tenant_id, id, url, description, event_types, enabled, disabled_reason, paused_at, position, attempts,
+        next_attempt_at, CASE WHEN previous_until > now() THEN previous_until END, created, updated
+        """
+
+    init(_ row: PostgresRow) throws {
+        let (tenant, id, url, description, types, enabled, reason, paused, position, attempts, next, previous, created, updated) =
+            try row.decode((UUID, UUID, String, String, [String]?, Bool, String?, Date?, Int64, Int, Date, Date?, Date, Date).self)
+        self.init(
+            tenant: tenant, id: id, url: url, description: description, eventTypes: types?.compactMap(EventType.init(rawValue:)),
+            enabled: enabled, disabledReason: reason, pausedAt: paused, position: position, attempts: attempts, nextAttemptAt: next,
+            previousSecretUntil: previous, created: created, updated: updated)
+    }
+
+    init(
+        tenant: UUID, id: UUID, url: String, description: String, eventTypes: [EventType]?, enabled: Bool, disabledReason: String?,
+        pausedAt: Date?, position: Int64, attempts: Int, nextAttemptAt: Date, previousSecretUntil: Date?, created: Date, updated: Date
+    ) {
+        self.tenant = tenant
+        self.id = id
+        self.url = url
+        self.description = description
+        self.eventTypes = eventTypes
+        self.enabled = enabled
+        self.disabledReason = disabledReason
+        self.pausedAt = pausedAt
+        self.position = position
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.previousSecretUntil = previousSecretUntil
+        self.created = created
+        self.updated = updated
+    }
+}
+
+/// One attempt to deliver an event (or a test event) to a subscription.
+public struct WebhookDelivery: Sendable, Equatable {
+    public enum Outcome: String, Sendable {
+        /// 2xx within the timeout.
+        case succeeded
+        /// Failed; another attempt is scheduled at `nextRetryAt`.
+        case retrying
+        /// Failed, and the schedule is spent: the subscription is paused.
+        case failed
+        /// 410 Gone: the subscription is disabled.
+        case disabled
+    }
+
+    public var id: UUID
+    /// nil for a test event.
+    public var eventSequence: Int64?
+    public var eventID: UUID
+    public var attempt: Int
+    public var attemptedAt: Date
+    public var statusCode: Int?
+    public var outcome: Outcome
+    public var error: String?
+    public var latencyMilliseconds: Int
+    public var nextRetryAt: Date?
+
+    public init(
+        id: UUID = UUID(), eventSequence: Int64?, eventID: UUID, attempt: Int, attemptedAt: Date = Date(), statusCode: Int?,
+        outcome: Outcome, error: String?, latencyMilliseconds: Int, nextRetryAt: Date?
+    ) {
+        self.id = id
+        self.eventSequence = eventSequence
+        self.eventID = eventID
+        self.attempt = attempt
+        self.attemptedAt = attemptedAt
+        self.statusCode = statusCode
+        self.outcome = outcome
+        self.error = error
+        self.latencyMilliseconds = latencyMilliseconds
+        self.nextRetryAt = nextRetryAt
+    }
+}
+
+/// Webhook subscriptions of each tenant, and their delivery log.
+public struct WebhookSubscriptions: Sendable {
+    let database: RosterDatabase
+
+    public init(database: RosterDatabase) {
+        self.database = database
+    }
+
+    /// A new subscription receives the events written from now on (replay reaches back).
+    public func create(
+        tenant: UUID, url: String, eventTypes: [EventType]?, description: String
+    ) async throws -> (WebhookSubscription, WebhookSecret) {
+        let secret = WebhookSecret.generate()
+        let rows = try await database.query(
+            """
+            INSERT INTO webhook_subscriptions (tenant_id, id, url, description, event_types, secret, position)
+            VALUES (\(tenant), \(UUID()), \(url), \(description), \(eventTypes?.map(\.rawValue)), \(secret.text),
+                    coalesce((SELECT last_seq FROM event_sequences WHERE tenant_id = \(tenant)), 0))
+            RETURNING \(unescaped: WebhookSubscription.columns)
+            """)
+        guard let row = rows.first else { throw StoreError.notFound("subscription") }
+        return (try WebhookSubscription(row), secret)
+    }
+
+    public func list(tenant: UUID) async throws -> [WebhookSubscription] {
+        try await database.query(
+            "SELECT \(unescaped: WebhookSubscription.columns) FROM webhook_subscriptions WHERE tenant_id = \(tenant) ORDER BY created, id"
+        ).map(WebhookSubscription.init)
+    }
+
+    public func get(tenant: UUID, id: UUID) async throws -> WebhookSubscription? {
+        try await database.query(
+            "SELECT \(unescaped: WebhookSubscription.columns) FROM webhook_subscriptions WHERE tenant_id = \(tenant) AND id = \(id)"
+        ).first.map(WebhookSubscription.init)
+    }
+
+    /// What an update may change; nil leaves a field as it is. Enabling (again) also resumes a
+    /// paused subscription and clears why Roster disabled it; sending starts over at the event after `position`.
+    public struct Change: Sendable {
+        public var url: String?
+        /// `.some(nil)`: every type again.
+        public var eventTypes: [EventType]??
+        public var description: String?
+        public var enabled: Bool?
+
+        public init(url: String? = nil, eventTypes: [EventType]?? = nil, description: String? = nil, enabled: Bool? = nil) {
+            self.url = url
+            self.eventTypes = eventTypes
+            self.description = description
+            self.enabled = enabled
+        }
+    }
+
+    public func update(tenant: UUID, id: UUID, _ change: Change) async throws -> WebhookSubscription? {
+        let types: [String]? = change.eventTypes.flatMap { $0?.map(\.rawValue) }
+        let resume = change.enabled == true
+        return try await database.query(
+            """
+            UPDATE webhook_subscriptions SET
+                url = coalesce(\(change.url), url),
+                description = coalesce(\(change.description), description),
+                event_types = CASE WHEN \(change.eventTypes != nil) THEN \(types) ELSE event_types END,
+                enabled = coalesce(\(change.enabled), enabled),
+                disabled_reason = CASE WHEN \(resume) THEN NULL ELSE disabled_reason END,
+                paused_at = CASE WHEN \(resume) THEN NULL ELSE paused_at END,
+                attempts = CASE WHEN \(resume) THEN 0 ELSE attempts END,
+                next_attempt_at = CASE WHEN \(resume) THEN now() ELSE next_attempt_at END,
+                updated = now()
+            WHERE tenant_id = \(tenant) AND id = \(id)
+            RETURNING \(unescaped: WebhookSubscription.columns)
+            """
+        ).first.map(WebhookSubscription.init)
+    }
+
+    public func delete(tenant: UUID, id: UUID) async throws -> Bool {
+        !(try await database.query("DELETE FROM webhook_subscriptions WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id")).isEmpty
+    }
+
+    /// A new secret; the current one keeps signing beside it for `overlap`.
+    public func rotateSecret(tenant: UUID, id: UUID, overlap: Duration) async throws -> (WebhookSubscription, WebhookSecret)? {
+        let secret = WebhookSecret.generate()
+        let seconds = Double(overlap.components.seconds)
+        let rows = try await database.query(
+            """
+            UPDATE webhook_subscriptions SET previous_secret = secret, secret = \(secret.text),
+                previous_until = now() + make_interval(secs => \(seconds)), updated = now()
+            WHERE tenant_id = \(tenant) AND id = \(id)
+            RETURNING \(unescaped: WebhookSubscription.columns)
+            """)
+        return try rows.first.map { (try WebhookSubscription($0), secret) }
+    }
+
+    /// Sends again from the event `from` (inclusive), in order, and resumes a paused subscription.
+    /// nil when the subscription or the event is not the tenant's.
+    public func replay(tenant: UUID, id: UUID, from event: UUID) async throws -> WebhookSubscription? {
+        try await database.query(
+            """
+            UPDATE webhook_subscriptions SET position = e.seq - 1, attempts = 0, next_attempt_at = now(), paused_at = NULL, updated = now()
+            FROM (SELECT seq FROM events WHERE tenant_id = \(tenant) AND id = \(event)) AS e
+            WHERE tenant_id = \(tenant) AND id = \(id)
+            RETURNING \(unescaped: WebhookSubscription.columns)
+            """
+        ).first.map(WebhookSubscription.init)
+    }
+
+    /// The latest attempts first.
+    public func deliveries(tenant: UUID, subscription: UUID, limit: Int = 100) async throws -> [WebhookDelivery] {
+        try await database.query(
+            """
+            SELECT id, event_seq, event_id, attempt, attempted_at, status_code, outcome, error, latency_ms, next_retry_at
+            FROM webhook_deliveries WHERE tenant_id = \(tenant) AND subscription_id = \(subscription)
+            ORDER BY attempted_at DESC, attempt DESC LIMIT \(limit)
+            """
+        ).map { row in
+            let (id, seq, event, attempt, at, status, outcome, error, latency, next) = try row.decode(
+                (UUID, Int64?, UUID, Int, Date, Int?, String, String?, Int, Date?).self)
+            return WebhookDelivery(
+                id: id, eventSequence: seq, eventID: event, attempt: attempt, attemptedAt: at, statusCode: status,
+                outcome: WebhookDelivery.Outcome(rawValue: outcome) ?? .failed, error: error, latencyMilliseconds: latency, nextRetryAt: next)
+        }
+    }
+}
