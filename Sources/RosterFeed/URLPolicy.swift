@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Which webhook URLs Roster sends to. A receiver on loopback, a private network or a link-local
 /// address (a cloud's metadata service) would let whoever creates a subscription reach inside the
@@ -21,6 +24,55 @@ public struct WebhookURLPolicy: Sendable {
             return "'url' points at a loopback, private or link-local address, which this server does not send to."
         }
         return nil
+    }
+
+    /// At delivery: `problem(with:)`, and unless private addresses are allowed, every address the
+    /// host resolves to (a public name can point at a private address). Resolutions are cached for
+    /// 30 s. The HTTP client resolves the name again to connect, so a name that changes its answer
+    /// in between (DNS rebinding) is not caught here.
+    public func problem(resolving text: String) async -> String? {
+        if let problem = problem(with: text) { return problem }
+        guard !allowPrivate, let host = URL(string: text)?.host, IPv4(host) == nil, !host.contains(":") else { return nil }
+        let addresses = await Self.resolver.addresses(of: host)
+        if addresses.isEmpty { return "the host name '\(host)' does not resolve." }
+        if addresses.contains(where: Self.isPrivate(host:)) {
+            return "the host name '\(host)' resolves to a loopback, private or link-local address, which this server does not send to."
+        }
+        return nil
+    }
+
+    static let resolver = Resolver()
+
+    /// getaddrinfo on its own thread (it blocks), with a short cache.
+    actor Resolver {
+        private var cache: [String: (addresses: [String], until: ContinuousClock.Instant)] = [:]
+
+        func addresses(of host: String) async -> [String] {
+            if let hit = cache[host], hit.until > .now { return hit.addresses }
+            let addresses = await withCheckedContinuation { continuation in
+                Thread.detachNewThread { continuation.resume(returning: Self.lookup(host)) }
+            }
+            cache[host] = (addresses, .now + .seconds(30))
+            return addresses
+        }
+
+        static func lookup(_ host: String) -> [String] {
+            var hints = addrinfo()
+            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+            var result: UnsafeMutablePointer<addrinfo>?
+            guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else { return [] }
+            defer { freeaddrinfo(first) }
+            var addresses: [String] = []
+            var cursor: UnsafeMutablePointer<addrinfo>? = first
+            while let info = cursor {
+                var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+                if getnameinfo(info.pointee.ai_addr, info.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 {
+                    addresses.append(String(cString: buffer))
+                }
+                cursor = info.pointee.ai_next
+            }
+            return addresses
+        }
     }
 
     /// A host name or address literal that names this machine or a private network.

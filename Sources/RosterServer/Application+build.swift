@@ -3,7 +3,9 @@ import Hummingbird
 import Logging
 import OpenAPIHummingbird
 import PostgresNIO
+import RosterFeed
 import RosterStore
+import ServiceLifecycle
 import SCIM
 
 /// Builds the Roster application: the HTTP server plus the PostgreSQL client it runs as a service.
@@ -19,13 +21,18 @@ public func buildApplication(
     let client = PostgresClient(configuration: url.clientConfiguration(pool: pool), backgroundLogger: logger)
     let registry = try SchemaDocuments.registry(extraDirectory: configuration.schemasDirectory)
     let metrics = configuration.metricsEnabled ? RosterMetrics() : nil
+    let database = RosterDatabase(client: client, logger: logger, metrics: metrics?.factory, pool: pool)
     let router = try buildRouter(
-        database: RosterDatabase(client: client, logger: logger, metrics: metrics?.factory, pool: pool), registry: registry,
+        database: database, registry: registry,
         migrator: Migrator(migrations: try Migration.bundled()), configuration: configuration, metrics: metrics)
+    var services: [any Service] = [client]
+    if configuration.webhooksEnabled {
+        services.append(WebhookDispatcher(database: database, configuration: configuration.webhooks, logger: logger))
+    }
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Roster"),
-        services: [client],
+        services: services,
         onServerRunning: { _ in await onServerRunning() },
         logger: logger)
 }

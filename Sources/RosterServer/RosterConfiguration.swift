@@ -1,5 +1,6 @@
 import Configuration
 import Logging
+import RosterFeed
 import RosterStore
 
 /// Everything `roster serve` reads, in one place: flags over `ROSTER_*` environment variables over defaults.
@@ -23,6 +24,10 @@ public struct RosterConfiguration: Sendable {
     public var healthTimeoutMilliseconds: Int = 3000
     /// Collect Prometheus metrics and serve them at `/metrics` (`ROSTER_METRICS=false` turns both off).
     public var metricsEnabled: Bool
+    /// Run the webhook dispatcher in this process (`ROSTER_WEBHOOKS=false` leaves delivery to other replicas).
+    public var webhooksEnabled = true
+    /// Webhook delivery: timeout, retry schedule, lease, poll interval, concurrency, URL policy.
+    public var webhooks = DispatcherConfiguration()
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databaseURL: String? = nil, publicURL: String? = nil,
@@ -78,6 +83,26 @@ public struct RosterConfiguration: Sendable {
             metricsEnabled: config.bool(forKey: "metrics") ?? true,
             healthLatencyBudgetMilliseconds: config.int(forKey: "health.latency.budget.ms") ?? 500)
         healthTimeoutMilliseconds = config.int(forKey: "health.timeout.ms") ?? 3000
+        webhooksEnabled = config.bool(forKey: "webhooks") ?? true
+        if let seconds = config.int(forKey: "webhook.timeout.seconds") {
+            guard seconds > 0 else { throw Invalid(description: "ROSTER_WEBHOOK_TIMEOUT_SECONDS must be a positive number of seconds.") }
+            webhooks.timeout = .seconds(seconds)
+        }
+        if let text = config.string(forKey: "webhook.retry.schedule") {
+            guard let schedule = RetrySchedule(seconds: text) else {
+                throw Invalid(description: "ROSTER_WEBHOOK_RETRY_SCHEDULE must list delays in seconds, e.g. 0,5,300,1800,7200,18000,36000,36000.")
+            }
+            webhooks.schedule = schedule
+        }
+        if let seconds = config.int(forKey: "webhook.lease.seconds") {
+            guard seconds >= 5 else { throw Invalid(description: "ROSTER_WEBHOOK_LEASE_SECONDS must be at least 5.") }
+            webhooks.lease = .seconds(seconds)
+        }
+        if let milliseconds = config.int(forKey: "webhook.poll.ms") {
+            guard milliseconds >= 10 else { throw Invalid(description: "ROSTER_WEBHOOK_POLL_MS must be at least 10.") }
+            webhooks.pollInterval = .milliseconds(milliseconds)
+        }
+        webhooks.urlPolicy = WebhookURLPolicy(allowPrivate: config.bool(forKey: "webhook.allow.private.urls") ?? false)
     }
 
     public var scimBaseURL: String { publicURL + "/scim/v2" }

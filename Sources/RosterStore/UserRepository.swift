@@ -51,7 +51,7 @@ public struct UserRepository: Sendable {
                        \(change.actor.type), \(change.actor.id), \(change.transaction), now(), created.body
                 FROM created, numbers
             )
-            SELECT \(unescaped: StoredResource.columns) FROM created
+            SELECT \(unescaped: StoredResource.columns) FROM created, (SELECT pg_notify(\(EventLog.channel), \(tenant.uuidString))) AS wake
             """)
         guard let user = try StoredResource.decode(rows).first else { throw StoreError.notFound("user") }
         return user

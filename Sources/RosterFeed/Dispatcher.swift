@@ -1,0 +1,374 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import RosterStore
+import SCIM
+import ServiceLifecycle
+import Synchronization
+
+/// How the dispatcher delivers.
+public struct DispatcherConfiguration: Sendable {
+    public var schedule = RetrySchedule.standard
+    /// A delivery succeeds only with a 2xx answer within this time.
+    public var timeout: Duration = .seconds(15)
+    /// How long a process holds a subscription without renewing it; when it dies, another
+    /// process takes the subscription over after at most this long.
+    public var lease: Duration = .seconds(30)
+    /// How often to look for due work when no notification arrives (a lost one delays, never loses).
+    public var pollInterval: Duration = .seconds(2)
+    /// Subscriptions delivered at once by this process.
+    public var concurrency = 16
+    public var urlPolicy = WebhookURLPolicy(allowPrivate: false)
+
+    public init() {}
+}
+
+/// Delivers each subscription's events in order, at least once, signed (Standard Webhooks).
+///
+/// Every `roster serve` runs one. A subscription is worked on by the process that holds its lease
+/// (a row lease: `lease_owner`, `lease_until`, taken with `FOR UPDATE SKIP LOCKED`); its next event
+/// is sent only once the previous one succeeded or was given up, and `position` moves after each,
+/// so a process killed mid-delivery leaves at most its in-flight event to be sent again.
+public struct WebhookDispatcher: Service {
+    let database: RosterDatabase
+    let configuration: DispatcherConfiguration
+    let logger: Logger
+    /// This process's lease owner id.
+    let owner = UUID()
+    let http: HTTPClient
+
+    public init(database: RosterDatabase, configuration: DispatcherConfiguration, logger: Logger) {
+        self.database = database
+        self.configuration = configuration
+        self.logger = logger
+        var client = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5)))
+        client.decompression = .disabled
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: client)
+    }
+
+    public func run() async throws {
+        // Wakes: every committed event (LISTEN), every finished worker, and a poll tick.
+        let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await listen(wake) }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: configuration.pollInterval)
+                    wake.yield()
+                }
+            }
+            group.addTask {
+                await withGracefulShutdownHandler {
+                    await dispatch(wakes: wakes, wake: wake)
+                } onGracefulShutdown: {
+                    wake.finish()
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        await releaseLeases()
+        try? await http.shutdown()
+    }
+
+    /// Wakes the loop on every committed event (LISTEN), and listens again if the connection drops.
+    private func listen(_ wake: AsyncStream<Void>.Continuation) async {
+        while !Task.isCancelled {
+            do {
+                try await database.withConnection { connection in
+                    for try await _ in try await connection.listen(EventLog.channel) { wake.yield() }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("Webhook dispatcher: LISTEN failed; polling until it is back", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            }
+            try? await Task.sleep(for: configuration.pollInterval)
+        }
+    }
+
+    /// Claims due subscriptions and works each in its own task, until shutdown.
+    private func dispatch(wakes: AsyncStream<Void>, wake: AsyncStream<Void>.Continuation) async {
+        let running = RunningCount()
+        await withDiscardingTaskGroup { workers in
+            for await _ in wakes {
+                let free = configuration.concurrency - running.value.load(ordering: .relaxed)
+                guard free > 0 else { continue }
+                let claimed: [Claimed]
+                do {
+                    claimed = try await claim(limit: free)
+                } catch {
+                    logger.warning("Webhook dispatcher: could not claim work", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+                    continue
+                }
+                for subscription in claimed {
+                    running.value.add(1, ordering: .relaxed)
+                    workers.addTask {
+                        await work(subscription)
+                        running.value.subtract(1, ordering: .relaxed)
+                        wake.yield()
+                    }
+                }
+            }
+        }
+    }
+
+    /// Workers running in this process.
+    final class RunningCount: Sendable {
+        let value = Atomic<Int>(0)
+    }
+
+    // MARK: Leases
+
+    struct Claimed: Sendable {
+        var tenant: UUID
+        var id: UUID
+        var url: String
+        var types: [String]?
+        var secrets: [WebhookSecret]
+        var position: Int64
+        var attempts: Int
+    }
+
+    /// Takes the lease of up to `limit` subscriptions that have an event due.
+    func claim(limit: Int) async throws -> [Claimed] {
+        let rows = try await database.query(
+            """
+            UPDATE webhook_subscriptions s SET lease_owner = \(owner), lease_until = now() + \(Self.interval(configuration.lease))::interval
+            FROM (
+                SELECT tenant_id, id FROM webhook_subscriptions w
+                WHERE enabled AND paused_at IS NULL AND next_attempt_at <= now()
+                  AND (lease_until IS NULL OR lease_until < now())
+                  AND EXISTS (SELECT 1 FROM events e WHERE e.tenant_id = w.tenant_id AND e.seq > w.position
+                              AND (w.event_types IS NULL OR e.type = ANY(w.event_types)))
+                ORDER BY next_attempt_at
+                LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            ) due
+            WHERE s.tenant_id = due.tenant_id AND s.id = due.id
+            RETURNING s.tenant_id, s.id, s.url, s.event_types, s.secret, CASE WHEN s.previous_until > now() THEN s.previous_secret END,
+                      s.position, s.attempts
+            """)
+        return try rows.map { row in
+            let (tenant, id, url, types, secret, previous, position, attempts) = try row.decode(
+                (UUID, UUID, String, [String]?, String, String?, Int64, Int).self)
+            let secrets = [secret, previous].compactMap { $0.flatMap(WebhookSecret.init) }
+            return Claimed(tenant: tenant, id: id, url: url, types: types, secrets: secrets, position: position, attempts: attempts)
+        }
+    }
+
+    /// On shutdown, hands this process's subscriptions back at once instead of after the lease time.
+    func releaseLeases() async {
+        _ = try? await database.query(
+            "UPDATE webhook_subscriptions SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = \(owner)")
+    }
+
+    static func interval(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        return "\(Double(seconds) + Double(attoseconds) / 1e18) seconds"
+    }
+
+    // MARK: Delivery
+
+    /// Sends the subscription's due events in order until it has none, one fails, or the lease is lost.
+    func work(_ claimed: Claimed) async {
+        var subscription = claimed
+        do {
+            while !Task.isCancelled {
+                let events = try await EventLog(database: database).read(
+                    tenant: subscription.tenant,
+                    .init(after: subscription.position, limit: 100, types: subscription.types?.compactMap(EventType.init(rawValue:))))
+                if events.isEmpty { break }
+                for event in events {
+                    guard try await deliver(event, to: &subscription) else {
+                        return
+                    }
+                }
+            }
+            try await release(subscription)
+        } catch {
+            logger.error(
+                "Webhook dispatcher: a subscription's work failed; its lease will lapse and it is retried",
+                metadata: ["subscription": "\(claimed.id)", "error": "\(String(reflecting: type(of: error)))"])
+        }
+    }
+
+    private func release(_ subscription: Claimed) async throws {
+        try await database.query(
+            """
+            UPDATE webhook_subscriptions SET lease_owner = NULL, lease_until = NULL
+            WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
+            """)
+    }
+
+    /// One event, one attempt; records it and moves the subscription on. False: stop working this subscription.
+    func deliver(_ event: ChangeEvent, to subscription: inout Claimed) async throws -> Bool {
+        let attempt = subscription.attempts + 1
+        let result = await send(event, to: subscription)
+        let failures = attempt
+        var delivery = WebhookDelivery(
+            eventSequence: event.sequence, eventID: event.id, attempt: attempt, statusCode: result.status, outcome: .succeeded,
+            error: result.error, latencyMilliseconds: result.milliseconds, nextRetryAt: nil)
+        let update: PostgresQuery
+        if result.succeeded {
+            update = """
+                UPDATE webhook_subscriptions SET position = \(event.sequence), attempts = 0, next_attempt_at = now(),
+                    lease_until = now() + \(Self.interval(configuration.lease))::interval
+                WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
+                RETURNING id
+                """
+        } else if result.status == 410 {
+            delivery.outcome = .disabled
+            update = """
+                UPDATE webhook_subscriptions SET enabled = false, disabled_reason = 'gone', lease_owner = NULL, lease_until = NULL, updated = now()
+                WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
+                RETURNING id
+                """
+        } else if var delay = configuration.schedule.delay(afterFailures: failures) {
+            if let retryAfter = result.retryAfter, retryAfter > delay { delay = min(retryAfter, .seconds(86_400)) }
+            delivery.outcome = .retrying
+            delivery.nextRetryAt = Date().addingTimeInterval(Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
+            update = """
+                UPDATE webhook_subscriptions SET attempts = \(failures),
+                    next_attempt_at = now() + \(Self.interval(delay))::interval, lease_owner = NULL, lease_until = NULL
+                WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
+                RETURNING id
+                """
+        } else {
+            // The schedule is spent: the event is marked failed and the subscription pauses until
+            // it is resumed (retrying this event) or replayed.
+            delivery.outcome = .failed
+            update = """
+                UPDATE webhook_subscriptions SET attempts = \(failures), paused_at = now(), lease_owner = NULL, lease_until = NULL, updated = now()
+                WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
+                RETURNING id
+                """
+        }
+        let kept = try await database.transaction { connection in
+            let rows = try await connection.query(update, logger: logger).collect()
+            // A lost lease means another process took over: this attempt is not this process's to record.
+            guard !rows.isEmpty else { return false }
+            try await Self.record(delivery, subscription: subscription, connection: connection, logger: logger)
+            return true
+        }
+        guard kept, delivery.outcome == .succeeded else { return false }
+        subscription.position = event.sequence
+        subscription.attempts = 0
+        return true
+    }
+
+    static func record(_ delivery: WebhookDelivery, subscription: Claimed, connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            INSERT INTO webhook_deliveries (tenant_id, subscription_id, id, event_seq, event_id, attempt, status_code, outcome,
+                                            error, latency_ms, next_retry_at)
+            VALUES (\(subscription.tenant), \(subscription.id), \(delivery.id), \(delivery.eventSequence), \(delivery.eventID),
+                    \(delivery.attempt), \(delivery.statusCode), \(delivery.outcome.rawValue), \(delivery.error),
+                    \(delivery.latencyMilliseconds), \(delivery.nextRetryAt))
+            """, logger: logger)
+    }
+
+    struct Attempt: Sendable {
+        var status: Int?
+        var error: String?
+        var milliseconds: Int
+        var retryAfter: Duration?
+
+        var succeeded: Bool { status.map { (200..<300).contains($0) } ?? false }
+    }
+
+    /// One signed POST of the event.
+    func send(_ event: ChangeEvent, to subscription: Claimed) async -> Attempt {
+        let started = ContinuousClock.now
+        func elapsed() -> Int { Int((ContinuousClock.now - started).components.seconds * 1000 + (ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000) }
+        if let problem = await configuration.urlPolicy.problem(resolving: subscription.url) {
+            return Attempt(status: nil, error: problem, milliseconds: elapsed())
+        }
+        let body = WebhookPayload.body(event)
+        var request = HTTPClientRequest(url: subscription.url)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.headers.add(name: "user-agent", value: "Roster-Webhooks")
+        let headers = WebhookSigner.headers(
+            id: event.id.uuidString.lowercased(), timestamp: Int(Date().timeIntervalSince1970), body: body, secrets: subscription.secrets)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let response = try await http.execute(request, timeout: .nanoseconds(configuration.timeout.nanoseconds))
+            // The answer's body is not needed; read a little so the connection can be reused.
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            let status = Int(response.status.code)
+            let retryAfter = [429, 503].contains(status) ? response.headers.first(name: "retry-after").flatMap(Self.retryAfter) : nil
+            return Attempt(
+                status: status, error: (200..<300).contains(status) ? nil : "HTTP \(status)", milliseconds: elapsed(), retryAfter: retryAfter)
+        } catch {
+            return Attempt(status: nil, error: Self.describe(error), milliseconds: elapsed())
+        }
+    }
+
+    /// `Retry-After` as seconds or an HTTP date.
+    static func retryAfter(_ value: String) -> Duration? {
+        if let seconds = Int(value.trimmingCharacters(in: .whitespaces)), seconds >= 0 { return .seconds(seconds) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: value) else { return nil }
+        return .seconds(max(0, Int(date.timeIntervalSinceNow.rounded(.up))))
+    }
+
+    /// What went wrong, in words that say nothing of the request's content.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout, .connectTimeout: return "timed out"
+            case .remoteConnectionClosed: return "connection closed by the receiver"
+            default: return "HTTP client error: \(error)"
+            }
+        }
+        if error is ChannelError || String(describing: type(of: error)).contains("Connect") { return "connection failed: \(error)" }
+        return "\(error)"
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
+
+/// What a webhook carries: `{type, timestamp, data}` (Standard Webhooks), `data` being the event
+/// as `GET /api/v1/events` shows it.
+public enum WebhookPayload {
+    public static func body(_ event: ChangeEvent) -> [UInt8] {
+        let payload: JSONValue = [
+            "type": .string(event.type.rawValue),
+            "timestamp": .string(SCIMDate.format(event.occurred)),
+            "data": event.json,
+        ]
+        return Array(payload.encoded())
+    }
+}
+
+extension ChangeEvent {
+    /// The event's JSON, the same fields as the pull API's.
+    public var json: JSONValue {
+        var actor: [String: JSONValue] = ["type": .string(self.actor.type)]
+        if let id = self.actor.id { actor["id"] = .string(id.uuidString.lowercased()) }
+        return [
+            "id": .string(id.uuidString.lowercased()),
+            "sequence": .integer(Int(sequence)),
+            "type": .string(type.rawValue),
+            "event_uri": .string(type.eventURI),
+            "tenant_id": .string(tenant.uuidString.lowercased()),
+            "resource_type": .string(resourceType),
+            "resource_id": .string(resourceID.uuidString.lowercased()),
+            "resource_version": .integer(Int(resourceVersion)),
+            "actor": .object(actor),
+            "transaction_id": .string(transaction.uuidString.lowercased()),
+            "occurred_at": .string(SCIMDate.format(occurred)),
+            "data": .object(data),
+        ]
+    }
+}
