@@ -89,6 +89,7 @@ let package = Package(
             name: "RosterServerTests",
             dependencies: [
                 "RosterServer",
+                "RosterFeed",
                 "RosterTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

@@ -1,5 +1,7 @@
 import Foundation
+import OpenAPIRuntime
 import RosterStore
+import SCIM
 
 /// Store records as the document's schemas; ids are lowercase UUIDs, secrets appear only in the `…Created` bodies.
 extension Components.Schemas.Tenant {
@@ -44,4 +46,17 @@ extension Components.Schemas.AdminKeyCreated {
 
 extension UUID {
     var lowercasedString: String { uuidString.lowercased() }
+}
+
+/// Admin API dates as SCIM writes them (RFC 3339 UTC with milliseconds), so an event's
+/// `occurred_at` reads the same in the pull API and in a webhook; either form is accepted.
+struct RFC3339Dates: DateTranscoder {
+    func encode(_ date: Date) throws -> String { SCIMDate.format(date) }
+
+    func decode(_ text: String) throws -> Date {
+        guard let date = SCIMDate.parse(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "Expected an RFC 3339 date-time."))
+        }
+        return date
+    }
 }

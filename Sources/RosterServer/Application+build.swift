@@ -79,7 +79,7 @@ func buildRouter(
         keys: AdminKeyRepository(database: database),
         groups: GroupRepository(database: database, resourceType: registry.group), events: EventLog(database: database),
         scimBaseURL: scimBase)
-    try api.registerHandlers(on: admin, serverURL: URL(string: "/")!)
+    try api.registerHandlers(on: admin, serverURL: URL(string: "/")!, configuration: .init(dateTranscoder: RFC3339Dates()))
     if let metrics {
         MetricsController(metrics: metrics, database: database, timeout: .milliseconds(configuration.healthTimeoutMilliseconds))
             .addRoutes(to: admin)

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import RosterFeed
 import RosterServer
 import RosterStore
 import RosterTestSupport
@@ -23,7 +24,10 @@ struct Roster: Sendable {
     static let scimBase = publicURL + "/scim/v2"
 
     /// Runs `body` against a Roster on its own database.
-    static func run(schemasDirectory: String? = nil, _ body: @Sendable (Roster) async throws -> Void) async throws {
+    static func run(
+        schemasDirectory: String? = nil, configure: (inout RosterConfiguration) -> Void = { _ in },
+        _ body: @Sendable (Roster) async throws -> Void
+    ) async throws {
         let postgres = try TestPostgres.require()
         let url = try await postgres.freshDatabase()
         let (token, key) = try await withDatabase(url: url, logger: postgres.logger) { db in
@@ -37,6 +41,10 @@ struct Roster: Sendable {
             databaseURL: url, publicURL: publicURL, adminKey: BootstrapAdminKey(bootstrap), schemasDirectory: schemasDirectory,
             logLevel: .warning, databaseMaxConnections: 4, healthLatencyBudgetMilliseconds: 60_000)
         configuration.healthTimeoutMilliseconds = 60_000
+        // Test receivers listen on loopback; retries come quickly.
+        configuration.webhooks.urlPolicy = WebhookURLPolicy(allowPrivate: true)
+        configuration.webhooks.pollInterval = .milliseconds(200)
+        configure(&configuration)
         let app = try buildApplication(configuration, logger: postgres.logger)
         try await app.test(.router) { client in
             try await body(Roster(client: client, databaseURL: url, scimToken: token, adminKey: key, bootstrapKey: bootstrap))

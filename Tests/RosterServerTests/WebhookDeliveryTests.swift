@@ -1,0 +1,157 @@
+import Foundation
+import Hummingbird
+import RosterFeed
+import RosterServer
+import RosterStore
+import RosterTestSupport
+import SCIM
+import Testing
+
+extension ServerSuite {
+    @Suite("Webhook delivery: signed, in order, retried")
+    struct WebhookDeliveryTests {
+        /// A subscription of the default tenant to `url`, straight through the store.
+        static func subscribe(_ roster: Roster, url: String, types: [EventType]? = nil) async throws -> (WebhookSubscription, WebhookSecret) {
+            try await withDatabase(url: roster.databaseURL, logger: TestPostgres.require().logger) { db in
+                let tenant = try #require(try await TenantRepository(database: db).find("default")).id
+                return try await WebhookSubscriptions(database: db).create(tenant: tenant, url: url, eventTypes: types, description: "test")
+            }
+        }
+
+        static func subscription(_ roster: Roster, _ id: UUID) async throws -> (WebhookSubscription?, [WebhookDelivery]) {
+            try await withDatabase(url: roster.databaseURL, logger: TestPostgres.require().logger) { db in
+                let tenant = try #require(try await TenantRepository(database: db).find("default")).id
+                let subscriptions = WebhookSubscriptions(database: db)
+                return (try await subscriptions.get(tenant: tenant, id: id), try await subscriptions.deliveries(tenant: tenant, subscription: id))
+            }
+        }
+
+        static func fast(_ configuration: inout RosterConfiguration) {
+            configuration.webhooks.schedule = RetrySchedule(delays: [.zero, .milliseconds(200), .milliseconds(200)], jitter: 0)
+            configuration.webhooks.timeout = .seconds(1)
+        }
+
+        @Test("every event reaches the receiver once, in commit order, signed; the body is {type, timestamp, data} with the pull API's event")
+        func inOrderSigned() async throws {
+            try await WebhookReceiver.run { receiver, url in
+                try await Roster.run(configure: Self.fast) { roster in
+                    let (subscription, secret) = try await Self.subscribe(roster, url: url)
+                    // Several clients write at once.
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for client in 0..<4 {
+                            group.addTask {
+                                for i in 0..<10 { _ = try await roster.createUser("c\(client)-\(i)") }
+                            }
+                        }
+                        try await group.waitForAll()
+                    }
+                    let received = try await receiver.wait(for: 40)
+                    #expect(received.count == 40)
+                    #expect(received.compactMap(\.sequence) == Array(1...40), "in commit order, each once")
+                    #expect(received.allSatisfy { $0.signed(by: secret) })
+                    #expect(received.allSatisfy { $0.type == "user.created" })
+                    let events = try await roster.admin(.get, "/events?limit=1000").json["data"]?.arrayValue ?? []
+                    #expect(received.map { $0.json["data"] } == events, "the body's data is the pull API's event")
+                    #expect(received.map(\.id) == events.compactMap { $0["id"]?.stringValue }, "webhook-id is the event id")
+                    #expect(received.allSatisfy { abs($0.timestamp - Int(Date().timeIntervalSince1970)) < 60 })
+                    try await Task.sleep(for: .milliseconds(300))
+                    let (after, deliveries) = try await Self.subscription(roster, subscription.id)
+                    #expect(after?.position == 40)
+                    #expect(deliveries.count == 40)
+                    #expect(deliveries.allSatisfy { $0.outcome == .succeeded && $0.statusCode == 204 && $0.attempt == 1 })
+                }
+            }
+        }
+
+        @Test("a 500, a timeout and a refused connection are retried, and the next event waits for the one before")
+        func retries() async throws {
+            // Request 0 fails with 500, request 1 takes longer than the timeout, the rest succeed.
+            try await WebhookReceiver.run(respond: { index in
+                if index == 0 { return (.internalServerError, [:]) }
+                if index == 1 { try? await Task.sleep(for: .seconds(2)) }
+                return (.ok, [:])
+            }) { receiver, url in
+                try await Roster.run(configure: Self.fast) { roster in
+                    let (subscription, _) = try await Self.subscribe(roster, url: url)
+                    _ = try await roster.createUser("a")
+                    _ = try await roster.createUser("b")
+                    let received = try await receiver.wait(for: 4)
+                    #expect(received.compactMap(\.sequence) == [1, 1, 1, 2], "event 1 three times (500, timeout, ok), then event 2")
+                    try await Task.sleep(for: .milliseconds(300))
+                    let (_, deliveries) = try await Self.subscription(roster, subscription.id)
+                    let first = deliveries.filter { $0.eventSequence == 1 }.sorted { $0.attempt < $1.attempt }
+                    #expect(first.map(\.outcome) == [.retrying, .retrying, .succeeded])
+                    #expect(first.first?.statusCode == 500)
+                    #expect(first.dropFirst().first?.error == "timed out")
+                    #expect(first.first?.nextRetryAt != nil)
+                }
+            }
+            // Nothing listens: every attempt fails to connect, the schedule runs out, the subscription pauses.
+            try await Roster.run(configure: Self.fast) { roster in
+                let (subscription, _) = try await Self.subscribe(roster, url: "http://127.0.0.1:9/hook")
+                _ = try await roster.createUser("a")
+                var state: (WebhookSubscription?, [WebhookDelivery]) = (nil, [])
+                for _ in 0..<100 where state.0?.pausedAt == nil {
+                    try await Task.sleep(for: .milliseconds(50))
+                    state = try await Self.subscription(roster, subscription.id)
+                }
+                #expect(state.0?.pausedAt != nil, "the schedule ran out")
+                #expect(state.0?.position == 0, "a failed event is not skipped")
+                #expect(state.1.map(\.outcome).sorted { $0.rawValue < $1.rawValue } == [.failed, .retrying, .retrying])
+                #expect(state.1.allSatisfy { $0.statusCode == nil && $0.error?.isEmpty == false })
+            }
+        }
+
+        @Test("410 Gone disables the subscription; 429 with Retry-After waits at least that long")
+        func goneAndRetryAfter() async throws {
+            try await WebhookReceiver.run(respond: { _ in (.gone, [:]) }) { receiver, url in
+                try await Roster.run(configure: Self.fast) { roster in
+                    let (subscription, _) = try await Self.subscribe(roster, url: url)
+                    _ = try await roster.createUser("a")
+                    _ = try await roster.createUser("b")
+                    #expect(try await receiver.wait(for: 1).count == 1)
+                    try await Task.sleep(for: .milliseconds(600))
+                    #expect(await receiver.received.count == 1, "nothing more is sent")
+                    let (after, deliveries) = try await Self.subscription(roster, subscription.id)
+                    #expect(after?.enabled == false)
+                    #expect(after?.disabledReason == "gone")
+                    #expect(deliveries.map(\.outcome) == [.disabled])
+                }
+            }
+            try await WebhookReceiver.run(respond: { index in
+                index == 0 ? (.tooManyRequests, [.retryAfter: "1"]) : (.ok, [:])
+            }) { receiver, url in
+                try await Roster.run(configure: Self.fast) { roster in
+                    _ = try await Self.subscribe(roster, url: url)
+                    _ = try await roster.createUser("a")
+                    let started = ContinuousClock.now
+                    let received = try await receiver.wait(for: 2)
+                    #expect(received.count == 2)
+                    #expect(ContinuousClock.now - started >= .seconds(1), "the retry waited for Retry-After, not the 200 ms schedule")
+                }
+            }
+        }
+
+        @Test("during a secret rotation both secrets sign; a subscription gets only its event types")
+        func rotationAndTypes() async throws {
+            try await WebhookReceiver.run { receiver, url in
+                try await Roster.run(configure: Self.fast) { roster in
+                    let (subscription, old) = try await Self.subscribe(roster, url: url, types: [.userDeactivated])
+                    let new = try await withDatabase(url: roster.databaseURL, logger: TestPostgres.require().logger) { db in
+                        let tenant = try #require(try await TenantRepository(database: db).find("default")).id
+                        return try #require(try await WebhookSubscriptions(database: db).rotateSecret(tenant: tenant, id: subscription.id, overlap: .seconds(3600))).1
+                    }
+                    let alice = try await roster.createUser("alice")
+                    try await roster.patch("/Users/\(alice)", #"[{"op":"replace","path":"active","value":false}]"#)
+                    let received = try await receiver.wait(for: 1)
+                    try await Task.sleep(for: .milliseconds(300))
+                    #expect(await receiver.received.count == 1)
+                    #expect(received.first?.type == "user.deactivated")
+                    #expect(received.first?.signed(by: new) == true)
+                    #expect(received.first?.signed(by: old) == true)
+                    #expect(received.first?.signature.split(separator: " ").count == 2)
+                }
+            }
+        }
+    }
+}
