@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import PostgresNIO
 import RosterStore
@@ -39,10 +40,21 @@ public struct WebhookDispatcher: Service {
     let owner = UUID()
     let http: HTTPClient
 
-    public init(database: RosterDatabase, configuration: DispatcherConfiguration, logger: Logger) {
+    /// `roster_webhook_deliveries_total{outcome}` and `roster_webhook_delivery_duration_seconds`; nil without metrics.
+    let deliveries: [WebhookDelivery.Outcome: (Counter, Timer)]?
+
+    public init(database: RosterDatabase, configuration: DispatcherConfiguration, logger: Logger, metrics: (any MetricsFactory)? = nil) {
         self.database = database
         self.configuration = configuration
         self.logger = logger
+        deliveries = metrics.map { factory in
+            Dictionary(uniqueKeysWithValues: [WebhookDelivery.Outcome.succeeded, .retrying, .failed, .disabled].map { outcome in
+                (outcome, (
+                    Counter(label: "roster_webhook_deliveries_total", dimensions: [("outcome", outcome.rawValue)], factory: factory),
+                    Timer(label: "roster_webhook_delivery_duration_seconds", dimensions: [("outcome", outcome.rawValue)], factory: factory)
+                ))
+            })
+        }
         var client = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5)))
         client.decompression = .disabled
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: client)
@@ -244,6 +256,10 @@ public struct WebhookDispatcher: Service {
                 WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
                 RETURNING id
                 """
+        }
+        if let (count, duration) = deliveries?[delivery.outcome] {
+            count.increment()
+            duration.recordMilliseconds(result.milliseconds)
         }
         let kept = try await database.transaction { connection in
             let rows = try await connection.query(update, logger: logger).collect()

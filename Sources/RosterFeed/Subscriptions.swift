@@ -224,3 +224,39 @@ public struct WebhookSubscriptions: Sendable {
         }
     }
 }
+
+/// How far behind a subscription is: its state and the age of its oldest undelivered event.
+public struct SubscriptionLag: Sendable, Equatable {
+    public enum State: String, Sendable {
+        case active, paused, disabled
+    }
+
+    public var tenant: UUID
+    public var id: UUID
+    public var state: State
+    /// When the oldest event it has not yet received occurred; nil when it is up to date.
+    public var oldestPending: Date?
+
+    public func lag(at now: Date = Date()) -> TimeInterval { oldestPending.map { max(0, now.timeIntervalSince($0)) } ?? 0 }
+}
+
+extension WebhookSubscriptions {
+    /// Every subscription's lag, most behind first (for health and metrics; at most `limit`).
+    public func lags(limit: Int = 1000) async throws -> [SubscriptionLag] {
+        try await database.query(
+            """
+            SELECT s.tenant_id, s.id, s.enabled, s.paused_at IS NOT NULL,
+                   (SELECT e.occurred_at FROM events e
+                    WHERE e.tenant_id = s.tenant_id AND e.seq > s.position AND (s.event_types IS NULL OR e.type = ANY(s.event_types))
+                    ORDER BY e.seq LIMIT 1) AS oldest
+            FROM webhook_subscriptions s
+            ORDER BY oldest NULLS LAST, s.created
+            LIMIT \(limit)
+            """
+        ).map { row in
+            let (tenant, id, enabled, paused, oldest) = try row.decode((UUID, UUID, Bool, Bool, Date?).self)
+            let state: SubscriptionLag.State = !enabled ? .disabled : paused ? .paused : .active
+            return SubscriptionLag(tenant: tenant, id: id, state: state, oldestPending: oldest)
+        }
+    }
+}

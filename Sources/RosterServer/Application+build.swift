@@ -27,7 +27,7 @@ public func buildApplication(
         migrator: Migrator(migrations: try Migration.bundled()), configuration: configuration, metrics: metrics)
     var services: [any Service] = [client]
     if configuration.webhooksEnabled {
-        services.append(WebhookDispatcher(database: database, configuration: configuration.webhooks, logger: logger))
+        services.append(WebhookDispatcher(database: database, configuration: configuration.webhooks, logger: logger, metrics: metrics?.factory))
     }
     return Application(
         router: router,
@@ -66,7 +66,7 @@ func buildRouter(
 
     HealthController(
         database: database, migrator: migrator, latencyBudget: .milliseconds(configuration.healthLatencyBudgetMilliseconds),
-        timeout: .milliseconds(configuration.healthTimeoutMilliseconds))
+        timeout: .milliseconds(configuration.healthTimeoutMilliseconds), dispatcher: configuration.webhooksEnabled)
         .addRoutes(to: router.group("api"))
     try APIDocument(publicURL: configuration.publicURL).addRoutes(to: router)
     try DocsController().addRoutes(to: router)

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import RosterFeed
 import RosterStore
 import SCIM
 
@@ -14,6 +15,8 @@ struct HealthController {
     let migrator: Migrator
     let latencyBudget: Duration
     var timeout: Duration = .seconds(3)
+    /// Whether this process runs the webhook dispatcher.
+    var dispatcher = true
 
     enum Status: String {
         case ok, degraded, unhealthy
@@ -62,12 +65,39 @@ struct HealthController {
                 status = .unhealthy
                 components["migrations"] = ["status": "error", "message": .string(String(describing: error))]
             }
+            if status != .unhealthy { components["webhooks"] = await webhooks() }
         } catch {
             status = .unhealthy
             components["database"] = ["status": "unavailable", "message": "The database did not answer within 3 seconds or refused the connection."]
             components["migrations"] = ["status": "unknown"]
         }
         return (status, components)
+    }
+}
+
+/// Subscriptions behind by more than this are `lagging`.
+let webhookLagThreshold: TimeInterval = 60
+
+extension HealthController {
+    /// The dispatcher and each subscription's lag (the age of its oldest undelivered event). A
+    /// receiver's outage is not this instance's: it never changes the overall status.
+    func webhooks() async -> JSONValue {
+        guard let lags = try? await withTimeout(timeout, { try await WebhookSubscriptions(database: database).lags(limit: 100) }) else {
+            return ["status": "unknown", "dispatcher": .string(dispatcher ? "running" : "off")]
+        }
+        let now = Date()
+        let lagging = lags.contains { $0.state == .active && $0.lag(at: now) > webhookLagThreshold }
+        let paused = lags.contains { $0.state == .paused }
+        return [
+            "status": .string(paused ? "paused" : lagging ? "lagging" : "ok"),
+            "dispatcher": .string(dispatcher ? "running" : "off"),
+            "subscriptions": .array(lags.map { lag in
+                [
+                    "id": .string(lag.id.uuidString.lowercased()), "state": .string(lag.state.rawValue),
+                    "lag_seconds": .decimal((lag.lag(at: now) * 10).rounded() / 10),
+                ]
+            }),
+        ]
     }
 }
 

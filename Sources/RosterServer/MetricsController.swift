@@ -1,4 +1,5 @@
 import Hummingbird
+import RosterFeed
 import RosterStore
 
 /// `GET /metrics`: Prometheus text format on the server's own port, for a global admin key with the
@@ -14,6 +15,7 @@ struct MetricsController {
             let principal = try AuthenticatedAdmin.require(.metrics)
             guard principal.isGlobal else { throw AdminError.forbidden("Metrics span every tenant: they need a global admin key.") }
             await recordPool()
+            metrics.recordWebhooks(try? await withTimeout(timeout) { try await WebhookSubscriptions(database: database).lags() })
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))

@@ -1,6 +1,8 @@
+import Foundation
 import CoreMetrics
 import Hummingbird
 import Prometheus
+import RosterFeed
 
 /// One Prometheus registry per application (so tests running side by side never share counts),
 /// fed through swift-metrics. Labels are route templates and closed sets, never ids or raw paths.
@@ -52,6 +54,19 @@ public struct RosterMetrics: Sendable {
         if let idle { idleMeter.set(idle) } else { idleMeter.destroy() }
         let maxMeter = Meter(label: "roster_db_pool_max_connections", factory: factory)
         if let maxConnections { maxMeter.set(maxConnections) } else { maxMeter.destroy() }
+    }
+
+    /// `roster_webhook_subscriptions{state}` and `roster_webhook_lag_seconds` (the most any active
+    /// subscription is behind), set by each scrape; removed when the database did not answer.
+    func recordWebhooks(_ lags: [SubscriptionLag]?) {
+        let lag = Meter(label: "roster_webhook_lag_seconds", factory: factory)
+        for state in [SubscriptionLag.State.active, .paused, .disabled] {
+            let meter = Meter(label: "roster_webhook_subscriptions", dimensions: [("state", state.rawValue)], factory: factory)
+            if let lags { meter.set(lags.filter { $0.state == state }.count) } else { meter.destroy() }
+        }
+        guard let lags else { return lag.destroy() }
+        let now = Date()
+        lag.set(lags.filter { $0.state == .active }.map { $0.lag(at: now) }.max() ?? 0)
     }
 
     /// The Prometheus text exposition of everything recorded so far.

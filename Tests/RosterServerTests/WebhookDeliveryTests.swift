@@ -153,5 +153,39 @@ extension ServerSuite {
                 }
             }
         }
+
+        @Test("health shows the dispatcher and each subscription's lag; metrics count deliveries by outcome and the worst lag")
+        func healthAndMetrics() async throws {
+            try await WebhookReceiver.run { receiver, url in
+                try await Roster.run(configure: Self.fast) { roster in
+                    let (good, _) = try await Self.subscribe(roster, url: url)
+                    let (dead, _) = try await Self.subscribe(roster, url: "http://127.0.0.1:9/hook")
+                    _ = try await roster.createUser("a")
+                    _ = try await receiver.wait(for: 1)
+                    var paused = false
+                    for _ in 0..<100 where !paused {
+                        try await Task.sleep(for: .milliseconds(50))
+                        paused = try await Self.subscription(roster, dead.id).0?.pausedAt != nil
+                    }
+                    let health = try await roster.send(.get, "/api/health").json
+                    let webhooks = health["components"]?["webhooks"]
+                    #expect(webhooks?["dispatcher"] == "running")
+                    #expect(webhooks?["status"] == "paused")
+                    let states = Dictionary(uniqueKeysWithValues: (webhooks?["subscriptions"]?.arrayValue ?? []).compactMap { item in
+                        item["id"]?.stringValue.map { ($0, item["state"]?.stringValue ?? "") }
+                    })
+                    #expect(states == [good.id.uuidString.lowercased(): "active", dead.id.uuidString.lowercased(): "paused"])
+                    #expect(health["status"] == "ok", "a receiver's outage does not make this instance unhealthy")
+
+                    let scrape = try await roster.send(.get, "/metrics", headers: [.authorization: "Bearer \(roster.adminKey)"]).body
+                    #expect(scrape.contains(#"roster_webhook_deliveries_total{outcome="succeeded"} 1"#), "\(scrape)")
+                    #expect(scrape.contains(#"roster_webhook_deliveries_total{outcome="failed"} 1"#))
+                    #expect(scrape.contains(#"roster_webhook_deliveries_total{outcome="retrying"} 2"#))
+                    #expect(scrape.contains(#"roster_webhook_subscriptions{state="paused"} 1"#))
+                    #expect(scrape.contains("roster_webhook_lag_seconds 0"))
+                    #expect(!scrape.contains(dead.id.uuidString.lowercased()), "no subscription id in a label")
+                }
+            }
+        }
     }
 }
