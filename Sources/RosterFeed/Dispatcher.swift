@@ -220,69 +220,57 @@ public struct WebhookDispatcher: Service {
         let result = await send(event, to: subscription)
         let failures = attempt
         var delivery = WebhookDelivery(
-            eventSequence: event.sequence, eventID: event.id, attempt: attempt, statusCode: result.status, outcome: .succeeded,
+            eventSequence: event.sequence, eventID: event.id, attempt: attempt, statusCode: result.status, outcome: .failed,
             error: result.error, latencyMilliseconds: result.milliseconds, nextRetryAt: nil)
-        let update: PostgresQuery
+        var delay = Duration.zero
         if result.succeeded {
-            update = """
-                UPDATE webhook_subscriptions SET position = \(event.sequence), attempts = 0, next_attempt_at = now(),
-                    lease_until = now() + \(Self.interval(configuration.lease))::interval
-                WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
-                RETURNING id
-                """
+            delivery.outcome = .succeeded
         } else if result.status == 410 {
             delivery.outcome = .disabled
-            update = """
-                UPDATE webhook_subscriptions SET enabled = false, disabled_reason = 'gone', lease_owner = NULL, lease_until = NULL, updated = now()
-                WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
-                RETURNING id
-                """
-        } else if var delay = configuration.schedule.delay(afterFailures: failures) {
+        } else if let scheduled = configuration.schedule.delay(afterFailures: failures) {
+            delay = scheduled
             if let retryAfter = result.retryAfter, retryAfter > delay { delay = min(retryAfter, .seconds(86_400)) }
             delivery.outcome = .retrying
             delivery.nextRetryAt = Date().addingTimeInterval(Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
-            update = """
-                UPDATE webhook_subscriptions SET attempts = \(failures),
-                    next_attempt_at = now() + \(Self.interval(delay))::interval, lease_owner = NULL, lease_until = NULL
-                WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
-                RETURNING id
-                """
         } else {
-            // The schedule is spent: the event is marked failed and the subscription pauses until
-            // it is resumed (retrying this event) or replayed.
+            // The schedule is spent: the event is marked failed and the subscription pauses on it
+            // until it is resumed (retrying this event) or replayed.
             delivery.outcome = .failed
-            update = """
-                UPDATE webhook_subscriptions SET attempts = \(failures), paused_at = now(), lease_owner = NULL, lease_until = NULL, updated = now()
-                WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
-                RETURNING id
-                """
         }
         if let (count, duration) = deliveries?[delivery.outcome] {
             count.increment()
             duration.recordMilliseconds(result.milliseconds)
         }
-        let kept = try await database.transaction { connection in
-            let rows = try await connection.query(update, logger: logger).collect()
-            // A lost lease means another process took over: this attempt is not this process's to record.
-            guard !rows.isEmpty else { return false }
-            try await Self.record(delivery, subscription: subscription, connection: connection, logger: logger)
-            return true
-        }
-        guard kept, delivery.outcome == .succeeded else { return false }
+        let succeeded = delivery.outcome == .succeeded
+        // One statement moves the subscription on and logs the attempt. It matches nothing when this
+        // process lost the lease (another took over): then the attempt is not this process's to record.
+        let rows = try await database.query(
+            """
+            WITH moved AS (
+                UPDATE webhook_subscriptions SET
+                    position = \(succeeded ? event.sequence : subscription.position),
+                    attempts = \(succeeded ? 0 : failures),
+                    next_attempt_at = now() + \(Self.interval(delay))::interval,
+                    enabled = enabled AND \(delivery.outcome != .disabled),
+                    disabled_reason = CASE WHEN \(delivery.outcome == .disabled) THEN 'gone' ELSE disabled_reason END,
+                    paused_at = CASE WHEN \(delivery.outcome == .failed) THEN now() ELSE paused_at END,
+                    lease_owner = CASE WHEN \(succeeded) THEN lease_owner END,
+                    lease_until = CASE WHEN \(succeeded) THEN now() + \(Self.interval(configuration.lease))::interval END
+                WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
+                RETURNING tenant_id, id
+            )
+            INSERT INTO webhook_deliveries (tenant_id, subscription_id, id, event_seq, event_id, attempt, status_code, outcome,
+                                            error, latency_ms, next_retry_at)
+            SELECT moved.tenant_id, moved.id, \(delivery.id), \(delivery.eventSequence), \(delivery.eventID), \(delivery.attempt),
+                   \(delivery.statusCode), \(delivery.outcome.rawValue), \(delivery.error), \(delivery.latencyMilliseconds),
+                   \(delivery.nextRetryAt)
+            FROM moved
+            RETURNING id
+            """)
+        guard !rows.isEmpty, succeeded else { return false }
         subscription.position = event.sequence
         subscription.attempts = 0
         return true
-    }
-
-    static func record(_ delivery: WebhookDelivery, subscription: Claimed, connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query(
-            """
-            INSERT INTO webhook_deliveries (tenant_id, subscription_id, id, event_seq, event_id, attempt, status_code, outcome,
-                                            error, latency_ms, next_retry_at)
-            VALUES (\(subscription.tenant), \(subscription.id), \(delivery.id), \(delivery.eventSequence), \(delivery.eventID),
-                    \(delivery.attempt), \(delivery.statusCode), \(delivery.outcome.rawValue), \(delivery.error),
-                    \(delivery.latencyMilliseconds), \(delivery.nextRetryAt))
-            """, logger: logger)
     }
 
     struct Attempt: Sendable {
