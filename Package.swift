@@ -74,6 +74,7 @@ let package = Package(
             name: "roster",
             dependencies: [
                 "RosterServer",
+                "RosterFeed",
                 "RosterStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import RosterFeed
 import RosterServer
 import RosterStore
 
@@ -51,7 +52,9 @@ struct Dev: AsyncParsableCommand {
             let key = try await AdminKeyRepository(database: db).create(name: "roster dev", tenant: nil, scopes: [.all]).1
             return (token, key)
         }
-        let configuration = RosterConfiguration(host: host, port: port, databaseURL: url, logLevel: logger.logLevel, logFormat: .init(rawValue: logFormat) ?? .text)
+        var configuration = RosterConfiguration(host: host, port: port, databaseURL: url, logLevel: logger.logLevel, logFormat: .init(rawValue: logFormat) ?? .text)
+        // A developer's receiver runs on this machine.
+        configuration.webhooks.urlPolicy = WebhookURLPolicy(allowPrivate: true)
         let base = configuration.publicURL
         let pid = postgres.processID
         let dataDirectory = postgres.dataDirectory
