@@ -52,9 +52,10 @@ struct Dev: AsyncParsableCommand {
             let key = try await AdminKeyRepository(database: db).create(name: "roster dev", tenant: nil, scopes: [.all]).1
             return (token, key)
         }
-        var configuration = RosterConfiguration(host: host, port: port, databaseURL: url, logLevel: logger.logLevel, logFormat: .init(rawValue: logFormat) ?? .text)
+        var settings = RosterConfiguration(host: host, port: port, databaseURL: url, logLevel: logger.logLevel, logFormat: .init(rawValue: logFormat) ?? .text)
         // A developer's receiver runs on this machine.
-        configuration.webhooks.urlPolicy = WebhookURLPolicy(allowPrivate: true)
+        settings.webhooks.urlPolicy = WebhookURLPolicy(allowPrivate: true)
+        let configuration = settings
         let base = configuration.publicURL
         let pid = postgres.processID
         let dataDirectory = postgres.dataDirectory
