@@ -13,6 +13,8 @@ public enum AdminScope: String, Sendable, CaseIterable, Codable {
     case directoryRead = "directory:read"
     /// Reads the change feed.
     case feedRead = "feed:read"
+    /// Manages webhook subscriptions.
+    case webhooks
 }
 
 public struct AdminKeyRecord: Sendable, Equatable {
