@@ -28,6 +28,8 @@ public struct RosterConfiguration: Sendable {
     public var webhooksEnabled = true
     /// Webhook delivery: timeout, retry schedule, lease, poll interval, concurrency, URL policy.
     public var webhooks = DispatcherConfiguration()
+    /// How long a rotated-out webhook secret keeps signing beside the new one (`ROSTER_WEBHOOK_SECRET_OVERLAP_SECONDS`).
+    public var webhookSecretOverlap: Duration = .seconds(86_400)
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databaseURL: String? = nil, publicURL: String? = nil,
@@ -53,7 +55,8 @@ public struct RosterConfiguration: Sendable {
 
     /// Reads `roster.*` keys: from the environment these are `ROSTER_HOST`, `ROSTER_PORT`,
     /// `ROSTER_DATABASE_URL`, `ROSTER_PUBLIC_URL`, `ROSTER_ADMIN_KEY`, `ROSTER_SCHEMAS_DIR`,
-    /// `ROSTER_LOG_LEVEL`, `ROSTER_DATABASE_MAX_CONNECTIONS`, `ROSTER_METRICS`, `ROSTER_LOG_FORMAT`, `ROSTER_HEALTH_LATENCY_BUDGET_MS`.
+    /// `ROSTER_LOG_LEVEL`, `ROSTER_DATABASE_MAX_CONNECTIONS`, `ROSTER_METRICS`, `ROSTER_LOG_FORMAT`, `ROSTER_HEALTH_LATENCY_BUDGET_MS`,
+    /// `ROSTER_WEBHOOKS` and the `ROSTER_WEBHOOK_*` settings the README lists.
     public init(reader: ConfigReader) throws(Invalid) {
         let config = reader.scoped(to: "roster")
         var adminKey: BootstrapAdminKey?
@@ -103,6 +106,10 @@ public struct RosterConfiguration: Sendable {
             webhooks.pollInterval = .milliseconds(milliseconds)
         }
         webhooks.urlPolicy = WebhookURLPolicy(allowPrivate: config.bool(forKey: "webhook.allow.private.urls") ?? false)
+        if let seconds = config.int(forKey: "webhook.secret.overlap.seconds") {
+            guard seconds >= 0 else { throw Invalid(description: "ROSTER_WEBHOOK_SECRET_OVERLAP_SECONDS must be 0 or more (86400, a day, by default).") }
+            webhookSecretOverlap = .seconds(seconds)
+        }
     }
 
     public var scimBaseURL: String { publicURL + "/scim/v2" }
