@@ -1,5 +1,6 @@
 import Foundation
 import OpenAPIRuntime
+import RosterFeed
 import RosterStore
 import SCIM
 
@@ -41,6 +42,44 @@ extension Components.Schemas.AdminKeyCreated {
             id: key.id.lowercasedString, tenantId: key.tenantID?.lowercasedString, name: key.name, prefix: key.prefix,
             scopes: key.scopes.compactMap { .init(rawValue: $0.rawValue) }, created: key.created,
             expiresAt: key.expires, key: secret.reveal())
+    }
+}
+
+extension Components.Schemas.Webhook {
+    init(_ subscription: WebhookSubscription) {
+        self.init(
+            id: subscription.id.lowercasedString, tenantId: subscription.tenant.lowercasedString, url: subscription.url,
+            description: subscription.description, eventTypes: subscription.eventTypes?.map(Components.Schemas.EventType.init),
+            enabled: subscription.enabled, disabledReason: subscription.disabledReason, pausedAt: subscription.pausedAt,
+            position: subscription.position, previousSecretExpiresAt: subscription.previousSecretUntil,
+            created: subscription.created, updated: subscription.updated)
+    }
+}
+
+extension Components.Schemas.WebhookWithSecret {
+    init(_ subscription: WebhookSubscription, secret: WebhookSecret) {
+        self.init(
+            id: subscription.id.lowercasedString, tenantId: subscription.tenant.lowercasedString, url: subscription.url,
+            description: subscription.description, eventTypes: subscription.eventTypes?.map(Components.Schemas.EventType.init),
+            enabled: subscription.enabled, disabledReason: subscription.disabledReason, pausedAt: subscription.pausedAt,
+            position: subscription.position, previousSecretExpiresAt: subscription.previousSecretUntil,
+            created: subscription.created, updated: subscription.updated, secret: secret.text)
+    }
+}
+
+extension Components.Schemas.WebhookDelivery {
+    init(_ delivery: RosterFeed.WebhookDelivery) {
+        let outcome: OutcomePayload =
+            switch delivery.outcome {
+            case .succeeded: .succeeded
+            case .retrying: .retrying
+            case .failed: .failed
+            case .disabled: .disabled
+            }
+        self.init(
+            id: delivery.id.lowercasedString, eventId: delivery.eventID.lowercasedString, eventSequence: delivery.eventSequence,
+            attempt: delivery.attempt, statusCode: delivery.statusCode, outcome: outcome, latencyMs: delivery.latencyMilliseconds,
+            error: delivery.error, nextRetryAt: delivery.nextRetryAt, attemptedAt: delivery.attemptedAt)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import RosterFeed
 import RosterStore
 import SCIM
 
@@ -11,6 +12,10 @@ struct AdminAPI: APIProtocol {
     let keys: AdminKeyRepository
     let groups: GroupRepository
     let events: EventLog
+    let webhooks: WebhookSubscriptions
+    let webhookPolicy: WebhookURLPolicy
+    /// How long a rotated-out webhook secret keeps signing.
+    let webhookSecretOverlap: Duration
     let scimBaseURL: String
 
     // MARK: Tenants

@@ -78,7 +78,8 @@ func buildRouter(
         tenants: TenantRepository(database: database), tokens: ScimTokenRepository(database: database),
         keys: AdminKeyRepository(database: database),
         groups: GroupRepository(database: database, resourceType: registry.group), events: EventLog(database: database),
-        scimBaseURL: scimBase)
+        webhooks: WebhookSubscriptions(database: database), webhookPolicy: configuration.webhooks.urlPolicy,
+        webhookSecretOverlap: configuration.webhookSecretOverlap, scimBaseURL: scimBase)
     try api.registerHandlers(on: admin, serverURL: URL(string: "/")!, configuration: .init(dateTranscoder: RFC3339Dates()))
     if let metrics {
         MetricsController(metrics: metrics, database: database, timeout: .milliseconds(configuration.healthTimeoutMilliseconds))

@@ -1,0 +1,116 @@
+import Foundation
+import RosterFeed
+import RosterStore
+
+/// The `WebhookCreate` body (openapi-generator-config.yaml puts it in place of the generated type).
+/// Event types stay strings until `AdminAPI.eventTypes` checks them, so an unknown one is a 400
+/// naming the valid ones rather than a decoding error.
+struct WebhookCreateBody: Codable, Hashable, Sendable {
+    var url: String
+    /// nil: every type.
+    var eventTypes: [String]?
+    var description: String?
+
+    enum CodingKeys: String, CodingKey {
+        case url
+        case eventTypes = "event_types"
+        case description
+    }
+
+    init(url: String, eventTypes: [String]? = nil, description: String? = nil) {
+        self.url = url
+        self.eventTypes = eventTypes
+        self.description = description
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        url = try container.decode(String.self, forKey: .url)
+        eventTypes = try container.decodeIfPresent([String].self, forKey: .eventTypes)
+        description = try container.decodeUnlessAbsent(String.self, forKey: .description)
+    }
+}
+
+/// The `WebhookUpdate` body: only the fields present change, and `event_types: null` (every type)
+/// differs from leaving `event_types` out, which the generated type could not tell apart.
+struct WebhookUpdateBody: Codable, Hashable, Sendable {
+    var url: String?
+    /// nil: unchanged; `.some(nil)`: every type.
+    var eventTypes: [String]??
+    var description: String?
+    var enabled: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case url
+        case eventTypes = "event_types"
+        case description
+        case enabled
+    }
+
+    init(url: String? = nil, eventTypes: [String]?? = nil, description: String? = nil, enabled: Bool? = nil) {
+        self.url = url
+        self.eventTypes = eventTypes
+        self.description = description
+        self.enabled = enabled
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        url = try container.decodeUnlessAbsent(String.self, forKey: .url)
+        eventTypes = container.contains(.eventTypes) ? .some(try container.decodeIfPresent([String].self, forKey: .eventTypes)) : .none
+        description = try container.decodeUnlessAbsent(String.self, forKey: .description)
+        enabled = try container.decodeUnlessAbsent(Bool.self, forKey: .enabled)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(url, forKey: .url)
+        if let eventTypes { try container.encode(eventTypes, forKey: .eventTypes) }
+        try container.encodeIfPresent(description, forKey: .description)
+        try container.encodeIfPresent(enabled, forKey: .enabled)
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// nil when the key is absent; a present `null` is refused, as the document does not allow it.
+    func decodeUnlessAbsent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        contains(key) ? try decode(type, forKey: key) : nil
+    }
+}
+
+extension AdminAPI {
+    /// `event_types` as the store takes them: nil for every type, else the named ones once each, in the document's order.
+    static func eventTypes(_ names: [String]?) throws -> [EventType]? {
+        guard let names else { return nil }
+        let valid = EventType.allCases.map(\.rawValue).joined(separator: ", ")
+        guard !names.isEmpty else {
+            throw AdminError.invalidRequest("'event_types' names at least one event type (\(valid)); leave it out or send null for every type.")
+        }
+        let types = try names.map { name in
+            guard let type = EventType(rawValue: name) else {
+                throw AdminError.invalidRequest("'event_types' lists an unknown event type; the event types are \(valid).")
+            }
+            return type
+        }
+        return EventType.allCases.filter(types.contains)
+    }
+
+    /// A URL the policy accepts, at most 2048 characters (counted as JSON Schema counts them, by code point).
+    func webhookURL(_ url: String) throws -> String {
+        guard url.unicodeScalars.count <= 2048 else { throw AdminError.invalidRequest("'url' must be at most 2048 characters.") }
+        if let problem = webhookPolicy.problem(with: url) { throw AdminError.invalidRequest(problem) }
+        return url
+    }
+
+    /// A one-line description of at most 1000 characters.
+    static func webhookDescription(_ description: String) throws -> String {
+        guard description.unicodeScalars.count <= 1000 else {
+            throw AdminError.invalidRequest("'description' must be at most 1000 characters.")
+        }
+        // Control and format characters (U+0000, line breaks) have no place in a one-line label.
+        guard description.unicodeScalars.allSatisfy({ !CharacterSet.controlCharacters.contains($0) }) else {
+            throw AdminError.invalidRequest("'description' must be one line without control or invisible formatting characters.")
+        }
+        return description
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import RosterFeed
+import RosterStore
+
+/// `/api/v1/webhooks` (the key's tenant) and `/api/v1/tenants/{tenant}/webhooks`: subscriptions,
+/// their secrets (shown once, at creation or rotation), replay and the delivery log. Scope `webhooks`.
+extension AdminAPI {
+    func listWebhooks(_ input: Operations.ListWebhooks.Input) async throws -> Operations.ListWebhooks.Output {
+        .ok(try await listSubscriptions(tenant: nil))
+    }
+
+    func listTenantWebhooks(_ input: Operations.ListTenantWebhooks.Input) async throws -> Operations.ListTenantWebhooks.Output {
+        .ok(try await listSubscriptions(tenant: input.path.tenant))
+    }
+
+    func createWebhook(_ input: Operations.CreateWebhook.Input) async throws -> Operations.CreateWebhook.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .created(try await createSubscription(body, tenant: nil))
+    }
+
+    func createTenantWebhook(_ input: Operations.CreateTenantWebhook.Input) async throws -> Operations.CreateTenantWebhook.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .created(try await createSubscription(body, tenant: input.path.tenant))
+    }
+
+    func getWebhook(_ input: Operations.GetWebhook.Input) async throws -> Operations.GetWebhook.Output {
+        .ok(.init(body: .json(.init(try await subscription(input.path.id, tenant: nil).subscription))))
+    }
+
+    func getTenantWebhook(_ input: Operations.GetTenantWebhook.Input) async throws -> Operations.GetTenantWebhook.Output {
+        .ok(.init(body: .json(.init(try await subscription(input.path.id, tenant: input.path.tenant).subscription))))
+    }
+
+    func updateWebhook(_ input: Operations.UpdateWebhook.Input) async throws -> Operations.UpdateWebhook.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .ok(try await updateSubscription(input.path.id, body, tenant: nil))
+    }
+
+    func updateTenantWebhook(_ input: Operations.UpdateTenantWebhook.Input) async throws -> Operations.UpdateTenantWebhook.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .ok(try await updateSubscription(input.path.id, body, tenant: input.path.tenant))
+    }
+
+    func deleteWebhook(_ input: Operations.DeleteWebhook.Input) async throws -> Operations.DeleteWebhook.Output {
+        try await deleteSubscription(input.path.id, tenant: nil)
+        return .noContent(.init())
+    }
+
+    func deleteTenantWebhook(_ input: Operations.DeleteTenantWebhook.Input) async throws -> Operations.DeleteTenantWebhook.Output {
+        try await deleteSubscription(input.path.id, tenant: input.path.tenant)
+        return .noContent(.init())
+    }
+
+    func rotateWebhookSecret(_ input: Operations.RotateWebhookSecret.Input) async throws -> Operations.RotateWebhookSecret.Output {
+        .ok(try await rotateSecret(input.path.id, tenant: nil))
+    }
+
+    func rotateTenantWebhookSecret(
+        _ input: Operations.RotateTenantWebhookSecret.Input
+    ) async throws -> Operations.RotateTenantWebhookSecret.Output {
+        .ok(try await rotateSecret(input.path.id, tenant: input.path.tenant))
+    }
+
+    func listWebhookDeliveries(_ input: Operations.ListWebhookDeliveries.Input) async throws -> Operations.ListWebhookDeliveries.Output {
+        .ok(try await deliveries(input.path.id, limit: input.query.limit, tenant: nil))
+    }
+
+    func listTenantWebhookDeliveries(
+        _ input: Operations.ListTenantWebhookDeliveries.Input
+    ) async throws -> Operations.ListTenantWebhookDeliveries.Output {
+        .ok(try await deliveries(input.path.id, limit: input.query.limit, tenant: input.path.tenant))
+    }
+
+    func replayWebhook(_ input: Operations.ReplayWebhook.Input) async throws -> Operations.ReplayWebhook.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .accepted(try await replay(input.path.id, from: body.eventId, tenant: nil))
+    }
+
+    func replayTenantWebhook(_ input: Operations.ReplayTenantWebhook.Input) async throws -> Operations.ReplayTenantWebhook.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .accepted(try await replay(input.path.id, from: body.eventId, tenant: input.path.tenant))
+    }
+
+    // MARK: Shared by both route families
+
+    private func webhookTenant(_ reference: String?) async throws -> Tenant {
+        try await tenant(named: reference, for: AuthenticatedAdmin.require(.webhooks))
+    }
+
+    private func listSubscriptions(tenant reference: String?) async throws -> Components.Responses.WebhookList {
+        let tenant = try await webhookTenant(reference)
+        return .init(body: .json(.init(data: try await webhooks.list(tenant: tenant.id).map(Components.Schemas.Webhook.init))))
+    }
+
+    private func createSubscription(_ body: WebhookCreateBody, tenant reference: String?) async throws -> Components.Responses.WebhookWithSecret {
+        let tenant = try await webhookTenant(reference)
+        let url = try webhookURL(body.url)
+        let types = try Self.eventTypes(body.eventTypes)
+        let description = try Self.webhookDescription(body.description ?? "")
+        let (subscription, secret) = try await webhooks.create(tenant: tenant.id, url: url, eventTypes: types, description: description)
+        return .init(body: .json(.init(subscription, secret: secret)))
+    }
+
+    /// The subscription `id` names in the tenant; 404 otherwise (another tenant's ids do not leak).
+    private func subscription(_ id: String, tenant reference: String?) async throws -> (tenant: Tenant, subscription: WebhookSubscription) {
+        let tenant = try await webhookTenant(reference)
+        guard let id = UUID(uuidString: id), let subscription = try await webhooks.get(tenant: tenant.id, id: id) else {
+            throw Self.noSuchSubscription(tenant)
+        }
+        return (tenant, subscription)
+    }
+
+    private func updateSubscription(
+        _ id: String, _ body: WebhookUpdateBody, tenant reference: String?
+    ) async throws -> Components.Responses.Webhook {
+        let tenant = try await webhookTenant(reference)
+        var change = WebhookSubscriptions.Change()
+        change.url = try body.url.map(webhookURL)
+        change.eventTypes = try body.eventTypes.map(Self.eventTypes)
+        change.description = try body.description.map(Self.webhookDescription)
+        change.enabled = body.enabled
+        guard let id = UUID(uuidString: id), let updated = try await webhooks.update(tenant: tenant.id, id: id, change) else {
+            throw Self.noSuchSubscription(tenant)
+        }
+        return .init(body: .json(.init(updated)))
+    }
+
+    private func deleteSubscription(_ id: String, tenant reference: String?) async throws {
+        let tenant = try await webhookTenant(reference)
+        guard let id = UUID(uuidString: id), try await webhooks.delete(tenant: tenant.id, id: id) else {
+            throw Self.noSuchSubscription(tenant)
+        }
+    }
+
+    private func rotateSecret(_ id: String, tenant reference: String?) async throws -> Components.Responses.WebhookWithSecret {
+        let tenant = try await webhookTenant(reference)
+        guard let id = UUID(uuidString: id),
+            case let (subscription, secret)? = try await webhooks.rotateSecret(tenant: tenant.id, id: id, overlap: webhookSecretOverlap)
+        else { throw Self.noSuchSubscription(tenant) }
+        return .init(body: .json(.init(subscription, secret: secret)))
+    }
+
+    private func deliveries(_ id: String, limit: Int?, tenant reference: String?) async throws -> Components.Responses.WebhookDeliveryList {
+        let (tenant, subscription) = try await subscription(id, tenant: reference)
+        let limit = limit ?? 100
+        guard (1...1000).contains(limit) else { throw AdminError.invalidRequest("'limit' must be between 1 and 1000.") }
+        let attempts = try await webhooks.deliveries(tenant: tenant.id, subscription: subscription.id, limit: limit)
+        return .init(body: .json(.init(data: attempts.map(Components.Schemas.WebhookDelivery.init))))
+    }
+
+    private func replay(_ id: String, from event: String, tenant reference: String?) async throws -> Components.Responses.Webhook {
+        let (tenant, subscription) = try await subscription(id, tenant: reference)
+        guard let eventID = UUID(uuidString: event) else {
+            throw AdminError.invalidRequest("'event_id' must be an event's id, as the change feed (GET /api/v1/events) shows it.")
+        }
+        guard let replayed = try await webhooks.replay(tenant: tenant.id, id: subscription.id, from: eventID) else {
+            throw AdminError.notFound("No event \(eventID.lowercasedString) in tenant '\(tenant.name)'.")
+        }
+        return .init(body: .json(.init(replayed)))
+    }
+
+    private static func noSuchSubscription(_ tenant: Tenant) -> AdminError {
+        .notFound("No such webhook subscription in tenant '\(tenant.name)'.")
+    }
+}
