@@ -9,7 +9,7 @@ Usage: python3 scripts/blackbox.py --roster .build/debug/roster [--port 18080]
 3. checks that each credential only opens its own API (401 with a JSON body);
 4. runs scim2-tester's check_server() against the SCIM base URL, then a Bulk job
    built with scim2-models whose response must validate as a BulkResponse;
-5. drives the CLI (tenant, token, admin-key, migrate) against the printed
+5. drives the CLI (tenant, token, admin-key, webhook, migrate) against the printed
    database URL and checks what it creates works over HTTP, and revocation too;
 5b. checks /api/docs in headless chromium (scripts/docs_check.py; screenshots in
    --artifacts), validates the served OpenAPI document (openapi-spec-validator) and
@@ -59,6 +59,7 @@ WATCHDOG = 20 * 60  # s, the whole run
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SECRET = r"[A-Za-z0-9_-]{43}"
+WEBHOOK_SECRET = r"whsec_[A-Za-z0-9+/]{40,}={0,2}"
 BANNER = {
     "base_url": re.compile(r"SCIM base URL:\s*(\S+)"),
     "token": re.compile(r"SCIM token:\s*(\S+)"),
@@ -295,6 +296,68 @@ def check_cli(roster: Path, banner: Banner, failures: list[str]) -> None:
         raise Fail(f"`roster admin-key create` printed no key: {short(out)!r}")
     expect("tenant-bound CLI admin key on its tokens", f"{admin}/scim/tokens", {"X-Admin-API-Key": key}, 200)
     expect("tenant-bound CLI admin key without the tenants scope", f"{admin}/tenants", {"X-Admin-API-Key": key}, 403)
+    check_webhook_cli(roster, banner, admin, failures)
+
+
+def http_send(method: str, url: str, headers: dict[str, str], body: dict | None = None) -> tuple[int, str]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={**headers, **({"Content-Type": "application/json"} if data else {})})
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
+            return response.status, response.read().decode("utf-8", errors="replace")
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode("utf-8", errors="replace")
+
+
+def check_webhook_cli(roster: Path, banner: Banner, admin: str, failures: list[str]) -> None:
+    """`roster webhook`: the secret printed once on create and rotate, never by list; replay and deliveries;
+    what the CLI makes is the admin API's too. Also: `roster dev` accepts a loopback receiver."""
+    key = {"X-Admin-API-Key": banner.admin_key}
+    out = run_cli(roster, banner, "webhook", "create", "--url", "https://hooks.example.invalid/roster",
+                  "--event-type", "user.deleted", "--event-type", "user.created", "--description", "cli webhook")
+    first = re.search(WEBHOOK_SECRET, out)
+    if first is None:
+        raise Fail(f"`roster webhook create` printed no whsec_ secret: {short(out.split('whsec_')[0])!r}")
+    listing = run_cli(roster, banner, "webhook", "list")
+    if "whsec_" in listing:
+        failures.append("`roster webhook list` printed a webhook secret")
+    line = next((l for l in listing.splitlines() if "cli webhook" in l), "")
+    webhook = line.split()[0] if line else ""
+    if "user.created,user.deleted" not in line or not webhook:
+        raise Fail(f"`roster webhook list` does not show the new subscription: {short(listing)!r}")
+    status, text = http_get(f"{admin}/webhooks/{webhook}", key)
+    if status != 200 or "whsec_" in text or json.loads(text).get("description") != "cli webhook":
+        failures.append(f"GET /api/v1/webhooks/{{id}} of the CLI-made subscription: {status} {short(text)!r}")
+    rotated = re.search(WEBHOOK_SECRET, run_cli(roster, banner, "webhook", "rotate", webhook))
+    if rotated is None or rotated.group(0) == first.group(0):
+        failures.append("`roster webhook rotate` printed no new whsec_ secret")
+    status, text = http_get(f"{admin}/webhooks/{webhook}", key)
+    if status != 200 or "previous_secret_expires_at" not in text:
+        failures.append(f"after `roster webhook rotate`, the subscription has no previous_secret_expires_at: {short(text)!r}")
+    before = json.loads(text).get("position", 0) if status == 200 else 0
+    status, text = http_get(f"{admin}/events?limit=1", key)
+    event = json.loads(text)["data"][0]["id"] if status == 200 and json.loads(text)["data"] else None
+    if event is None:
+        failures.append(f"no event in the default tenant to replay from: {status} {short(text)!r}")
+    else:
+        replayed = run_cli(roster, banner, "webhook", "replay", webhook, "--from", event)
+        # The dispatcher may move on at once (past events of other types), but not past the first user.created.
+        status, text = http_get(f"{admin}/webhooks/{webhook}", key)
+        if "position 0" not in replayed or not json.loads(text).get("position", before) < max(before, 1):
+            failures.append(f"`roster webhook replay` from the first event did not move position back: {short(replayed)!r}, {short(text)!r}")
+    run_cli(roster, banner, "webhook", "deliveries", webhook)
+    run_cli(roster, banner, "webhook", "delete", webhook)
+    expect_status = http_get(f"{admin}/webhooks/{webhook}", key)[0]
+    if expect_status != 404:
+        failures.append(f"after `roster webhook delete`, GET /api/v1/webhooks/{{id}} answered {expect_status}, not 404")
+    # roster dev receives on this machine: a loopback URL is accepted there (refused by default elsewhere).
+    status, text = http_send("POST", f"{admin}/webhooks", key, {"url": "http://127.0.0.1:9/roster"})
+    if status == 201:
+        http_send("DELETE", f"{admin}/webhooks/{json.loads(text)['id']}", key)
+        say("ok: roster webhook create/list/rotate/replay/deliveries/delete; roster dev accepts a loopback receiver")
+    else:
+        failures.append(f"roster dev refused a loopback webhook URL: {status} {short(text)!r}")
 
 
 def check_port_taken(roster: Path, banner: Banner, port: int, failures: list[str]) -> None:
@@ -396,6 +459,9 @@ def check_no_secrets_logged(banner: Banner, failures: list[str]) -> None:
             if value and value in line and not allowed.search(line):
                 failures.append(f"the {name} appeared in an output line: {short(line)!r}")
                 return
+        if re.search(WEBHOOK_SECRET, line):  # made by the CLI and schemathesis; never logged
+            failures.append(f"a webhook secret appeared in an output line: {short(re.sub(WEBHOOK_SECRET, 'whsec_[redacted]', line))!r}")
+            return
     say(f"ok: no secret in {len(TRANSCRIPT)} output lines beyond the banner's own")
 
 
