@@ -93,6 +93,7 @@ let package = Package(
                 "RosterFeed",
                 "RosterTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Configuration", package: "swift-configuration"),
             ]
         ),
     ]
