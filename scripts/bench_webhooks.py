@@ -90,8 +90,11 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--subscriptions", type=int, default=1)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--rate", type=int, default=0, help="at most this many writes per second (0: as fast as /Bulk goes)")
     parser.add_argument("--port", type=int, default=18192)
     parser.add_argument("--timeout", type=int, default=300)
+    parser.add_argument("--after-writes", action="store_true",
+                        help="hold deliveries until every write is done, to measure the dispatcher alone (latency is then not meaningful)")
     args = parser.parse_args()
 
     receiver = Receiver()
@@ -113,24 +116,39 @@ def main() -> int:
             return 1
         origin = banner["base"].rsplit("/scim/v2", 1)[0]
         admin = {"X-Admin-API-Key": banner["key"], "Content-Type": "application/json"}
-        for i in range(args.subscriptions):
-            request(f"{origin}/api/v1/webhooks", admin, {"url": f"http://127.0.0.1:{receiver.port}/s{i}"}, "POST")
+        subscriptions = [request(f"{origin}/api/v1/webhooks", admin, {"url": f"http://127.0.0.1:{receiver.port}/s{i}"}, "POST")
+                         for i in range(args.subscriptions)]
+        if args.after_writes:
+            # Deliveries start only once every write is done: the dispatcher alone, from a backlog.
+            for subscription in subscriptions:
+                request(f"{origin}/api/v1/webhooks/{subscription['id']}", admin, {"enabled": False}, "PATCH")
 
         scim = {"Authorization": f"Bearer {banner['token']}", "Content-Type": "application/scim+json"}
         batches = [[{"method": "POST", "path": "/Users", "bulkId": f"u{i}", "data": {"schemas": [USER], "userName": f"hook-{i}"}}
                     for i in range(start, min(start + args.batch, args.users))] for start in range(0, args.users, args.batch)]
-        started = time.time()
+        started = begun = time.time()
+        def write(numbered: tuple[int, list]) -> None:
+            index, ops = numbered
+            if args.rate:  # batch n starts no earlier than n * batch / rate seconds in
+                time.sleep(max(0.0, begun + index * args.batch / args.rate - time.time()))
+            request(f"{banner['base']}/Bulk", scim, {"schemas": [BULK], "Operations": ops}, "POST")
+
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(lambda ops: request(f"{banner['base']}/Bulk", scim, {"schemas": [BULK], "Operations": ops}, "POST"), batches))
+            list(pool.map(write, enumerate(batches)))
         written = time.time()
+        if args.after_writes:
+            for subscription in subscriptions:
+                request(f"{origin}/api/v1/webhooks/{subscription['id']}", admin, {"enabled": True}, "PATCH")
+            started = time.time()
         expected = args.users * args.subscriptions
         while receiver.count() < expected and time.time() - started < args.timeout:
             time.sleep(0.05)
         finished = time.time()
 
-        print(f"bench: {args.users} users through /Bulk ({args.batch} per request, 2 clients), "
+        print(f"bench: {args.users} users through /Bulk ({args.batch} per request, 2 clients"
+              f"{f', at most {args.rate}/s' if args.rate else ''}), "
               f"{args.subscriptions} subscription(s), one run")
-        print(f"writes: {args.users} events committed in {written - started:.1f} s = {args.users / (written - started):.0f} events/s")
+        print(f"writes: {args.users} events committed in {written - begun:.1f} s = {args.users / (written - begun):.0f} events/s")
         latencies: list[float] = []
         failures = 0
         for i in range(args.subscriptions):
