@@ -11,12 +11,17 @@ Usage: python3 scripts/blackbox.py --roster .build/debug/roster [--port 18080]
    built with scim2-models whose response must validate as a BulkResponse;
 5. drives the CLI (tenant, token, admin-key, webhook, migrate) against the printed
    database URL and checks what it creates works over HTTP, and revocation too;
+5a. webhooks (scripts/webhook_check.py): every event type delivered to a receiver that verifies
+   each request with the `standardwebhooks` package, in order; secret rotation; replay;
 5b. checks /api/docs in headless chromium (scripts/docs_check.py; screenshots in
    --artifacts), validates the served OpenAPI document (openapi-spec-validator) and
    runs schemathesis on every admin operation (scripts/openapi_check.py);
 6. checks a second `roster dev` on the same port fails with a one-line reason;
 7. runs `roster serve` on a new, empty database of that cluster: it migrates at
    start, becomes healthy, honours ROSTER_ADMIN_KEY and stops cleanly on SIGTERM;
+7b. runs two `roster serve` on another new database, SIGKILLs the one delivering webhooks
+   mid-delivery and checks the other delivers the rest in order; then a receiver that is
+   down for a while catches up in order;
 8. checks no secret appeared in any output line except where the banner shows it;
 9. sends SIGINT and checks roster exits cleanly and its PostgreSQL is gone
    (process and data directory).
@@ -49,6 +54,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from docs_check import check_docs  # noqa: E402
 from openapi_check import check_openapi  # noqa: E402
+from webhook_check import check_replicas, check_webhooks  # noqa: E402
 
 BANNER_TIMEOUT = 120  # s, for initdb, PostgreSQL start-up and migrations
 SHUTDOWN_TIMEOUT = 30  # s, from SIGINT to roster's exit
@@ -696,10 +702,12 @@ def main() -> int:
         check_cli(roster, banner, failures)
         parts = urllib.parse.urlsplit(banner.base_url)
         origin = f"{parts.scheme}://{parts.netloc}"
+        check_webhooks(origin, banner.admin_key, banner.base_url, banner.token, say, failures)
         check_docs(origin, banner.admin_key, Path(args.artifacts), say, failures)
         check_openapi(origin, banner.admin_key, say, failures)  # last of these: its fuzzing may revoke keys
         check_port_taken(roster, banner, args.port, failures)
         check_serve(roster, banner, args.port + 2, failures)
+        check_replicas(str(roster), banner.database_url, args.port + 4, say, failures, echo)
         stop_roster(proc, banner, failures)
         for reader in readers:
             reader.join(timeout=5)

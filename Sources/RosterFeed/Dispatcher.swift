@@ -38,7 +38,7 @@ public struct WebhookDispatcher: Service {
     let logger: Logger
     /// This process's lease owner id.
     let owner = UUID()
-    let http: HTTPClient
+    let sender: WebhookSender
 
     /// `roster_webhook_deliveries_total{outcome}` and `roster_webhook_delivery_duration_seconds`; nil without metrics.
     let deliveries: [WebhookDelivery.Outcome: (Counter, Timer)]?
@@ -55,9 +55,7 @@ public struct WebhookDispatcher: Service {
                 ))
             })
         }
-        var client = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5)))
-        client.decompression = .disabled
-        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: client)
+        sender = WebhookSender(timeout: configuration.timeout, policy: configuration.urlPolicy)
     }
 
     public func run() async throws {
@@ -82,7 +80,7 @@ public struct WebhookDispatcher: Service {
             group.cancelAll()
         }
         await releaseLeases()
-        try? await http.shutdown()
+        await sender.shutdown()
     }
 
     /// Wakes the loop on every committed event (LISTEN), and listens again if the connection drops.
@@ -273,41 +271,73 @@ public struct WebhookDispatcher: Service {
         return true
     }
 
-    struct Attempt: Sendable {
-        var status: Int?
-        var error: String?
-        var milliseconds: Int
-        var retryAfter: Duration?
+    /// One signed POST of the event.
+    func send(_ event: ChangeEvent, to subscription: Claimed) async -> WebhookAttempt {
+        await sender.send(id: event.id.uuidString.lowercased(), body: WebhookPayload.body(event), to: subscription.url, secrets: subscription.secrets)
+    }
+}
 
-        var succeeded: Bool { status.map { (200..<300).contains($0) } ?? false }
+/// What one POST to a receiver came to.
+public struct WebhookAttempt: Sendable {
+    public var status: Int?
+    public var error: String?
+    public var milliseconds: Int
+    public var retryAfter: Duration?
+
+    public var succeeded: Bool { status.map { (200..<300).contains($0) } ?? false }
+}
+
+/// Signs and POSTs webhook bodies: redirects are not followed, the URL policy is checked against the
+/// host's addresses, and only a 2xx within the timeout succeeds.
+public struct WebhookSender: Sendable {
+    let http: HTTPClient
+    let timeout: Duration
+    let policy: WebhookURLPolicy
+
+    public init(timeout: Duration, policy: WebhookURLPolicy) {
+        var client = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5)))
+        client.decompression = .disabled
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: client)
+        self.timeout = timeout
+        self.policy = policy
     }
 
-    /// One signed POST of the event.
-    func send(_ event: ChangeEvent, to subscription: Claimed) async -> Attempt {
+    public func shutdown() async {
+        try? await http.shutdown()
+    }
+
+    /// One attempt with a client made for it (a test event).
+    public static func once(id: String, body: [UInt8], to url: String, secrets: [WebhookSecret], timeout: Duration, policy: WebhookURLPolicy) async -> WebhookAttempt {
+        let sender = WebhookSender(timeout: timeout, policy: policy)
+        let attempt = await sender.send(id: id, body: body, to: url, secrets: secrets)
+        await sender.shutdown()
+        return attempt
+    }
+
+    public func send(id: String, body: [UInt8], to url: String, secrets: [WebhookSecret]) async -> WebhookAttempt {
         let started = ContinuousClock.now
-        func elapsed() -> Int { Int((ContinuousClock.now - started).components.seconds * 1000 + (ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000) }
-        if let problem = await configuration.urlPolicy.problem(resolving: subscription.url) {
-            return Attempt(status: nil, error: problem, milliseconds: elapsed())
+        func elapsed() -> Int { Int((ContinuousClock.now - started).nanoseconds / 1_000_000) }
+        if let problem = await policy.problem(resolving: url) {
+            return WebhookAttempt(status: nil, error: problem, milliseconds: elapsed())
         }
-        let body = WebhookPayload.body(event)
-        var request = HTTPClientRequest(url: subscription.url)
+        var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
         request.headers.add(name: "user-agent", value: "Roster-Webhooks")
-        let headers = WebhookSigner.headers(
-            id: event.id.uuidString.lowercased(), timestamp: Int(Date().timeIntervalSince1970), body: body, secrets: subscription.secrets)
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        for (name, value) in WebhookSigner.headers(id: id, timestamp: Int(Date().timeIntervalSince1970), body: body, secrets: secrets) {
+            request.headers.add(name: name, value: value)
+        }
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
-            let response = try await http.execute(request, timeout: .nanoseconds(configuration.timeout.nanoseconds))
+            let response = try await http.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
             // The answer's body is not needed; read a little so the connection can be reused.
             _ = try? await response.body.collect(upTo: 64 * 1024)
             let status = Int(response.status.code)
             let retryAfter = [429, 503].contains(status) ? response.headers.first(name: "retry-after").flatMap(Self.retryAfter) : nil
-            return Attempt(
+            return WebhookAttempt(
                 status: status, error: (200..<300).contains(status) ? nil : "HTTP \(status)", milliseconds: elapsed(), retryAfter: retryAfter)
         } catch {
-            return Attempt(status: nil, error: Self.describe(error), milliseconds: elapsed())
+            return WebhookAttempt(status: nil, error: Self.describe(error), milliseconds: elapsed())
         }
     }
 
@@ -350,6 +380,21 @@ public enum WebhookPayload {
             "type": .string(event.type.rawValue),
             "timestamp": .string(SCIMDate.format(event.occurred)),
             "data": event.json,
+        ]
+        return Array(payload.encoded())
+    }
+}
+
+extension WebhookPayload {
+    /// A test event's body: `webhook.test`, outside the feed (it has no sequence number).
+    public static func test(subscription: UUID, at date: Date = Date()) -> [UInt8] {
+        let payload: JSONValue = [
+            "type": "webhook.test",
+            "timestamp": .string(SCIMDate.format(date)),
+            "data": [
+                "subscription_id": .string(subscription.uuidString.lowercased()),
+                "message": "A test event from Roster: your endpoint received and can verify its webhooks.",
+            ],
         ]
         return Array(payload.encoded())
     }

@@ -207,6 +207,31 @@ public struct WebhookSubscriptions: Sendable {
         ).first.map(WebhookSubscription.init)
     }
 
+    /// Where a subscription's webhooks go, and the secrets that sign them now.
+    public func target(tenant: UUID, id: UUID) async throws -> (url: String, secrets: [WebhookSecret])? {
+        try await database.query(
+            """
+            SELECT url, secret, CASE WHEN previous_until > now() THEN previous_secret END
+            FROM webhook_subscriptions WHERE tenant_id = \(tenant) AND id = \(id)
+            """
+        ).first.map { row in
+            let (url, secret, previous) = try row.decode((String, String, String?).self)
+            return (url, [secret, previous].compactMap { $0.flatMap(WebhookSecret.init) })
+        }
+    }
+
+    /// Logs an attempt made outside the feed (a test event).
+    public func record(_ delivery: WebhookDelivery, tenant: UUID, subscription: UUID) async throws {
+        try await database.query(
+            """
+            INSERT INTO webhook_deliveries (tenant_id, subscription_id, id, event_seq, event_id, attempt, status_code, outcome,
+                                            error, latency_ms, next_retry_at)
+            VALUES (\(tenant), \(subscription), \(delivery.id), \(delivery.eventSequence), \(delivery.eventID), \(delivery.attempt),
+                    \(delivery.statusCode), \(delivery.outcome.rawValue), \(delivery.error), \(delivery.latencyMilliseconds),
+                    \(delivery.nextRetryAt))
+            """)
+    }
+
     /// The latest attempts first.
     public func deliveries(tenant: UUID, subscription: UUID, limit: Int = 100) async throws -> [WebhookDelivery] {
         try await database.query(

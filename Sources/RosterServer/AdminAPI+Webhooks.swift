@@ -159,6 +159,29 @@ extension AdminAPI {
         return .init(body: .json(.init(replayed)))
     }
 
+    func sendWebhookTest(_ input: Operations.SendWebhookTest.Input) async throws -> Operations.SendWebhookTest.Output {
+        .ok(.init(body: .json(try await sendTest(input.path.id, tenant: nil))))
+    }
+
+    func sendTenantWebhookTest(_ input: Operations.SendTenantWebhookTest.Input) async throws -> Operations.SendTenantWebhookTest.Output {
+        .ok(.init(body: .json(try await sendTest(input.path.id, tenant: input.path.tenant))))
+    }
+
+    /// One signed test POST, now; logged with the subscription's deliveries.
+    private func sendTest(_ id: String, tenant reference: String?) async throws -> Components.Schemas.WebhookDelivery {
+        let (tenant, subscription) = try await subscription(id, tenant: reference)
+        guard let (url, secrets) = try await webhooks.target(tenant: tenant.id, id: subscription.id) else { throw Self.noSuchSubscription(tenant) }
+        let eventID = UUID()
+        let attempt = await WebhookSender.once(
+            id: eventID.lowercasedString, body: WebhookPayload.test(subscription: subscription.id), to: url, secrets: secrets,
+            timeout: webhookTimeout, policy: webhookPolicy)
+        let delivery = WebhookDelivery(
+            eventSequence: nil, eventID: eventID, attempt: 1, statusCode: attempt.status, outcome: attempt.succeeded ? .succeeded : .failed,
+            error: attempt.error, latencyMilliseconds: attempt.milliseconds, nextRetryAt: nil)
+        try await webhooks.record(delivery, tenant: tenant.id, subscription: subscription.id)
+        return .init(delivery)
+    }
+
     private static func noSuchSubscription(_ tenant: Tenant) -> AdminError {
         .notFound("No such webhook subscription in tenant '\(tenant.name)'.")
     }

@@ -14,6 +14,8 @@ struct AdminAPI: APIProtocol {
     let events: EventLog
     let webhooks: WebhookSubscriptions
     let webhookPolicy: WebhookURLPolicy
+    /// How long a test event waits for the receiver.
+    let webhookTimeout: Duration
     /// How long a rotated-out webhook secret keeps signing.
     let webhookSecretOverlap: Duration
     let scimBaseURL: String

@@ -79,6 +79,7 @@ func buildRouter(
         keys: AdminKeyRepository(database: database),
         groups: GroupRepository(database: database, resourceType: registry.group), events: EventLog(database: database),
         webhooks: WebhookSubscriptions(database: database), webhookPolicy: configuration.webhooks.urlPolicy,
+        webhookTimeout: configuration.webhooks.timeout,
         webhookSecretOverlap: configuration.webhookSecretOverlap, scimBaseURL: scimBase)
     try api.registerHandlers(on: admin, serverURL: URL(string: "/")!, configuration: .init(dateTranscoder: RFC3339Dates()))
     if let metrics {

@@ -187,5 +187,35 @@ extension ServerSuite {
                 }
             }
         }
+
+        @Test("a test event is sent at once, signed, logged with the deliveries; a failed one pauses nothing")
+        func testEvent() async throws {
+            try await WebhookReceiver.run { receiver, url in
+                try await Roster.run(configure: Self.fast) { roster in
+                    let created = try await roster.admin(.post, "/webhooks", body: #"{"url":"\#(url)"}"#)
+                    let id = try #require(created.json["id"]?.stringValue)
+                    let secret = try #require(created.json["secret"]?.stringValue.flatMap(WebhookSecret.init))
+                    let reply = try await roster.admin(.post, "/webhooks/\(id)/test")
+                    #expect(reply.status == .ok, "\(reply.body)")
+                    #expect(reply.json["outcome"] == "succeeded")
+                    #expect(reply.json["status_code"] == 204)
+                    let received = try await receiver.wait(for: 1)
+                    #expect(received.first?.type == "webhook.test")
+                    #expect(received.first?.signed(by: secret) == true)
+                    #expect(received.first?.json["data"]?["subscription_id"] == .string(id))
+                    #expect(received.first?.id == reply.json["event_id"]?.stringValue)
+                    let log = try await roster.admin(.get, "/webhooks/\(id)/deliveries").json["data"]?.arrayValue ?? []
+                    #expect(log.map { $0["id"] } == [reply.json["id"]])
+
+                    let dead = try await roster.admin(.post, "/webhooks", body: #"{"url":"http://127.0.0.1:9/hook"}"#).json["id"]?.stringValue ?? ""
+                    let failed = try await roster.admin(.post, "/webhooks/\(dead)/test")
+                    #expect(failed.json["outcome"] == "failed")
+                    #expect(failed.json["status_code"] == nil)
+                    #expect(failed.json["error"]?.stringValue?.isEmpty == false)
+                    #expect(try await roster.admin(.get, "/webhooks/\(dead)").json["paused_at"] == nil)
+                    try await roster.admin(.post, "/webhooks/\(UUID())/test").expectAdminError(.notFound)
+                }
+            }
+        }
     }
 }
