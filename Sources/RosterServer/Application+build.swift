@@ -25,7 +25,7 @@ public func buildApplication(
     let router = try buildRouter(
         database: database, registry: registry,
         migrator: Migrator(migrations: try Migration.bundled()), configuration: configuration, metrics: metrics)
-    var services: [any Service] = [client]
+    var services: [any Service] = [client, FeedRetention(database: database, retention: configuration.eventRetention, logger: logger)]
     if configuration.webhooksEnabled {
         services.append(WebhookDispatcher(database: database, configuration: configuration.webhooks, logger: logger, metrics: metrics?.factory))
     }

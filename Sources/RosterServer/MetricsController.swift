@@ -16,6 +16,7 @@ struct MetricsController {
             guard principal.isGlobal else { throw AdminError.forbidden("Metrics span every tenant: they need a global admin key.") }
             await recordPool()
             metrics.recordWebhooks(try? await withTimeout(timeout) { try await WebhookSubscriptions(database: database).lags() })
+            metrics.recordEvents(committed: try? await withTimeout(timeout) { try await EventLog(database: database).committed() })
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))

@@ -28,6 +28,8 @@ public struct RosterConfiguration: Sendable {
     public var webhooksEnabled = true
     /// Webhook delivery: timeout, retry schedule, lease, poll interval, concurrency, URL policy.
     public var webhooks = DispatcherConfiguration()
+    /// Events and webhook delivery attempts older than this are deleted (`ROSTER_EVENT_RETENTION_DAYS`, 30).
+    public var eventRetention: Duration = .seconds(30 * 86_400)
     /// How long a rotated-out webhook secret keeps signing beside the new one (`ROSTER_WEBHOOK_SECRET_OVERLAP_SECONDS`).
     public var webhookSecretOverlap: Duration = .seconds(86_400)
 
@@ -106,6 +108,10 @@ public struct RosterConfiguration: Sendable {
             webhooks.pollInterval = .milliseconds(milliseconds)
         }
         webhooks.urlPolicy = WebhookURLPolicy(allowPrivate: config.bool(forKey: "webhook.allow.private.urls") ?? false)
+        if let days = config.int(forKey: "event.retention.days") {
+            guard days >= 1 else { throw Invalid(description: "ROSTER_EVENT_RETENTION_DAYS must be at least 1.") }
+            eventRetention = .seconds(days * 86_400)
+        }
         if let seconds = config.int(forKey: "webhook.secret.overlap.seconds") {
             guard seconds >= 0 else { throw Invalid(description: "ROSTER_WEBHOOK_SECRET_OVERLAP_SECONDS must be 0 or more (86400, a day, by default).") }
             webhookSecretOverlap = .seconds(seconds)

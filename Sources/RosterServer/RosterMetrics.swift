@@ -69,6 +69,12 @@ public struct RosterMetrics: Sendable {
         lag.set(lags.filter { $0.state == .active }.map { $0.lag(at: now) }.max() ?? 0)
     }
 
+    /// `roster_events_committed`: change-feed events committed, all tenants and processes; set by each scrape.
+    func recordEvents(committed: Int?) {
+        let meter = Meter(label: "roster_events_committed", factory: factory)
+        if let committed { meter.set(committed) } else { meter.destroy() }
+    }
+
     /// The Prometheus text exposition of everything recorded so far.
     func exposition() -> [UInt8] { registry.emitToBuffer() }
 }

@@ -183,6 +183,11 @@ public struct EventLog: Sendable {
             """, logger: logger)
     }
 
+    /// Events committed so far, every tenant and process together (retention does not lower it).
+    public func committed() async throws -> Int {
+        try await database.query("SELECT coalesce(sum(last_seq), 0)::bigint FROM event_sequences").first?.decode(Int.self) ?? 0
+    }
+
     /// What a reader asks for: events after a sequence number, optionally narrowed.
     public struct Query: Sendable {
         public var after: Int64

@@ -1,4 +1,5 @@
 import Foundation
+import RosterFeed
 import RosterServer
 import RosterStore
 import RosterTestSupport
@@ -165,6 +166,35 @@ extension ServerSuite {
                 try await roster.admin(.get, "/events", key: noScope).expectAdminError(.forbidden)
                 try await roster.admin(.get, "/tenants/default/events", key: bound).expectAdminError(.forbidden)
                 #expect(try await roster.admin(.get, "/events", key: bound).json["data"]?.arrayValue?.isEmpty == true, "a bound key reads its own tenant")
+            }
+        }
+
+        @Test("retention deletes events and delivery attempts older than it, and nothing newer")
+        func retention() async throws {
+            try await Roster.run { roster in
+                let old = try await roster.createUser("old")
+                _ = try await roster.createUser("new")
+                let logger = try TestPostgres.require().logger
+                let (events, deliveries, left) = try await withDatabase(url: roster.databaseURL, logger: logger) { db in
+                    let tenant = try #require(try await TenantRepository(database: db).find("default")).id
+                    let (subscription, _) = try await WebhookSubscriptions(database: db).create(
+                        tenant: tenant, url: "https://example.com/hook", eventTypes: nil, description: "")
+                    for (age, id) in [(40, UUID()), (1, UUID())] {
+                        try await WebhookSubscriptions(database: db).record(
+                            WebhookDelivery(id: id, eventSequence: nil, eventID: UUID(), attempt: 1, attemptedAt: Date(), statusCode: 204,
+                                            outcome: .succeeded, error: nil, latencyMilliseconds: 1, nextRetryAt: nil),
+                            tenant: tenant, subscription: subscription.id)
+                        try await db.query("UPDATE webhook_deliveries SET attempted_at = now() - make_interval(days => \(Int32(age))) WHERE id = \(id)")
+                    }
+                    try await db.query("UPDATE events SET occurred_at = now() - interval '40 days' WHERE resource_id = \(UUID(uuidString: old)!)")
+                    let (events, deliveries) = try await FeedRetention(database: db, retention: .seconds(30 * 86_400), logger: logger).prune()
+                    let left = try await db.query("SELECT count(*) FROM events").first?.decode(Int.self) ?? -1
+                    return (events, deliveries, left)
+                }
+                #expect(events == 1)
+                #expect(deliveries == 1)
+                #expect(left == 1)
+                #expect(try await Self.events(roster).map { $0["data"]?["userName"] } == ["new"])
             }
         }
     }

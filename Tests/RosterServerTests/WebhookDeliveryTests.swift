@@ -183,6 +183,7 @@ extension ServerSuite {
                     #expect(scrape.contains(#"roster_webhook_deliveries_total{outcome="retrying"} 2"#))
                     #expect(scrape.contains(#"roster_webhook_subscriptions{state="paused"} 1"#))
                     #expect(scrape.contains("roster_webhook_lag_seconds 0"))
+                    #expect(scrape.contains("roster_events_committed 1"))
                     #expect(!scrape.contains(dead.id.uuidString.lowercased()), "no subscription id in a label")
                 }
             }
