@@ -16,13 +16,11 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
-import os
-import re
-import signal
-import subprocess
 import sys
 import time
 import urllib.request
+
+from devserver import roster_dev
 
 BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -54,20 +52,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=18191)
     args = parser.parse_args()
 
-    proc = subprocess.Popen([args.roster, "dev", "--port", str(args.port), "--log-level", "error"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
-    try:
-        banner = {}
-        deadline = time.monotonic() + 120
-        for line in proc.stdout:
-            for key, pattern in (("token", r"SCIM token:\s*(\S+)"), ("base", r"SCIM base URL:\s*(\S+)")):
-                if m := re.search(pattern, line):
-                    banner[key] = m.group(1)
-            if "Press Ctrl-C" in line or time.monotonic() > deadline:
-                break
-        if len(banner) < 2:
-            print("bench: roster dev did not print its banner")
-            return 1
+    with roster_dev(args.roster, args.port) as (proc, banner):
         base, token = banner["base"], banner["token"]
         idle_rss = rss_kib(proc.pid, "VmRSS")
 
@@ -105,13 +90,6 @@ def main() -> int:
         print(f"group of {len(ids)} members created in one Bulk POST in {group_seconds:.1f} s; GET shows {members} members")
         print(f"roster RSS: {idle_rss / 1024:.0f} MiB idle, {peak / 1024:.0f} MiB peak (VmHWM, PostgreSQL not included)")
         return 0 if failed == 0 and members == len(ids) else 1
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -16,12 +16,13 @@ import argparse
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
 import urllib.parse
 import urllib.request
+
+from devserver import roster_dev
 
 SEED = """
 INSERT INTO users (tenant_id, id, user_name, external_id, display_name, active, emails, created, last_modified, body)
@@ -118,22 +119,7 @@ def main() -> int:
             print(f"bench: {tool} is needed (apt-get install wrk postgresql-client)")
             return 1
 
-    proc = subprocess.Popen([args.roster, "dev", "--port", str(args.port), "--log-level", "error"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
-    try:
-        banner = {}
-        deadline = time.monotonic() + 120
-        for line in proc.stdout:
-            for key, pattern in (("token", r"SCIM token:\s*(\S+)"), ("db", r"Database URL:\s*(\S+)"),
-                                 ("base", r"SCIM base URL:\s*(\S+)")):
-                if m := re.search(pattern, line):
-                    banner[key] = m.group(1)
-            if "Press Ctrl-C" in line or time.monotonic() > deadline:
-                break
-        if len(banner) < 3:
-            print("bench: roster dev did not print its banner")
-            return 1
-
+    with roster_dev(args.roster, args.port) as (_, banner):
         started = time.monotonic()
         subprocess.run(["psql", banner["db"], "-q", "-v", "ON_ERROR_STOP=1", "-c", SEED.format(count=args.users),
                         "-c", "VACUUM ANALYZE users"], check=True)
@@ -178,12 +164,6 @@ def main() -> int:
         small, large = results[-2][1], results[-1][1]
         print(f"membership PATCH: 10-member group / large group req/s = {small / large:.2f} (target <= 1.3)")
         return 0
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":

@@ -18,16 +18,14 @@ import argparse
 import asyncio
 import concurrent.futures
 import json
-import os
-import re
-import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
 import urllib.request
 from datetime import datetime
+
+from devserver import roster_dev
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -99,22 +97,8 @@ def main() -> int:
 
     receiver = Receiver()
     receiver.start()
-    proc = subprocess.Popen([args.roster, "dev", "--port", str(args.port), "--log-level", "error"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
-    try:
-        banner = {}
-        deadline = time.monotonic() + 120
-        for line in proc.stdout:
-            for key, pattern in (("token", r"SCIM token:\s*(\S+)"), ("base", r"SCIM base URL:\s*(\S+)"),
-                                 ("key", r"Admin API key:\s*(\S+)")):
-                if m := re.search(pattern, line):
-                    banner[key] = m.group(1)
-            if "Press Ctrl-C" in line or time.monotonic() > deadline:
-                break
-        if len(banner) < 3:
-            print(f"bench: roster dev did not print its banner ({sorted(banner)})")
-            return 1
-        origin = banner["base"].rsplit("/scim/v2", 1)[0]
+    with roster_dev(args.roster, args.port) as (_, banner):
+        origin = banner["origin"]
         admin = {"X-Admin-API-Key": banner["key"], "Content-Type": "application/json"}
         subscriptions = [request(f"{origin}/api/v1/webhooks", admin, {"url": f"http://127.0.0.1:{receiver.port}/s{i}"}, "POST")
                          for i in range(args.subscriptions)]
@@ -172,13 +156,6 @@ def main() -> int:
             p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
             print(f"occurred_at -> receipt: p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 < 50 ms)")
         return 0 if failures == 0 else 1
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
 
 if __name__ == "__main__":
     sys.exit(main())

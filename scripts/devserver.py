@@ -1,0 +1,49 @@
+"""Runs `roster dev` for the benchmark scripts: starts it on loopback, reads its banner, and
+stops it (SIGINT, then SIGKILL of its process group after 60 s) when the `with` block ends."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+
+BANNER = {
+    "base": r"SCIM base URL:\s*(\S+)",
+    "token": r"SCIM token:\s*(\S+)",
+    "key": r"Admin API key:\s*(\S+)",
+    "db": r"Database URL:\s*(\S+)",
+}
+
+
+class NoBanner(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def roster_dev(roster: str, port: int) -> Iterator[tuple[subprocess.Popen, dict[str, str]]]:
+    """Yields the process and its banner: base (SCIM base URL), token, key, db, origin."""
+    proc = subprocess.Popen([roster, "dev", "--port", str(port), "--log-level", "error"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        banner: dict[str, str] = {}
+        deadline = time.monotonic() + 120
+        for line in proc.stdout:
+            for key, pattern in BANNER.items():
+                if match := re.search(pattern, line):
+                    banner[key] = match.group(1)
+            if "Press Ctrl-C" in line or time.monotonic() > deadline:
+                break
+        if len(banner) < len(BANNER):
+            raise NoBanner(f"roster dev did not print its banner (read {sorted(banner)})")
+        banner["origin"] = banner["base"].rsplit("/scim/v2", 1)[0]
+        yield proc, banner
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
