@@ -185,22 +185,49 @@ public struct WebhookDispatcher: Service {
     func work(_ claimed: Claimed) async {
         var subscription = claimed
         do {
+            var first = true
             while !Task.isCancelled {
+                // An admin may have changed the URL, the types or the secret, or disabled it, meanwhile.
+                if !first {
+                    guard let current = try await refreshed(subscription) else { break }
+                    subscription = current
+                }
+                first = false
                 let events = try await EventLog(database: database).read(
                     tenant: subscription.tenant,
                     .init(after: subscription.position, limit: 100, types: subscription.types?.compactMap(EventType.init(rawValue:))))
                 if events.isEmpty { break }
-                for event in events {
-                    guard try await deliver(event, to: &subscription) else {
-                        return
-                    }
+                var going = true
+                for event in events where going {
+                    going = try await deliver(event, to: &subscription)
                 }
+                if !going { break }
             }
+            // Hands the lease back (a no-op when the last statement already did, or another process holds it).
             try await release(subscription)
         } catch {
             logger.error(
                 "Webhook dispatcher: a subscription's work failed; its lease will lapse and it is retried",
                 metadata: ["subscription": "\(claimed.id)", "error": "\(String(reflecting: type(of: error)))"])
+        }
+    }
+
+    /// The subscription as it is now, while this process holds its lease and it may still be sent to.
+    private func refreshed(_ subscription: Claimed) async throws -> Claimed? {
+        try await database.query(
+            """
+            SELECT url, event_types, secret, CASE WHEN previous_until > now() THEN previous_secret END
+            FROM webhook_subscriptions
+            WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
+              AND enabled AND paused_at IS NULL
+            """
+        ).first.map { row in
+            let (url, types, secret, previous) = try row.decode((String, [String]?, String, String?).self)
+            var current = subscription
+            current.url = url
+            current.types = types
+            current.secrets = [secret, previous].compactMap { $0.flatMap(WebhookSecret.init) }
+            return current
         }
     }
 
@@ -241,7 +268,8 @@ public struct WebhookDispatcher: Service {
         }
         let succeeded = delivery.outcome == .succeeded
         // One statement moves the subscription on and logs the attempt. It matches nothing when this
-        // process lost the lease (another took over): then the attempt is not this process's to record.
+        // process lost the lease (another took over) or an admin disabled the subscription meanwhile:
+        // then the attempt is not recorded, and the event is sent again when it is resumed.
         let rows = try await database.query(
             """
             WITH moved AS (
@@ -255,6 +283,7 @@ public struct WebhookDispatcher: Service {
                     lease_owner = CASE WHEN \(succeeded) THEN lease_owner END,
                     lease_until = CASE WHEN \(succeeded) THEN now() + \(Self.interval(configuration.lease))::interval END
                 WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
+                  AND enabled AND paused_at IS NULL
                 RETURNING tenant_id, id
             )
             INSERT INTO webhook_deliveries (tenant_id, subscription_id, id, event_seq, event_id, attempt, status_code, outcome,

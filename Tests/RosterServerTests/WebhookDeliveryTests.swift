@@ -218,5 +218,32 @@ extension ServerSuite {
                 }
             }
         }
+
+        @Test("disabling a subscription stops a delivery already under way within an event")
+        func disableMidStream() async throws {
+            try await WebhookReceiver.run(respond: { _ in
+                try? await Task.sleep(for: .milliseconds(50))
+                return (.noContent, [:])
+            }) { receiver, url in
+                try await Roster.run(configure: Self.fast) { roster in
+                    let created = try await roster.admin(.post, "/webhooks", body: #"{"url":"\#(url)"}"#)
+                    let id = try #require(created.json["id"]?.stringValue)
+                    for i in 0..<30 { _ = try await roster.createUser("u\(i)") }
+                    _ = try await receiver.wait(for: 3)
+                    #expect(try await roster.admin(.patch, "/webhooks/\(id)", body: #"{"enabled":false}"#).status == .ok)
+                    let atDisable = await receiver.received.count
+                    try await Task.sleep(for: .milliseconds(800))
+                    let after = await receiver.received.count
+                    #expect(after <= atDisable + 1, "\(after) deliveries after disabling at \(atDisable)")
+                    #expect(after < 30)
+                    // Enabled again, it carries on from its position: every event, in order.
+                    #expect(try await roster.admin(.patch, "/webhooks/\(id)", body: #"{"enabled":true}"#).status == .ok)
+                    let all = try await receiver.wait(for: 31, timeout: .seconds(10))
+                    let sequences = all.compactMap(\.sequence)
+                    #expect(Array(Set(sequences)).sorted() == Array(1...30))
+                    #expect(sequences == sequences.sorted())
+                }
+            }
+        }
     }
 }
