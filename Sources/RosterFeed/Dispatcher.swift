@@ -450,3 +450,8 @@ extension ChangeEvent {
         ]
     }
 }
+
+extension WebhookDispatcher: CustomStringConvertible {
+    /// ServiceLifecycle logs services by their description: a name, not every stored property.
+    public var description: String { "WebhookDispatcher" }
+}

@@ -62,3 +62,7 @@ public struct FeedRetention: Service {
         return (events, deliveries)
     }
 }
+
+extension FeedRetention: CustomStringConvertible {
+    public var description: String { "FeedRetention" }
+}
