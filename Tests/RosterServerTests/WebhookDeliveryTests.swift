@@ -26,9 +26,22 @@ extension ServerSuite {
             }
         }
 
+        /// The subscription and its log once `done` holds of them (or after 30 s, for the expectations to report).
+        static func subscription(
+            _ roster: Roster, _ id: UUID, once done: ((WebhookSubscription?, [WebhookDelivery])) -> Bool
+        ) async throws -> (WebhookSubscription?, [WebhookDelivery]) {
+            var state = try await subscription(roster, id)
+            for _ in 0..<600 where !done(state) {
+                try await Task.sleep(for: .milliseconds(50))
+                state = try await subscription(roster, id)
+            }
+            return state
+        }
+
+        /// Quick retries; a timeout long enough that a loaded test machine never trips it by accident.
         static func fast(_ configuration: inout RosterConfiguration) {
             configuration.webhooks.schedule = RetrySchedule(delays: [.zero, .milliseconds(200), .milliseconds(200)], jitter: 0)
-            configuration.webhooks.timeout = .seconds(1)
+            configuration.webhooks.timeout = .seconds(10)
         }
 
         @Test("every event reaches the receiver once, in commit order, signed; the body is {type, timestamp, data} with the pull API's event")
@@ -54,8 +67,7 @@ extension ServerSuite {
                     #expect(received.map { $0.json["data"] } == events, "the body's data is the pull API's event")
                     #expect(received.map(\.id) == events.compactMap { $0["id"]?.stringValue }, "webhook-id is the event id")
                     #expect(received.allSatisfy { abs($0.timestamp - Int(Date().timeIntervalSince1970)) < 60 })
-                    try await Task.sleep(for: .milliseconds(300))
-                    let (after, deliveries) = try await Self.subscription(roster, subscription.id)
+                    let (after, deliveries) = try await Self.subscription(roster, subscription.id) { $0.1.count >= 40 }
                     #expect(after?.position == 40)
                     #expect(deliveries.count == 40)
                     #expect(deliveries.allSatisfy { $0.outcome == .succeeded && $0.statusCode == 204 && $0.attempt == 1 })
@@ -68,17 +80,19 @@ extension ServerSuite {
             // Request 0 fails with 500, request 1 takes longer than the timeout, the rest succeed.
             try await WebhookReceiver.run(respond: { index in
                 if index == 0 { return (.internalServerError, [:]) }
-                if index == 1 { try? await Task.sleep(for: .seconds(2)) }
+                if index == 1 { try? await Task.sleep(for: .seconds(4)) }
                 return (.ok, [:])
             }) { receiver, url in
-                try await Roster.run(configure: Self.fast) { roster in
+                try await Roster.run(configure: {
+                    Self.fast(&$0)
+                    $0.webhooks.timeout = .seconds(2)
+                }) { roster in
                     let (subscription, _) = try await Self.subscribe(roster, url: url)
                     _ = try await roster.createUser("a")
                     _ = try await roster.createUser("b")
                     let received = try await receiver.wait(for: 4)
                     #expect(received.compactMap(\.sequence) == [1, 1, 1, 2], "event 1 three times (500, timeout, ok), then event 2")
-                    try await Task.sleep(for: .milliseconds(300))
-                    let (_, deliveries) = try await Self.subscription(roster, subscription.id)
+                    let (_, deliveries) = try await Self.subscription(roster, subscription.id) { $0.1.count >= 4 }
                     let first = deliveries.filter { $0.eventSequence == 1 }.sorted { $0.attempt < $1.attempt }
                     #expect(first.map(\.outcome) == [.retrying, .retrying, .succeeded])
                     #expect(first.first?.statusCode == 500)
@@ -90,11 +104,7 @@ extension ServerSuite {
             try await Roster.run(configure: Self.fast) { roster in
                 let (subscription, _) = try await Self.subscribe(roster, url: "http://127.0.0.1:9/hook")
                 _ = try await roster.createUser("a")
-                var state: (WebhookSubscription?, [WebhookDelivery]) = (nil, [])
-                for _ in 0..<100 where state.0?.pausedAt == nil {
-                    try await Task.sleep(for: .milliseconds(50))
-                    state = try await Self.subscription(roster, subscription.id)
-                }
+                let state = try await Self.subscription(roster, subscription.id) { $0.0?.pausedAt != nil && $0.1.count >= 3 }
                 #expect(state.0?.pausedAt != nil, "the schedule ran out")
                 #expect(state.0?.position == 0, "a failed event is not skipped")
                 #expect(state.1.map(\.outcome).sorted { $0.rawValue < $1.rawValue } == [.failed, .retrying, .retrying])
@@ -112,7 +122,7 @@ extension ServerSuite {
                     #expect(try await receiver.wait(for: 1).count == 1)
                     try await Task.sleep(for: .milliseconds(600))
                     #expect(await receiver.received.count == 1, "nothing more is sent")
-                    let (after, deliveries) = try await Self.subscription(roster, subscription.id)
+                    let (after, deliveries) = try await Self.subscription(roster, subscription.id) { !$0.1.isEmpty }
                     #expect(after?.enabled == false)
                     #expect(after?.disabledReason == "gone")
                     #expect(deliveries.map(\.outcome) == [.disabled])
@@ -162,11 +172,8 @@ extension ServerSuite {
                     let (dead, _) = try await Self.subscribe(roster, url: "http://127.0.0.1:9/hook")
                     _ = try await roster.createUser("a")
                     _ = try await receiver.wait(for: 1)
-                    var paused = false
-                    for _ in 0..<100 where !paused {
-                        try await Task.sleep(for: .milliseconds(50))
-                        paused = try await Self.subscription(roster, dead.id).0?.pausedAt != nil
-                    }
+                    _ = try await Self.subscription(roster, dead.id) { $0.0?.pausedAt != nil }
+                    _ = try await Self.subscription(roster, good.id) { !$0.1.isEmpty }
                     let health = try await roster.send(.get, "/api/health").json
                     let webhooks = health["components"]?["webhooks"]
                     #expect(webhooks?["dispatcher"] == "running")
