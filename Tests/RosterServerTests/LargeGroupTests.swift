@@ -39,7 +39,8 @@ extension ServerSuite {
         static func resetStatements(url: String) async throws {
             try await withDatabase(url: url, logger: TestPostgres.require().logger) { db in
                 try await db.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-                try await db.query("SELECT pg_stat_statements_reset()")
+                // Only this test's database: tests running beside it keep their own counts.
+                try await db.query("SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)")
             }
         }
 
