@@ -34,7 +34,7 @@ struct AdminAPI: APIProtocol {
         guard case .json(let body) = input.body, TenantRepository.isValidName(body.name) else {
             throw AdminError.invalidRequest("'name' is required: lowercase letters, digits and '-', at most 63 characters, e.g. \"acme\".")
         }
-        let tenant = try await tenants.create(name: body.name)
+        let tenant = try await tenants.create(name: body.name, by: AuthenticatedAdmin.auditContext())
         return .created(.init(body: .json(.init(tenant))))
     }
 
