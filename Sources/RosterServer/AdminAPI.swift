@@ -12,6 +12,7 @@ struct AdminAPI: APIProtocol {
     let keys: AdminKeyRepository
     let groups: GroupRepository
     let events: EventLog
+    let audit: AuditLog
     let webhooks: WebhookSubscriptions
     let webhookPolicy: WebhookURLPolicy
     /// How long a test event waits for the receiver.

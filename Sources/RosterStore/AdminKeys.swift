@@ -15,6 +15,8 @@ public enum AdminScope: String, Sendable, CaseIterable, Codable {
     case feedRead = "feed:read"
     /// Manages webhook subscriptions.
     case webhooks
+    /// Reads the audit log.
+    case auditRead = "audit:read"
 }
 
 public struct AdminKeyRecord: Sendable, Equatable {

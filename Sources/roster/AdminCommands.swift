@@ -110,7 +110,7 @@ struct AdminKeyCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
         @Option(help: "What the key is for.") var name: String
         @Option(help: "Bind the key to one tenant (name or id); omit for a global key.") var tenant: String?
-        @Option(name: .customLong("scope"), help: "A scope: *, tenants, scim-tokens, admin-keys, metrics, directory:read, feed:read, webhooks (repeatable; default *).")
+        @Option(name: .customLong("scope"), help: "A scope: *, tenants, scim-tokens, admin-keys, metrics, directory:read, feed:read, webhooks, audit:read (repeatable; default *).")
         var scopes: [String] = ["*"]
 
         func run() async throws {
