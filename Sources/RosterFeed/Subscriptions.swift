@@ -110,21 +110,31 @@ public struct WebhookSubscriptions: Sendable {
         self.database = database
     }
 
-    /// A new subscription receives the events written from now on (replay reaches back).
+    /// A new subscription receives the events written from now on (replay reaches back). Recorded in the audit log.
     public func create(
-        tenant: UUID, url: String, eventTypes: [EventType]?, description: String
+        tenant: UUID, url: String, eventTypes: [EventType]?, description: String, by context: AuditContext
     ) async throws -> (WebhookSubscription, WebhookSecret) {
         let secret = WebhookSecret.generate()
         let rows = try await database.query(
             """
-            INSERT INTO webhook_subscriptions (tenant_id, id, url, description, event_types, secret, position)
-            VALUES (\(tenant), \(UUID()), \(url), \(description), \(eventTypes?.map(\.rawValue)), \(secret.text),
-                    coalesce((SELECT last_seq FROM event_sequences WHERE tenant_id = \(tenant)), 0))
-            RETURNING \(unescaped: WebhookSubscription.columns)
+            WITH subscription AS (
+                INSERT INTO webhook_subscriptions (tenant_id, id, url, description, event_types, secret, position)
+                VALUES (\(tenant), \(UUID()), \(url), \(description), \(eventTypes?.map(\.rawValue)), \(secret.text),
+                        coalesce((SELECT last_seq FROM event_sequences WHERE tenant_id = \(tenant)), 0))
+                RETURNING *),
+            audit AS (\(audit: .webhookCreated, by: context, from: "subscription", tenant: "tenant_id", target: "id", details: Self.auditDetails))
+            SELECT \(unescaped: WebhookSubscription.columns) FROM subscription
             """)
         guard let row = rows.first else { throw StoreError.notFound("subscription") }
         return (try WebhookSubscription(row), secret)
     }
+
+    /// A subscription's audit details, from its row: never the secret, and the URL only as its origin,
+    /// since a receiver's path or query can itself be a secret (Slack-style hook URLs).
+    static let auditDetails = """
+        jsonb_build_object('url_origin', substring(url from '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*'), 'description', description,
+                           'event_types', to_jsonb(event_types), 'enabled', enabled)
+        """
 
     public func list(tenant: UUID) async throws -> [WebhookSubscription] {
         try await database.query(
@@ -153,56 +163,83 @@ public struct WebhookSubscriptions: Sendable {
             self.description = description
             self.enabled = enabled
         }
+
+        /// The API names of the fields this change sets, as a SQL array (a closed set of literals).
+        var fieldsSQL: String {
+            let names = [(url != nil, "url"), (eventTypes != nil, "event_types"), (description != nil, "description"), (enabled != nil, "enabled")]
+            return "ARRAY[" + names.filter(\.0).map { "'\($0.1)'" }.joined(separator: ", ") + "]::text[]"
+        }
     }
 
-    public func update(tenant: UUID, id: UUID, _ change: Change) async throws -> WebhookSubscription? {
+    /// Applies `change`, recorded in the audit log with the names of the fields it changed.
+    public func update(tenant: UUID, id: UUID, _ change: Change, by context: AuditContext) async throws -> WebhookSubscription? {
         let types: [String]? = change.eventTypes.flatMap { $0?.map(\.rawValue) }
         let resume = change.enabled == true
         return try await database.query(
             """
-            UPDATE webhook_subscriptions SET
-                url = coalesce(\(change.url), url),
-                description = coalesce(\(change.description), description),
-                event_types = CASE WHEN \(change.eventTypes != nil) THEN \(types) ELSE event_types END,
-                enabled = coalesce(\(change.enabled), enabled),
-                disabled_reason = CASE WHEN \(resume) THEN NULL ELSE disabled_reason END,
-                paused_at = CASE WHEN \(resume) THEN NULL ELSE paused_at END,
-                attempts = CASE WHEN \(resume) THEN 0 ELSE attempts END,
-                next_attempt_at = CASE WHEN \(resume) THEN now() ELSE next_attempt_at END,
-                updated = now()
-            WHERE tenant_id = \(tenant) AND id = \(id)
-            RETURNING \(unescaped: WebhookSubscription.columns)
+            WITH subscription AS (
+                UPDATE webhook_subscriptions SET
+                    url = coalesce(\(change.url), url),
+                    description = coalesce(\(change.description), description),
+                    event_types = CASE WHEN \(change.eventTypes != nil) THEN \(types) ELSE event_types END,
+                    enabled = coalesce(\(change.enabled), enabled),
+                    disabled_reason = CASE WHEN \(resume) THEN NULL ELSE disabled_reason END,
+                    paused_at = CASE WHEN \(resume) THEN NULL ELSE paused_at END,
+                    attempts = CASE WHEN \(resume) THEN 0 ELSE attempts END,
+                    next_attempt_at = CASE WHEN \(resume) THEN now() ELSE next_attempt_at END,
+                    updated = now()
+                WHERE tenant_id = \(tenant) AND id = \(id)
+                RETURNING *),
+            audit AS (\(audit: .webhookUpdated, by: context, from: "subscription", tenant: "tenant_id", target: "id",
+                          details: Self.auditDetails + " || jsonb_build_object('changed', \(change.fieldsSQL))"))
+            SELECT \(unescaped: WebhookSubscription.columns) FROM subscription
             """
         ).first.map(WebhookSubscription.init)
     }
 
-    public func delete(tenant: UUID, id: UUID) async throws -> Bool {
-        !(try await database.query("DELETE FROM webhook_subscriptions WHERE tenant_id = \(tenant) AND id = \(id) RETURNING id")).isEmpty
+    /// Deletes a subscription and its delivery log, recorded in the audit log; false when there is no such subscription.
+    public func delete(tenant: UUID, id: UUID, by context: AuditContext) async throws -> Bool {
+        !(try await database.query(
+            """
+            WITH subscription AS (DELETE FROM webhook_subscriptions WHERE tenant_id = \(tenant) AND id = \(id) RETURNING *),
+            audit AS (\(audit: .webhookDeleted, by: context, from: "subscription", tenant: "tenant_id", target: "id", details: Self.auditDetails))
+            SELECT id FROM subscription
+            """)).isEmpty
     }
 
-    /// A new secret; the current one keeps signing beside it for `overlap`.
-    public func rotateSecret(tenant: UUID, id: UUID, overlap: Duration) async throws -> (WebhookSubscription, WebhookSecret)? {
+    /// A new secret; the current one keeps signing beside it for `overlap`. Recorded in the audit log (never a secret).
+    public func rotateSecret(
+        tenant: UUID, id: UUID, overlap: Duration, by context: AuditContext
+    ) async throws -> (WebhookSubscription, WebhookSecret)? {
         let secret = WebhookSecret.generate()
         let seconds = Double(overlap.components.seconds)
         let rows = try await database.query(
             """
-            UPDATE webhook_subscriptions SET previous_secret = secret, secret = \(secret.text),
-                previous_until = now() + make_interval(secs => \(seconds)), updated = now()
-            WHERE tenant_id = \(tenant) AND id = \(id)
-            RETURNING \(unescaped: WebhookSubscription.columns)
+            WITH subscription AS (
+                UPDATE webhook_subscriptions SET previous_secret = secret, secret = \(secret.text),
+                    previous_until = now() + make_interval(secs => \(seconds)), updated = now()
+                WHERE tenant_id = \(tenant) AND id = \(id)
+                RETURNING *),
+            audit AS (\(audit: .webhookSecretRotated, by: context, from: "subscription", tenant: "tenant_id", target: "id",
+                          details: "jsonb_build_object('previous_secret_expires_at', \(AuditSQL.date("previous_until")))"))
+            SELECT \(unescaped: WebhookSubscription.columns) FROM subscription
             """)
         return try rows.first.map { (try WebhookSubscription($0), secret) }
     }
 
-    /// Sends again from the event `from` (inclusive), in order, and resumes a paused subscription.
-    /// nil when the subscription or the event is not the tenant's.
-    public func replay(tenant: UUID, id: UUID, from event: UUID) async throws -> WebhookSubscription? {
+    /// Sends again from the event `from` (inclusive), in order, and resumes a paused subscription;
+    /// recorded in the audit log. nil when the subscription or the event is not the tenant's.
+    public func replay(tenant: UUID, id: UUID, from event: UUID, by context: AuditContext) async throws -> WebhookSubscription? {
         try await database.query(
             """
-            UPDATE webhook_subscriptions SET position = e.seq - 1, attempts = 0, next_attempt_at = now(), paused_at = NULL, updated = now()
-            FROM (SELECT seq FROM events WHERE tenant_id = \(tenant) AND id = \(event)) AS e
-            WHERE tenant_id = \(tenant) AND id = \(id)
-            RETURNING \(unescaped: WebhookSubscription.columns)
+            WITH subscription AS (
+                UPDATE webhook_subscriptions SET position = e.seq - 1, attempts = 0, next_attempt_at = now(), paused_at = NULL, updated = now()
+                FROM (SELECT id AS event_id, seq FROM events WHERE tenant_id = \(tenant) AND id = \(event)) AS e
+                WHERE tenant_id = \(tenant) AND id = \(id)
+                RETURNING webhook_subscriptions.*, e.event_id, e.seq AS event_sequence),
+            audit AS (\(audit: .webhookReplayed, by: context, from: "subscription", tenant: "tenant_id", target: "id",
+                          details: "jsonb_build_object('event_id', event_id, 'event_sequence', event_sequence)"))
+            SELECT \(unescaped: WebhookSubscription.columns) FROM subscription
             """
         ).first.map(WebhookSubscription.init)
     }
@@ -220,15 +257,20 @@ public struct WebhookSubscriptions: Sendable {
         }
     }
 
-    /// Logs an attempt made outside the feed (a test event).
-    public func record(_ delivery: WebhookDelivery, tenant: UUID, subscription: UUID) async throws {
+    /// Logs a test event's attempt in the delivery log, and as `webhook.test_sent` in the audit log.
+    public func recordTest(_ delivery: WebhookDelivery, tenant: UUID, subscription: UUID, by context: AuditContext) async throws {
         try await database.query(
             """
-            INSERT INTO webhook_deliveries (tenant_id, subscription_id, id, event_seq, event_id, attempt, status_code, outcome,
-                                            error, latency_ms, next_retry_at)
-            VALUES (\(tenant), \(subscription), \(delivery.id), \(delivery.eventSequence), \(delivery.eventID), \(delivery.attempt),
-                    \(delivery.statusCode), \(delivery.outcome.rawValue), \(delivery.error), \(delivery.latencyMilliseconds),
-                    \(delivery.nextRetryAt))
+            WITH delivery AS (
+                INSERT INTO webhook_deliveries (tenant_id, subscription_id, id, event_seq, event_id, attempt, status_code, outcome,
+                                                error, latency_ms, next_retry_at)
+                VALUES (\(tenant), \(subscription), \(delivery.id), \(delivery.eventSequence), \(delivery.eventID), \(delivery.attempt),
+                        \(delivery.statusCode), \(delivery.outcome.rawValue), \(delivery.error), \(delivery.latencyMilliseconds),
+                        \(delivery.nextRetryAt))
+                RETURNING *),
+            audit AS (\(audit: .webhookTestSent, by: context, from: "delivery", tenant: "tenant_id", target: "subscription_id",
+                          details: "jsonb_strip_nulls(jsonb_build_object('outcome', outcome, 'status_code', status_code, 'event_id', event_id))"))
+            SELECT 1 FROM delivery
             """)
     }
 

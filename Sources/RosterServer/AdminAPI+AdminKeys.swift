@@ -32,7 +32,8 @@ extension AdminAPI {
         let expires = try Self.validExpiry(body.expiresAt)
         var unique: [AdminScope] = []
         for scope in scopes where !unique.contains(scope) { unique.append(scope) }
-        let (record, secret) = try await keys.create(name: name, tenant: tenantID, scopes: unique, expires: expires)
+        let (record, secret) = try await keys.create(
+            name: name, tenant: tenantID, scopes: unique, expires: expires, by: AuthenticatedAdmin.auditContext())
         return .created(.init(body: .json(.init(record, secret: secret))))
     }
 
@@ -44,7 +45,7 @@ extension AdminAPI {
     func revokeAdminKey(_ input: Operations.RevokeAdminKey.Input) async throws -> Operations.RevokeAdminKey.Output {
         let principal = try AuthenticatedAdmin.require(.adminKeys)
         let key = try await visibleKey(input.path.id, to: principal)
-        guard let revoked = try await keys.revoke(id: key.id) else { throw Self.noSuchKey }
+        guard let revoked = try await keys.revoke(id: key.id, by: AuthenticatedAdmin.auditContext()) else { throw Self.noSuchKey }
         return .ok(.init(body: .json(.init(revoked))))
     }
 

@@ -41,14 +41,15 @@ extension AdminAPI {
         let tenant = try await tenant(named: reference, for: principal)
         let name = try Self.validName(body.name, example: "Entra ID production")
         let expires = try Self.validExpiry(body.expiresAt)
-        let (record, secret) = try await tokens.create(tenant: tenant.id, name: name, expires: expires)
+        let (record, secret) = try await tokens.create(
+            tenant: tenant.id, name: name, expires: expires, by: AuthenticatedAdmin.auditContext())
         return .init(body: .json(.init(record, secret: secret, scimBaseURL: scimBaseURL)))
     }
 
     private func revoke(_ id: String, tenant reference: String?) async throws -> Components.Responses.ScimTokenRevoked {
         let principal = try AuthenticatedAdmin.require(.scimTokens)
         let tenant = try await tenant(named: reference, for: principal)
-        guard let id = UUID(uuidString: id), let record = try await tokens.revoke(tenant: tenant.id, id: id) else {
+        guard let id = UUID(uuidString: id), let record = try await tokens.revoke(tenant: tenant.id, id: id, by: AuthenticatedAdmin.auditContext()) else {
             throw AdminError.notFound("No such SCIM token in tenant '\(tenant.name)'.")
         }
         return .init(body: .json(.init(record)))

@@ -97,7 +97,8 @@ extension AdminAPI {
         let url = try webhookURL(body.url)
         let types = try Self.eventTypes(body.eventTypes)
         let description = try Self.webhookDescription(body.description ?? "")
-        let (subscription, secret) = try await webhooks.create(tenant: tenant.id, url: url, eventTypes: types, description: description)
+        let (subscription, secret) = try await webhooks.create(
+            tenant: tenant.id, url: url, eventTypes: types, description: description, by: AuthenticatedAdmin.auditContext())
         return .init(body: .json(.init(subscription, secret: secret)))
     }
 
@@ -119,7 +120,7 @@ extension AdminAPI {
         change.eventTypes = try body.eventTypes.map(Self.eventTypes)
         change.description = try body.description.map(Self.webhookDescription)
         change.enabled = body.enabled
-        guard let id = UUID(uuidString: id), let updated = try await webhooks.update(tenant: tenant.id, id: id, change) else {
+        guard let id = UUID(uuidString: id), let updated = try await webhooks.update(tenant: tenant.id, id: id, change, by: AuthenticatedAdmin.auditContext()) else {
             throw Self.noSuchSubscription(tenant)
         }
         return .init(body: .json(.init(updated)))
@@ -127,7 +128,7 @@ extension AdminAPI {
 
     private func deleteSubscription(_ id: String, tenant reference: String?) async throws {
         let tenant = try await webhookTenant(reference)
-        guard let id = UUID(uuidString: id), try await webhooks.delete(tenant: tenant.id, id: id) else {
+        guard let id = UUID(uuidString: id), try await webhooks.delete(tenant: tenant.id, id: id, by: AuthenticatedAdmin.auditContext()) else {
             throw Self.noSuchSubscription(tenant)
         }
     }
@@ -135,7 +136,8 @@ extension AdminAPI {
     private func rotateSecret(_ id: String, tenant reference: String?) async throws -> Components.Responses.WebhookWithSecret {
         let tenant = try await webhookTenant(reference)
         guard let id = UUID(uuidString: id),
-            case let (subscription, secret)? = try await webhooks.rotateSecret(tenant: tenant.id, id: id, overlap: webhookSecretOverlap)
+            case let (subscription, secret)? = try await webhooks.rotateSecret(
+                tenant: tenant.id, id: id, overlap: webhookSecretOverlap, by: AuthenticatedAdmin.auditContext())
         else { throw Self.noSuchSubscription(tenant) }
         return .init(body: .json(.init(subscription, secret: secret)))
     }
@@ -153,7 +155,8 @@ extension AdminAPI {
         guard let eventID = UUID(uuidString: event) else {
             throw AdminError.invalidRequest("'event_id' must be an event's id, as the change feed (GET /api/v1/events) shows it.")
         }
-        guard let replayed = try await webhooks.replay(tenant: tenant.id, id: subscription.id, from: eventID) else {
+        guard let replayed = try await webhooks.replay(
+            tenant: tenant.id, id: subscription.id, from: eventID, by: AuthenticatedAdmin.auditContext()) else {
             throw AdminError.notFound("No event \(eventID.lowercasedString) in tenant '\(tenant.name)'.")
         }
         return .init(body: .json(.init(replayed)))
@@ -178,7 +181,7 @@ extension AdminAPI {
         let delivery = WebhookDelivery(
             eventSequence: nil, eventID: eventID, attempt: 1, statusCode: attempt.status, outcome: attempt.succeeded ? .succeeded : .failed,
             error: attempt.error, latencyMilliseconds: attempt.milliseconds, nextRetryAt: nil)
-        try await webhooks.record(delivery, tenant: tenant.id, subscription: subscription.id)
+        try await webhooks.recordTest(delivery, tenant: tenant.id, subscription: subscription.id, by: AuthenticatedAdmin.auditContext())
         return .init(delivery)
     }
 

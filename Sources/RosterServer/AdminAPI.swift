@@ -12,6 +12,7 @@ struct AdminAPI: APIProtocol {
     let keys: AdminKeyRepository
     let groups: GroupRepository
     let events: EventLog
+    let audit: AuditLog
     let webhooks: WebhookSubscriptions
     let webhookPolicy: WebhookURLPolicy
     /// How long a test event waits for the receiver.
@@ -34,7 +35,7 @@ struct AdminAPI: APIProtocol {
         guard case .json(let body) = input.body, TenantRepository.isValidName(body.name) else {
             throw AdminError.invalidRequest("'name' is required: lowercase letters, digits and '-', at most 63 characters, e.g. \"acme\".")
         }
-        let tenant = try await tenants.create(name: body.name)
+        let tenant = try await tenants.create(name: body.name, by: AuthenticatedAdmin.auditContext())
         return .created(.init(body: .json(.init(tenant))))
     }
 

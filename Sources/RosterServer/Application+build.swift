@@ -78,6 +78,7 @@ func buildRouter(
         tenants: TenantRepository(database: database), tokens: ScimTokenRepository(database: database),
         keys: AdminKeyRepository(database: database),
         groups: GroupRepository(database: database, resourceType: registry.group), events: EventLog(database: database),
+        audit: AuditLog(database: database),
         webhooks: WebhookSubscriptions(database: database), webhookPolicy: configuration.webhooks.urlPolicy,
         webhookTimeout: configuration.webhooks.timeout,
         webhookSecretOverlap: configuration.webhookSecretOverlap, scimBaseURL: scimBase)

@@ -51,6 +51,8 @@ struct ScimAuthMiddleware: RouterMiddleware {
 /// (the generator's recommended hand-over: a task-local, never re-parsing headers in a handler).
 enum AuthenticatedAdmin {
     @TaskLocal static var principal: AdminPrincipal?
+    /// The request's `X-Request-Id`, for the audit entries of its actions.
+    @TaskLocal static var requestID: String?
 
     /// The principal, checked for the scope the operation needs.
     static func require(_ scope: AdminScope) throws -> AdminPrincipal {
@@ -59,6 +61,12 @@ enum AuthenticatedAdmin {
             throw AdminError.forbidden("This admin key lacks the '\(scope.rawValue)' scope this route needs.")
         }
         return principal
+    }
+
+    /// Who the request's admin actions are recorded as: its key (no id for the bootstrap key) and its request id.
+    static func auditContext() throws -> AuditContext {
+        guard let principal else { throw AdminError.unauthorized("An admin API key is required.") }
+        return AuditContext(actor: .adminKey(principal.keyID), requestID: requestID)
     }
 }
 
@@ -77,8 +85,13 @@ struct AdminAuthMiddleware: RouterMiddleware {
         context.logger[metadataKey: "credential_id"] = .string(principal.keyID?.uuidString.lowercased() ?? "bootstrap")
         context.logger.debug("Admin request authenticated", metadata: ["method": .string(request.method.rawValue)])
         let request = try await Self.limitedBody(request, context: context)
+        // RequestIdMiddleware put the request's id into the logger's metadata.
+        let requestID: String? =
+            if case .string(let id) = context.logger[metadataKey: "request_id"] { id } else { nil }
         return try await AuthenticatedAdmin.$principal.withValue(principal) {
-            try await next(request, context)
+            try await AuthenticatedAdmin.$requestID.withValue(requestID) {
+                try await next(request, context)
+            }
         }
     }
 

@@ -15,6 +15,8 @@ public enum AdminScope: String, Sendable, CaseIterable, Codable {
     case feedRead = "feed:read"
     /// Manages webhook subscriptions.
     case webhooks
+    /// Reads the audit log.
+    case auditRead = "audit:read"
 }
 
 public struct AdminKeyRecord: Sendable, Equatable {
@@ -57,13 +59,20 @@ public struct AdminKeyRepository: Sendable {
         self.database = database
     }
 
-    public func create(name: String, tenant: UUID?, scopes: [AdminScope], expires: Date? = nil) async throws -> (AdminKeyRecord, Secret) {
+    /// Creates a key, with its audit entry (the key's tenant's, or a global one for a global key).
+    public func create(
+        name: String, tenant: UUID?, scopes: [AdminScope], expires: Date? = nil, by context: AuditContext
+    ) async throws -> (AdminKeyRecord, Secret) {
         let secret = Secret.generate(.adminKey)
         let rows = try await database.query(
             """
-            INSERT INTO admin_keys (tenant_id, name, prefix, key_hash, scopes, expires)
-            VALUES (\(tenant), \(name), \(secret.displayPrefix), \(secret.hash), \(scopes.map(\.rawValue)), \(expires))
-            RETURNING \(unescaped: Self.columns)
+            WITH admin_key AS (
+                INSERT INTO admin_keys (tenant_id, name, prefix, key_hash, scopes, expires)
+                VALUES (\(tenant), \(name), \(secret.displayPrefix), \(secret.hash), \(scopes.map(\.rawValue)), \(expires))
+                RETURNING \(unescaped: Self.columns)),
+            audit AS (\(audit: .adminKeyCreated, by: context, from: "admin_key", tenant: "admin_key.tenant_id", target: "admin_key.id",
+                          details: "jsonb_strip_nulls(jsonb_build_object('name', admin_key.name, 'scopes', to_jsonb(admin_key.scopes), 'expires_at', \(AuditSQL.date("admin_key.expires"))))"))
+            SELECT \(unescaped: Self.columns) FROM admin_key
             """)
         guard let record = try Self.decode(rows).first else { throw StoreError.notFound("admin key") }
         return (record, secret)
@@ -83,10 +92,15 @@ public struct AdminKeyRepository: Sendable {
         try await Self.decode(database.query("SELECT \(unescaped: Self.columns) FROM admin_keys WHERE id = \(id)")).first
     }
 
-    public func revoke(id: UUID) async throws -> AdminKeyRecord? {
+    /// Revokes a key, with its audit entry; nil (and nothing recorded) when there is no such key.
+    public func revoke(id: UUID, by context: AuditContext) async throws -> AdminKeyRecord? {
         try await Self.decode(database.query(
-            "UPDATE admin_keys SET revoked = coalesce(revoked, now()) WHERE id = \(id) RETURNING \(unescaped: Self.columns)"
-        )).first
+            """
+            WITH admin_key AS (UPDATE admin_keys SET revoked = coalesce(revoked, now()) WHERE id = \(id) RETURNING \(unescaped: Self.columns)),
+            audit AS (\(audit: .adminKeyRevoked, by: context, from: "admin_key", tenant: "admin_key.tenant_id", target: "admin_key.id",
+                          details: "jsonb_build_object('name', admin_key.name, 'revoked', \(AuditSQL.date("admin_key.revoked")))"))
+            SELECT \(unescaped: Self.columns) FROM admin_key
+            """)).first
     }
 
     /// The principal for a presented key, or nil when it is unknown, revoked or expired.

@@ -28,12 +28,18 @@ public struct RosterDatabase: Sendable {
     }
 
     /// The label a statement is timed under: its leading keyword, a closed set (never SQL text or values).
+    /// A `WITH` statement is the write its first data-modifying CTE makes (a write and its audit entry), else a select.
     enum StatementKind: String, CaseIterable {
         case select, insert, update, delete, transaction, other
 
         init(_ sql: String) {
             let keyword = sql.drop { $0.isWhitespace || $0 == "(" }.prefix { $0.isLetter }.lowercased()
-            self = StatementKind(rawValue: keyword).flatMap { $0 == .transaction ? nil : $0 } ?? (keyword == "with" ? .select : .other)
+            if keyword == "with" {
+                let write = sql.firstMatch(of: /(?i)\b(insert\s+into|update\s+\w+\s+set|delete\s+from)\b/)
+                self = write.flatMap { StatementKind(rawValue: $0.output.1.prefix { $0.isLetter }.lowercased()) } ?? .select
+                return
+            }
+            self = StatementKind(rawValue: keyword).flatMap { $0 == .transaction ? nil : $0 } ?? .other
         }
     }
 

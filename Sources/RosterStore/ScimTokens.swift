@@ -28,14 +28,18 @@ public struct ScimTokenRepository: Sendable {
         self.database = database
     }
 
-    /// Creates a token; the secret is returned here once and stored only as its SHA-256.
-    public func create(tenant: UUID, name: String, expires: Date? = nil) async throws -> (ScimTokenRecord, Secret) {
+    /// Creates a token, with its audit entry; the secret is returned here once and stored only as its SHA-256.
+    public func create(tenant: UUID, name: String, expires: Date? = nil, by context: AuditContext) async throws -> (ScimTokenRecord, Secret) {
         let secret = Secret.generate(.scimToken)
         let rows = try await database.query(
             """
-            INSERT INTO scim_tokens (tenant_id, name, prefix, token_hash, expires)
-            VALUES (\(tenant), \(name), \(secret.displayPrefix), \(secret.hash), \(expires))
-            RETURNING \(unescaped: Self.columns)
+            WITH token AS (
+                INSERT INTO scim_tokens (tenant_id, name, prefix, token_hash, expires)
+                VALUES (\(tenant), \(name), \(secret.displayPrefix), \(secret.hash), \(expires))
+                RETURNING \(unescaped: Self.columns)),
+            audit AS (\(audit: .scimTokenCreated, by: context, from: "token", tenant: "token.tenant_id", target: "token.id",
+                          details: "jsonb_strip_nulls(jsonb_build_object('name', token.name, 'expires_at', \(AuditSQL.date("token.expires"))))"))
+            SELECT \(unescaped: Self.columns) FROM token
             """)
         guard let record = try Self.decode(rows).first else { throw StoreError.notFound("token") }
         return (record, secret)
@@ -46,13 +50,18 @@ public struct ScimTokenRepository: Sendable {
             "SELECT \(unescaped: Self.columns) FROM scim_tokens WHERE tenant_id = \(tenant) ORDER BY created, id"))
     }
 
-    /// Revokes a token of the tenant; returns nil when it has no such token. Revoking twice keeps the first time.
-    public func revoke(tenant: UUID, id: UUID) async throws -> ScimTokenRecord? {
+    /// Revokes a token of the tenant, with its audit entry; returns nil (and records nothing) when it
+    /// has no such token. Revoking twice keeps the first time, and records both calls.
+    public func revoke(tenant: UUID, id: UUID, by context: AuditContext) async throws -> ScimTokenRecord? {
         try await Self.decode(database.query(
             """
-            UPDATE scim_tokens SET revoked = coalesce(revoked, now())
-            WHERE tenant_id = \(tenant) AND id = \(id)
-            RETURNING \(unescaped: Self.columns)
+            WITH token AS (
+                UPDATE scim_tokens SET revoked = coalesce(revoked, now())
+                WHERE tenant_id = \(tenant) AND id = \(id)
+                RETURNING \(unescaped: Self.columns)),
+            audit AS (\(audit: .scimTokenRevoked, by: context, from: "token", tenant: "token.tenant_id", target: "token.id",
+                          details: "jsonb_build_object('name', token.name, 'revoked', \(AuditSQL.date("token.revoked")))"))
+            SELECT \(unescaped: Self.columns) FROM token
             """)).first
     }
 

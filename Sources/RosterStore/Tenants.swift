@@ -22,8 +22,15 @@ public struct TenantRepository: Sendable {
         return name.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }
     }
 
-    public func create(name: String) async throws -> Tenant {
-        let rows = try await database.query("INSERT INTO tenants (name) VALUES (\(name)) RETURNING id, name, created")
+    /// Creates a tenant and its `tenant.created` audit entry (a global one) in one statement.
+    public func create(name: String, by context: AuditContext) async throws -> Tenant {
+        let rows = try await database.query(
+            """
+            WITH tenant AS (INSERT INTO tenants (name) VALUES (\(name)) RETURNING id, name, created),
+                 audit AS (\(audit: .tenantCreated, by: context, from: "tenant", tenant: "NULL::uuid", target: "tenant.id",
+                               details: "jsonb_build_object('name', tenant.name)"))
+            SELECT id, name, created FROM tenant
+            """)
         guard let tenant = try Self.decode(rows).first else { throw StoreError.notFound("tenant") }
         return tenant
     }

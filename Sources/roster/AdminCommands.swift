@@ -17,7 +17,7 @@ struct TenantCommand: AsyncParsableCommand {
                 throw ValidationError("Tenant names use lowercase letters, digits and '-', at most 63 characters.")
             }
             let tenant = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
-                try await TenantRepository(database: db).create(name: name)
+                try await TenantRepository(database: db).create(name: name, by: .system)
             }
             say("Created tenant \(tenant.name) (\(tenant.id.uuidString.lowercased())).")
         }
@@ -60,7 +60,7 @@ struct TokenCommand: AsyncParsableCommand {
             let expires = expiresInDays.map { Date().addingTimeInterval(Double($0) * 86_400) }
             let (tenantName, secret) = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
                 let tenant = try await resolveTenant(tenant, db)
-                let (_, secret) = try await ScimTokenRepository(database: db).create(tenant: tenant.id, name: name, expires: expires)
+                let (_, secret) = try await ScimTokenRepository(database: db).create(tenant: tenant.id, name: name, expires: expires, by: .system)
                 return (tenant.name, secret)
             }
             say("SCIM token for tenant \(tenantName) (shown once; store it now):")
@@ -93,7 +93,7 @@ struct TokenCommand: AsyncParsableCommand {
         func run() async throws {
             guard let tokenID = UUID(uuidString: id) else { throw ValidationError("'\(id)' is not a token id.") }
             let revoked = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
-                try await ScimTokenRepository(database: db).revoke(tenant: resolveTenant(tenant, db).id, id: tokenID)
+                try await ScimTokenRepository(database: db).revoke(tenant: resolveTenant(tenant, db).id, id: tokenID, by: .system)
             }
             guard revoked != nil else { throw CLIFailure("No token \(id) in tenant \(tenant).") }
             say("Revoked token \(id).")
@@ -110,7 +110,7 @@ struct AdminKeyCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
         @Option(help: "What the key is for.") var name: String
         @Option(help: "Bind the key to one tenant (name or id); omit for a global key.") var tenant: String?
-        @Option(name: .customLong("scope"), help: "A scope: *, tenants, scim-tokens, admin-keys, metrics, directory:read, feed:read, webhooks (repeatable; default *).")
+        @Option(name: .customLong("scope"), help: "A scope: *, tenants, scim-tokens, admin-keys, metrics, directory:read, feed:read, webhooks, audit:read (repeatable; default *).")
         var scopes: [String] = ["*"]
 
         func run() async throws {
@@ -123,7 +123,7 @@ struct AdminKeyCommand: AsyncParsableCommand {
             let secret = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
                 var tenantID: UUID?
                 if let tenant { tenantID = try await resolveTenant(tenant, db).id }
-                return try await AdminKeyRepository(database: db).create(name: name, tenant: tenantID, scopes: parsed).1
+                return try await AdminKeyRepository(database: db).create(name: name, tenant: tenantID, scopes: parsed, by: .system).1
             }
             say("Admin API key (shown once; store it now):")
             say(secret.reveal())
@@ -153,7 +153,7 @@ struct AdminKeyCommand: AsyncParsableCommand {
         func run() async throws {
             guard let keyID = UUID(uuidString: id) else { throw ValidationError("'\(id)' is not a key id.") }
             let revoked = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
-                try await AdminKeyRepository(database: db).revoke(id: keyID)
+                try await AdminKeyRepository(database: db).revoke(id: keyID, by: .system)
             }
             guard revoked != nil else { throw CLIFailure("No admin key \(id).") }
             say("Revoked admin key \(id).")

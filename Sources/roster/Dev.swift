@@ -48,8 +48,8 @@ struct Dev: AsyncParsableCommand {
             guard let tenant = try await TenantRepository(database: db).find(TenantRepository.defaultName) else {
                 throw CLIFailure("The default tenant is missing.")
             }
-            let token = try await ScimTokenRepository(database: db).create(tenant: tenant.id, name: "roster dev").1
-            let key = try await AdminKeyRepository(database: db).create(name: "roster dev", tenant: nil, scopes: [.all]).1
+            let token = try await ScimTokenRepository(database: db).create(tenant: tenant.id, name: "roster dev", by: .system).1
+            let key = try await AdminKeyRepository(database: db).create(name: "roster dev", tenant: nil, scopes: [.all], by: .system).1
             return (token, key)
         }
         var settings = RosterConfiguration(host: host, port: port, databaseURL: url, logLevel: logger.logLevel, logFormat: .init(rawValue: logFormat) ?? .text)

@@ -29,7 +29,7 @@ struct WebhookCommand: AsyncParsableCommand {
             let (tenantName, subscription, secret) = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
                 let tenant = try await resolveTenant(tenant, db)
                 let (subscription, secret) = try await WebhookSubscriptions(database: db).create(
-                    tenant: tenant.id, url: url, eventTypes: types, description: description)
+                    tenant: tenant.id, url: url, eventTypes: types, description: description, by: .system)
                 return (tenant.name, subscription, secret)
             }
             say("Webhook subscription \(subscription.id.uuidString.lowercased()) for tenant \(tenantName): \(subscription.url)")
@@ -68,7 +68,8 @@ struct WebhookCommand: AsyncParsableCommand {
             let subscriptionID = try parseID(id)
             let overlap = try webhookSettings().webhookSecretOverlap
             let rotated = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
-                try await WebhookSubscriptions(database: db).rotateSecret(tenant: resolveTenant(tenant, db).id, id: subscriptionID, overlap: overlap)
+                try await WebhookSubscriptions(database: db).rotateSecret(
+                    tenant: resolveTenant(tenant, db).id, id: subscriptionID, overlap: overlap, by: .system)
             }
             guard let (subscription, secret) = rotated else { throw CLIFailure("No webhook subscription \(id) in tenant \(tenant).") }
             say("New signing secret (shown once; store it now):")
@@ -96,7 +97,7 @@ struct WebhookCommand: AsyncParsableCommand {
                 guard try await subscriptions.get(tenant: tenantID, id: subscriptionID) != nil else {
                     throw CLIFailure("No webhook subscription \(id) in tenant \(tenant).")
                 }
-                return try await subscriptions.replay(tenant: tenantID, id: subscriptionID, from: eventID)
+                return try await subscriptions.replay(tenant: tenantID, id: subscriptionID, from: eventID, by: .system)
             }
             guard let replayed else { throw CLIFailure("No event \(from) in tenant \(tenant).") }
             say("Subscription \(id) sends again from event \(from) (position \(replayed.position))\(replayed.enabled ? "" : "; it is disabled until enabled").")
@@ -142,7 +143,7 @@ struct WebhookCommand: AsyncParsableCommand {
         func run() async throws {
             let subscriptionID = try parseID(id)
             let deleted = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
-                try await WebhookSubscriptions(database: db).delete(tenant: resolveTenant(tenant, db).id, id: subscriptionID)
+                try await WebhookSubscriptions(database: db).delete(tenant: resolveTenant(tenant, db).id, id: subscriptionID, by: .system)
             }
             guard deleted else { throw CLIFailure("No webhook subscription \(id) in tenant \(tenant).") }
             say("Deleted webhook subscription \(id).")

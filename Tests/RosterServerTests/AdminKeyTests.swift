@@ -12,7 +12,7 @@ extension ServerSuite {
         func storeKey(_ roster: Roster, tenant: String?, scopes: [AdminScope]) async throws -> String {
             try await withDatabase(url: roster.databaseURL, logger: TestPostgres.require().logger) { db in
                 let id = try await tenant.asyncMap { try #require(try await TenantRepository(database: db).find($0)).id }
-                return try await AdminKeyRepository(database: db).create(name: "fixture", tenant: id, scopes: scopes).1.reveal()
+                return try await AdminKeyRepository(database: db).create(name: "fixture", tenant: id, scopes: scopes, by: .system).1.reveal()
             }
         }
 

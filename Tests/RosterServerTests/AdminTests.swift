@@ -65,7 +65,7 @@ extension ServerSuite {
                 _ = try await roster.otherTenant("globex")
                 let key = try await withDatabase(url: roster.databaseURL, logger: TestPostgres.require().logger) { db in
                     try await AdminKeyRepository(database: db).create(
-                        name: "acme", tenant: UUID(uuidString: acme.id), scopes: [.scimTokens]).1.reveal()
+                        name: "acme", tenant: UUID(uuidString: acme.id), scopes: [.scimTokens], by: .system).1.reveal()
                 }
                 let mine = try await roster.admin(.post, "/scim/tokens", key: key, body: #"{"name":"mine"}"#)
                 #expect(mine.status == .created)
@@ -82,7 +82,7 @@ extension ServerSuite {
             try await Roster.run { roster in
                 let acme = try await roster.otherTenant("acme")
                 let key = try await withDatabase(url: roster.databaseURL, logger: TestPostgres.require().logger) { db in
-                    try await AdminKeyRepository(database: db).create(name: "acme", tenant: UUID(uuidString: acme.id), scopes: [.all]).1.reveal()
+                    try await AdminKeyRepository(database: db).create(name: "acme", tenant: UUID(uuidString: acme.id), scopes: [.all], by: .system).1.reveal()
                 }
                 try await roster.admin(.post, "/tenants", key: key, body: #"{"name":"new"}"#).expectAdminError(.forbidden)
                 let visible = try await roster.admin(.get, "/tenants", key: key)

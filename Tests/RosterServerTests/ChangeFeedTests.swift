@@ -160,8 +160,8 @@ extension ServerSuite {
                     let keys = AdminKeyRepository(database: db)
                     let tenant = try #require(try await TenantRepository(database: db).find("other"))
                     return (
-                        try await keys.create(name: "t", tenant: nil, scopes: [.tenants]).1.reveal(),
-                        try await keys.create(name: "b", tenant: tenant.id, scopes: [.feedRead]).1.reveal())
+                        try await keys.create(name: "t", tenant: nil, scopes: [.tenants], by: .system).1.reveal(),
+                        try await keys.create(name: "b", tenant: tenant.id, scopes: [.feedRead], by: .system).1.reveal())
                 }
                 try await roster.admin(.get, "/events", key: noScope).expectAdminError(.forbidden)
                 try await roster.admin(.get, "/tenants/default/events", key: bound).expectAdminError(.forbidden)

@@ -55,8 +55,8 @@ extension ServerSuite {
                     let keys = AdminKeyRepository(database: db)
                     let other = try #require(try await TenantRepository(database: db).find("other"))
                     return (
-                        try await keys.create(name: "t", tenant: nil, scopes: [.tenants]).1.reveal(),
-                        try await keys.create(name: "b", tenant: other.id, scopes: [.directoryRead]).1.reveal())
+                        try await keys.create(name: "t", tenant: nil, scopes: [.tenants], by: .system).1.reveal(),
+                        try await keys.create(name: "b", tenant: other.id, scopes: [.directoryRead], by: .system).1.reveal())
                 }
                 try await probe(roster, group: group, member: alice, key: tenants).expectAdminError(.forbidden)
                 try await probe(roster, group: group, member: alice, key: bound).expectAdminError(.forbidden)

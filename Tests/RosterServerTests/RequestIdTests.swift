@@ -63,7 +63,7 @@ extension ServerSuite {
             let url = try await postgres.freshDatabase()
             let (tenantID, tokenID, token) = try await withDatabase(url: url, logger: postgres.logger) { db in
                 let tenant = try #require(try await TenantRepository(database: db).find("default"))
-                let (record, secret) = try await ScimTokenRepository(database: db).create(tenant: tenant.id, name: "logs")
+                let (record, secret) = try await ScimTokenRepository(database: db).create(tenant: tenant.id, name: "logs", by: .system)
                 return (tenant.id, record.id, secret.reveal())
             }
             let capture = LogCapture()

@@ -32,8 +32,8 @@ struct Roster: Sendable {
         let url = try await postgres.freshDatabase()
         let (token, key) = try await withDatabase(url: url, logger: postgres.logger) { db in
             let tenant = try #require(try await TenantRepository(database: db).find("default"))
-            let token = try await ScimTokenRepository(database: db).create(tenant: tenant.id, name: "test").1
-            let key = try await AdminKeyRepository(database: db).create(name: "test", tenant: nil, scopes: [.all]).1
+            let token = try await ScimTokenRepository(database: db).create(tenant: tenant.id, name: "test", by: .system).1
+            let key = try await AdminKeyRepository(database: db).create(name: "test", tenant: nil, scopes: [.all], by: .system).1
             return (token.reveal(), key.reveal())
         }
         let bootstrap = Secret.generate(.adminKey).reveal()

@@ -25,7 +25,7 @@ extension ServerSuite {
         static func key(_ roster: Roster, tenant: String? = nil, scopes: [AdminScope]) async throws -> String {
             try await roster.sql { db in
                 let id = try await tenant.asyncMap { try #require(try await TenantRepository(database: db).find($0)).id }
-                return try await AdminKeyRepository(database: db).create(name: "fixture", tenant: id, scopes: scopes).1.reveal()
+                return try await AdminKeyRepository(database: db).create(name: "fixture", tenant: id, scopes: scopes, by: .system).1.reveal()
             }
         }
 

@@ -14,7 +14,7 @@ extension ServerSuite {
         static func subscribe(_ roster: Roster, url: String, types: [EventType]? = nil) async throws -> (WebhookSubscription, WebhookSecret) {
             try await withDatabase(url: roster.databaseURL, logger: TestPostgres.require().logger) { db in
                 let tenant = try #require(try await TenantRepository(database: db).find("default")).id
-                return try await WebhookSubscriptions(database: db).create(tenant: tenant, url: url, eventTypes: types, description: "test")
+                return try await WebhookSubscriptions(database: db).create(tenant: tenant, url: url, eventTypes: types, description: "test", by: .system)
             }
         }
 
@@ -149,7 +149,7 @@ extension ServerSuite {
                     let (subscription, old) = try await Self.subscribe(roster, url: url, types: [.userDeactivated])
                     let new = try await withDatabase(url: roster.databaseURL, logger: TestPostgres.require().logger) { db in
                         let tenant = try #require(try await TenantRepository(database: db).find("default")).id
-                        return try #require(try await WebhookSubscriptions(database: db).rotateSecret(tenant: tenant, id: subscription.id, overlap: .seconds(3600))).1
+                        return try #require(try await WebhookSubscriptions(database: db).rotateSecret(tenant: tenant, id: subscription.id, overlap: .seconds(3600), by: .system)).1
                     }
                     let alice = try await roster.createUser("alice")
                     try await roster.patch("/Users/\(alice)", #"[{"op":"replace","path":"active","value":false}]"#)

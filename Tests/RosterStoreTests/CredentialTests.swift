@@ -28,7 +28,7 @@ extension StoreSuite {
             let url = try await TestPostgres.require().freshDatabase()
             try await withStore(url: url) { db in
                 let tenant = try #require(try await TenantRepository(database: db).find("default"))
-                let (_, secret) = try await ScimTokenRepository(database: db).create(tenant: tenant.id, name: "Entra")
+                let (_, secret) = try await ScimTokenRepository(database: db).create(tenant: tenant.id, name: "Entra", by: .system)
                 let dump = try await db.query("SELECT row_to_json(t)::text FROM scim_tokens t")
                     .map { try $0.decode(String.self) }.joined()
                 #expect(!dump.contains(secret.reveal()))
@@ -42,12 +42,12 @@ extension StoreSuite {
             try await withStore(url: url) { db in
                 let tokens = ScimTokenRepository(database: db)
                 let tenant = try #require(try await TenantRepository(database: db).find("default"))
-                let (record, secret) = try await tokens.create(tenant: tenant.id, name: "a")
+                let (record, secret) = try await tokens.create(tenant: tenant.id, name: "a", by: .system)
                 #expect(try await tokens.authenticate(secret) == ScimPrincipal(tenantID: tenant.id, tokenID: record.id))
-                _ = try await tokens.revoke(tenant: tenant.id, id: record.id)
+                _ = try await tokens.revoke(tenant: tenant.id, id: record.id, by: .system)
                 #expect(try await tokens.authenticate(secret) == nil)
 
-                let (expiring, expiringSecret) = try await tokens.create(tenant: tenant.id, name: "b", expires: Date().addingTimeInterval(3600))
+                let (expiring, expiringSecret) = try await tokens.create(tenant: tenant.id, name: "b", expires: Date().addingTimeInterval(3600), by: .system)
                 #expect(try await tokens.authenticate(expiringSecret) != nil)
                 try await db.query("UPDATE scim_tokens SET expires = now() - interval '1 second' WHERE id = \(expiring.id)")
                 #expect(try await tokens.authenticate(expiringSecret) == nil)
@@ -60,7 +60,7 @@ extension StoreSuite {
             try await withStore(url: url) { db in
                 let tokens = ScimTokenRepository(database: db)
                 let tenant = try #require(try await TenantRepository(database: db).find("default"))
-                let (record, secret) = try await tokens.create(tenant: tenant.id, name: "a")
+                let (record, secret) = try await tokens.create(tenant: tenant.id, name: "a", by: .system)
                 func lastUsed() async throws -> Date? {
                     try await tokens.list(tenant: tenant.id).first { $0.id == record.id }?.lastUsed
                 }
@@ -81,13 +81,13 @@ extension StoreSuite {
             let url = try await TestPostgres.require().freshDatabase()
             try await withStore(url: url) { db in
                 let keys = AdminKeyRepository(database: db)
-                let tenant = try await TenantRepository(database: db).create(name: "acme")
-                let (record, secret) = try await keys.create(name: "acme ops", tenant: tenant.id, scopes: [.scimTokens])
+                let tenant = try await TenantRepository(database: db).create(name: "acme", by: .system)
+                let (record, secret) = try await keys.create(name: "acme ops", tenant: tenant.id, scopes: [.scimTokens], by: .system)
                 let principal = try #require(try await keys.authenticate(secret))
                 #expect(principal.tenantID == tenant.id)
                 #expect(principal.allows(.scimTokens))
                 #expect(!principal.allows(.tenants))
-                _ = try await keys.revoke(id: record.id)
+                _ = try await keys.revoke(id: record.id, by: .system)
                 #expect(try await keys.authenticate(secret) == nil)
             }
         }
