@@ -178,12 +178,12 @@ extension ServerSuite {
                 let (events, deliveries, left) = try await withDatabase(url: roster.databaseURL, logger: logger) { db in
                     let tenant = try #require(try await TenantRepository(database: db).find("default")).id
                     let (subscription, _) = try await WebhookSubscriptions(database: db).create(
-                        tenant: tenant, url: "https://example.com/hook", eventTypes: nil, description: "")
+                        tenant: tenant, url: "https://example.com/hook", eventTypes: nil, description: "", by: .system)
                     for (age, id) in [(40, UUID()), (1, UUID())] {
-                        try await WebhookSubscriptions(database: db).record(
+                        try await WebhookSubscriptions(database: db).recordTest(
                             WebhookDelivery(id: id, eventSequence: nil, eventID: UUID(), attempt: 1, attemptedAt: Date(), statusCode: 204,
                                             outcome: .succeeded, error: nil, latencyMilliseconds: 1, nextRetryAt: nil),
-                            tenant: tenant, subscription: subscription.id)
+                            tenant: tenant, subscription: subscription.id, by: .system)
                         try await db.query("UPDATE webhook_deliveries SET attempted_at = now() - make_interval(days => \(Int32(age))) WHERE id = \(id)")
                     }
                     try await db.query("UPDATE events SET occurred_at = now() - interval '40 days' WHERE resource_id = \(UUID(uuidString: old)!)")
