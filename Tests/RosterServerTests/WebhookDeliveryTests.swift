@@ -252,5 +252,47 @@ extension ServerSuite {
                 }
             }
         }
+
+        @Test("a committed change wakes the dispatcher at once (LISTEN/NOTIFY), without waiting for its poll")
+        func notifyWakes() async throws {
+            try await WebhookReceiver.run { receiver, url in
+                try await Roster.run(configure: {
+                    Self.fast(&$0)
+                    $0.webhooks.pollInterval = .seconds(60)
+                }) { roster in
+                    _ = try await Self.subscribe(roster, url: url)
+                    // Let the dispatcher finish its first look, so only a notification can wake it now.
+                    try await Task.sleep(for: .milliseconds(500))
+                    _ = try await roster.createUser("a")
+                    let received = try await receiver.wait(for: 1, timeout: .seconds(15))
+                    #expect(received.count == 1, "delivered only by the 60 s poll: the notification did not wake the dispatcher")
+                }
+            }
+        }
+
+        @Test("an event whose notification was lost is still delivered, by the poll")
+        func pollFallback() async throws {
+            try await WebhookReceiver.run { receiver, url in
+                try await Roster.run(configure: Self.fast) { roster in
+                    _ = try await Self.subscribe(roster, url: url)
+                    // An event written without NOTIFY, as if the notification had been lost.
+                    try await withDatabase(url: roster.databaseURL, logger: TestPostgres.require().logger) { db in
+                        let tenant = try #require(try await TenantRepository(database: db).find("default")).id
+                        try await db.query(
+                            """
+                            WITH numbers AS (
+                                INSERT INTO event_sequences AS s (tenant_id, last_seq) VALUES (\(tenant), 1)
+                                ON CONFLICT (tenant_id) DO UPDATE SET last_seq = s.last_seq + 1 RETURNING last_seq)
+                            INSERT INTO events (tenant_id, seq, id, type, resource_type, resource_id, resource_version, actor_type,
+                                                transaction_id, occurred_at, data)
+                            SELECT \(tenant), last_seq, gen_random_uuid(), 'user.created', 'User', gen_random_uuid(), 1, 'system',
+                                   gen_random_uuid(), now(), '{}' FROM numbers
+                            """)
+                    }
+                    let received = try await receiver.wait(for: 1, timeout: .seconds(15))
+                    #expect(received.first?.type == "user.created")
+                }
+            }
+        }
     }
 }
