@@ -33,7 +33,7 @@ struct BulkController {
     private func perform(_ operation: BulkRequest.Operation, tenant: UUID, change: ChangeContext, logger: Logger) async -> BulkResult {
         let (endpoint, id) = operation.target
         // RFC 7644 §3.7: a location on every result but a failed POST.
-        let location = id.map { "\(baseURL)/\(endpoint)/\($0)" }
+        let location = operation.method == .post ? nil : id.map { "\(baseURL)/\(endpoint)/\($0)" }
         guard let target = targets[endpoint] else {
             return .failed(.notFound("There is no resource type at /\(endpoint)."), location: location)
         }

@@ -107,7 +107,10 @@ struct Problem {
             @unknown default: ([], "is malformed")
             }
         let field = path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-        return field.isEmpty ? "\(shape): it is not a JSON object of the documented schema." : "\(shape): '\(field)' \(problem)."
+        // No field: a whole body of the wrong shape, or a query parameter that does not parse (a date, a number).
+        return field.isEmpty
+            ? "A query parameter or the request body does not have the documented shape (see /api/v1/openapi.json)."
+            : "\(shape): '\(field)' \(problem)."
     }
 
     static func defaultMessage(_ status: Int) -> String {

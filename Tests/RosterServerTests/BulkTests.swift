@@ -96,6 +96,7 @@ extension ServerSuite {
 
                 let all = results(try await bulk(roster, operations))
                 #expect(all.map { $0["status"] } == ["409", "400", "201", "404", "405"])
+                #expect(all[3]["location"] == nil && all[4]["location"] == nil, "no failed POST has a location")
                 #expect(try await roster.userNames(filter: #"userName eq "carol""#) == ["carol"])
                 #expect(try await roster.scim(.get, "/Users?count=0").json["totalResults"] == 2)
             }

@@ -150,7 +150,7 @@ extension ServerSuite {
                 #expect(try await Self.events(roster, query: "&since=2999-01-01T00:00:00Z").isEmpty)
                 #expect(try await roster.admin(.get, "/tenants/default/events").json["data"]?.arrayValue?.count == 3)
 
-                for bad in ["after=-1", "after=x", "limit=0", "limit=1001", "type=user.exploded", "resource_id=nope"] {
+                for bad in ["after=-1", "after=x", "limit=0", "limit=1001", "type=user.exploded", "resource_id=nope", "since=yesterday"] {
                     try await roster.admin(.get, "/events?\(bad)").expectAdminError(.badRequest)
                 }
                 let other = try await roster.otherTenant("other")
