@@ -12,7 +12,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
     ],
     targets: [
         .target(name: "SCIM"),
@@ -52,11 +54,23 @@ let package = Package(
             ]
         ),
         .target(
+            name: "RosterAuth",
+            dependencies: [
+                "RosterStore",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "RosterServer",
             dependencies: [
                 "SCIM",
                 "RosterStore",
                 "RosterFeed",
+                "RosterAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -86,6 +100,7 @@ let package = Package(
         .testTarget(name: "SCIMTests", dependencies: ["SCIM"]),
         .testTarget(name: "RosterStoreTests", dependencies: ["RosterStore", "RosterTestSupport"]),
         .testTarget(name: "RosterFeedTests", dependencies: ["RosterFeed", "RosterTestSupport"]),
+        .testTarget(name: "RosterAuthTests", dependencies: ["RosterAuth", "RosterTestSupport"]),
         .testTarget(
             name: "RosterServerTests",
             dependencies: [

@@ -17,6 +17,10 @@ public enum AdminScope: String, Sendable, CaseIterable, Codable {
     case webhooks
     /// Reads the audit log.
     case auditRead = "audit:read"
+    /// Manages admin users, roles and role grants.
+    case adminUsers = "admin-users"
+    /// Reads and changes runtime settings: rate limits, page sizes, retry schedule, trusted issuers.
+    case config
 }
 
 public struct AdminKeyRecord: Sendable, Equatable {

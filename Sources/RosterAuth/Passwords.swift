@@ -1,0 +1,45 @@
+import Dispatch
+import HummingbirdBcrypt
+
+/// Admin passwords, hashed with bcrypt (salted, cost 12 by default: about a quarter of a second per hash
+/// on one core here, so a stolen hash is slow to guess and a login is still quick).
+public struct PasswordHasher: Sendable {
+    /// log2 of bcrypt's rounds; each step doubles the time.
+    public let cost: UInt8
+
+    public static let defaultCost: UInt8 = 12
+    /// Shorter passwords are refused; bcrypt reads only the first 72 bytes, so longer ones are refused too.
+    public static let lengths = 12...72
+
+    public init(cost: UInt8 = PasswordHasher.defaultCost) {
+        precondition((4...31).contains(cost), "bcrypt cost must be 4...31")
+        self.cost = cost
+    }
+
+    /// Whether a password is acceptable; the reason when it is not.
+    public static func problem(with password: String) -> String? {
+        let bytes = password.utf8.count
+        if bytes < lengths.lowerBound { return "A password needs at least \(lengths.lowerBound) characters." }
+        if bytes > lengths.upperBound { return "A password may be at most \(lengths.upperBound) bytes (bcrypt reads no further)." }
+        return nil
+    }
+
+    public func hash(_ password: String) async -> String {
+        let cost = cost
+        return await Self.offCooperativePool { Bcrypt.hash(password, cost: cost) }
+    }
+
+    public func verify(_ password: String, hash: String) async -> Bool {
+        await Self.offCooperativePool { Bcrypt.verify(password, hash: hash) }
+    }
+
+    /// A hash to verify against when there is no account, so an unknown email costs as long as a wrong password.
+    public func decoy() async -> String { await hash("roster-decoy-password") }
+
+    /// bcrypt is deliberately slow: run it on a Dispatch thread, not on a Swift concurrency thread.
+    private static func offCooperativePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: work()) }
+        }
+    }
+}
