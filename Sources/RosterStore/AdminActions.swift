@@ -14,13 +14,19 @@ public enum AdminAction: String, Sendable, CaseIterable, Codable {
     case webhookSecretRotated = "webhook.secret_rotated"
     case webhookReplayed = "webhook.replayed"
     case webhookTestSent = "webhook.test_sent"
+    case tenantRateLimitSet = "tenant.rate_limit_set"
+    case tenantRateLimitRemoved = "tenant.rate_limit_removed"
+    case scimTokenRateLimitSet = "scim_token.rate_limit_set"
+    case scimTokenRateLimitRemoved = "scim_token.rate_limit_removed"
+    case adminKeyRateLimitSet = "admin_key.rate_limit_set"
+    case adminKeyRateLimitRemoved = "admin_key.rate_limit_removed"
 
     /// What the action is about, as an audit entry's `target.type` names it.
     public var targetType: String {
         switch self {
-        case .tenantCreated: "tenant"
-        case .scimTokenCreated, .scimTokenRevoked: "scim_token"
-        case .adminKeyCreated, .adminKeyRevoked: "admin_key"
+        case .tenantCreated, .tenantRateLimitSet, .tenantRateLimitRemoved: "tenant"
+        case .scimTokenCreated, .scimTokenRevoked, .scimTokenRateLimitSet, .scimTokenRateLimitRemoved: "scim_token"
+        case .adminKeyCreated, .adminKeyRevoked, .adminKeyRateLimitSet, .adminKeyRateLimitRemoved: "admin_key"
         case .webhookCreated, .webhookUpdated, .webhookDeleted, .webhookSecretRotated, .webhookReplayed, .webhookTestSent: "webhook"
         }
     }

@@ -42,11 +42,14 @@ public struct AdminPrincipal: Sendable, Equatable {
     public var keyID: UUID?
     public var tenantID: UUID?
     public var scopes: Set<AdminScope>
+    /// The rate limiter's bucket for this principal: `key:<uuid>`, or `bootstrap` for the configured key.
+    public var rateLimitKey: String
 
-    public init(keyID: UUID?, tenantID: UUID?, scopes: Set<AdminScope>) {
+    public init(keyID: UUID?, tenantID: UUID?, scopes: Set<AdminScope>, rateLimitKey: String? = nil) {
         self.keyID = keyID
         self.tenantID = tenantID
         self.scopes = scopes
+        self.rateLimitKey = rateLimitKey ?? keyID.map { "key:" + $0.uuidString.lowercased() } ?? "bootstrap"
     }
 
     public func allows(_ scope: AdminScope) -> Bool {
