@@ -20,6 +20,8 @@ struct AdminAPI: APIProtocol {
     /// How long a rotated-out webhook secret keeps signing.
     let webhookSecretOverlap: Duration
     let scimBaseURL: String
+    /// Overrides change here, then apply at once in this process (others re-read them within seconds).
+    let rateLimits: RateLimits
 
     // MARK: Tenants
 

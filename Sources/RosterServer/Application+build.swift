@@ -22,10 +22,14 @@ public func buildApplication(
     let registry = try SchemaDocuments.registry(extraDirectory: configuration.schemasDirectory)
     let metrics = configuration.metricsEnabled ? RosterMetrics() : nil
     let database = RosterDatabase(client: client, logger: logger, metrics: metrics?.factory, pool: pool)
+    let rateLimits = RateLimits(defaults: configuration.rateLimits, repository: RateLimitRepository(database: database))
     let router = try buildRouter(
         database: database, registry: registry,
-        migrator: Migrator(migrations: try Migration.bundled()), configuration: configuration, metrics: metrics)
-    var services: [any Service] = [client, FeedRetention(database: database, retention: configuration.eventRetention, logger: logger)]
+        migrator: Migrator(migrations: try Migration.bundled()), configuration: configuration, metrics: metrics, rateLimits: rateLimits)
+    var services: [any Service] = [
+        client, FeedRetention(database: database, retention: configuration.eventRetention, logger: logger),
+        RateLimitRefresher(rateLimits: rateLimits, logger: logger),
+    ]
     if configuration.webhooksEnabled {
         services.append(WebhookDispatcher(database: database, configuration: configuration.webhooks, logger: logger, metrics: metrics?.factory))
     }
@@ -39,8 +43,9 @@ public func buildApplication(
 
 func buildRouter(
     database: RosterDatabase, registry: SchemaRegistry, migrator: Migrator, configuration: RosterConfiguration,
-    metrics: RosterMetrics? = nil
+    metrics: RosterMetrics? = nil, rateLimits: RateLimits? = nil
 ) throws -> Router<RosterRequestContext> {
+    let rateLimits = rateLimits ?? RateLimits(defaults: configuration.rateLimits, repository: RateLimitRepository(database: database))
     let router = Router(context: RosterRequestContext.self)
     router.add(middleware: RequestIdMiddleware())
     if let metrics { router.add(middleware: MetricsMiddleware(metrics: metrics)) }
@@ -52,6 +57,7 @@ func buildRouter(
 
     let scim = router.group("scim/v2", context: ScimRequestContext.self)
         .add(middleware: ScimAuthMiddleware(tokens: ScimTokenRepository(database: database), bootstrapKey: configuration.adminKey, metrics: metrics))
+        .add(middleware: RateLimitMiddleware<ScimRequestContext>(limits: rateLimits))
     let cursors = CursorKeys(secrets: ServerSecrets(database: database))
     let users = ResourceController(backend: UserBackend(
         users: UserRepository(database: database, resourceType: registry.user), resourceType: registry.user, baseURL: scimBase),
@@ -72,8 +78,9 @@ func buildRouter(
     try DocsController().addRoutes(to: router)
 
     // The document's paths are absolute (/api/v1/…), so the generated routes hang off the root.
-    let admin = router.group(context: AdminRequestContext.self)
+    let authenticated = router.group(context: AdminRequestContext.self)
         .add(middleware: AdminAuthMiddleware(keys: AdminKeyRepository(database: database), bootstrapKey: configuration.adminKey, metrics: metrics))
+    let admin = authenticated.group().add(middleware: RateLimitMiddleware<AdminRequestContext>(limits: rateLimits))
     let api = AdminAPI(
         tenants: TenantRepository(database: database), tokens: ScimTokenRepository(database: database),
         keys: AdminKeyRepository(database: database),
@@ -81,11 +88,11 @@ func buildRouter(
         audit: AuditLog(database: database),
         webhooks: WebhookSubscriptions(database: database), webhookPolicy: configuration.webhooks.urlPolicy,
         webhookTimeout: configuration.webhooks.timeout,
-        webhookSecretOverlap: configuration.webhookSecretOverlap, scimBaseURL: scimBase)
+        webhookSecretOverlap: configuration.webhookSecretOverlap, scimBaseURL: scimBase, rateLimits: rateLimits)
     try api.registerHandlers(on: admin, serverURL: URL(string: "/")!, configuration: .init(dateTranscoder: RFC3339Dates()))
     if let metrics {
         MetricsController(metrics: metrics, database: database, timeout: .milliseconds(configuration.healthTimeoutMilliseconds))
-            .addRoutes(to: admin)
+            .addRoutes(to: authenticated)  // a Prometheus scrape is never rate limited
     }
     router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return router

@@ -13,6 +13,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch {
+            let (error, extraHeaders) = ErrorWithHeaders.unwrap(error)
             let scim = request.uri.path.hasPrefix("/scim/")
             let problem = Problem(error, logger: context.logger)
             var response = scim ? problem.scimResponse : problem.adminResponse
@@ -22,8 +23,25 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             if problem.status == 401 {
                 response.headers[.wwwAuthenticate] = scim ? "Bearer realm=\"roster-scim\"" : "Bearer realm=\"roster-admin\""
             }
+            response.headers.append(contentsOf: extraHeaders)
             return response
         }
+    }
+}
+
+/// An error whose answer carries extra headers (a rate-limited request's `RateLimit` fields), rendered by ErrorMiddleware.
+struct ErrorWithHeaders: Error {
+    let error: any Error
+    let headers: HTTPFields
+
+    init(_ error: any Error, headers: HTTPFields) {
+        self.error = error
+        self.headers = headers
+    }
+
+    static func unwrap(_ error: any Error) -> (any Error, HTTPFields) {
+        guard let wrapped = error as? ErrorWithHeaders else { return (error, [:]) }
+        return (wrapped.error, wrapped.headers)
     }
 }
 
@@ -134,6 +152,7 @@ struct Problem {
         case 412: "precondition_failed"
         case 413: "too_large"
         case 415: "unsupported_media_type"
+        case 429: "rate_limited"
         case 501: "not_implemented"
         default: "error"
         }

@@ -1,5 +1,7 @@
 import Configuration
+import Foundation
 import Logging
+import RosterAuth
 import RosterFeed
 import RosterStore
 
@@ -32,6 +34,8 @@ public struct RosterConfiguration: Sendable {
     public var eventRetention: Duration = .seconds(30 * 86_400)
     /// How long a rotated-out webhook secret keeps signing beside the new one (`ROSTER_WEBHOOK_SECRET_OVERLAP_SECONDS`).
     public var webhookSecretOverlap: Duration = .seconds(86_400)
+    /// Default rate limits per SCIM token and admin key (`ROSTER_RATE_LIMIT_SCIM`, `ROSTER_RATE_LIMIT_ADMIN`) and how often overrides are re-read.
+    public var rateLimits = RateLimitDefaults()
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databaseURL: String? = nil, publicURL: String? = nil,
@@ -58,7 +62,7 @@ public struct RosterConfiguration: Sendable {
     /// Reads `roster.*` keys: from the environment these are `ROSTER_HOST`, `ROSTER_PORT`,
     /// `ROSTER_DATABASE_URL`, `ROSTER_PUBLIC_URL`, `ROSTER_ADMIN_KEY`, `ROSTER_SCHEMAS_DIR`,
     /// `ROSTER_LOG_LEVEL`, `ROSTER_DATABASE_MAX_CONNECTIONS`, `ROSTER_METRICS`, `ROSTER_LOG_FORMAT`, `ROSTER_HEALTH_LATENCY_BUDGET_MS`,
-    /// `ROSTER_WEBHOOKS` and the `ROSTER_WEBHOOK_*` settings the README lists.
+    /// `ROSTER_WEBHOOKS`, the `ROSTER_WEBHOOK_*` and `ROSTER_RATE_LIMIT_*` settings the README lists.
     public init(reader: ConfigReader) throws(Invalid) {
         let config = reader.scoped(to: "roster")
         var adminKey: BootstrapAdminKey?
@@ -116,6 +120,22 @@ public struct RosterConfiguration: Sendable {
             guard seconds >= 0 else { throw Invalid(description: "ROSTER_WEBHOOK_SECRET_OVERLAP_SECONDS must be 0 or more (86400, a day, by default).") }
             webhookSecretOverlap = .seconds(seconds)
         }
+        if let text = config.string(forKey: "rate.limit.scim") { rateLimits.scim = try Self.rateLimit(text, variable: "ROSTER_RATE_LIMIT_SCIM") }
+        if let text = config.string(forKey: "rate.limit.admin") { rateLimits.admin = try Self.rateLimit(text, variable: "ROSTER_RATE_LIMIT_ADMIN") }
+        if let milliseconds = config.int(forKey: "rate.limit.refresh.ms") {
+            guard milliseconds >= 10 else { throw Invalid(description: "ROSTER_RATE_LIMIT_REFRESH_MS must be at least 10.") }
+            rateLimits.refreshInterval = .milliseconds(milliseconds)
+        }
+    }
+
+    /// `off`, or `<requests>/<seconds>s`.
+    private static func rateLimit(_ text: String, variable: String) throws(Invalid) -> RateLimitPolicy? {
+        let text = text.trimmingCharacters(in: .whitespaces)
+        if text.lowercased() == "off" { return nil }
+        guard let policy = RateLimitPolicy(text) else {
+            throw Invalid(description: "\(variable) must be off or <requests>/<seconds>s with 1…1000000 requests and 1…86400 seconds, e.g. 3000/60s.")
+        }
+        return policy
     }
 
     public var scimBaseURL: String { publicURL + "/scim/v2" }

@@ -123,6 +123,7 @@ struct ScimOperation {
         case 409: "conflict"
         case 412: "precondition_failed"
         case 413: "too_large"
+        case 429: "rate_limited"
         case 501: "not_implemented"
         case 500..<600: "error"
         default: "client_error"

@@ -1,0 +1,172 @@
+import Foundation
+import RosterAuth
+import RosterStore
+
+/// `/api/v1/…/rate-limit` (scope `config`): a tenant's defaults, one SCIM token's and one admin key's
+/// limit. Answers say what applies now and where it comes from, read from the database; a change
+/// reloads this process's overrides at once (others poll).
+extension AdminAPI {
+    // MARK: Tenants
+
+    func getTenantRateLimit(_ input: Operations.GetTenantRateLimit.Input) async throws -> Operations.GetTenantRateLimit.Output {
+        let tenant = try await tenant(named: input.path.tenant, for: AuthenticatedAdmin.require(.config))
+        return .ok(.init(body: .json(tenantStatus(try await rateLimits.repository.tenant(tenant.id)))))
+    }
+
+    func setTenantRateLimit(_ input: Operations.SetTenantRateLimit.Input) async throws -> Operations.SetTenantRateLimit.Output {
+        let tenant = try await tenant(named: input.path.tenant, for: AuthenticatedAdmin.require(.config))
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        var settings: [RateLimitedAPI: RateLimitSetting] = [:]
+        if let scim = body.scim { settings[.scim] = try Self.validRateLimit(scim, field: "scim.") }
+        if let admin = body.admin { settings[.admin] = try Self.validRateLimit(admin, field: "admin.") }
+        guard !settings.isEmpty else {
+            throw AdminError.invalidRequest(
+                #"Give 'scim', 'admin' or both, e.g. {"scim": {"requests": 6000, "window_seconds": 60}}; DELETE removes the tenant's limits."#)
+        }
+        let stored = try await rateLimits.repository.setTenant(tenant.id, settings, by: AuthenticatedAdmin.auditContext())
+        await reloadRateLimits()
+        return .ok(.init(body: .json(tenantStatus(stored))))
+    }
+
+    func removeTenantRateLimit(_ input: Operations.RemoveTenantRateLimit.Input) async throws -> Operations.RemoveTenantRateLimit.Output {
+        let tenant = try await tenant(named: input.path.tenant, for: AuthenticatedAdmin.require(.config))
+        try await rateLimits.repository.removeTenant(tenant.id, by: AuthenticatedAdmin.auditContext())
+        await reloadRateLimits()
+        return .ok(.init(body: .json(tenantStatus([:]))))
+    }
+
+    // MARK: SCIM tokens
+
+    func getScimTokenRateLimit(_ input: Operations.GetScimTokenRateLimit.Input) async throws -> Operations.GetScimTokenRateLimit.Output {
+        .ok(.init(body: .json(try await tokenRateLimit(input.path.id, tenant: nil, change: nil))))
+    }
+
+    func setScimTokenRateLimit(_ input: Operations.SetScimTokenRateLimit.Input) async throws -> Operations.SetScimTokenRateLimit.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .ok(.init(body: .json(try await tokenRateLimit(input.path.id, tenant: nil, change: .set(body)))))
+    }
+
+    func removeScimTokenRateLimit(_ input: Operations.RemoveScimTokenRateLimit.Input) async throws -> Operations.RemoveScimTokenRateLimit.Output {
+        .ok(.init(body: .json(try await tokenRateLimit(input.path.id, tenant: nil, change: .remove))))
+    }
+
+    func getTenantScimTokenRateLimit(_ input: Operations.GetTenantScimTokenRateLimit.Input) async throws -> Operations.GetTenantScimTokenRateLimit.Output {
+        .ok(.init(body: .json(try await tokenRateLimit(input.path.id, tenant: input.path.tenant, change: nil))))
+    }
+
+    func setTenantScimTokenRateLimit(_ input: Operations.SetTenantScimTokenRateLimit.Input) async throws -> Operations.SetTenantScimTokenRateLimit.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .ok(.init(body: .json(try await tokenRateLimit(input.path.id, tenant: input.path.tenant, change: .set(body)))))
+    }
+
+    func removeTenantScimTokenRateLimit(_ input: Operations.RemoveTenantScimTokenRateLimit.Input) async throws
+        -> Operations.RemoveTenantScimTokenRateLimit.Output
+    {
+        .ok(.init(body: .json(try await tokenRateLimit(input.path.id, tenant: input.path.tenant, change: .remove))))
+    }
+
+    // MARK: Admin keys
+
+    func getAdminKeyRateLimit(_ input: Operations.GetAdminKeyRateLimit.Input) async throws -> Operations.GetAdminKeyRateLimit.Output {
+        .ok(.init(body: .json(try await keyRateLimit(input.path.id, change: nil))))
+    }
+
+    func setAdminKeyRateLimit(_ input: Operations.SetAdminKeyRateLimit.Input) async throws -> Operations.SetAdminKeyRateLimit.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .ok(.init(body: .json(try await keyRateLimit(input.path.id, change: .set(body)))))
+    }
+
+    func removeAdminKeyRateLimit(_ input: Operations.RemoveAdminKeyRateLimit.Input) async throws -> Operations.RemoveAdminKeyRateLimit.Output {
+        .ok(.init(body: .json(try await keyRateLimit(input.path.id, change: .remove))))
+    }
+
+    // MARK: Shared
+
+    enum RateLimitChange {
+        case set(Components.Schemas.RateLimit)
+        case remove
+    }
+
+    /// Reads, sets or removes a token's own limit, then answers what applies to it now.
+    private func tokenRateLimit(_ id: String, tenant reference: String?, change: RateLimitChange?) async throws -> Components.Schemas.RateLimitStatus {
+        let principal = try AuthenticatedAdmin.require(.config)
+        let tenant = try await tenant(named: reference, for: principal)
+        let store = rateLimits.repository
+        guard let id = UUID(uuidString: id), try await store.scimToken(tenant: tenant.id, id: id) != nil else {
+            throw AdminError.notFound("No such SCIM token in tenant '\(tenant.name)'.")
+        }
+        switch change {
+        case .set(let body):
+            let setting = try Self.validRateLimit(body, field: "")
+            guard try await store.setScimToken(tenant: tenant.id, id: id, setting, by: AuthenticatedAdmin.auditContext()) else {
+                throw AdminError.notFound("No such SCIM token in tenant '\(tenant.name)'.")
+            }
+            await reloadRateLimits()
+        case .remove:
+            try await store.removeScimToken(tenant: tenant.id, id: id, by: AuthenticatedAdmin.auditContext())
+            await reloadRateLimits()
+        case nil: break
+        }
+        let own = try await store.scimToken(tenant: tenant.id, id: id)?.override
+        return Self.status(own: own, ownSource: .scimToken, tenant: try await store.tenant(tenant.id)[.scim], default: rateLimits.defaults.scim)
+    }
+
+    /// Reads, sets or removes a key's own limit, then answers what applies to it now.
+    private func keyRateLimit(_ id: String, change: RateLimitChange?) async throws -> Components.Schemas.RateLimitStatus {
+        let principal = try AuthenticatedAdmin.require(.config)
+        // Another tenant's key is 404, not 403, so its id does not leak.
+        guard let id = UUID(uuidString: id), let key = try await keys.get(id: id), principal.tenantID == nil || key.tenantID == principal.tenantID else {
+            throw AdminError.notFound("No such admin key.")
+        }
+        let store = rateLimits.repository
+        switch change {
+        case .set(let body):
+            let setting = try Self.validRateLimit(body, field: "")
+            guard try await store.setAdminKey(id, setting, by: AuthenticatedAdmin.auditContext()) else { throw AdminError.notFound("No such admin key.") }
+            await reloadRateLimits()
+        case .remove:
+            try await store.removeAdminKey(id, by: AuthenticatedAdmin.auditContext())
+            await reloadRateLimits()
+        case nil: break
+        }
+        let tenantLimit = try await key.tenantID.asyncFlatMap { try await store.tenant($0)[.admin] }
+        return Self.status(own: try await store.adminKey(id), ownSource: .adminKey, tenant: tenantLimit, default: rateLimits.defaults.admin)
+    }
+
+    private func tenantStatus(_ settings: [RateLimitedAPI: RateLimitSetting]) -> Components.Schemas.TenantRateLimit {
+        .init(
+            scim: Self.status(own: nil, ownSource: .tenant, tenant: settings[.scim], default: rateLimits.defaults.scim),
+            admin: Self.status(own: nil, ownSource: .tenant, tenant: settings[.admin], default: rateLimits.defaults.admin))
+    }
+
+    /// The first of the credential's own limit, its tenant's and the default; no numbers when that is off.
+    private static func status(
+        own: RateLimitSetting?, ownSource: Components.Schemas.RateLimitStatus.SourcePayload, tenant: RateLimitSetting?,
+        default fallback: RateLimitPolicy?
+    ) -> Components.Schemas.RateLimitStatus {
+        if let own { return .init(source: ownSource, requests: own.requests, windowSeconds: own.windowSeconds) }
+        if let tenant { return .init(source: .tenant, requests: tenant.requests, windowSeconds: tenant.windowSeconds) }
+        return .init(source: ._default, requests: fallback?.limit, windowSeconds: fallback?.windowSeconds)
+    }
+
+    /// A limit within the bounds RateLimitPolicy (and the table's checks) allow; `field` prefixes the names in the message.
+    private static func validRateLimit(_ limit: Components.Schemas.RateLimit, field: String) throws -> RateLimitSetting {
+        guard RateLimitPolicy(limit: limit.requests, windowSeconds: limit.windowSeconds) != nil else {
+            throw AdminError.invalidRequest(
+                "'\(field)requests' must be 1…\(RateLimitPolicy.limits.upperBound) and '\(field)window_seconds' 1…\(RateLimitPolicy.windows.upperBound) (seconds), e.g. {\"requests\": 6000, \"window_seconds\": 60}.")
+        }
+        return RateLimitSetting(requests: limit.requests, windowSeconds: limit.windowSeconds)
+    }
+
+    /// The change is committed; if re-reading fails now, the next poll picks it up.
+    private func reloadRateLimits() async {
+        try? await rateLimits.reload()
+    }
+}
+
+extension Optional {
+    fileprivate func asyncFlatMap<T>(_ transform: (Wrapped) async throws -> T?) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}
