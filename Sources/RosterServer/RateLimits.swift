@@ -5,8 +5,8 @@ import Synchronization
 
 /// The limits every credential gets unless an override says otherwise (README "Rate limits"); nil: off.
 public struct RateLimitDefaults: Sendable, Equatable {
-    /// Per SCIM token: 50 requests/s sustained, twice the 25/s Entra asks a SCIM app to take, and a
-    /// minute's worth at once for Entra's GET-then-PATCH bursts and Okta's paged imports.
+    /// Per SCIM token: 50 requests/s sustained, twice the 25/s a SCIM app is commonly sized for with Entra,
+    /// and a minute's worth at once for Entra's GET-then-PATCH bursts and Okta's paged imports.
     public var scim: RateLimitPolicy? = RateLimitPolicy(limit: 3000, windowSeconds: 60)
     /// Per admin key: 20 requests/s sustained, 1200 at once (scripts, portals asking membership questions).
     public var admin: RateLimitPolicy? = RateLimitPolicy(limit: 1200, windowSeconds: 60)
