@@ -56,6 +56,7 @@ let package = Package(
         .target(
             name: "RosterAuth",
             dependencies: [
+                "SCIM",
                 "RosterStore",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -100,7 +101,19 @@ let package = Package(
         .testTarget(name: "SCIMTests", dependencies: ["SCIM"]),
         .testTarget(name: "RosterStoreTests", dependencies: ["RosterStore", "RosterTestSupport"]),
         .testTarget(name: "RosterFeedTests", dependencies: ["RosterFeed", "RosterTestSupport"]),
-        .testTarget(name: "RosterAuthTests", dependencies: ["RosterAuth", "RosterTestSupport"]),
+        .testTarget(
+            name: "RosterAuthTests",
+            dependencies: [
+                "RosterAuth",
+                "RosterStore",
+                "RosterTestSupport",
+                "SCIM",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
         .testTarget(
             name: "RosterServerTests",
             dependencies: [
