@@ -36,6 +36,14 @@ struct CompactJWS {
     }
 }
 
+/// A bearer JWT's claimed issuer, read without verifying anything: only to route a token to
+/// `AccessTokenAuthority` (its own issuer) or `OIDCVerifier` (any other), which then verify it.
+public enum UnverifiedJWT {
+    public static func issuer(of token: String) -> String? {
+        (try? CompactJWS(token))?.claims["iss"]?.stringValue
+    }
+}
+
 /// Base64url without padding (RFC 7515 §2).
 enum Base64URL {
     static func encode(_ data: some DataProtocol) -> String {

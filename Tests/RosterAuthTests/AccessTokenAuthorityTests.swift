@@ -41,6 +41,8 @@ extension AuthSuite {
                 #expect(header["alg"] == "EdDSA")
                 #expect(header["typ"] == "at+jwt")
                 #expect(header["kid"]?.stringValue?.isEmpty == false)
+                #expect(UnverifiedJWT.issuer(of: token) == Self.issuer)
+                #expect(UnverifiedJWT.issuer(of: "radm_not-a-jwt") == nil)
                 let key = try await authority.issue(subject: .key(UUID()), sessionID: UUID())
                 #expect(try await authority.verify(key.token).subject == key.claims.subject)
             }
