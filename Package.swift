@@ -96,7 +96,14 @@ let package = Package(
         ),
         .target(
             name: "RosterTestSupport",
-            dependencies: ["RosterStore", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: [
+                "RosterStore",
+                "SCIM",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                // A JWKS endpoint and hand-signed JWTs for the admin-identity tests.
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .testTarget(name: "SCIMTests", dependencies: ["SCIM"]),
         .testTarget(name: "RosterStoreTests", dependencies: ["RosterStore", "RosterTestSupport"]),
@@ -120,7 +127,9 @@ let package = Package(
                 "RosterServer",
                 "RosterFeed",
                 "RosterTestSupport",
+                "RosterAuth",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ]
         ),

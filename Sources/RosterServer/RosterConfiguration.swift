@@ -32,6 +32,8 @@ public struct RosterConfiguration: Sendable {
     public var eventRetention: Duration = .seconds(30 * 86_400)
     /// How long a rotated-out webhook secret keeps signing beside the new one (`ROSTER_WEBHOOK_SECRET_OVERLAP_SECONDS`).
     public var webhookSecretOverlap: Duration = .seconds(86_400)
+    /// Admin sign-in: session lifetimes, password cost, login throttling, directory roles.
+    public var identity = AdminIdentityConfiguration()
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databaseURL: String? = nil, publicURL: String? = nil,
@@ -116,6 +118,7 @@ public struct RosterConfiguration: Sendable {
             guard seconds >= 0 else { throw Invalid(description: "ROSTER_WEBHOOK_SECRET_OVERLAP_SECONDS must be 0 or more (86400, a day, by default).") }
             webhookSecretOverlap = .seconds(seconds)
         }
+        identity = try AdminIdentityConfiguration(reader: config)
     }
 
     public var scimBaseURL: String { publicURL + "/scim/v2" }

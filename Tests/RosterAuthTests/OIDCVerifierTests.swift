@@ -1,3 +1,4 @@
+import RosterTestSupport
 import Crypto
 import Foundation
 import RosterAuth

@@ -6,13 +6,13 @@ import SCIM
 import Testing
 
 /// An identity provider's JWKS endpoint on loopback: serves the keys it is given and counts fetches.
-actor JWKSServer {
-    private(set) var fetches = 0
+public actor JWKSServer {
+    public private(set) var fetches = 0
     private var keys: [TestIssuerKey] = []
     private var status: HTTPResponse.Status = .ok
 
-    func publish(_ keys: [TestIssuerKey]) { self.keys = keys }
-    func fail(with status: HTTPResponse.Status) { self.status = status }
+    public func publish(_ keys: [TestIssuerKey]) { self.keys = keys }
+    public func fail(with status: HTTPResponse.Status) { self.status = status }
 
     fileprivate func answer() -> (HTTPResponse.Status, Data) {
         fetches += 1
@@ -21,7 +21,7 @@ actor JWKSServer {
     }
 
     /// Runs `body` with a server listening at the JWKS URL it is given (http://127.0.0.1:<port>/jwks.json).
-    static func run<T: Sendable>(publishing keys: [TestIssuerKey], _ body: @Sendable (JWKSServer, URL) async throws -> T) async throws -> T {
+    public static func run<T: Sendable>(publishing keys: [TestIssuerKey], _ body: @Sendable (JWKSServer, URL) async throws -> T) async throws -> T {
         let server = JWKSServer()
         await server.publish(keys)
         let router = Router()
