@@ -167,6 +167,8 @@ extension ServerSuite {
                 let created = try await roster.admin(.post, "/admin-keys", bearer: ada.access, body: #"{"name":"ada ci","scopes":["tenants","webhooks"]}"#)
                 #expect(created.status == .created, "\(created.body)")
                 let key = try #require(created.json["key"]?.stringValue)
+                let keyID = try #require(created.json["id"]?.stringValue)
+                #expect(try await roster.admin(.get, "/admin-keys/\(keyID)").json["owner_id"] == .string(user))
                 #expect(try await roster.admin(.get, "/tenants", key: key).status == .ok)
                 // Ada cannot hand out what she lacks.
                 try await roster.admin(.post, "/admin-keys", bearer: ada.access, body: #"{"name":"x","scopes":["admin-users"]}"#)
