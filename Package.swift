@@ -56,6 +56,7 @@ let package = Package(
         .target(
             name: "RosterAuth",
             dependencies: [
+                "SCIM",
                 "RosterStore",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -95,19 +96,40 @@ let package = Package(
         ),
         .target(
             name: "RosterTestSupport",
-            dependencies: ["RosterStore", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: [
+                "RosterStore",
+                "SCIM",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                // A JWKS endpoint and hand-signed JWTs for the admin-identity tests.
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .testTarget(name: "SCIMTests", dependencies: ["SCIM"]),
         .testTarget(name: "RosterStoreTests", dependencies: ["RosterStore", "RosterTestSupport"]),
         .testTarget(name: "RosterFeedTests", dependencies: ["RosterFeed", "RosterTestSupport"]),
-        .testTarget(name: "RosterAuthTests", dependencies: ["RosterAuth", "RosterTestSupport"]),
+        .testTarget(
+            name: "RosterAuthTests",
+            dependencies: [
+                "RosterAuth",
+                "RosterStore",
+                "RosterTestSupport",
+                "SCIM",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
         .testTarget(
             name: "RosterServerTests",
             dependencies: [
                 "RosterServer",
                 "RosterFeed",
                 "RosterTestSupport",
+                "RosterAuth",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ]
         ),

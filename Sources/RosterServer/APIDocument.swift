@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import RosterStore
 import Yams
 
 /// The OpenAPI document (openapi.yaml, the generator's input) as served: `servers` set to the
@@ -7,6 +8,8 @@ import Yams
 struct APIDocument: Sendable {
     let yaml: String
     let json: String
+    /// What each admin operation requires, as the document declares it.
+    let access: RouteAccess
 
     struct LoadError: Error, CustomStringConvertible {
         let description: String
@@ -19,6 +22,7 @@ struct APIDocument: Sendable {
         guard var root = try Yams.compose(yaml: String(contentsOf: url, encoding: .utf8)), case .mapping(var document) = root else {
             throw LoadError(description: "openapi.yaml is not a YAML mapping.")
         }
+        access = try RouteAccess(paths: document["paths"])
         document["servers"] = .sequence([.mapping(["url": Node(publicURL), "description": "This Roster."])])
         root = .mapping(document)
         yaml = try Yams.serialize(node: root, width: -1)
@@ -60,5 +64,46 @@ struct APIDocument: Sendable {
         router.get("api/v1/openapi.yaml") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: yaml))
         }
+    }
+}
+
+/// Each admin operation's requirement, read from the document: `security: []` is public, otherwise its
+/// `x-roster-scope`. The admin middleware enforces it before any handler runs, so the document is the one
+/// place a route's scope is declared, and an operation that declares none is refused to every credential.
+struct RouteAccess: Sendable, Equatable {
+    enum Requirement: Sendable, Equatable {
+        case open
+        case scope(AdminScope)
+    }
+
+    /// Keyed by "METHOD /path/{param}".
+    let operations: [String: Requirement]
+
+    init(paths: Node?) throws {
+        guard case .mapping(let paths)? = paths else { throw APIDocument.LoadError(description: "openapi.yaml has no paths.") }
+        var operations: [String: Requirement] = [:]
+        for (path, item) in paths {
+            guard let path = path.string, path.hasPrefix("/api/v1/") || path == "/metrics", case .mapping(let methods) = item else { continue }
+            for (method, operation) in methods {
+                guard let method = method.string, method != "parameters", case .mapping(let operation) = operation else { continue }
+                let key = method.uppercased() + " " + path
+                if case .sequence(let security)? = operation["security"], security.isEmpty {
+                    operations[key] = .open
+                } else if let raw = operation["x-roster-scope"]?.string {
+                    guard let scope = AdminScope(rawValue: raw) else {
+                        throw APIDocument.LoadError(description: "openapi.yaml: \(key) declares the unknown scope '\(raw)'.")
+                    }
+                    operations[key] = .scope(scope)
+                }
+            }
+        }
+        self.operations = operations
+    }
+
+    /// The requirement of a matched route (Hummingbird writes parameters as `{name}` or `:name`); nil: none declared.
+    func requirement(method: String, route: String) -> Requirement? {
+        let template = route.split(separator: "/", omittingEmptySubsequences: false)
+            .map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
+        return operations[method + " " + template]
     }
 }

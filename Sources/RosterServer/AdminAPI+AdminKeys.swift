@@ -1,13 +1,12 @@
 import Foundation
 import RosterStore
 
-/// `/api/v1/admin-keys`: a global key manages every key; a tenant-bound key only its tenant's,
-/// and no key grants a scope it lacks itself.
+/// `/api/v1/admin-keys`: a global grant manages every key; a tenant grant only that tenant's,
+/// and no credential grants a scope it lacks itself. A user's keys belong to the user.
 extension AdminAPI {
     func listAdminKeys(_ input: Operations.ListAdminKeys.Input) async throws -> Operations.ListAdminKeys.Output {
         let principal = try AuthenticatedAdmin.require(.adminKeys)
-        let records: [AdminKeyRecord]
-        if let tenantID = principal.tenantID { records = try await keys.list(tenant: tenantID) } else { records = try await keys.list() }
+        let records = try await keys.list().filter { principal.allows(.adminKeys, in: $0.tenantID) }
         return .ok(.init(body: .json(.init(data: records.map(Components.Schemas.AdminKey.init)))))
     }
 
@@ -22,18 +21,21 @@ extension AdminAPI {
         guard !scopes.isEmpty else {
             throw AdminError.invalidRequest("'scopes' needs at least one of \(AdminScope.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
-        // No escalation: a key hands out only what it holds itself.
-        if let missing = scopes.first(where: { !principal.allows($0) }) {
-            throw AdminError.forbidden("This admin key cannot grant the '\(missing.rawValue)' scope: it does not hold it.")
-        }
-        // Without `tenant`, a key creates a key like itself: global for global, its own tenant's otherwise.
+        // Without `tenant`, a credential creates a key like itself: global for global, its own tenant's otherwise.
         var tenantID = principal.tenantID
-        if let reference = body.tenant { tenantID = try await tenant(named: reference, for: principal).id }
+        if let reference = body.tenant { tenantID = try await tenant(named: reference, for: principal, scope: .adminKeys).id }
+        guard principal.allows(.adminKeys, in: tenantID) else {
+            throw AdminError.forbidden("A global key needs the 'admin-keys' scope globally; name a 'tenant' for a tenant's key.")
+        }
+        // No escalation: a credential hands out only what it holds itself, where the key will act.
+        if let missing = scopes.first(where: { !principal.allows($0, in: tenantID) }) {
+            throw AdminError.forbidden("This credential cannot grant the '\(missing.rawValue)' scope: it does not hold it there.")
+        }
         let expires = try Self.validExpiry(body.expiresAt)
         var unique: [AdminScope] = []
         for scope in scopes where !unique.contains(scope) { unique.append(scope) }
         let (record, secret) = try await keys.create(
-            name: name, tenant: tenantID, scopes: unique, expires: expires, by: AuthenticatedAdmin.auditContext())
+            name: name, tenant: tenantID, scopes: unique, expires: expires, owner: principal.owner, by: AuthenticatedAdmin.auditContext())
         return .created(.init(body: .json(.init(record, secret: secret))))
     }
 
@@ -49,10 +51,12 @@ extension AdminAPI {
         return .ok(.init(body: .json(.init(revoked))))
     }
 
-    /// A key the principal may see: any for a global key, its own tenant's for a bound one (others are 404, not 403, so ids do not leak).
+    /// A key the principal manages: a global key needs 'admin-keys' globally, a tenant's key on that tenant
+    /// (others are 404, not 403, so ids do not leak).
     private func visibleKey(_ id: String, to principal: AdminPrincipal) async throws -> AdminKeyRecord {
-        guard let id = UUID(uuidString: id), let key = try await keys.get(id: id) else { throw Self.noSuchKey }
-        if let bound = principal.tenantID, key.tenantID != bound { throw Self.noSuchKey }
+        guard let id = UUID(uuidString: id), let key = try await keys.get(id: id), principal.allows(.adminKeys, in: key.tenantID) else {
+            throw Self.noSuchKey
+        }
         return key
     }
 

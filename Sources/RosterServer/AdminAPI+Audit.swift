@@ -27,7 +27,9 @@ extension AdminAPI {
         let principal = try AuthenticatedAdmin.require(.auditRead)
         var query = AuditLog.Query()
         // Without a tenant in the path: a bound key's own tenant, a global key's whole log (global entries too).
-        query.tenant = if let reference { try await tenant(named: reference, for: principal).id } else { principal.tenantID }
+        if reference != nil || !principal.allowsGlobally(.auditRead) {
+            query.tenant = try await tenant(named: reference, for: principal, scope: .auditRead).id
+        }
         if let cursor {
             guard let position = AuditPosition(cursor: cursor) else {
                 throw AdminError.invalidRequest("'cursor' must be the next_cursor of an earlier answer.")
@@ -72,12 +74,14 @@ extension Components.Schemas.AuditEntry {
             switch entry.actor {
             case .scimToken: .scimToken
             case .adminKey: .adminKey
+            case .adminUser: .adminUser
+            case .oidc: .oidc
             case .system: .system
             }
         self.init(
             id: entry.id.lowercasedString, source: entry.source == .scim ? .scim : .admin, action: action,
-            tenantId: entry.tenant?.lowercasedString, actor: .init(_type: actor, id: entry.actor.id?.lowercasedString),
-            target: .init(_type: targetType, id: entry.targetID.lowercasedString), occurredAt: entry.occurred,
+            tenantId: entry.tenant?.lowercasedString, actor: .init(_type: actor, id: entry.actor.id?.lowercasedString, subject: entry.actor.subject),
+            target: .init(_type: targetType, id: entry.targetID?.lowercasedString), sourceAddress: entry.sourceAddress, occurredAt: entry.occurred,
             transactionId: entry.transaction?.lowercasedString, requestId: entry.requestID,
             details: .init(additionalProperties: try OpenAPIObjectContainer(unvalidatedValue: entry.details.mapValues(\.unvalidated))))
     }

@@ -21,7 +21,7 @@ extension AdminAPI {
         tenant reference: String?, after: String?, limit: Int?, types: String?, resource: String?, since: Date?
     ) async throws -> Components.Schemas.EventList {
         let principal = try AuthenticatedAdmin.require(.feedRead)
-        let tenant = try await tenant(named: reference, for: principal)
+        let tenant = try await tenant(named: reference, for: principal, scope: .feedRead)
         var query = EventLog.Query()
         if let after {
             guard let sequence = Int64(after), sequence >= 0 else {
@@ -58,7 +58,7 @@ extension Components.Schemas.Event {
         let actor: ActorPayload._TypePayload =
             switch event.actor {
             case .scimToken: .scimToken
-            case .adminKey: .adminKey
+            case .adminKey, .adminUser, .oidc: .adminKey
             case .system: .system
             }
         self.init(

@@ -20,6 +20,7 @@ struct AdminAPI: APIProtocol {
     /// How long a rotated-out webhook secret keeps signing.
     let webhookSecretOverlap: Duration
     let scimBaseURL: String
+    let identity: AdminIdentity
     /// Overrides change here, then apply at once in this process (others re-read them within seconds).
     let rateLimits: RateLimits
 
@@ -27,13 +28,15 @@ struct AdminAPI: APIProtocol {
 
     func listTenants(_ input: Operations.ListTenants.Input) async throws -> Operations.ListTenants.Output {
         let principal = try AuthenticatedAdmin.require(.tenants)
-        let visible = try await tenants.list().filter { principal.tenantID == nil || $0.id == principal.tenantID }
+        let visible = try await tenants.list().filter { principal.allows(.tenants, in: $0.id) }
         return .ok(.init(body: .json(.init(data: visible.map(Components.Schemas.Tenant.init)))))
     }
 
     func createTenant(_ input: Operations.CreateTenant.Input) async throws -> Operations.CreateTenant.Output {
         let principal = try AuthenticatedAdmin.require(.tenants)
-        guard principal.isGlobal else { throw AdminError.forbidden("Only a global admin key can create tenants.") }
+        guard principal.allowsGlobally(.tenants) else {
+            throw AdminError.forbidden("Creating a tenant needs the 'tenants' scope on every tenant (a global grant).")
+        }
         guard case .json(let body) = input.body, TenantRepository.isValidName(body.name) else {
             throw AdminError.invalidRequest("'name' is required: lowercase letters, digits and '-', at most 63 characters, e.g. \"acme\".")
         }
@@ -43,24 +46,21 @@ struct AdminAPI: APIProtocol {
 
     func getTenant(_ input: Operations.GetTenant.Input) async throws -> Operations.GetTenant.Output {
         let principal = try AuthenticatedAdmin.require(.tenants)
-        return .ok(.init(body: .json(.init(try await tenant(named: input.path.tenant, for: principal)))))
+        return .ok(.init(body: .json(.init(try await tenant(named: input.path.tenant, for: principal, scope: .tenants)))))
     }
 
     // MARK: Shared
 
-    /// The tenant a route acts on: the one named in the path, else the key's own, else `default`.
-    func tenant(named reference: String?, for principal: AdminPrincipal) async throws -> Tenant {
-        if let reference {
-            guard TenantRepository.isValidName(reference) || UUID(uuidString: reference) != nil,
-                let tenant = try await tenants.find(reference)
-            else { throw AdminError.notFound("No tenant '\(reference)'.") }
-            if let bound = principal.tenantID, bound != tenant.id {
-                throw AdminError.forbidden("This admin key is bound to another tenant.")
-            }
-            return tenant
+    /// The tenant a route acts on: the one named in the path, else the credential's only tenant, else `default`.
+    /// A tenant the credential holds nothing on does not exist for it (404); one it holds other scopes on is 403.
+    func tenant(named reference: String?, for principal: AdminPrincipal, scope: AdminScope) async throws -> Tenant {
+        let name = reference ?? principal.tenantID?.uuidString ?? TenantRepository.defaultName
+        guard TenantRepository.isValidName(name) || UUID(uuidString: name) != nil, let tenant = try await tenants.find(name),
+            principal.sees(tenant: tenant.id)
+        else { throw AdminError.notFound("No tenant '\(name)'.") }
+        guard principal.allows(scope, in: tenant.id) else {
+            throw AdminError.forbidden("This credential lacks the '\(scope.rawValue)' scope on tenant '\(tenant.name)'.")
         }
-        let own = principal.tenantID?.uuidString ?? TenantRepository.defaultName
-        guard let tenant = try await tenants.find(own) else { throw AdminError.notFound("No tenant '\(own)'.") }
         return tenant
     }
 

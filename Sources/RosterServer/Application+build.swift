@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import OpenAPIHummingbird
 import PostgresNIO
+import RosterAuth
 import RosterFeed
 import RosterStore
 import ServiceLifecycle
@@ -74,12 +75,21 @@ func buildRouter(
         database: database, migrator: migrator, latencyBudget: .milliseconds(configuration.healthLatencyBudgetMilliseconds),
         timeout: .milliseconds(configuration.healthTimeoutMilliseconds), dispatcher: configuration.webhooksEnabled)
         .addRoutes(to: router.group("api"))
-    try APIDocument(publicURL: configuration.publicURL).addRoutes(to: router)
+    let document = try APIDocument(publicURL: configuration.publicURL)
+    document.addRoutes(to: router)
     try DocsController().addRoutes(to: router)
 
+    let authenticator = AdminAuthenticator(
+        keys: AdminKeyRepository(database: database), roles: RoleResolution(database: database), sessions: AdminSessions(database: database),
+        bootstrapKey: configuration.adminKey, directoryMatch: configuration.identity.directoryMatch,
+        cache: GrantCache(lifetime: configuration.identity.grantCacheLifetime),
+        tokens: AccessTokenAuthority(
+            database: database, issuer: configuration.publicURL, audience: AdminIdentityConfiguration.accessTokenAudience,
+            lifetime: configuration.identity.accessTokenLifetime),
+        oidc: try configuration.identity.oidcVerifier())
     // The document's paths are absolute (/api/v1/…), so the generated routes hang off the root.
     let authenticated = router.group(context: AdminRequestContext.self)
-        .add(middleware: AdminAuthMiddleware(keys: AdminKeyRepository(database: database), bootstrapKey: configuration.adminKey, metrics: metrics))
+        .add(middleware: AdminAuthMiddleware(authenticator: authenticator, access: document.access, metrics: metrics))
     let admin = authenticated.group().add(middleware: RateLimitMiddleware<AdminRequestContext>(limits: rateLimits))
     let api = AdminAPI(
         tenants: TenantRepository(database: database), tokens: ScimTokenRepository(database: database),
@@ -88,7 +98,9 @@ func buildRouter(
         audit: AuditLog(database: database),
         webhooks: WebhookSubscriptions(database: database), webhookPolicy: configuration.webhooks.urlPolicy,
         webhookTimeout: configuration.webhooks.timeout,
-        webhookSecretOverlap: configuration.webhookSecretOverlap, scimBaseURL: scimBase, rateLimits: rateLimits)
+        webhookSecretOverlap: configuration.webhookSecretOverlap, scimBaseURL: scimBase,
+        identity: AdminIdentity(database: database, authenticator: authenticator, configuration: configuration.identity),
+        rateLimits: rateLimits)
     try api.registerHandlers(on: admin, serverURL: URL(string: "/")!, configuration: .init(dateTranscoder: RFC3339Dates()))
     if let metrics {
         MetricsController(metrics: metrics, database: database, timeout: .milliseconds(configuration.healthTimeoutMilliseconds))

@@ -53,77 +53,71 @@ enum AuthenticatedAdmin {
     @TaskLocal static var principal: AdminPrincipal?
     /// The request's `X-Request-Id`, for the audit entries of its actions.
     @TaskLocal static var requestID: String?
+    /// The client's address, for the audit entries of its actions.
+    @TaskLocal static var sourceAddress: String?
 
     /// The principal, checked for the scope the operation needs.
     static func require(_ scope: AdminScope) throws -> AdminPrincipal {
         guard let principal else { throw AdminError.unauthorized("An admin API key is required.") }
         guard principal.allows(scope) else {
-            throw AdminError.forbidden("This admin key lacks the '\(scope.rawValue)' scope this route needs.")
+            throw AdminError.forbidden("This credential lacks the '\(scope.rawValue)' scope this route needs.")
         }
         return principal
     }
 
-    /// Who the request's admin actions are recorded as: its key (no id for the bootstrap key) and its request id.
+    /// Who the request's admin actions are recorded as, with its request id and source address.
     static func auditContext() throws -> AuditContext {
         guard let principal else { throw AdminError.unauthorized("An admin API key is required.") }
-        return AuditContext(actor: .adminKey(principal.keyID), requestID: requestID)
+        return AuditContext(actor: principal.actor, requestID: requestID, sourceAddress: sourceAddress)
     }
 }
 
-/// `/api/v1` routes: an admin key (header `X-Admin-API-Key` or bearer); a SCIM token is turned away by name.
+/// `/api/v1` routes: an admin key (header `X-Admin-API-Key` or bearer), or an admin access token; a SCIM
+/// token is turned away by name. Public routes (signing in, the JWKS) pass without a credential.
 struct AdminAuthMiddleware: RouterMiddleware {
     typealias Context = AdminRequestContext
-    let keys: AdminKeyRepository
-    let bootstrapKey: BootstrapAdminKey?
+    let authenticator: AdminAuthenticator
+    /// Each operation's declared scope (openapi.yaml).
+    let access: RouteAccess
     let metrics: RosterMetrics?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let principal = try await authenticate(request)
+        let requestID: String? =
+            if case .string(let id) = context.logger[metadataKey: "request_id"] { id } else { nil }
+        let requirement = context.endpointPath.flatMap { access.requirement(method: request.method.rawValue, route: $0) }
+        if requirement == .open {
+            let request = try await Self.limitedBody(request, context: context)
+            return try await AuthenticatedAdmin.$requestID.withValue(requestID) {
+                try await AuthenticatedAdmin.$sourceAddress.withValue(context.sourceAddress) { try await next(request, context) }
+            }
+        }
+        let principal: AdminPrincipal
+        do {
+            principal = try await authenticator.principal(
+                presented: PresentedCredential.adminKey(request), authorizationSent: request.headers[.authorization] != nil,
+                activeGroup: request.headers[.activeGroup])
+        } catch let rejection as AdminAuthenticator.Rejection {
+            metrics?.recordRejection(expected: "admin_key", reason: rejection.reason)
+            throw rejection.error
+        }
+        // Least privilege by construction: the document names each route's scope; a route that names none is refused.
+        guard case .scope(let scope) = requirement else {
+            throw AdminError.forbidden("This route declares no scope, so no credential may use it.")
+        }
+        guard principal.allows(scope) else {
+            throw AdminError.forbidden("This credential lacks the '\(scope.rawValue)' scope this route needs.")
+        }
         var context = context
         context.principal = principal
         context.logger[metadataKey: "tenant_id"] = .string(principal.tenantID?.uuidString.lowercased() ?? "global")
-        context.logger[metadataKey: "credential_id"] = .string(principal.keyID?.uuidString.lowercased() ?? "bootstrap")
+        context.logger[metadataKey: "credential_id"] = .string(principal.logName)
         context.logger.debug("Admin request authenticated", metadata: ["method": .string(request.method.rawValue)])
         let request = try await Self.limitedBody(request, context: context)
-        // RequestIdMiddleware put the request's id into the logger's metadata.
-        let requestID: String? =
-            if case .string(let id) = context.logger[metadataKey: "request_id"] { id } else { nil }
         return try await AuthenticatedAdmin.$principal.withValue(principal) {
             try await AuthenticatedAdmin.$requestID.withValue(requestID) {
-                try await next(request, context)
+                try await AuthenticatedAdmin.$sourceAddress.withValue(context.sourceAddress) { try await next(request, context) }
             }
         }
-    }
-
-    private func authenticate(_ request: Request) async throws -> AdminPrincipal {
-        guard let presented = PresentedCredential.adminKey(request) else {
-            reject(request.headers[.authorization] == nil ? "missing" : "malformed")
-            throw AdminError.unauthorized("An admin API key is required: send 'X-Admin-API-Key: radm_…' or 'Authorization: Bearer radm_…'.")
-        }
-        if let bootstrapKey, bootstrapKey.matches(presented) {
-            return AdminPrincipal(keyID: nil, tenantID: nil, scopes: [.all])
-        }
-        let secret = Secret(presented: presented)
-        if secret?.kind == .scimToken {
-            reject("wrong_credential_type")
-            throw AdminError.unauthorized(
-                "A SCIM token was sent to the admin API. /api/v1 expects an admin API key (radm_…) in 'X-Admin-API-Key' or 'Authorization: Bearer'.")
-        }
-        guard let secret else {
-            reject("malformed")
-            throw Self.invalidKey
-        }
-        guard let principal = try await keys.authenticate(secret) else {
-            if metrics != nil { reject((try? await keys.rejection(of: secret))?.rawValue ?? "unknown") }
-            throw Self.invalidKey
-        }
-        return principal
-    }
-
-    private static let invalidKey = AdminError.unauthorized("The admin API key is invalid, expired or revoked.")
-
-    private func reject(_ reason: String) {
-        metrics?.recordRejection(expected: "admin_key", reason: reason)
     }
 
     /// The generated handlers read bodies without a limit; admin bodies are small, so cap them here.

@@ -21,4 +21,6 @@ enum PresentedCredential {
 
 extension HTTPField.Name {
     static let adminAPIKey = HTTPField.Name("X-Admin-API-Key")!
+    /// Names the SCIM group whose roles an admin request acts with (its id or displayName).
+    static let activeGroup = HTTPField.Name("X-Roster-Active-Group")!
 }

@@ -20,6 +20,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             if let error = error as? MethodNotAllowed {
                 response.headers[.allow] = error.allowed.map(\.rawValue).joined(separator: ", ")
             }
+            if let retryAfter = problem.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
             if problem.status == 401 {
                 response.headers[.wwwAuthenticate] = scim ? "Bearer realm=\"roster-scim\"" : "Bearer realm=\"roster-admin\""
             }
@@ -51,6 +52,7 @@ struct Problem {
     var scimType: ScimType?
     var code: String
     var message: String
+    var retryAfter: Int?
 
     init(_ error: any Error, logger: Logger) {
         switch error {
@@ -58,6 +60,7 @@ struct Problem {
             self.init(status: error.status, scimType: error.scimType, code: error.scimType?.rawValue ?? Self.code(error.status), message: error.detail)
         case let error as AdminError:
             self.init(status: Int(error.status.code), scimType: nil, code: error.code, message: error.message)
+            retryAfter = error.retryAfter
         case let error as StoreError:
             switch error {
             case .uniqueness(let constraint):

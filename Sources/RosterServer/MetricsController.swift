@@ -13,7 +13,9 @@ struct MetricsController {
     func addRoutes(to group: RouterGroup<AdminRequestContext>) {
         group.get("metrics") { _, _ in
             let principal = try AuthenticatedAdmin.require(.metrics)
-            guard principal.isGlobal else { throw AdminError.forbidden("Metrics span every tenant: they need a global admin key.") }
+            guard principal.allowsGlobally(.metrics) else {
+                throw AdminError.forbidden("Metrics span every tenant: they need the 'metrics' scope globally.")
+            }
             await recordPool()
             metrics.recordWebhooks(try? await withTimeout(timeout) { try await WebhookSubscriptions(database: database).lags() })
             metrics.recordEvents(committed: try? await withTimeout(timeout) { try await EventLog(database: database).committed() })

@@ -5,9 +5,12 @@ import SCIM
 /// The router's base context.
 public struct RosterRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// The peer's IP address, for audit entries and login throttling.
+    public var sourceAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        sourceAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// SCIM request bodies may be this large; above it, 413. Documented in the README.
@@ -39,10 +42,12 @@ public struct AdminRequestContext: RequestContext {
     public typealias Source = RosterRequestContext
     public var coreContext: CoreRequestContextStorage
     public var principal: AdminPrincipal?
+    public var sourceAddress: String?
 
     /// Keeps the parent's core storage: the route parameters were resolved before the transform.
     public init(source: RosterRequestContext) {
         coreContext = source.coreContext
+        sourceAddress = source.sourceAddress
     }
 
     public var maxUploadSize: Int { 64 * 1024 }

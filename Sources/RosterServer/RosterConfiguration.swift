@@ -36,6 +36,8 @@ public struct RosterConfiguration: Sendable {
     public var webhookSecretOverlap: Duration = .seconds(86_400)
     /// Default rate limits per SCIM token and admin key (`ROSTER_RATE_LIMIT_SCIM`, `ROSTER_RATE_LIMIT_ADMIN`) and how often overrides are re-read.
     public var rateLimits = RateLimitDefaults()
+    /// Admin sign-in: session lifetimes, password cost, login throttling, directory roles.
+    public var identity = AdminIdentityConfiguration()
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databaseURL: String? = nil, publicURL: String? = nil,
@@ -120,6 +122,7 @@ public struct RosterConfiguration: Sendable {
             guard seconds >= 0 else { throw Invalid(description: "ROSTER_WEBHOOK_SECRET_OVERLAP_SECONDS must be 0 or more (86400, a day, by default).") }
             webhookSecretOverlap = .seconds(seconds)
         }
+        identity = try AdminIdentityConfiguration(reader: config)
         if let text = config.string(forKey: "rate.limit.scim") { rateLimits.scim = try Self.rateLimit(text, variable: "ROSTER_RATE_LIMIT_SCIM") }
         if let text = config.string(forKey: "rate.limit.admin") { rateLimits.admin = try Self.rateLimit(text, variable: "ROSTER_RATE_LIMIT_ADMIN") }
         if let milliseconds = config.int(forKey: "rate.limit.refresh.ms") {

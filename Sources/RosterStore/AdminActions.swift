@@ -14,6 +14,18 @@ public enum AdminAction: String, Sendable, CaseIterable, Codable {
     case webhookSecretRotated = "webhook.secret_rotated"
     case webhookReplayed = "webhook.replayed"
     case webhookTestSent = "webhook.test_sent"
+    case adminUserCreated = "admin_user.created"
+    case adminUserUpdated = "admin_user.updated"
+    case adminUserDeleted = "admin_user.deleted"
+    case roleCreated = "admin_role.created"
+    case roleUpdated = "admin_role.updated"
+    case roleDeleted = "admin_role.deleted"
+    case roleGranted = "admin_role.granted"
+    case roleGrantRevoked = "admin_role.grant_revoked"
+    case signedIn = "auth.login"
+    case loginFailed = "auth.login_failed"
+    case sessionRevoked = "auth.session_revoked"
+    case refreshReused = "auth.refresh_reused"
     case tenantRateLimitSet = "tenant.rate_limit_set"
     case tenantRateLimitRemoved = "tenant.rate_limit_removed"
     case scimTokenRateLimitSet = "scim_token.rate_limit_set"
@@ -28,6 +40,9 @@ public enum AdminAction: String, Sendable, CaseIterable, Codable {
         case .scimTokenCreated, .scimTokenRevoked, .scimTokenRateLimitSet, .scimTokenRateLimitRemoved: "scim_token"
         case .adminKeyCreated, .adminKeyRevoked, .adminKeyRateLimitSet, .adminKeyRateLimitRemoved: "admin_key"
         case .webhookCreated, .webhookUpdated, .webhookDeleted, .webhookSecretRotated, .webhookReplayed, .webhookTestSent: "webhook"
+        case .adminUserCreated, .adminUserUpdated, .adminUserDeleted, .loginFailed: "admin_user"
+        case .roleCreated, .roleUpdated, .roleDeleted, .roleGranted, .roleGrantRevoked: "admin_role"
+        case .signedIn, .sessionRevoked, .refreshReused: "admin_session"
         }
     }
 }
@@ -38,10 +53,13 @@ public struct AuditContext: Sendable, Equatable {
     public var actor: Actor
     /// The admin API request's `X-Request-Id`.
     public var requestID: String?
+    /// The client's address, as the server saw it.
+    public var sourceAddress: String?
 
-    public init(actor: Actor, requestID: String? = nil) {
+    public init(actor: Actor, requestID: String? = nil, sourceAddress: String? = nil) {
         self.actor = actor
         self.requestID = requestID
+        self.sourceAddress = sourceAddress
     }
 
     /// Roster itself: the CLI and `roster dev`.
@@ -58,11 +76,15 @@ extension PostgresQuery.StringInterpolation {
         audit action: AdminAction, by context: AuditContext, from row: String, tenant: String, target: String, details: String
     ) {
         appendLiteral(
-            "INSERT INTO admin_actions (tenant_id, actor_type, actor_id, request_id, action, target_type, target_id, details) SELECT \(tenant), ")
+            "INSERT INTO admin_actions (tenant_id, actor_type, actor_id, actor_subject, source_address, request_id, action, target_type, target_id, details) SELECT \(tenant), ")
         appendInterpolation(context.actor.type)
         appendLiteral(", ")
         appendInterpolation(context.actor.id)
         appendLiteral("::uuid, ")
+        appendInterpolation(context.actor.subject)
+        appendLiteral("::text, ")
+        appendInterpolation(context.sourceAddress)
+        appendLiteral("::text, ")
         appendInterpolation(context.requestID)
         appendLiteral("::text, ")
         appendInterpolation(action.rawValue)

@@ -34,29 +34,19 @@ public struct AdminKeyRecord: Sendable, Equatable {
     public var lastUsed: Date?
     public var expires: Date?
     public var revoked: Date?
+    /// The admin user who owns the key: its rights never exceed theirs. nil: a service key.
+    public var owner: UUID?
 }
 
-/// Who an admin API request acts as.
-public struct AdminPrincipal: Sendable, Equatable {
-    /// nil for the bootstrap key from configuration.
-    public var keyID: UUID?
+/// A presented admin key that is live: its scopes, and its owner whose rights bound them.
+public struct AuthenticatedKey: Sendable, Equatable {
+    public var id: UUID
     public var tenantID: UUID?
     public var scopes: Set<AdminScope>
-    /// The rate limiter's bucket for this principal: `key:<uuid>`, or `bootstrap` for the configured key.
-    public var rateLimitKey: String
+    public var owner: UUID?
 
-    public init(keyID: UUID?, tenantID: UUID?, scopes: Set<AdminScope>, rateLimitKey: String? = nil) {
-        self.keyID = keyID
-        self.tenantID = tenantID
-        self.scopes = scopes
-        self.rateLimitKey = rateLimitKey ?? keyID.map { "key:" + $0.uuidString.lowercased() } ?? "bootstrap"
-    }
-
-    public func allows(_ scope: AdminScope) -> Bool {
-        scopes.contains(.all) || scopes.contains(scope)
-    }
-
-    public var isGlobal: Bool { tenantID == nil }
+    /// The key's own rights, before its owner's bound them.
+    public var grants: AdminGrants { AdminGrants(scopes: scopes, tenant: tenantID) }
 }
 
 public struct AdminKeyRepository: Sendable {
@@ -68,17 +58,17 @@ public struct AdminKeyRepository: Sendable {
 
     /// Creates a key, with its audit entry (the key's tenant's, or a global one for a global key).
     public func create(
-        name: String, tenant: UUID?, scopes: [AdminScope], expires: Date? = nil, by context: AuditContext
+        name: String, tenant: UUID?, scopes: [AdminScope], expires: Date? = nil, owner: UUID? = nil, by context: AuditContext
     ) async throws -> (AdminKeyRecord, Secret) {
         let secret = Secret.generate(.adminKey)
         let rows = try await database.query(
             """
             WITH admin_key AS (
-                INSERT INTO admin_keys (tenant_id, name, prefix, key_hash, scopes, expires)
-                VALUES (\(tenant), \(name), \(secret.displayPrefix), \(secret.hash), \(scopes.map(\.rawValue)), \(expires))
+                INSERT INTO admin_keys (tenant_id, name, prefix, key_hash, scopes, expires, owner_id)
+                VALUES (\(tenant), \(name), \(secret.displayPrefix), \(secret.hash), \(scopes.map(\.rawValue)), \(expires), \(owner))
                 RETURNING \(unescaped: Self.columns)),
             audit AS (\(audit: .adminKeyCreated, by: context, from: "admin_key", tenant: "admin_key.tenant_id", target: "admin_key.id",
-                          details: "jsonb_strip_nulls(jsonb_build_object('name', admin_key.name, 'scopes', to_jsonb(admin_key.scopes), 'expires_at', \(AuditSQL.date("admin_key.expires"))))"))
+                          details: "jsonb_strip_nulls(jsonb_build_object('name', admin_key.name, 'scopes', to_jsonb(admin_key.scopes), 'expires_at', \(AuditSQL.date("admin_key.expires")), 'owner_id', admin_key.owner_id))"))
             SELECT \(unescaped: Self.columns) FROM admin_key
             """)
         guard let record = try Self.decode(rows).first else { throw StoreError.notFound("admin key") }
@@ -110,32 +100,45 @@ public struct AdminKeyRepository: Sendable {
             """)).first
     }
 
-    /// The principal for a presented key, or nil when it is unknown, revoked or expired.
-    public func authenticate(_ secret: Secret) async throws -> AdminPrincipal? {
+    /// A presented key, or nil when it is unknown, revoked, expired, or its owner is disabled.
+    public func authenticate(_ secret: Secret) async throws -> AuthenticatedKey? {
         guard secret.kind == .adminKey else { return nil }
         let rows = try await database.query(
             """
-            SELECT id, tenant_id, scopes, last_used IS NULL OR last_used < now() - interval '60 seconds'
-            FROM admin_keys
-            WHERE key_hash = \(secret.hash) AND revoked IS NULL AND (expires IS NULL OR expires > now())
+            SELECT k.id, k.tenant_id, k.scopes, k.owner_id, k.last_used IS NULL OR k.last_used < now() - interval '60 seconds'
+            FROM admin_keys k
+            WHERE k.key_hash = \(secret.hash) AND k.revoked IS NULL AND (k.expires IS NULL OR k.expires > now())
+              AND NOT EXISTS (SELECT 1 FROM admin_users u WHERE u.id = k.owner_id AND u.disabled IS NOT NULL)
             """)
-        guard let (id, tenant, scopes, stale) = try rows.first?.decode((UUID, UUID?, [String], Bool).self) else { return nil }
+        guard let (id, tenant, scopes, owner, stale) = try rows.first?.decode((UUID, UUID?, [String], UUID?, Bool).self) else { return nil }
         if stale {
             try await database.query("UPDATE admin_keys SET last_used = now() WHERE id = \(id)")
         }
-        return AdminPrincipal(keyID: id, tenantID: tenant, scopes: Set(scopes.compactMap(AdminScope.init(rawValue:))))
+        return AuthenticatedKey(id: id, tenantID: tenant, scopes: Set(scopes.compactMap(AdminScope.init(rawValue:))), owner: owner)
     }
 
-    static let columns = "id, tenant_id, name, prefix, scopes, created, last_used, expires, revoked"
+    /// A live key by id (a key session's subject), or nil.
+    public func live(id: UUID) async throws -> AuthenticatedKey? {
+        let rows = try await database.query(
+            """
+            SELECT k.id, k.tenant_id, k.scopes, k.owner_id FROM admin_keys k
+            WHERE k.id = \(id) AND k.revoked IS NULL AND (k.expires IS NULL OR k.expires > now())
+              AND NOT EXISTS (SELECT 1 FROM admin_users u WHERE u.id = k.owner_id AND u.disabled IS NOT NULL)
+            """)
+        guard let (id, tenant, scopes, owner) = try rows.first?.decode((UUID, UUID?, [String], UUID?).self) else { return nil }
+        return AuthenticatedKey(id: id, tenantID: tenant, scopes: Set(scopes.compactMap(AdminScope.init(rawValue:))), owner: owner)
+    }
+
+    static let columns = "id, tenant_id, name, prefix, scopes, created, last_used, expires, revoked, owner_id"
 
     static func decode(_ rows: [PostgresRow]) throws -> [AdminKeyRecord] {
         try rows.map { row in
-            let (id, tenant, name, prefix, scopes, created, lastUsed, expires, revoked) = try row.decode(
-                (UUID, UUID?, String, String, [String], Date, Date?, Date?, Date?).self)
+            let (id, tenant, name, prefix, scopes, created, lastUsed, expires, revoked, owner) = try row.decode(
+                (UUID, UUID?, String, String, [String], Date, Date?, Date?, Date?, UUID?).self)
             return AdminKeyRecord(
                 id: id, tenantID: tenant, name: name, prefix: prefix,
                 scopes: scopes.compactMap(AdminScope.init(rawValue:)), created: created,
-                lastUsed: lastUsed, expires: expires, revoked: revoked)
+                lastUsed: lastUsed, expires: expires, revoked: revoked, owner: owner)
         }
     }
 }

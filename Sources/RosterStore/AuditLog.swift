@@ -18,12 +18,15 @@ public struct AuditEntry: Sendable, Equatable {
     public var action: String
     public var actor: Actor
     public var targetType: String
-    public var targetID: UUID
+    /// nil for a failed login to an unknown email.
+    public var targetID: UUID?
     public var occurred: Date
     /// Shared by the events of one SCIM request; nil for admin actions.
     public var transaction: UUID?
     /// The admin API request's `X-Request-Id`; nil for SCIM changes and the CLI.
     public var requestID: String?
+    /// The admin API client's address; nil for SCIM changes and the CLI.
+    public var sourceAddress: String?
     public var details: [String: JSONValue]
     /// Where a reader goes on from after this entry.
     public var position: AuditPosition
@@ -152,7 +155,7 @@ public struct AuditLog: Sendable {
         return """
             SELECT * FROM (
                 (SELECT 0 AS source, e.tenant_id AS key, e.seq, e.occurred_at, (extract(epoch FROM e.occurred_at) * 1000000)::bigint,
-                        e.id, e.tenant_id, e.type, e.actor_type, e.actor_id, e.resource_type, e.resource_id, e.transaction_id, NULL::text,
+                        e.id, e.tenant_id, e.type, e.actor_type, e.actor_id, NULL::text, NULL::text, e.resource_type, e.resource_id, e.transaction_id, NULL::text,
                         jsonb_build_object('sequence', e.seq, 'resource_version', e.resource_version)
                           || CASE WHEN e.type IN ('group.members.added', 'group.members.removed')
                                   THEN jsonb_build_object('members', jsonb_array_length(e.data -> 'members')) ELSE '{}' END
@@ -177,7 +180,7 @@ public struct AuditLog: Sendable {
                  LIMIT \(fetch))
                 UNION ALL
                 (SELECT 1, a.id, 0::bigint, a.occurred_at, (extract(epoch FROM a.occurred_at) * 1000000)::bigint,
-                        a.id, a.tenant_id, a.action, a.actor_type, a.actor_id, a.target_type, a.target_id, NULL::uuid, a.request_id, a.details
+                        a.id, a.tenant_id, a.action, a.actor_type, a.actor_id, a.actor_subject, a.source_address, a.target_type, a.target_id, NULL::uuid, a.request_id, a.details
                  FROM admin_actions a
                  WHERE (\(query.tenant)::uuid IS NULL OR a.tenant_id = \(query.tenant))
                    AND (\(actionsAfter?.0)::bigint IS NULL
@@ -198,13 +201,14 @@ public struct AuditLog: Sendable {
     }
 
     static func entry(_ row: PostgresRow) throws -> AuditEntry {
-        let (source, key, sequence, occurred, microseconds, id, tenant, action, actorType, actorID, targetType, targetID, transaction,
-            requestID, details) = try row.decode(
-                (Int, UUID, Int64, Date, Int64, UUID, UUID?, String, String, UUID?, String, UUID, UUID?, String?, ResourceBody).self)
+        let (source, key, sequence, occurred, microseconds, id, tenant, action, actorType, actorID, actorSubject, sourceAddress, targetType,
+            targetID, transaction, requestID, details) = try row.decode(
+                (Int, UUID, Int64, Date, Int64, UUID, UUID?, String, String, UUID?, String?, String?, String, UUID?, UUID?, String?, ResourceBody).self)
         guard let source = AuditEntry.Source(rawValue: source) else { throw StoreError.unavailable("unknown audit source \(source)") }
         return AuditEntry(
-            source: source, id: id, tenant: tenant, action: action, actor: Actor(type: actorType, id: actorID), targetType: targetType,
-            targetID: targetID, occurred: occurred, transaction: transaction, requestID: requestID, details: details.object,
+            source: source, id: id, tenant: tenant, action: action, actor: Actor(type: actorType, id: actorID, subject: actorSubject),
+            targetType: targetType, targetID: targetID, occurred: occurred, transaction: transaction, requestID: requestID,
+            sourceAddress: sourceAddress, details: details.object,
             position: AuditPosition(microseconds: microseconds, source: source, key: key, sequence: sequence))
     }
 }

@@ -8,6 +8,10 @@ public enum Actor: Sendable, Equatable {
     case scimToken(UUID)
     /// nil: the bootstrap key from configuration.
     case adminKey(UUID?)
+    /// An admin user signed in with a password (a session) or through a key they own.
+    case adminUser(UUID)
+    /// The subject of a trusted OIDC issuer's access token, as "issuer subject".
+    case oidc(String)
     /// Roster itself (the CLI, migrations).
     case system
 
@@ -15,6 +19,8 @@ public enum Actor: Sendable, Equatable {
         switch self {
         case .scimToken: "scim_token"
         case .adminKey: "admin_key"
+        case .adminUser: "admin_user"
+        case .oidc: "oidc"
         case .system: "system"
         }
     }
@@ -23,14 +29,22 @@ public enum Actor: Sendable, Equatable {
         switch self {
         case .scimToken(let id): id
         case .adminKey(let id): id
-        case .system: nil
+        case .adminUser(let id): id
+        case .oidc, .system: nil
         }
     }
 
-    init(type: String, id: UUID?) {
+    /// The OIDC subject; nil for every other actor.
+    public var subject: String? {
+        if case .oidc(let subject) = self { subject } else { nil }
+    }
+
+    init(type: String, id: UUID?, subject: String? = nil) {
         switch (type, id) {
         case ("scim_token", let id?): self = .scimToken(id)
         case ("admin_key", let id): self = .adminKey(id)
+        case ("admin_user", let id?): self = .adminUser(id)
+        case ("oidc", _): self = .oidc(subject ?? "")
         default: self = .system
         }
     }

@@ -150,6 +150,16 @@ public struct GroupRepository: Sendable {
     /// How `member` (a user or a group) belongs to `group`; nil when either is not in the tenant.
     /// It walks up from the member through the groups that contain it, so it costs the member's
     /// memberships, never the size of the group.
+    /// The ids of a tenant's groups with this id or displayName (case-insensitive), oldest first.
+    public func find(tenant: UUID, idOrDisplayName reference: String) async throws -> [UUID] {
+        try await database.query(
+            """
+            SELECT id FROM groups
+            WHERE tenant_id = \(tenant) AND (id = \(UUID(uuidString: reference)) OR lower(display_name) = lower(\(reference)))
+            ORDER BY created, id LIMIT 2
+            """).map { try $0.decode(UUID.self) }
+    }
+
     public func membership(tenant: UUID, group: UUID, member: UUID) async throws -> Membership? {
         let rows = try await database.query(
             """

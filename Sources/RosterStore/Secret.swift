@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 
-/// A bearer credential: a SCIM token (`scim_…`) or an admin API key (`radm_…`).
+/// A bearer credential: a SCIM token (`scim_…`), an admin API key (`radm_…`) or a refresh token (`rrt_…`).
 ///
 /// It never prints itself: `description` shows only the kind and display prefix, so a secret
 /// that reaches a log line or an error message by accident is still not disclosed.
@@ -9,6 +9,8 @@ public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConver
     public enum Kind: String, Sendable {
         case scimToken = "scim_"
         case adminKey = "radm_"
+        /// An admin session's refresh token.
+        case refreshToken = "rrt_"
     }
 
     public let kind: Kind
@@ -23,7 +25,7 @@ public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConver
 
     /// A credential as a client presented it; nil when it has neither prefix.
     public init?(presented: String) {
-        guard let kind = [Kind.scimToken, .adminKey].first(where: { presented.hasPrefix($0.rawValue) }),
+        guard let kind = [Kind.scimToken, .adminKey, .refreshToken].first(where: { presented.hasPrefix($0.rawValue) }),
             presented.count > kind.rawValue.count + 8, presented.count <= 256
         else { return nil }
         self.init(kind: kind, value: presented)

@@ -88,7 +88,7 @@ extension ServerSuite {
                 try await roster.admin(.post, "/admin-keys", key: acmeKey, body: #"{"name":"up","scopes":["tenants"]}"#).expectAdminError(.forbidden)
                 try await roster.admin(.post, "/admin-keys", key: acmeKey, body: #"{"name":"all","scopes":["*"]}"#).expectAdminError(.forbidden)
                 try await roster.admin(.post, "/admin-keys", key: acmeKey, body: #"{"name":"x","scopes":["scim-tokens"],"tenant":"globex"}"#)
-                    .expectAdminError(.forbidden)
+                    .expectAdminError(.notFound)
 
                 let listed = try await roster.admin(.get, "/admin-keys", key: acmeKey)
                 let tenants = Set(listed.json["data"]?.arrayValue?.map { $0["tenant_id"] } ?? [])

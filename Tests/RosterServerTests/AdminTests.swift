@@ -71,8 +71,8 @@ extension ServerSuite {
                 #expect(mine.status == .created)
                 #expect(mine.json["tenant_id"] == .string(acme.id))
                 #expect(try await roster.admin(.get, "/tenants/acme/scim/tokens", key: key).status == .ok)
-                try await roster.admin(.get, "/tenants/globex/scim/tokens", key: key).expectAdminError(.forbidden)
-                try await roster.admin(.get, "/tenants/default/scim/tokens", key: key).expectAdminError(.forbidden)
+                try await roster.admin(.get, "/tenants/globex/scim/tokens", key: key).expectAdminError(.notFound)
+                try await roster.admin(.get, "/tenants/default/scim/tokens", key: key).expectAdminError(.notFound)
                 try await roster.admin(.get, "/tenants", key: key).expectAdminError(.forbidden)
             }
         }

@@ -270,7 +270,7 @@ extension ServerSuite {
                 #expect(tenantIDs(own) == [acme.id])
                 #expect(own.map { $0["action"] } == ["scim_token.created", "user.created", "admin_key.created"])
                 #expect(try await Self.entries(roster, key: bound, path: "/tenants/acme/audit") == own)
-                try await roster.admin(.get, "/tenants/default/audit", key: bound).expectAdminError(.forbidden)
+                try await roster.admin(.get, "/tenants/default/audit", key: bound).expectAdminError(.notFound)
                 #expect(try await Self.entries(roster, key: global, path: "/tenants/\(acme.id)/audit") == own)
                 #expect(tenantIDs(try await Self.entries(roster, key: global, path: "/tenants/default/audit")).count == 1)
                 try await roster.admin(.get, "/tenants/nope/audit", key: global).expectAdminError(.notFound)

@@ -59,7 +59,7 @@ extension ServerSuite {
                         try await keys.create(name: "b", tenant: other.id, scopes: [.directoryRead], by: .system).1.reveal())
                 }
                 try await probe(roster, group: group, member: alice, key: tenants).expectAdminError(.forbidden)
-                try await probe(roster, group: group, member: alice, key: bound).expectAdminError(.forbidden)
+                try await probe(roster, group: group, member: alice, key: bound).expectAdminError(.notFound)
                 try await roster.send(.get, "/api/v1/tenants/default/groups/\(group)/members/\(alice)", headers: [.authorization: "Bearer \(roster.scimToken)"])
                     .expectAdminError(.unauthorized)
             }

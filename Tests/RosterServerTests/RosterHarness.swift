@@ -44,6 +44,9 @@ struct Roster: Sendable {
         // Test receivers listen on loopback; retries come quickly.
         configuration.webhooks.urlPolicy = WebhookURLPolicy(allowPrivate: true)
         configuration.webhooks.pollInterval = .milliseconds(200)
+        // bcrypt's cheapest cost, and rights re-read on every request, so tests see changes at once.
+        configuration.identity.passwordCost = 4
+        configuration.identity.grantCacheLifetime = .zero
         configure(&configuration)
         let app = try buildApplication(configuration, logger: postgres.logger)
         try await app.test(.router) { client in
@@ -69,6 +72,40 @@ struct Roster: Sendable {
         var fields: HTTPFields = [.init("X-Admin-API-Key")!: key ?? adminKey]
         if body != nil { fields[.contentType] = "application/json" }
         return try await send(method, "/api/v1" + path, headers: fields, body: body)
+    }
+
+    /// An admin API request with `Authorization: Bearer <token>` (an access JWT), and any extra headers.
+    @discardableResult
+    func admin(
+        _ method: HTTPRequest.Method, _ path: String, bearer token: String, body: String? = nil, headers: HTTPFields = [:]
+    ) async throws -> Reply {
+        var fields = headers
+        fields[.authorization] = "Bearer \(token)"
+        if body != nil { fields[.contentType] = "application/json" }
+        return try await send(method, "/api/v1" + path, headers: fields, body: body)
+    }
+
+    /// A request to a public admin route (sign in, refresh), without a credential.
+    func anonymous(_ method: HTTPRequest.Method, _ path: String, body: String) async throws -> Reply {
+        try await send(method, "/api/v1" + path, headers: [.contentType: "application/json"], body: body)
+    }
+
+    static let password = "correct horse battery staple"
+
+    /// Creates an admin user holding `roles` on every tenant; returns their id.
+    func createAdminUser(_ email: String, roles: [String] = [], password: String? = Roster.password) async throws -> String {
+        let roleList = roles.map { "\"\($0)\"" }.joined(separator: ",")
+        let passwordField = password.map { #","password":"\#($0)""# } ?? ""
+        let reply = try await admin(.post, "/admin/users", body: #"{"email":"\#(email)","roles":[\#(roleList)]\#(passwordField)}"#)
+        #expect(reply.status == .created, "\(reply.body)")
+        return try #require(reply.json["id"]?.stringValue)
+    }
+
+    /// Signs in with email and password; returns the access and refresh tokens.
+    func signIn(_ email: String, password: String = Roster.password) async throws -> (access: String, refresh: String) {
+        let reply = try await anonymous(.post, "/auth/token", body: #"{"email":"\#(email)","password":"\#(password)"}"#)
+        #expect(reply.status == .ok, "\(reply.body)")
+        return (try #require(reply.json["access_token"]?.stringValue), try #require(reply.json["refresh_token"]?.stringValue))
     }
 
     func send(_ method: HTTPRequest.Method, _ path: String, headers: HTTPFields = [:], body: String? = nil) async throws -> Reply {

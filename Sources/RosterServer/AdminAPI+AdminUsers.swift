@@ -1,0 +1,91 @@
+import Foundation
+import RosterAuth
+import RosterStore
+
+/// `/api/v1/admin/users`: people who administer Roster. Managing them needs `admin-users` globally:
+/// whoever manages admins can make themselves one, so it is never a tenant's right.
+extension AdminAPI {
+    func listAdminUsers(_ input: Operations.ListAdminUsers.Input) async throws -> Operations.ListAdminUsers.Output {
+        _ = try Self.requireGlobal(.adminUsers)
+        return .ok(.init(body: .json(.init(data: try await identity.users.list().map(Components.Schemas.AdminUser.init)))))
+    }
+
+    func createAdminUser(_ input: Operations.CreateAdminUser.Input) async throws -> Operations.CreateAdminUser.Output {
+        let principal = try Self.requireGlobal(.adminUsers)
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        let email = try Self.validEmail(body.email)
+        let displayName = try body.displayName.map { try Self.validName($0, example: "Ada Lovelace") }
+        let roles = try await (body.roles ?? []).asyncMap { try await grantableRole($0, by: principal, on: nil) }
+        let hash: String? = if let password = body.password { try await identity.hash(password) } else { nil }
+        let context = try AuthenticatedAdmin.auditContext()
+        let user = try await identity.users.create(email: email, displayName: displayName, passwordHash: hash, by: context)
+        for role in roles {
+            _ = try await identity.roles.grant(role, to: .user(user.id), on: nil, by: context)
+        }
+        return .created(.init(body: .json(.init(user))))
+    }
+
+    func getAdminUser(_ input: Operations.GetAdminUser.Input) async throws -> Operations.GetAdminUser.Output {
+        _ = try Self.requireGlobal(.adminUsers)
+        guard let id = UUID(uuidString: input.path.id), let user = try await identity.users.get(id: id) else { throw Self.noSuchUser }
+        return .ok(.init(body: .json(.init(user))))
+    }
+
+    func updateAdminUser(_ input: Operations.UpdateAdminUser.Input) async throws -> Operations.UpdateAdminUser.Output {
+        _ = try Self.requireGlobal(.adminUsers)
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        guard let id = UUID(uuidString: input.path.id) else { throw Self.noSuchUser }
+        var change = AdminUserChange(disabled: body.disabled)
+        if let name = body.displayName { change.displayName = .some(try Self.validName(name, example: "Ada Lovelace")) }
+        if let password = body.password { change.passwordHash = .some(try await identity.hash(password)) }
+        guard let user = try await identity.users.update(id: id, change, by: AuthenticatedAdmin.auditContext()) else { throw Self.noSuchUser }
+        identity.cache.invalidate()
+        return .ok(.init(body: .json(.init(user))))
+    }
+
+    func deleteAdminUser(_ input: Operations.DeleteAdminUser.Input) async throws -> Operations.DeleteAdminUser.Output {
+        let principal = try Self.requireGlobal(.adminUsers)
+        guard let id = UUID(uuidString: input.path.id) else { throw Self.noSuchUser }
+        if principal.owner == id { throw AdminError.invalidRequest("You cannot delete yourself; another admin can.") }
+        guard try await identity.users.delete(id: id, by: AuthenticatedAdmin.auditContext()) else { throw Self.noSuchUser }
+        identity.cache.invalidate()
+        return .noContent(.init())
+    }
+
+    // MARK: Shared
+
+    /// The principal, holding `scope` on every tenant.
+    static func requireGlobal(_ scope: AdminScope) throws -> AdminPrincipal {
+        let principal = try AuthenticatedAdmin.require(scope)
+        guard principal.allowsGlobally(scope) else {
+            throw AdminError.forbidden("This route needs the '\(scope.rawValue)' scope on every tenant (a global grant).")
+        }
+        return principal
+    }
+
+    static func validEmail(_ email: String) throws -> String {
+        let trimmed = email.trimmingCharacters(in: .whitespaces)
+        guard trimmed.count <= 254, trimmed.wholeMatch(of: /[^@\s]+@[^@\s]+\.[^@\s]+/) != nil else {
+            throw AdminError.invalidRequest("'email' must be an address, e.g. \"ada@example.com\".")
+        }
+        return trimmed
+    }
+
+    private static var noSuchUser: AdminError { .notFound("No such admin user.") }
+}
+
+extension Sequence {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
+}
+
+extension Components.Schemas.AdminUser {
+    init(_ user: AdminUserRecord) {
+        self.init(
+            id: user.id.lowercasedString, email: user.email, displayName: user.displayName, hasPassword: user.hasPassword,
+            created: user.created, lastLogin: user.lastLogin, disabled: user.disabled != nil, disabledAt: user.disabled)
+    }
+}

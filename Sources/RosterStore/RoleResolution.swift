@@ -1,0 +1,115 @@
+import Foundation
+import PostgresNIO
+
+/// How an admin identity is found among a tenant's provisioned SCIM users.
+public struct DirectoryMatch: Sendable, Hashable {
+    public enum Attribute: String, Sendable, Hashable, Codable, CaseIterable {
+        case userName
+        case emails
+        case externalId
+    }
+
+    public var attribute: Attribute
+    public var value: String
+
+    public init(attribute: Attribute, value: String) {
+        self.attribute = attribute
+        self.value = value
+    }
+}
+
+extension PostgresQuery.StringInterpolation {
+    /// The condition over `users u` that a match names (each uses its own index), with the value bound; FALSE for none.
+    mutating func appendInterpolation(user match: DirectoryMatch?) {
+        guard let match else { return appendLiteral("FALSE") }
+        switch match.attribute {
+        case .userName: appendLiteral("lower(u.user_name) = lower(")
+        case .emails: appendLiteral("u.emails @> ARRAY[lower(")
+        case .externalId: appendLiteral("u.external_id = (")
+        }
+        appendInterpolation(match.value)
+        appendLiteral(match.attribute == .emails ? "::text)]" : "::text)")
+    }
+}
+
+/// A role named by an OIDC token's claim, on every tenant (nil) or on one (a name or id).
+public struct NamedRole: Sendable, Hashable {
+    public var role: String
+    public var tenant: String?
+
+    public init(role: String, tenant: String? = nil) {
+        self.role = role
+        self.tenant = tenant
+    }
+}
+
+/// What an admin identity may do right now: its own grants, the roles named for it, and the roles of
+/// the SCIM groups its directory user belongs to, directly or through nested groups.
+public struct RoleResolution: Sendable {
+    let database: RosterDatabase
+
+    public init(database: RosterDatabase) {
+        self.database = database
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        case granted(AdminGrants)
+        /// An active group was named that the identity does not belong to.
+        case notAMember
+    }
+
+    /// Resolves in one statement. With `activeGroup` (a group id or displayName), only that group's roles
+    /// count, and only when the identity is a member of it.
+    public func resolve(
+        user: UUID?, match: DirectoryMatch?, named: [NamedRole] = [], activeGroup: String? = nil
+    ) async throws -> Outcome {
+        let groupID = activeGroup.flatMap(UUID.init(uuidString:))
+        let rows = try await database.query(
+            """
+            WITH RECURSIVE me AS (
+                SELECT u.tenant_id, u.id FROM users u
+                WHERE u.tenant_id IN (SELECT group_tenant_id FROM admin_role_grants WHERE group_id IS NOT NULL)
+                  AND \(user: match)),
+            member_of (tenant_id, group_id) AS (
+                SELECT gm.tenant_id, gm.group_id FROM group_members gm JOIN me ON gm.tenant_id = me.tenant_id AND gm.member_id = me.id
+                UNION
+                SELECT gm.tenant_id, gm.group_id FROM group_members gm
+                JOIN member_of m ON gm.tenant_id = m.tenant_id AND gm.member_id = m.group_id),
+            active AS (
+                SELECT g.tenant_id, g.id FROM groups g JOIN member_of m ON m.tenant_id = g.tenant_id AND m.group_id = g.id
+                WHERE \(activeGroup)::text IS NOT NULL AND (g.id = \(groupID) OR lower(g.display_name) = lower(\(activeGroup))))
+            SELECT 'grant', gr.tenant_id, r.scopes FROM admin_role_grants gr JOIN admin_roles r ON r.id = gr.role_id
+            WHERE CASE WHEN \(activeGroup)::text IS NULL
+                       THEN gr.user_id = \(user) OR (gr.group_tenant_id, gr.group_id) IN (SELECT tenant_id, group_id FROM member_of)
+                       ELSE (gr.group_tenant_id, gr.group_id) IN (SELECT tenant_id, id FROM active) END
+            UNION ALL
+            SELECT 'grant', t.id, r.scopes
+            FROM (SELECT role, nullif(tenant, '') AS tenant
+                  FROM unnest(\(named.map(\.role))::text[], \(named.map { $0.tenant ?? "" })::text[]) AS n (role, tenant)) n
+            JOIN admin_roles r ON r.name = n.role
+            LEFT JOIN tenants t ON t.name = n.tenant OR t.id::text = lower(n.tenant)
+            WHERE \(activeGroup)::text IS NULL AND (n.tenant IS NULL OR t.id IS NOT NULL)
+            UNION ALL
+            SELECT 'active', NULL, '{}'::text[] FROM active
+            """)
+        var grants = AdminGrants.none
+        var memberOfActive = false
+        for row in rows {
+            let (kind, tenant, scopes) = try row.decode((String, UUID?, [String]).self)
+            if kind == "active" { memberOfActive = true; continue }
+            grants.add(Set(scopes.compactMap(AdminScope.init(rawValue:))), tenant: tenant)
+        }
+        if activeGroup != nil && !memberOfActive { return .notAMember }
+        return .granted(grants)
+    }
+}
+
+extension RoleResolution {
+    /// An admin user's rights: their own grants plus those of the groups their directory user (found by
+    /// `attribute` = their email) belongs to; nil when the user does not exist or is disabled.
+    public func resolve(adminUser id: UUID, attribute: DirectoryMatch.Attribute, activeGroup: String? = nil) async throws -> Outcome? {
+        let rows = try await database.query("SELECT email FROM admin_users WHERE id = \(id) AND disabled IS NULL")
+        guard let email = try rows.first?.decode(String.self) else { return nil }
+        return try await resolve(user: id, match: DirectoryMatch(attribute: attribute, value: email), activeGroup: activeGroup)
+    }
+}

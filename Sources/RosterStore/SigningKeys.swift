@@ -1,0 +1,104 @@
+import Foundation
+import PostgresNIO
+
+/// The private half of a signing key. It never prints itself, so a key that reaches a log line or an
+/// error message by accident is still not disclosed.
+public struct SigningKeyMaterial: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
+    private let bytes: Data
+
+    public init(_ bytes: Data) {
+        self.bytes = bytes
+    }
+
+    /// The raw key, for the one place that turns it into a signer.
+    public func reveal() -> Data { bytes }
+
+    public var description: String { "signing key (redacted)" }
+    public var debugDescription: String { description }
+}
+
+/// One row of `signing_keys`: an Ed25519 key that signs (current) or only verifies (retired) admin access tokens.
+public struct SigningKeyRecord: Sendable, Equatable {
+    public var kid: String
+    public var privateKey: SigningKeyMaterial
+    /// The public JWK as JSON text: what the JWKS publishes, and all a verifier needs.
+    public var publicJWK: String
+    public var created: Date
+    /// When it stopped signing; nil for the current key.
+    public var retired: Date?
+
+    public var isCurrent: Bool { retired == nil }
+}
+
+/// A key made by the caller (the store holds keys, it does not make them).
+public struct NewSigningKey: Sendable {
+    public var kid: String
+    public var privateKey: SigningKeyMaterial
+    public var publicJWK: String
+
+    public init(kid: String, privateKey: SigningKeyMaterial, publicJWK: String) {
+        self.kid = kid
+        self.privateKey = privateKey
+        self.publicJWK = publicJWK
+    }
+}
+
+/// The signing keys every replica shares. At most one is current: a unique partial index guarantees
+/// it, so replicas that start together cannot create two, and rotations are serialised by an advisory lock.
+public struct SigningKeyRepository: Sendable {
+    /// pg_advisory_xact_lock key for rotations: "RstrKeys" in ASCII.
+    static let rotationLock: Int64 = 0x5273_7472_4B65_7973
+    let database: RosterDatabase
+
+    public init(database: RosterDatabase) {
+        self.database = database
+    }
+
+    /// The current key and every key retired after `cutoff` (those that may still have unexpired tokens), newest first.
+    public func verifiable(retiredAfter cutoff: Date) async throws -> [SigningKeyRecord] {
+        try Self.decode(await database.query(
+            """
+            SELECT \(unescaped: Self.columns) FROM signing_keys
+            WHERE retired IS NULL OR retired > \(cutoff)
+            ORDER BY retired DESC NULLS FIRST, created DESC
+            """))
+    }
+
+    /// Makes `key` current unless a key already is; false when another replica's key won.
+    @discardableResult
+    public func insertIfNoCurrent(_ key: NewSigningKey) async throws -> Bool {
+        let rows = try await database.query(
+            """
+            INSERT INTO signing_keys (kid, algorithm, curve, private_key, public_jwk)
+            VALUES (\(key.kid), 'EdDSA', 'Ed25519', \(key.privateKey.reveal()), \(key.publicJWK)::jsonb)
+            ON CONFLICT ((true)) WHERE retired IS NULL DO NOTHING
+            RETURNING kid
+            """)
+        return !rows.isEmpty
+    }
+
+    /// Retires the current key at `now`, makes `key` current, and deletes keys retired before `cutoff`
+    /// (their tokens have all expired). Concurrent rotations run one after the other, each retiring the last one's key.
+    public func rotate(to key: NewSigningKey, at now: Date, deletingRetiredBefore cutoff: Date) async throws {
+        try await database.transaction { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.rotationLock))", logger: database.logger)
+            try await connection.query("UPDATE signing_keys SET retired = \(now) WHERE retired IS NULL", logger: database.logger)
+            try await connection.query(
+                """
+                INSERT INTO signing_keys (kid, algorithm, curve, private_key, public_jwk, created)
+                VALUES (\(key.kid), 'EdDSA', 'Ed25519', \(key.privateKey.reveal()), \(key.publicJWK)::jsonb, \(now))
+                """, logger: database.logger)
+            try await connection.query("DELETE FROM signing_keys WHERE retired < \(cutoff)", logger: database.logger)
+        }
+    }
+
+    static let columns = "kid, private_key, public_jwk::text, created, retired"
+
+    static func decode(_ rows: [PostgresRow]) throws -> [SigningKeyRecord] {
+        try rows.map { row in
+            let (kid, privateKey, publicJWK, created, retired) = try row.decode((String, Data, String, Date, Date?).self)
+            return SigningKeyRecord(
+                kid: kid, privateKey: SigningKeyMaterial(privateKey), publicJWK: publicJWK, created: created, retired: retired)
+        }
+    }
+}
