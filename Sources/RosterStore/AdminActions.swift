@@ -26,6 +26,7 @@ public enum AdminAction: String, Sendable, CaseIterable, Codable {
     case loginFailed = "auth.login_failed"
     case sessionRevoked = "auth.session_revoked"
     case refreshReused = "auth.refresh_reused"
+    case configUpdated = "config.updated"
 
     /// What the action is about, as an audit entry's `target.type` names it.
     public var targetType: String {
@@ -37,6 +38,7 @@ public enum AdminAction: String, Sendable, CaseIterable, Codable {
         case .adminUserCreated, .adminUserUpdated, .adminUserDeleted, .loginFailed: "admin_user"
         case .roleCreated, .roleUpdated, .roleDeleted, .roleGranted, .roleGrantRevoked: "admin_role"
         case .signedIn, .sessionRevoked, .refreshReused: "admin_session"
+        case .configUpdated: "config"
         }
     }
 }
