@@ -34,6 +34,8 @@ public struct RosterConfiguration: Sendable {
     public var webhookSecretOverlap: Duration = .seconds(86_400)
     /// Admin sign-in: session lifetimes, password cost, login throttling, directory roles.
     public var identity = AdminIdentityConfiguration()
+    /// How often each process re-reads the runtime settings (`ROSTER_SETTINGS_REFRESH_MS`, 2000): another replica's PUT /api/v1/config applies here within it.
+    public var settingsRefreshInterval: Duration = .seconds(2)
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databaseURL: String? = nil, publicURL: String? = nil,
@@ -60,7 +62,7 @@ public struct RosterConfiguration: Sendable {
     /// Reads `roster.*` keys: from the environment these are `ROSTER_HOST`, `ROSTER_PORT`,
     /// `ROSTER_DATABASE_URL`, `ROSTER_PUBLIC_URL`, `ROSTER_ADMIN_KEY`, `ROSTER_SCHEMAS_DIR`,
     /// `ROSTER_LOG_LEVEL`, `ROSTER_DATABASE_MAX_CONNECTIONS`, `ROSTER_METRICS`, `ROSTER_LOG_FORMAT`, `ROSTER_HEALTH_LATENCY_BUDGET_MS`,
-    /// `ROSTER_WEBHOOKS` and the `ROSTER_WEBHOOK_*` settings the README lists.
+    /// `ROSTER_WEBHOOKS`, the `ROSTER_WEBHOOK_*` settings the README lists and `ROSTER_SETTINGS_REFRESH_MS`.
     public init(reader: ConfigReader) throws(Invalid) {
         let config = reader.scoped(to: "roster")
         var adminKey: BootstrapAdminKey?
@@ -117,6 +119,10 @@ public struct RosterConfiguration: Sendable {
         if let seconds = config.int(forKey: "webhook.secret.overlap.seconds") {
             guard seconds >= 0 else { throw Invalid(description: "ROSTER_WEBHOOK_SECRET_OVERLAP_SECONDS must be 0 or more (86400, a day, by default).") }
             webhookSecretOverlap = .seconds(seconds)
+        }
+        if let milliseconds = config.int(forKey: "settings.refresh.ms") {
+            guard (10...60_000).contains(milliseconds) else { throw Invalid(description: "ROSTER_SETTINGS_REFRESH_MS must be 10…60000 (2000 by default).") }
+            settingsRefreshInterval = .milliseconds(milliseconds)
         }
         identity = try AdminIdentityConfiguration(reader: config)
     }
