@@ -21,6 +21,8 @@ struct AdminAPI: APIProtocol {
     let webhookSecretOverlap: Duration
     let scimBaseURL: String
     let identity: AdminIdentity
+    /// The runtime settings (GET/PUT /api/v1/config).
+    let settings: RuntimeSettingsHolder
 
     // MARK: Tenants
 
