@@ -87,7 +87,7 @@ public enum TenantReference: Codable, Sendable, Hashable, CustomStringConvertibl
 }
 
 /// A role granted to whoever's token carries `claimValue` in the issuer's roles claim.
-public struct RoleMapping: Codable, Sendable, Equatable {
+public struct RoleMapping: Codable, Sendable, Hashable {
     /// A group or role as the IdP writes it, e.g. "roster-admins" or an Entra group's object id.
     public var claimValue: String
     /// The Roster role granted.
@@ -114,7 +114,7 @@ public struct RoleGrant: Sendable, Hashable {
 }
 
 /// An OIDC issuer whose access tokens the admin API accepts, as the operator configures it.
-public struct TrustedIssuer: Codable, Sendable, Equatable {
+public struct TrustedIssuer: Codable, Sendable, Hashable {
     /// The exact `iss` of its tokens.
     public var issuer: String
     /// The `aud` its tokens must name for Roster.

@@ -39,14 +39,21 @@ public struct WebhookDispatcher: Service {
     /// This process's lease owner id.
     let owner = UUID()
     let sender: WebhookSender
+    /// The retry schedule of the next failed attempt, read at each one: the runtime settings may change it.
+    let schedule: @Sendable () -> RetrySchedule
 
     /// `roster_webhook_deliveries_total{outcome}` and `roster_webhook_delivery_duration_seconds`; nil without metrics.
     let deliveries: [WebhookDelivery.Outcome: (Counter, Timer)]?
 
-    public init(database: RosterDatabase, configuration: DispatcherConfiguration, logger: Logger, metrics: (any MetricsFactory)? = nil) {
+    /// - Parameter schedule: the current retry schedule; nil: always `configuration.schedule`.
+    public init(
+        database: RosterDatabase, configuration: DispatcherConfiguration, logger: Logger, metrics: (any MetricsFactory)? = nil,
+        schedule: (@Sendable () -> RetrySchedule)? = nil
+    ) {
         self.database = database
         self.configuration = configuration
         self.logger = logger
+        self.schedule = schedule ?? { [fixed = configuration.schedule] in fixed }
         deliveries = metrics.map { factory in
             Dictionary(uniqueKeysWithValues: [WebhookDelivery.Outcome.succeeded, .retrying, .failed, .disabled].map { outcome in
                 (outcome, (
@@ -252,7 +259,7 @@ public struct WebhookDispatcher: Service {
             delivery.outcome = .succeeded
         } else if result.status == 410 {
             delivery.outcome = .disabled
-        } else if let scheduled = configuration.schedule.delay(afterFailures: failures) {
+        } else if let scheduled = schedule().delay(afterFailures: failures) {
             delay = scheduled
             if let retryAfter = result.retryAfter, retryAfter > delay { delay = min(retryAfter, .seconds(86_400)) }
             delivery.outcome = .retrying

@@ -69,8 +69,22 @@ public struct RetrySchedule: Sendable, Equatable {
     /// `0,5,300,…` in seconds (ROSTER_WEBHOOK_RETRY_SCHEDULE).
     public init?(seconds text: String) {
         let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard !parts.isEmpty, parts.allSatisfy({ $0.map { $0 >= 0 } ?? false }) else { return nil }
-        self.init(delays: parts.map { .milliseconds(Int64($0! * 1000)) })
+        guard parts.allSatisfy({ $0 != nil }) else { return nil }
+        self.init(seconds: parts.map { $0! })
+    }
+
+    /// Delays in seconds: at least one, none negative (the runtime settings' `webhook_retry_schedule`).
+    public init?(seconds: [Double]) {
+        guard !seconds.isEmpty, seconds.allSatisfy({ $0.isFinite && $0 >= 0 && $0 <= Self.longestDelay }) else { return nil }
+        self.init(delays: seconds.map { .milliseconds(Int64($0 * 1000)) })
+    }
+
+    /// Longer than any sensible retry (a week), and far from overflowing a Duration in milliseconds.
+    public static let longestDelay: Double = 7 * 86_400
+
+    /// The delays in seconds, as configured.
+    public var seconds: [Double] {
+        delays.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
     }
 
     public var attempts: Int { delays.count }

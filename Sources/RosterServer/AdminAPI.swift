@@ -23,6 +23,8 @@ struct AdminAPI: APIProtocol {
     let identity: AdminIdentity
     /// Overrides change here, then apply at once in this process (others re-read them within seconds).
     let rateLimits: RateLimits
+    /// The runtime settings (GET/PUT /api/v1/config).
+    let settings: RuntimeSettingsHolder
 
     // MARK: Tenants
 

@@ -58,8 +58,8 @@ struct AdminAuthenticator: Sendable {
     let cache: GrantCache
     /// Roster's own access tokens.
     let tokens: AccessTokenAuthority
-    /// Trusted issuers' access tokens; nil when none is configured.
-    let oidc: OIDCVerifier?
+    /// Trusted issuers' access tokens: the runtime settings' verifier, read per request so a PUT /api/v1/config applies without a restart.
+    let settings: RuntimeSettingsHolder
 
     /// A refused credential: the error the client sees and the reason metrics count.
     struct Rejection: Error {
@@ -112,7 +112,7 @@ struct AdminAuthenticator: Sendable {
             if issuer == tokens.issuer {
                 return try await principal(session: try await tokens.verify(jwt), activeGroup: activeGroup)
             }
-            guard let oidc else { throw TokenError.unknownIssuer }
+            guard let oidc = settings.oidc else { throw TokenError.unknownIssuer }
             return try await principal(oidc: try await oidc.verify(jwt), activeGroup: activeGroup)
         } catch let error as TokenError {
             throw Rejection(error: .unauthorized(error.description), reason: "invalid_token")

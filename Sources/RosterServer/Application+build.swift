@@ -23,16 +23,22 @@ public func buildApplication(
     let registry = try SchemaDocuments.registry(extraDirectory: configuration.schemasDirectory)
     let metrics = configuration.metricsEnabled ? RosterMetrics() : nil
     let database = RosterDatabase(client: client, logger: logger, metrics: metrics?.factory, pool: pool)
-    let rateLimits = RateLimits(defaults: configuration.rateLimits, repository: RateLimitRepository(database: database))
+    let settings = try RuntimeSettingsHolder(baseline: SettingsBaseline(configuration), repository: RuntimeSettingsRepository(database: database))
+    let rateLimits = RateLimits(
+        defaults: { settings.current.rateLimitDefaults }, refreshInterval: configuration.rateLimits.refreshInterval,
+        repository: RateLimitRepository(database: database))
     let router = try buildRouter(
-        database: database, registry: registry,
-        migrator: Migrator(migrations: try Migration.bundled()), configuration: configuration, metrics: metrics, rateLimits: rateLimits)
+        database: database, registry: registry, migrator: Migrator(migrations: try Migration.bundled()), configuration: configuration,
+        metrics: metrics, rateLimits: rateLimits, settings: settings)
     var services: [any Service] = [
         client, FeedRetention(database: database, retention: configuration.eventRetention, logger: logger),
         RateLimitRefresher(rateLimits: rateLimits, logger: logger),
+        RuntimeSettingsRefresher(holder: settings, interval: configuration.settingsRefreshInterval, logger: logger),
     ]
     if configuration.webhooksEnabled {
-        services.append(WebhookDispatcher(database: database, configuration: configuration.webhooks, logger: logger, metrics: metrics?.factory))
+        services.append(WebhookDispatcher(
+            database: database, configuration: configuration.webhooks, logger: logger, metrics: metrics?.factory,
+            schedule: { settings.retrySchedule }))
     }
     return Application(
         router: router,
@@ -44,9 +50,12 @@ public func buildApplication(
 
 func buildRouter(
     database: RosterDatabase, registry: SchemaRegistry, migrator: Migrator, configuration: RosterConfiguration,
-    metrics: RosterMetrics? = nil, rateLimits: RateLimits? = nil
+    metrics: RosterMetrics? = nil, rateLimits: RateLimits? = nil, settings: RuntimeSettingsHolder? = nil
 ) throws -> Router<RosterRequestContext> {
-    let rateLimits = rateLimits ?? RateLimits(defaults: configuration.rateLimits, repository: RateLimitRepository(database: database))
+    let settings = try settings ?? RuntimeSettingsHolder(baseline: SettingsBaseline(configuration), repository: RuntimeSettingsRepository(database: database))
+    let rateLimits = rateLimits ?? RateLimits(
+        defaults: { settings.current.rateLimitDefaults }, refreshInterval: configuration.rateLimits.refreshInterval,
+        repository: RateLimitRepository(database: database))
     let router = Router(context: RosterRequestContext.self)
     router.add(middleware: RequestIdMiddleware())
     if let metrics { router.add(middleware: MetricsMiddleware(metrics: metrics)) }
@@ -54,7 +63,7 @@ func buildRouter(
 
     let scimBase = configuration.scimBaseURL
     let discovery = Discovery(registry: registry, baseURL: scimBase)
-    DiscoveryController(discovery: discovery).addRoutes(to: router.group("scim/v2"))
+    DiscoveryController(discovery: discovery, settings: settings).addRoutes(to: router.group("scim/v2"))
 
     let scim = router.group("scim/v2", context: ScimRequestContext.self)
         .add(middleware: ScimAuthMiddleware(tokens: ScimTokenRepository(database: database), bootstrapKey: configuration.adminKey, metrics: metrics))
@@ -62,10 +71,10 @@ func buildRouter(
     let cursors = CursorKeys(secrets: ServerSecrets(database: database))
     let users = ResourceController(backend: UserBackend(
         users: UserRepository(database: database, resourceType: registry.user), resourceType: registry.user, baseURL: scimBase),
-        cursors: cursors)
+        cursors: cursors, settings: settings)
     let groups = ResourceController(backend: GroupBackend(
         groups: GroupRepository(database: database, resourceType: registry.group), resourceType: registry.group, baseURL: scimBase),
-        cursors: cursors)
+        cursors: cursors, settings: settings)
     users.addRoutes(to: scim)
     groups.addRoutes(to: scim)
     SearchController(users: users, groups: groups).addRoutes(to: scim)
@@ -86,7 +95,7 @@ func buildRouter(
         tokens: AccessTokenAuthority(
             database: database, issuer: configuration.publicURL, audience: AdminIdentityConfiguration.accessTokenAudience,
             lifetime: configuration.identity.accessTokenLifetime),
-        oidc: try configuration.identity.oidcVerifier())
+        settings: settings)
     // The document's paths are absolute (/api/v1/…), so the generated routes hang off the root.
     let authenticated = router.group(context: AdminRequestContext.self)
         .add(middleware: AdminAuthMiddleware(authenticator: authenticator, access: document.access, metrics: metrics))
@@ -100,8 +109,9 @@ func buildRouter(
         webhookTimeout: configuration.webhooks.timeout,
         webhookSecretOverlap: configuration.webhookSecretOverlap, scimBaseURL: scimBase,
         identity: AdminIdentity(database: database, authenticator: authenticator, configuration: configuration.identity),
-        rateLimits: rateLimits)
-    try api.registerHandlers(on: admin, serverURL: URL(string: "/")!, configuration: .init(dateTranscoder: RFC3339Dates()))
+        rateLimits: rateLimits, settings: settings)
+    try api.registerHandlers(
+        on: admin, serverURL: URL(string: "/")!, configuration: .init(dateTranscoder: RFC3339Dates()), middlewares: [ETagMiddleware()])
     if let metrics {
         MetricsController(metrics: metrics, database: database, timeout: .milliseconds(configuration.healthTimeoutMilliseconds))
             .addRoutes(to: authenticated)  // a Prometheus scrape is never rate limited

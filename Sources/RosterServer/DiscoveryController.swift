@@ -4,6 +4,8 @@ import SCIM
 /// RFC 7644 §4: `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas`, answered without a token.
 struct DiscoveryController {
     let discovery: Discovery
+    /// The page sizes ServiceProviderConfig states are the runtime settings' current ones.
+    let settings: RuntimeSettingsHolder
 
     func addRoutes<Context: RequestContext>(to group: RouterGroup<Context>) {
         for path in ["ServiceProviderConfig", "ResourceTypes", "ResourceTypes/:name", "Schemas", "Schemas/:urn"] {
@@ -11,7 +13,7 @@ struct DiscoveryController {
         }
         group.get("ServiceProviderConfig") { request, _ in
             try Self.rejectFilter(request)
-            return ScimResponse.json(.ok, discovery.serviceProviderConfig)
+            return ScimResponse.json(.ok, discovery.serviceProviderConfig(pageSizes: settings.pageSizes))
         }
         group.get("ResourceTypes") { request, _ in
             try Self.rejectFilter(request)

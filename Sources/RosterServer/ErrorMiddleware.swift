@@ -127,7 +127,10 @@ struct Problem {
             case .dataCorrupted(let context): (context.codingPath, "is malformed")
             @unknown default: ([], "is malformed")
             }
-        let field = path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        // `members[0].value`: an index follows its array's name without a dot.
+        let field = path.reduce(into: "") { field, key in
+            if let index = key.intValue { field += "[\(index)]" } else { field += (field.isEmpty ? "" : ".") + key.stringValue }
+        }
         // No field: a whole body of the wrong shape, or a query parameter that does not parse (a date, a number).
         return field.isEmpty
             ? "A query parameter or the request body does not have the documented shape (see /api/v1/openapi.json)."

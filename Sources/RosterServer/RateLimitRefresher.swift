@@ -23,7 +23,7 @@ struct RateLimitRefresher: Service, CustomStringConvertible {
                 }
                 failing = true
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: rateLimits.defaults.refreshInterval) }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: rateLimits.refreshInterval) }
         }
     }
 }

@@ -20,7 +20,9 @@ public struct RateLimitDefaults: Sendable, Equatable {
 /// Overrides are held in memory (see `reload`), so deciding never touches the database.
 final class RateLimits: Sendable {
     let limiter: RateLimiter
-    let defaults: RateLimitDefaults
+    /// The defaults now: the runtime settings' (PUT /api/v1/config), else ROSTER_RATE_LIMIT_*.
+    private let currentDefaults: @Sendable () -> RateLimitDefaults
+    let refreshInterval: Duration
     let repository: RateLimitRepository
     private let state = Mutex(State())
 
@@ -48,11 +50,21 @@ final class RateLimits: Sendable {
         }
     }
 
-    init(defaults: RateLimitDefaults, repository: RateLimitRepository, limiter: RateLimiter = RateLimiter()) {
-        self.defaults = defaults
+    init(
+        defaults: @escaping @Sendable () -> RateLimitDefaults, refreshInterval: Duration, repository: RateLimitRepository,
+        limiter: RateLimiter = RateLimiter()
+    ) {
+        currentDefaults = defaults
+        self.refreshInterval = refreshInterval
         self.repository = repository
         self.limiter = limiter
     }
+
+    convenience init(defaults: RateLimitDefaults, repository: RateLimitRepository, limiter: RateLimiter = RateLimiter()) {
+        self.init(defaults: { defaults }, refreshInterval: defaults.refreshInterval, repository: repository, limiter: limiter)
+    }
+
+    var defaults: RateLimitDefaults { currentDefaults() }
 
     func policy(for principal: ScimPrincipal) -> RateLimitPolicy? {
         state.withLock { state in

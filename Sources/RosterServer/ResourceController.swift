@@ -7,6 +7,8 @@ import SCIM
 struct ResourceController<Backend: ResourceBackend>: Sendable {
     let backend: Backend
     let cursors: CursorKeys
+    /// Where list page sizes come from (they may change at run time).
+    let settings: RuntimeSettingsHolder
 
     private var type: ResourceType { backend.resourceType }
     private var endpoint: String { String(type.endpoint.dropFirst()) }
@@ -129,11 +131,11 @@ struct ResourceController<Backend: ResourceBackend>: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: ScimRequestContext) async throws -> Response {
-        try await respond(to: ScimController.ListRequest(request), context: context)
+        try await respond(to: ScimController.ListRequest(request, limits: settings.pageSizes), context: context)
     }
 
     @Sendable func search(_ request: Request, context: ScimRequestContext) async throws -> Response {
-        try await respond(to: ScimController.ListRequest(search: request.scimJSON(context: context)), context: context)
+        try await respond(to: ScimController.ListRequest(search: request.scimJSON(context: context), limits: settings.pageSizes), context: context)
     }
 
     private func respond(to list: ScimController.ListRequest, context: ScimRequestContext) async throws -> Response {

@@ -38,6 +38,8 @@ public struct RosterConfiguration: Sendable {
     public var rateLimits = RateLimitDefaults()
     /// Admin sign-in: session lifetimes, password cost, login throttling, directory roles.
     public var identity = AdminIdentityConfiguration()
+    /// How often each process re-reads the runtime settings (`ROSTER_SETTINGS_REFRESH_MS`, 2000): another replica's PUT /api/v1/config applies here within it.
+    public var settingsRefreshInterval: Duration = .seconds(2)
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databaseURL: String? = nil, publicURL: String? = nil,
@@ -64,7 +66,7 @@ public struct RosterConfiguration: Sendable {
     /// Reads `roster.*` keys: from the environment these are `ROSTER_HOST`, `ROSTER_PORT`,
     /// `ROSTER_DATABASE_URL`, `ROSTER_PUBLIC_URL`, `ROSTER_ADMIN_KEY`, `ROSTER_SCHEMAS_DIR`,
     /// `ROSTER_LOG_LEVEL`, `ROSTER_DATABASE_MAX_CONNECTIONS`, `ROSTER_METRICS`, `ROSTER_LOG_FORMAT`, `ROSTER_HEALTH_LATENCY_BUDGET_MS`,
-    /// `ROSTER_WEBHOOKS`, the `ROSTER_WEBHOOK_*` and `ROSTER_RATE_LIMIT_*` settings the README lists.
+    /// `ROSTER_WEBHOOKS`, the `ROSTER_WEBHOOK_*` and `ROSTER_RATE_LIMIT_*` settings the README lists and `ROSTER_SETTINGS_REFRESH_MS`.
     public init(reader: ConfigReader) throws(Invalid) {
         let config = reader.scoped(to: "roster")
         var adminKey: BootstrapAdminKey?
@@ -121,6 +123,10 @@ public struct RosterConfiguration: Sendable {
         if let seconds = config.int(forKey: "webhook.secret.overlap.seconds") {
             guard seconds >= 0 else { throw Invalid(description: "ROSTER_WEBHOOK_SECRET_OVERLAP_SECONDS must be 0 or more (86400, a day, by default).") }
             webhookSecretOverlap = .seconds(seconds)
+        }
+        if let milliseconds = config.int(forKey: "settings.refresh.ms") {
+            guard (10...60_000).contains(milliseconds) else { throw Invalid(description: "ROSTER_SETTINGS_REFRESH_MS must be 10…60000 (2000 by default).") }
+            settingsRefreshInterval = .milliseconds(milliseconds)
         }
         identity = try AdminIdentityConfiguration(reader: config)
         if let text = config.string(forKey: "rate.limit.scim") { rateLimits.scim = try Self.rateLimit(text, variable: "ROSTER_RATE_LIMIT_SCIM") }

@@ -67,13 +67,14 @@ enum ScimController {
         /// What a cursor is bound to: every parameter but the cursor itself.
         var binding: String
 
-        init(_ request: Request) throws {
+        /// - Parameter limits: the page sizes of the runtime settings.
+        init(_ request: Request, limits: Pagination.Limits) throws {
             let p = request.uri.queryParameters
             try self.init(
                 filter: p.get("filter"), sortBy: p.get("sortBy"), sortOrder: p.get("sortOrder"),
                 startIndex: p.get("startIndex"), count: p.get("count"),
                 attributes: p.get("attributes"), excludedAttributes: p.get("excludedAttributes"),
-                cursor: p.get("cursor") ?? (Self.hasBareCursor(request.uri.query) ? "" : nil))
+                cursor: p.get("cursor") ?? (Self.hasBareCursor(request.uri.query) ? "" : nil), limits: limits)
         }
 
         /// `?cursor&count=10`: the RFC's own first-page example has no `=`.
@@ -81,7 +82,7 @@ enum ScimController {
             query?.split(separator: "&").contains { $0 == "cursor" } ?? false
         }
 
-        init(search body: JSONValue) throws {
+        init(search body: JSONValue, limits: Pagination.Limits) throws {
             guard case .object(let object) = body else { throw ScimError.invalidSyntax("A search request must be a JSON object.") }
             func field(_ name: String) -> JSONValue? { object.first { $0.key.caseInsensitiveEquals(name) }?.value }
             let schemas = field("schemas")?.arrayValue ?? []
@@ -104,23 +105,23 @@ enum ScimController {
             try self.init(
                 filter: text("filter"), sortBy: text("sortBy"), sortOrder: text("sortOrder"),
                 startIndex: text("startIndex"), count: text("count"),
-                attributes: text("attributes"), excludedAttributes: text("excludedAttributes"), cursor: text("cursor"))
+                attributes: text("attributes"), excludedAttributes: text("excludedAttributes"), cursor: text("cursor"), limits: limits)
         }
 
         private init(
             filter: String?, sortBy: String?, sortOrder: String?, startIndex: String?, count: String?,
-            attributes: String?, excludedAttributes: String?, cursor: String?
+            attributes: String?, excludedAttributes: String?, cursor: String?, limits: Pagination.Limits
         ) throws {
             if cursor != nil && startIndex != nil {
                 throw ScimError.invalidValue("Use startIndex (index pagination) or cursor (RFC 9865), not both.")
             }
-            if let count, let value = Int(count), value > Pagination.maximumCount, cursor != nil {
-                throw ScimError(status: 400, scimType: .invalidCount, detail: "count must be between 0 and \(Pagination.maximumCount).")
+            if let count, let value = Int(count), value > limits.maximumCount, cursor != nil {
+                throw ScimError(status: 400, scimType: .invalidCount, detail: "count must be between 0 and \(limits.maximumCount).")
             }
             self.cursor = cursor
             binding = [filter, sortBy, sortOrder?.lowercased(), attributes, excludedAttributes]
                 .map { $0 ?? "" }.joined(separator: "\u{1F}")
-            var query = ResourceQuery(page: try Pagination(startIndex: startIndex, count: count))
+            var query = ResourceQuery(page: try Pagination(startIndex: startIndex, count: count, limits: limits))
             if let filter, !filter.trimmingCharacters(in: .whitespaces).isEmpty {
                 query.filter = try FilterParser.parse(filter)
             }

@@ -17,7 +17,7 @@ struct SearchController {
 
     @Sendable func search(_ request: Request, context: ScimRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        let list = try ScimController.ListRequest(search: try await request.scimJSON(context: context))
+        let list = try ScimController.ListRequest(search: try await request.scimJSON(context: context), limits: users.settings.pageSizes)
         guard list.cursor == nil else {
             throw ScimError.invalidValue("Cursor pagination works per resource type: search /Users/.search or /Groups/.search.")
         }

@@ -32,6 +32,7 @@ public enum AdminAction: String, Sendable, CaseIterable, Codable {
     case scimTokenRateLimitRemoved = "scim_token.rate_limit_removed"
     case adminKeyRateLimitSet = "admin_key.rate_limit_set"
     case adminKeyRateLimitRemoved = "admin_key.rate_limit_removed"
+    case configUpdated = "config.updated"
 
     /// What the action is about, as an audit entry's `target.type` names it.
     public var targetType: String {
@@ -43,6 +44,7 @@ public enum AdminAction: String, Sendable, CaseIterable, Codable {
         case .adminUserCreated, .adminUserUpdated, .adminUserDeleted, .loginFailed: "admin_user"
         case .roleCreated, .roleUpdated, .roleDeleted, .roleGranted, .roleGrantRevoked: "admin_role"
         case .signedIn, .sessionRevoked, .refreshReused: "admin_session"
+        case .configUpdated: "config"
         }
     }
 }

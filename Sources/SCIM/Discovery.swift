@@ -19,8 +19,8 @@ public struct Discovery: Sendable {
         ["resourceType": .string(resourceType), "location": .string(baseURL + path)]
     }
 
-    /// RFC 7643 §5. Every feature flag is true only when the build implements it.
-    public var serviceProviderConfig: JSONValue {
+    /// RFC 7643 §5. Every feature flag is true only when the build implements it; page sizes are the current limits.
+    public func serviceProviderConfig(pageSizes: Pagination.Limits = .standard) -> JSONValue {
         var object: [String: JSONValue] = [
             "schemas": [.string(Self.serviceProviderConfigSchema)],
             "patch": ["supported": true],
@@ -28,11 +28,11 @@ public struct Discovery: Sendable {
                 "supported": true, "maxOperations": .integer(BulkRequest.maxOperations),
                 "maxPayloadSize": .integer(BulkRequest.maxPayloadSize),
             ],
-            "filter": ["supported": true, "maxResults": .integer(Pagination.maximumCount)],
+            "filter": ["supported": true, "maxResults": .integer(pageSizes.maximumCount)],
             // RFC 9865 §4: both pagination methods; index stays the default.
             "pagination": [
                 "cursor": true, "index": true, "defaultPaginationMethod": "index",
-                "defaultPageSize": .integer(Pagination.defaultCount), "maxPageSize": .integer(Pagination.maximumCount),
+                "defaultPageSize": .integer(pageSizes.defaultCount), "maxPageSize": .integer(pageSizes.maximumCount),
                 "cursorTimeout": .integer(Pagination.cursorTimeout),
             ],
             "changePassword": ["supported": false],

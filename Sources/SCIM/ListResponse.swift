@@ -49,17 +49,31 @@ public struct Pagination: Sendable, Equatable {
 
     /// Non-numeric values are `invalidValue`; startIndex < 1 is treated as 1 and a negative
     /// count as 0 (RFC 7644 §3.4.2.4); a count above the maximum is clamped to it.
-    public init(startIndex: String?, count: String?) throws(ScimError) {
+    public init(startIndex: String?, count: String?, limits: Limits = .standard) throws(ScimError) {
         var start = 1
         if let startIndex {
             guard let value = Int(startIndex) else { throw .invalidValue("startIndex must be an integer.") }
             start = max(1, value)
         }
-        var pageSize = Self.defaultCount
+        var pageSize = limits.defaultCount
         if let count {
             guard let value = Int(count) else { throw .invalidValue("count must be an integer.") }
-            pageSize = min(max(0, value), Self.maximumCount)
+            pageSize = min(max(0, value), limits.maximumCount)
         }
         self.init(startIndex: start, count: pageSize)
+    }
+
+    /// A list's page size when the request names no `count`, and the most a `count` gets (an operator may change both at run time).
+    public struct Limits: Sendable, Hashable {
+        public var defaultCount: Int
+        public var maximumCount: Int
+        public static let standard = Limits(defaultCount: Pagination.defaultCount, maximumCount: Pagination.maximumCount)
+        /// The most any configuration may allow: a page is built in memory.
+        public static let ceiling = 10_000
+
+        public init(defaultCount: Int, maximumCount: Int) {
+            self.defaultCount = defaultCount
+            self.maximumCount = maximumCount
+        }
     }
 }
