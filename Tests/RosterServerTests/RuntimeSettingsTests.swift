@@ -148,6 +148,19 @@ extension ServerSuite {
             }
         }
 
+        @Test("changed rate-limit defaults limit SCIM tokens at once, without a restart")
+        func rateLimits() async throws {
+            try await Roster.run { roster in
+                #expect(try await roster.scim(.get, "/Users").headers[.init("RateLimit-Policy")!] == #""scim";q=3000;w=60"#)
+                #expect(try await Self.put(roster, #"{"rate_limits":{"scim":"2/60s","admin":"off"}}"#, ifMatch: "\"0\"").status == .ok)
+                let first = try await roster.scim(.get, "/Users")
+                #expect(first.headers[.init("RateLimit-Policy")!] == #""scim";q=2;w=60"#, "\(first.headers)")
+                _ = try await roster.scim(.get, "/Users")
+                try await roster.scim(.get, "/Users").expectScimError(.tooManyRequests)
+                #expect(try await roster.admin(.get, "/tenants").headers[.init("RateLimit-Policy")!] == nil, "admin limiting is off")
+            }
+        }
+
         @Test("a changed page size changes a SCIM list's default and largest page, and ServiceProviderConfig says so")
         func pageSize() async throws {
             try await Roster.run { roster in
