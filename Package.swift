@@ -91,6 +91,7 @@ let package = Package(
                 "RosterServer",
                 "RosterFeed",
                 "RosterStore",
+                "RosterAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
