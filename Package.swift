@@ -122,6 +122,14 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
+        // The command line, in process: its commands run against a real PostgreSQL with their output collected.
+        .testTarget(
+            name: "RosterCLITests",
+            dependencies: [
+                "roster", "RosterServer", "RosterStore", "RosterAuth", "RosterTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
         .testTarget(
             name: "RosterServerTests",
             dependencies: [
