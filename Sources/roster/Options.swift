@@ -10,7 +10,7 @@ struct DatabaseOptions: ParsableArguments {
     var databaseURL: String?
 
     func url() throws -> String {
-        guard let url = databaseURL ?? ProcessInfo.processInfo.environment["ROSTER_DATABASE_URL"], !url.isEmpty else {
+        guard let url = databaseURL ?? CommandIO.current.environment["ROSTER_DATABASE_URL"], !url.isEmpty else {
             throw ValidationError("No database configured: pass --database-url or set ROSTER_DATABASE_URL.")
         }
         return url
