@@ -7,6 +7,11 @@
 #     -e ROSTER_DATABASE_URL=postgres://roster:roster@db:5432/roster \
 #     -e ROSTER_ADMIN_KEY=radm_... roster
 #
+# `serve` creates the first admin user (an owner) on a fresh database when
+# ROSTER_BOOTSTRAP_OWNER_EMAIL and ROSTER_BOOTSTRAP_OWNER_PASSWORD (or
+# ROSTER_BOOTSTRAP_OWNER_PASSWORD_FILE, e.g. a mounted secret) are set, and
+# does nothing on later starts: no entrypoint script is needed.
+#
 # Or use compose.yaml, which also starts PostgreSQL.
 
 # ================================

@@ -91,6 +91,7 @@ let package = Package(
                 "RosterServer",
                 "RosterFeed",
                 "RosterStore",
+                "RosterAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -118,6 +119,14 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        // The command line, in process: its commands run against a real PostgreSQL with their output collected.
+        .testTarget(
+            name: "RosterCLITests",
+            dependencies: [
+                "roster", "RosterServer", "RosterStore", "RosterAuth", "RosterTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

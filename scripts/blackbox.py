@@ -18,7 +18,8 @@ Usage: python3 scripts/blackbox.py --roster .build/debug/roster [--port 18080]
    runs schemathesis on every admin operation (scripts/openapi_check.py);
 6. checks a second `roster dev` on the same port fails with a one-line reason;
 7. runs `roster serve` on a new, empty database of that cluster: it migrates at
-   start, becomes healthy, honours ROSTER_ADMIN_KEY and stops cleanly on SIGTERM;
+   start, becomes healthy, honours ROSTER_ADMIN_KEY, creates the first owner that
+   ROSTER_BOOTSTRAP_OWNER_* name (who then signs in) and stops cleanly on SIGTERM;
 7b. runs two `roster serve` on another new database, SIGKILLs the one delivering webhooks
    mid-delivery and checks the other delivers the rest in order; then a receiver that is
    down for a while catches up in order;
@@ -389,8 +390,10 @@ def check_serve(roster: Path, banner: Banner, port: int, failures: list[str]) ->
     parts = urllib.parse.urlsplit(banner.database_url)
     database_url = urllib.parse.urlunsplit(parts._replace(path="/serve_check"))
     key = "radm_" + secrets.token_urlsafe(32)
+    owner, owner_password = "owner@blackbox.example.com", "bb-" + secrets.token_urlsafe(18)
     env = dict(os.environ, ROSTER_DATABASE_URL=database_url, ROSTER_ADMIN_KEY=key,
-               ROSTER_HOST="127.0.0.1", ROSTER_PORT=str(port), ROSTER_LOG_LEVEL="debug", ROSTER_LOG_FORMAT="json")
+               ROSTER_HOST="127.0.0.1", ROSTER_PORT=str(port), ROSTER_LOG_LEVEL="debug", ROSTER_LOG_FORMAT="json",
+               ROSTER_BOOTSTRAP_OWNER_EMAIL=owner, ROSTER_BOOTSTRAP_OWNER_PASSWORD=owner_password)
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([str(roster), "serve"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -418,6 +421,12 @@ def check_serve(roster: Path, banner: Banner, port: int, failures: list[str]) ->
             say("ok: roster serve accepts ROSTER_ADMIN_KEY on the admin API")
         else:
             failures.append(f"roster serve refused ROSTER_ADMIN_KEY: {status} {short(text)!r}")
+        # The container recipe: ROSTER_BOOTSTRAP_OWNER_* make the first owner, who signs in with that password.
+        status, text = http_send("POST", f"{base}/api/v1/auth/token", {}, {"email": owner, "password": owner_password})
+        if status == 200 and "access_token" in text:
+            say("ok: roster serve created the first owner from ROSTER_BOOTSTRAP_OWNER_*, who signs in")
+        else:
+            failures.append(f"the owner ROSTER_BOOTSTRAP_OWNER_* names cannot sign in: {status} {short(text)!r}")
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=SHUTDOWN_TIMEOUT)
         if code == 0:
@@ -426,7 +435,7 @@ def check_serve(roster: Path, banner: Banner, port: int, failures: list[str]) ->
             failures.append(f"roster serve exited {code} on SIGTERM")
         reader.join(timeout=5)
         leaked = [line for line in TRANSCRIPT
-                  if line.startswith("[serve]") and (key in line or (parts.password and parts.password in line))]
+                  if line.startswith("[serve]") and (key in line or owner_password in line or (parts.password and parts.password in line))]
         if leaked:
             failures.append(f"roster serve printed a secret: {short(leaked[0])!r}")
         check_json_logs([line[len("[serve] "):] for line in TRANSCRIPT if line.startswith("[serve] ")], failures)

@@ -17,11 +17,9 @@ extension AdminAPI {
         let displayName = try body.displayName.map { try Self.validName($0, example: "Ada Lovelace") }
         let roles = try await (body.roles ?? []).asyncMap { try await grantableRole($0, by: principal, on: nil) }
         let hash: String? = if let password = body.password { try await identity.hash(password) } else { nil }
-        let context = try AuthenticatedAdmin.auditContext()
-        let user = try await identity.users.create(email: email, displayName: displayName, passwordHash: hash, by: context)
-        for role in roles {
-            _ = try await identity.roles.grant(role, to: .user(user.id), on: nil, by: context)
-        }
+        // One statement: the user never exists without the roles asked for.
+        let user = try await identity.users.create(
+            email: email, displayName: displayName, passwordHash: hash, roles: roles, by: AuthenticatedAdmin.auditContext())
         return .created(.init(body: .json(.init(user))))
     }
 
@@ -64,11 +62,10 @@ extension AdminAPI {
     }
 
     static func validEmail(_ email: String) throws -> String {
-        let trimmed = email.trimmingCharacters(in: .whitespaces)
-        guard trimmed.count <= 254, trimmed.wholeMatch(of: /[^@\s]+@[^@\s]+\.[^@\s]+/) != nil else {
+        guard let valid = AdminUsers.validEmail(email) else {
             throw AdminError.invalidRequest("'email' must be an address, e.g. \"ada@example.com\".")
         }
-        return trimmed
+        return valid
     }
 
     private static var noSuchUser: AdminError { .notFound("No such admin user.") }

@@ -6,7 +6,7 @@ import RosterStore
 /// How admins sign in: session lifetimes, password hashing, login throttling, directory roles.
 public struct AdminIdentityConfiguration: Sendable {
     /// The `aud` of Roster's own access tokens.
-    static let accessTokenAudience = "roster-admin"
+    public static let accessTokenAudience = "roster-admin"
     /// An access JWT's lifetime (`ROSTER_ACCESS_TOKEN_SECONDS`, 3600).
     public var accessTokenLifetime: Duration = .seconds(3600)
     /// A refresh token's lifetime from its issue (`ROSTER_REFRESH_TOKEN_SECONDS`, 86400).

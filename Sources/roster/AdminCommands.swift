@@ -110,22 +110,41 @@ struct AdminKeyCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
         @Option(help: "What the key is for.") var name: String
         @Option(help: "Bind the key to one tenant (name or id); omit for a global key.") var tenant: String?
-        @Option(name: .customLong("scope"), help: "A scope: *, tenants, scim-tokens, admin-keys, metrics, directory:read, feed:read, webhooks, audit:read (repeatable; default *).")
-        var scopes: [String] = ["*"]
+        @Option(
+            name: [.customLong("scopes"), .customLong("scope")],
+            help: "Scopes, comma-separated or repeated: \(AdminScope.allCases.map(\.rawValue).joined(separator: ", ")) (default *).")
+        var scopes: [String] = []
+        @Option(help: "When the key stops working: \(Expiry.help). Default: never.") var expires: String?
+        @Option(help: "The admin user (email or id) who owns the key: its scopes must be within their roles, and it stops working when they are disabled.")
+        var owner: String?
+
+        func validate() throws {
+            _ = try AdminScope.parse(scopes)
+            _ = try expires.map { try Expiry.parse($0) }
+        }
 
         func run() async throws {
-            let parsed = try scopes.map { raw in
-                guard let scope = AdminScope(rawValue: raw) else {
-                    throw ValidationError("Unknown scope '\(raw)'; use one of \(AdminScope.allCases.map(\.rawValue).joined(separator: ", ")).")
-                }
-                return scope
-            }
-            let secret = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
+            let parsed = try AdminScope.parse(scopes)
+            let expiry = try expires.map { try Expiry.parse($0) }
+            // Only an owned key needs the directory setting roles are resolved with.
+            let match = try owner.map { _ in try environmentSettings().identity.directoryMatch } ?? .userName
+            let (record, secret, ownerEmail) = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
                 var tenantID: UUID?
                 if let tenant { tenantID = try await resolveTenant(tenant, db).id }
-                return try await AdminKeyRepository(database: db).create(name: name, tenant: tenantID, scopes: parsed, by: .system).1
+                var ownerRecord: AdminUserRecord?
+                if let owner {
+                    let user = try await findAdminUser(owner, db)
+                    try await requireRights(of: user, for: parsed, on: tenantID, tenantName: tenant, match: match, db)
+                    ownerRecord = user
+                }
+                let (record, secret) = try await AdminKeyRepository(database: db).create(
+                    name: name, tenant: tenantID, scopes: parsed, expires: expiry, owner: ownerRecord?.id, by: .system)
+                return (record, secret, ownerRecord?.email)
             }
-            say("Admin API key (shown once; store it now):")
+            var about = "Admin API key \(record.id.uuidString.lowercased())"
+            if let ownerEmail { about += ", owned by \(ownerEmail)" }
+            about += record.expires.map { ", expires \($0.formatted(.iso8601))" } ?? ", never expires"
+            say(about + " (shown once; store it now):")
             say(secret.reveal())
         }
     }
@@ -135,12 +154,17 @@ struct AdminKeyCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let keys = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
-                try await AdminKeyRepository(database: db).list()
+            let (keys, users) = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
+                try await (AdminKeyRepository(database: db).list(), AdminUsers(database: db).list())
             }
+            let emails = Dictionary(uniqueKeysWithValues: users.map { ($0.id, $0.email) })
             for key in keys {
                 let scope = key.tenantID.map { "tenant \($0.uuidString.lowercased())" } ?? "global"
-                say("\(key.id.uuidString.lowercased())  \(key.prefix)…  \(key.revoked == nil ? "active" : "revoked")  \(scope)  [\(key.scopes.map(\.rawValue).joined(separator: ","))]  \(key.name)")
+                let state = key.revoked != nil ? "revoked" : (key.expires.map { $0 <= Date() } == true ? "expired" : "active")
+                var line = "\(key.id.uuidString.lowercased())  \(key.prefix)…  \(state)  \(scope)  [\(key.scopes.map(\.rawValue).joined(separator: ","))]"
+                if let expires = key.expires { line += "  expires \(expires.formatted(.iso8601))" }
+                if let owner = key.owner { line += "  owner \(emails[owner] ?? owner.uuidString.lowercased())" }
+                say(line + "  \(key.name)")
             }
         }
     }

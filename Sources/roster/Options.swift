@@ -10,7 +10,7 @@ struct DatabaseOptions: ParsableArguments {
     var databaseURL: String?
 
     func url() throws -> String {
-        guard let url = databaseURL ?? ProcessInfo.processInfo.environment["ROSTER_DATABASE_URL"], !url.isEmpty else {
+        guard let url = databaseURL ?? CommandIO.current.environment["ROSTER_DATABASE_URL"], !url.isEmpty else {
             throw ValidationError("No database configured: pass --database-url or set ROSTER_DATABASE_URL.")
         }
         return url
@@ -62,9 +62,18 @@ func makeLogger(_ label: String = "roster", level: Logger.Level = .info) -> Logg
     return logger
 }
 
-/// Writes a line to standard output now, even when it is a pipe.
+/// Writes a line to standard output now, even when it is a pipe (in tests, to the test's collector).
 func say(_ line: String = "") {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    CommandIO.current.write(line)
+}
+
+/// The settings `roster serve` reads from `ROSTER_*` environment variables (bcrypt cost, token lifetimes, ...).
+func environmentSettings() throws -> RosterConfiguration {
+    do {
+        return try RosterConfiguration(reader: ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: CommandIO.current.environment)))
+    } catch {
+        throw CLIFailure(error.description)
+    }
 }
 
 /// A failure to report in one line, without the usage text ArgumentParser adds to `ValidationError`.

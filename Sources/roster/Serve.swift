@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import RosterServer
 
 struct Serve: AsyncParsableCommand {
@@ -13,10 +14,22 @@ struct Serve: AsyncParsableCommand {
         let logger = makeLogger(level: configuration.logLevel)
         let applied = try await migrateDatabase(url: try database.url(), logger: logger)
         logger.info("Migrations current", metadata: ["applied_now": "\(applied.count)"])
+        try await bootstrapFirstOwner(url: database.url(), cost: configuration.identity.passwordCost, logger: logger)
         if configuration.adminKey == nil {
             logger.notice("ROSTER_ADMIN_KEY is not set: the admin API accepts only keys made with `roster admin-key create`.")
         }
         try await runServer(configuration, logger: logger)
+    }
+
+    /// With ROSTER_BOOTSTRAP_OWNER_EMAIL set, a fresh install gets its first owner before it serves; any other start does nothing.
+    private func bootstrapFirstOwner(url: String, cost: UInt8, logger: Logger) async throws {
+        guard let owner = try FirstOwner.fromEnvironment() else { return }
+        switch try await withDatabase(url: url, logger: logger, { try await owner.run(on: $0, passwordCost: cost) }) {
+        case .created(let user):
+            logger.notice("Created the first admin user, with the owner role", metadata: ["admin_user": "\(user.email)"])
+        case .alreadySetUp:
+            logger.info("First-owner bootstrap skipped: an admin user exists")
+        }
     }
 }
 
