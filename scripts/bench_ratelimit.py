@@ -137,7 +137,9 @@ def main() -> int:
             for label, port, limit in (("on", args.port + 1, HIGH), ("off", args.port + 2, "off")):
                 env = dict(os.environ, ROSTER_DATABASE_URL=banner["db"], ROSTER_PORT=str(port), ROSTER_HOST="127.0.0.1",
                            ROSTER_RATE_LIMIT_SCIM=limit, ROSTER_RATE_LIMIT_ADMIN=limit, ROSTER_LOG_LEVEL="warning",
-                           ROSTER_WEBHOOKS="false")
+                           ROSTER_WEBHOOKS="false",
+                           # Replicas of one service share its public URL, the issuer of their access tokens.
+                           ROSTER_PUBLIC_URL=f"http://127.0.0.1:{args.port + 1}")
                 proc = subprocess.Popen([args.roster, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                         start_new_session=True)
                 started.append(proc)
