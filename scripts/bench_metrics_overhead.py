@@ -28,26 +28,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-
-def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health/ready", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"roster on port {port} did not become ready")
-
-
-def post_user(port: int, token: str, name: str) -> str:
-    body = json.dumps({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name}).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/scim/v2/Users", data=body, method="POST",
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)["id"]
+from devserver import post_user, wait_ready
 
 
 def wrk(port: int, token: str, ids: list[str], seconds: int, folder: str) -> float:
@@ -99,7 +80,7 @@ def main() -> int:
             proc = subprocess.Popen([args.roster, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     start_new_session=True)
             started.append(proc)
-            wait_healthy(port, proc)
+            wait_ready(port, proc)
             servers[label] = port
         for port in servers.values():
             wrk(port, token, ids, 2, folder)  # warm-up: connections, prepared caches, JIT-free but page-warm

@@ -32,30 +32,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from devserver import roster_dev
+from devserver import post_user, roster_dev, wait_ready
 
 HIGH = "1000000/1s"
-
-
-def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health/ready", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"roster on port {port} did not become ready")
-
-
-def post_user(port: int, token: str, name: str) -> str:
-    body = json.dumps({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name}).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/scim/v2/Users", data=body, method="POST",
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)["id"]
 
 
 def headers_of(port: int, path: str, header: str, value: str) -> dict[str, str]:

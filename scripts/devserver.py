@@ -4,11 +4,13 @@ stops it (SIGINT, then SIGKILL of its process group after 60 s) when the `with` 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 
 BANNER = {
@@ -47,3 +49,26 @@ def roster_dev(roster: str, port: int) -> Iterator[tuple[subprocess.Popen, dict[
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Waits until a `roster serve` on PORT answers /api/health/ready with 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health/ready", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"roster on port {port} did not become ready")
+
+
+def post_user(port: int, token: str, name: str) -> str:
+    """Creates a SCIM user named NAME; returns its id."""
+    body = json.dumps({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/scim/v2/Users", data=body, method="POST",
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)["id"]

@@ -79,7 +79,7 @@ public struct AdminSessions: Sendable {
             reused AS (
                 UPDATE admin_sessions s SET revoked = now(), revoked_reason = 'refresh token reused'
                 FROM admin_refresh_tokens t
-                WHERE t.token_hash = \(presented.hash) AND t.used IS NOT NULL AND s.id = t.session_id
+                WHERE t.token_hash = \(presented.hash) AND t.used IS NOT NULL AND s.id = t.session_id AND s.revoked IS NULL
                   AND NOT EXISTS (SELECT 1 FROM used)
                 RETURNING s.id, s.revoked_reason, s.user_id),
             audit AS (\(audit: .refreshReused, by: context, from: "reused", tenant: "NULL::uuid", target: "reused.id",
