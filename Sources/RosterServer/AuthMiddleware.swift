@@ -19,10 +19,10 @@ struct ScimAuthMiddleware: RouterMiddleware {
             throw Self.missingToken
         }
         let secret = Secret(presented: presented)
-        if secret?.kind == .adminKey || bootstrapKey?.matches(presented) == true {
+        if secret?.kind == .adminKey || secret?.kind == .refreshToken || presented.hasPrefix("eyJ") || bootstrapKey?.matches(presented) == true {
             reject("wrong_credential_type")
             throw ScimError.unauthorized(
-                "An admin API key was sent to the SCIM API. /scim/v2 expects a SCIM bearer token (scim_…); create one with 'roster token create' or POST /api/v1/scim/tokens.")
+                "An admin API key or admin access token was sent to the SCIM API. /scim/v2 expects a SCIM bearer token (scim_…); create one with 'roster token create' or POST /api/v1/scim/tokens.")
         }
         guard let secret else {
             reject("malformed")

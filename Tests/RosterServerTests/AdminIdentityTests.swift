@@ -78,8 +78,10 @@ extension ServerSuite {
                 #expect(try await roster.admin(.get, "/tenants", bearer: access).status == .ok)
                 // A role without a scope: admin has no admin-users.
                 try await roster.admin(.get, "/admin/users", bearer: access).expectAdminError(.forbidden)
-                // Never on SCIM.
-                try await roster.scim(.get, "/Users", token: access).expectScimError(.unauthorized)
+                // Never on SCIM, and SCIM says which credential it got.
+                let onScim = try await roster.scim(.get, "/Users", token: access)
+                onScim.expectScimError(.unauthorized)
+                #expect(onScim.json["detail"]?.stringValue?.contains("admin access token") == true, "\(onScim.body)")
 
                 try await roster.anonymous(.post, "/auth/token", body: #"{"email":"ada@example.com","password":"wrong password!!"}"#)
                     .expectAdminError(.unauthorized)
