@@ -691,8 +691,11 @@ def main() -> int:
     try:
         command = [str(roster), "dev", "--port", str(args.port), "--log-level", "debug"]
         say(f"starting: {' '.join(command)}")
+        # bcrypt at its cheapest: schemathesis creates admin users and fails sign-ins by the hundred, and a
+        # debug build hashes at the default cost 12 in seconds. The cost itself is checked by the Swift tests.
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+                                stderr=subprocess.PIPE, start_new_session=True,
+                                env=dict(os.environ, ROSTER_PASSWORD_BCRYPT_COST="4"))
         lines: queue.Queue = queue.Queue()
         readers = [
             threading.Thread(target=echo, args=(proc.stdout, "[roster] ", lines), daemon=True),

@@ -1,5 +1,6 @@
 import Dispatch
 import HummingbirdBcrypt
+import Synchronization
 
 /// Admin passwords, hashed with bcrypt (salted, cost 12 by default: about a quarter of a second per hash
 /// on one core here, so a stolen hash is slow to guess and a login is still quick).
@@ -33,8 +34,16 @@ public struct PasswordHasher: Sendable {
         await Self.offCooperativePool { Bcrypt.verify(password, hash: hash) }
     }
 
-    /// A hash to verify against when there is no account, so an unknown email costs as long as a wrong password.
-    public func decoy() async -> String { await hash("roster-decoy-password") }
+    /// A hash to verify against when there is no account, so an unknown email costs as long as a wrong
+    /// password. Made once per cost (hashing it anew would make an unknown email cost twice as long).
+    public func decoy() async -> String {
+        if let hash = Self.decoys.withLock({ $0[cost] }) { return hash }
+        let hash = await hash("roster-decoy-password")
+        Self.decoys.withLock { $0[cost] = hash }
+        return hash
+    }
+
+    private static let decoys = Mutex<[UInt8: String]>([:])
 
     /// bcrypt is deliberately slow: run it on a Dispatch thread, not on a Swift concurrency thread.
     private static func offCooperativePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {

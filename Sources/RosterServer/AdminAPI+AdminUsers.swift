@@ -15,7 +15,13 @@ extension AdminAPI {
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
         let email = try Self.validEmail(body.email)
         let displayName = try body.displayName.map { try Self.validName($0, example: "Ada Lovelace") }
-        let roles = try await (body.roles ?? []).asyncMap { try await grantableRole($0, by: principal, on: nil) }
+        let roles = try await (body.roles ?? []).asyncMap { name in
+            // A role named in the body that does not exist is a bad body, not a missing route.
+            guard name.count <= 64, try await identity.roles.find(name) != nil else {
+                throw AdminError.invalidRequest("'roles' names the unknown role '\(name.prefix(64))'; see GET /api/v1/admin/roles.")
+            }
+            return try await grantableRole(name, by: principal, on: nil)
+        }
         let hash: String? = if let password = body.password { try await identity.hash(password) } else { nil }
         // One statement: the user never exists without the roles asked for.
         let user = try await identity.users.create(

@@ -55,6 +55,15 @@ struct Dev: AsyncParsableCommand {
         var settings = RosterConfiguration(host: host, port: port, databaseURL: url, logLevel: logger.logLevel, logFormat: .init(rawValue: logFormat) ?? .text)
         // A developer's receiver runs on this machine.
         settings.webhooks.urlPolicy = WebhookURLPolicy(allowPrivate: true)
+        // A developer's trusted issuer may serve its JWKS on this machine.
+        settings.identity.allowInsecureLoopbackJWKS = true
+        // bcrypt's cost as serve reads it (test runs lower it: a debug build hashes several times slower).
+        if let text = ProcessInfo.processInfo.environment["ROSTER_PASSWORD_BCRYPT_COST"] {
+            guard let cost = UInt8(text), (4...16).contains(cost) else {
+                throw ValidationError("ROSTER_PASSWORD_BCRYPT_COST must be 4…16 (12 by default).")
+            }
+            settings.identity.passwordCost = cost
+        }
         let configuration = settings
         let base = configuration.publicURL
         let pid = postgres.processID

@@ -21,7 +21,11 @@ extension ServerSuite {
                 try await roster.admin(.post, "/admin/users", body: #"{"email":"bob@example.com","password":"short"}"#)
                     .expectAdminError(.badRequest)
                 try await roster.admin(.post, "/admin/users", body: #"{"email":"not-an-email"}"#).expectAdminError(.badRequest)
-                try await roster.admin(.post, "/admin/users", body: #"{"email":"c@example.com","roles":["nope"]}"#).expectAdminError(.notFound)
+                try await roster.admin(.post, "/admin/users", body: #"{"email":"c@example.com","roles":["nope"]}"#).expectAdminError(.badRequest)
+                // Null is not "unchanged": the schema forbids it, so it is a 400, not a silent no-op.
+                try await roster.admin(.patch, "/admin/users/\(id)", body: #"{"disabled":null}"#).expectAdminError(.badRequest)
+                try await roster.admin(.put, "/tenants/default/rate-limit", body: #"{"admin":null,"scim":{"requests":5,"window_seconds":1}}"#)
+                    .expectAdminError(.badRequest)
                 let disabled = try await roster.admin(.patch, "/admin/users/\(id)", body: #"{"disabled":true}"#)
                 #expect(disabled.json["disabled"] == true, "\(disabled.body)")
                 try await roster.anonymous(.post, "/auth/token", body: #"{"email":"ada@example.com","password":"\#(Roster.password)"}"#)
