@@ -12,7 +12,9 @@ every round so drift hits both alike; `--together` drives both at once instead (
 background load for both, but they compete for the cores, which swings single rounds more). A
 non-2xx answer (a 429) stops the run. Prints each round and, per endpoint, the median of the rounds'
 on/off ratios of req/s and of each server's own CPU time per request (from /proc: less disturbed by
-other load on a shared machine; PostgreSQL's share is the same for both and left out).
+other load on a shared machine; PostgreSQL's share is the same for both and left out). `--perf` then samples the limiting server with
+`perf record` under GET /scim/v2/Users/{id} and prints the share of its CPU spent in the rate-limit
+middleware (the limiter, the policy lookup, the header fields): a figure a busy machine cannot blur.
 Loopback only; bounded by ROUNDS x SECONDS; stops what it started, by pid.
 """
 
@@ -69,6 +71,19 @@ def rate(proc: subprocess.Popen, seconds: int) -> float:
     return float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))
 
 
+def middleware_share(load: Load, port: int, pid: int, seconds: int, folder: Path) -> float:
+    """Percent of the server's CPU samples inside RateLimitMiddleware (callees included), from perf."""
+    data = folder / "perf.data"
+    perf = subprocess.Popen(["perf", "record", "-F", "1999", "-g", "-o", str(data), "-p", str(pid), "--", "sleep", str(seconds)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rate(load.start(port, seconds, 16), seconds)
+    perf.wait(timeout=seconds + 60)
+    report = subprocess.run(["perf", "report", "-i", str(data), "--children", "--sort", "symbol", "--stdio", "--percent-limit", "0"],
+                            capture_output=True, text=True, timeout=300).stdout
+    # The middleware's own async partial functions (before and after the handler) and everything they call.
+    return sum(float(match.group(1)) for match in re.finditer(r"^\s+([\d.]+)%\s+[\d.]+%\s+\[\.\]\s+\S*RateLimitMiddlewareV6handle", report, re.MULTILINE))
+
+
 def measure(load: Load, servers: dict[str, tuple[int, int]], seconds: int, alternate: bool, swap: bool) -> dict[str, tuple[float, float]]:
     """(req/s, CPU µs per request) of each server (label: (port, pid)): both at once, or one after the other."""
     if not alternate:
@@ -94,6 +109,7 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--admin-path", default="/api/v1/tenants", help="the protected admin GET to drive")
     parser.add_argument("--together", action="store_true", help="drive the two servers at once, not one after the other")
+    parser.add_argument("--perf", action="store_true", help="also profile the limiting server with perf (needs perf and permission)")
     args = parser.parse_args()
 
     started: list[subprocess.Popen] = []
@@ -185,6 +201,9 @@ def main() -> int:
                       f"(JWT/key {by_jwt / by_key:.3f}); roster CPU per request JWT {jwt_cpu:.0f} µs, key {key_cpu:.0f} µs")
             print(f"worst throughput cost {worst:+.1f} %, worst CPU-per-request cost {worst_cpu:+.1f} % "
                   f"({'both under' if max(worst, worst_cpu) < 5 else 'NOT both under'} the 5 % budget)")
+            if args.perf:
+                share = middleware_share(endpoints["GET /scim/v2/Users/{id}"], *servers["on"], args.seconds * 3, folder)
+                print(f"perf: the rate-limit middleware is {share:.2f} % of roster's CPU on GET /scim/v2/Users/{{id}}")
         return 0
     finally:
         for proc in reversed(started):
