@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
 """What rate limiting and access JWTs cost: req/s of GET /scim/v2/Users/{id} and of a protected admin GET (with an API key and with an access JWT), limits on and off, in one run.
 
-Usage: python3 scripts/bench_ratelimit.py --roster .build/release/roster [--port 18480] [--rounds 5]
-       [--seconds 5] [--users 1000] [--admin-path /api/v1/tenants] [--alternate]
+Usage: python3 scripts/bench_ratelimit.py --roster .build/release/roster [--port 18480] [--rounds 8]
+       [--seconds 3] [--users 1000] [--admin-path /api/v1/tenants] [--together]
 
 Starts `roster dev` (a throwaway PostgreSQL) on PORT and seeds USERS users over SCIM, then two
 `roster serve` on that database: rate limiting on (PORT+1; ROSTER_RATE_LIMIT_SCIM and _ADMIN at
 1000000/1s, too high to refuse, so every request still takes a token and gets its RateLimit fields)
-and off (PORT+2). Each round drives both at the same time, one wrk (-t1 -c8) each, so whatever else
-the shared machine does hits both alike and the round's on/off ratio is what limiting costs;
-`--alternate` runs them one after the other instead (-c16, order swapped every round). A non-2xx
-answer (a 429) stops the run. Prints each round, the median req/s and the median of the rounds'
-ratios for each endpoint, and each server's own CPU time per request (from /proc: what the other
-load on a shared machine disturbs least; PostgreSQL's share is the same for both and left out).
+and off (PORT+2). wrk (-t1 -c16) drives them one after the other in each round, the order swapped
+every round so drift hits both alike; `--together` drives both at once instead (-c8 each: the same
+background load for both, but they compete for the cores, which swings single rounds more). A
+non-2xx answer (a 429) stops the run. Prints each round and, per endpoint, the median of the rounds'
+on/off ratios of req/s and of each server's own CPU time per request (from /proc: less disturbed by
+other load on a shared machine; PostgreSQL's share is the same for both and left out). `--perf` then samples the limiting server with
+`perf record` under GET /scim/v2/Users/{id} and prints the share of its CPU spent in the rate-limit
+middleware (the limiter, the policy lookup, the header fields): a figure a busy machine cannot blur.
 Loopback only; bounded by ROUNDS x SECONDS; stops what it started, by pid.
 """
 
@@ -69,6 +71,19 @@ def rate(proc: subprocess.Popen, seconds: int) -> float:
     return float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))
 
 
+def middleware_share(load: Load, port: int, pid: int, seconds: int, folder: Path) -> float:
+    """Percent of the server's CPU samples inside RateLimitMiddleware (callees included), from perf."""
+    data = folder / "perf.data"
+    perf = subprocess.Popen(["perf", "record", "-F", "1999", "-g", "-o", str(data), "-p", str(pid), "--", "sleep", str(seconds)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rate(load.start(port, seconds, 16), seconds)
+    perf.wait(timeout=seconds + 60)
+    report = subprocess.run(["perf", "report", "-i", str(data), "--children", "--sort", "symbol", "--stdio", "--percent-limit", "0"],
+                            capture_output=True, text=True, timeout=300).stdout
+    # The middleware's own async partial functions (before and after the handler) and everything they call.
+    return sum(float(match.group(1)) for match in re.finditer(r"^\s+([\d.]+)%\s+[\d.]+%\s+\[\.\]\s+\S*RateLimitMiddlewareV6handle", report, re.MULTILINE))
+
+
 def measure(load: Load, servers: dict[str, tuple[int, int]], seconds: int, alternate: bool, swap: bool) -> dict[str, tuple[float, float]]:
     """(req/s, CPU µs per request) of each server (label: (port, pid)): both at once, or one after the other."""
     if not alternate:
@@ -89,11 +104,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--roster", required=True)
     parser.add_argument("--port", type=int, default=18480)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--admin-path", default="/api/v1/tenants", help="the protected admin GET to drive")
-    parser.add_argument("--alternate", action="store_true", help="drive the two servers one after the other, not at once")
+    parser.add_argument("--together", action="store_true", help="drive the two servers at once, not one after the other")
+    parser.add_argument("--perf", action="store_true", help="also profile the limiting server with perf (needs perf and permission)")
     args = parser.parse_args()
 
     started: list[subprocess.Popen] = []
@@ -145,35 +161,39 @@ def main() -> int:
                 jwt_endpoint: Load(f"Authorization: Bearer {access}", path=args.admin_path),
             }
             for load in endpoints.values():
-                measure(load, servers, 2, args.alternate, False)  # warm-up: connections, prepared statements, caches
+                measure(load, servers, 2, not args.together, False)  # warm-up: connections, prepared statements, caches
 
-            mode = "one after the other" if args.alternate else "both at once"
+            mode = "both at once" if args.together else "one after the other"
             print(f"{args.rounds} rounds of {args.seconds} s per endpoint, {mode}; load average {os.getloadavg()[0]:.1f} "
                   f"on {os.cpu_count()} cores", flush=True)
             rates = {(endpoint, label): [] for endpoint in endpoints for label in servers}
             cpu = {(endpoint, label): [] for endpoint in endpoints for label in servers}
             ratios: dict[str, list[float]] = {endpoint: [] for endpoint in endpoints}
+            cpu_ratios: dict[str, list[float]] = {endpoint: [] for endpoint in endpoints}
             for round_number in range(1, args.rounds + 1):
                 for endpoint, load in endpoints.items():
-                    result = measure(load, servers, args.seconds, args.alternate, round_number % 2 == 0)
+                    result = measure(load, servers, args.seconds, not args.together, round_number % 2 == 0)
                     for label, (value, micros) in result.items():
                         rates[(endpoint, label)].append(value)
                         cpu[(endpoint, label)].append(micros)
                     ratios[endpoint].append(result["on"][0] / result["off"][0])
+                    cpu_ratios[endpoint].append(result["on"][1] / result["off"][1])
                     print(f"round {round_number}: {endpoint:<28} on {result['on'][0]:7.0f} req/s {result['on'][1]:5.0f} µs CPU/req, "
                           f"off {result['off'][0]:7.0f} req/s {result['off'][1]:5.0f} µs CPU/req, on/off {ratios[endpoint][-1]:.3f}",
                           flush=True)
             print(f"load average now {os.getloadavg()[0]:.1f}\n")
-            worst = worst_cpu = 0.0
+            # Each round's on/off pair shares its moment's background load; the median of those ratios resists it best.
+            worst = worst_cpu = float("-inf")
             for endpoint in endpoints:
-                ratio = statistics.median(ratios[endpoint])
+                ratio, cpu_ratio = statistics.median(ratios[endpoint]), statistics.median(cpu_ratios[endpoint])
                 on_cpu, off_cpu = statistics.median(cpu[(endpoint, "on")]), statistics.median(cpu[(endpoint, "off")])
                 worst = max(worst, (1 - ratio) * 100)
-                worst_cpu = max(worst_cpu, (on_cpu / off_cpu - 1) * 100)
-                print(f"{endpoint}: req/s on {statistics.median(rates[(endpoint, 'on')]):.0f}, off {statistics.median(rates[(endpoint, 'off')]):.0f}, "
-                      f"median on/off {ratio:.3f} (rounds {min(ratios[endpoint]):.3f}…{max(ratios[endpoint]):.3f}), "
-                      f"throughput cost {(1 - ratio) * 100:+.1f} %; roster CPU per request on {on_cpu:.0f} µs, off {off_cpu:.0f} µs, "
-                      f"cost {(on_cpu / off_cpu - 1) * 100:+.1f} %")
+                worst_cpu = max(worst_cpu, (cpu_ratio - 1) * 100)
+                print(f"{endpoint}:\n  req/s on {statistics.median(rates[(endpoint, 'on')]):.0f}, off {statistics.median(rates[(endpoint, 'off')]):.0f}; "
+                      f"median of the rounds' on/off {ratio:.3f} (rounds {min(ratios[endpoint]):.3f}…{max(ratios[endpoint]):.3f}): "
+                      f"throughput cost {(1 - ratio) * 100:+.1f} %\n  roster CPU per request on {on_cpu:.0f} µs, off {off_cpu:.0f} µs; "
+                      f"median of the rounds' on/off {cpu_ratio:.3f} (rounds {min(cpu_ratios[endpoint]):.3f}…{max(cpu_ratios[endpoint]):.3f}): "
+                      f"CPU cost {(cpu_ratio - 1) * 100:+.1f} %")
             for label in servers:
                 by_key, by_jwt = statistics.median(rates[(key_endpoint, label)]), statistics.median(rates[(jwt_endpoint, label)])
                 key_cpu, jwt_cpu = statistics.median(cpu[(key_endpoint, label)]), statistics.median(cpu[(jwt_endpoint, label)])
@@ -181,6 +201,9 @@ def main() -> int:
                       f"(JWT/key {by_jwt / by_key:.3f}); roster CPU per request JWT {jwt_cpu:.0f} µs, key {key_cpu:.0f} µs")
             print(f"worst throughput cost {worst:+.1f} %, worst CPU-per-request cost {worst_cpu:+.1f} % "
                   f"({'both under' if max(worst, worst_cpu) < 5 else 'NOT both under'} the 5 % budget)")
+            if args.perf:
+                share = middleware_share(endpoints["GET /scim/v2/Users/{id}"], *servers["on"], args.seconds * 3, folder)
+                print(f"perf: the rate-limit middleware is {share:.2f} % of roster's CPU on GET /scim/v2/Users/{{id}}")
         return 0
     finally:
         for proc in reversed(started):
