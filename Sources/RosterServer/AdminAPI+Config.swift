@@ -14,9 +14,10 @@ extension AdminAPI {
         do {
             current = try settings.resolve(stored)
         } catch let error as AdminError {
-            // Only when replicas' process configurations differ (insecure loopback JWKS): not the client's fault.
+            // Only when replicas' process configurations differ (insecure loopback JWKS): not the client's fault,
+            // and another replica can answer, so 503 (documented) rather than a 500.
             throw AdminError(
-                status: .internalServerError, code: "internal",
+                status: .serviceUnavailable, code: "unavailable",
                 message: "This replica cannot apply the stored settings (version \(stored.version)): \(error.message)")
         }
         settings.apply(current)
