@@ -309,7 +309,7 @@ public struct SubscriptionLag: Sendable, Equatable {
 
 extension WebhookSubscriptions {
     /// Every subscription's lag, most behind first (for health and metrics; at most `limit`).
-    public func lags(limit: Int = 1000) async throws -> [SubscriptionLag] {
+    public func lags(limit: Int = 1000, tenants: Set<UUID>? = nil) async throws -> [SubscriptionLag] {
         try await database.query(
             """
             SELECT s.tenant_id, s.id, s.enabled, s.paused_at IS NOT NULL,
@@ -317,6 +317,7 @@ extension WebhookSubscriptions {
                     WHERE e.tenant_id = s.tenant_id AND e.seq > s.position AND (s.event_types IS NULL OR e.type = ANY(s.event_types))
                     ORDER BY e.seq LIMIT 1) AS oldest
             FROM webhook_subscriptions s
+            WHERE \(tenants == nil) OR s.tenant_id = ANY(\(tenants.map(Array.init) ?? []))
             ORDER BY oldest NULLS LAST, s.created
             LIMIT \(limit)
             """

@@ -7,7 +7,7 @@ import SCIM
 /// Store records as the document's schemas; ids are lowercase UUIDs, secrets appear only in the `…Created` bodies.
 extension Components.Schemas.Tenant {
     init(_ tenant: Tenant) {
-        self.init(id: tenant.id.lowercasedString, name: tenant.name, created: tenant.created)
+        self.init(id: tenant.id.lowercasedString, name: tenant.name, created: tenant.created, operatorDirectory: tenant.operatorDirectory)
     }
 }
 

@@ -48,9 +48,15 @@ extension AdminAPI {
     }
 
     func listRoleGrants(_ input: Operations.ListRoleGrants.Input) async throws -> Operations.ListRoleGrants.Output {
-        _ = try AuthenticatedAdmin.require(.adminUsers)
+        let principal = try AuthenticatedAdmin.require(.adminUsers)
         let role = try await role(input.path.role)
-        return .ok(.init(body: .json(.init(data: try await identity.roles.grants(role: role.id).map(Components.Schemas.RoleGrant.init)))))
+        // Only what this credential could grant itself: a tenant-bound holder sees its tenants' grants, not the others'.
+        let visible = try await identity.roles.grants(role: role.id).filter { grant in
+            guard principal.allows(.adminUsers, in: grant.tenant) else { return false }
+            if case .group(let tenant, _) = grant.holder { return principal.allows(.adminUsers, in: tenant) }
+            return true
+        }
+        return .ok(.init(body: .json(.init(data: visible.map(Components.Schemas.RoleGrant.init)))))
     }
 
     func grantRole(_ input: Operations.GrantRole.Input) async throws -> Operations.GrantRole.Output {
@@ -74,6 +80,11 @@ extension AdminAPI {
                 throw AdminError.invalidRequest("Several groups of tenant '\(tenant.name)' are named '\(group.group)'; name the group by its id.")
             }
             holder = .group(tenant: tenant.id, id: id)
+            // Whoever writes a tenant's directory decides who is in its groups: their roles stay in that tenant.
+            guard on == tenant.id || tenant.operatorDirectory else {
+                throw AdminError.invalidRequest(
+                    "A role granted to a group of tenant '\(tenant.name)' holds on that tenant only (send \"tenant\": \"\(tenant.name)\"): whoever holds its SCIM tokens decides who is in its groups. Only the operator's directory (a tenant an owner marks with PATCH /api/v1/tenants/{tenant}) grants roles on other tenants.")
+            }
         default:
             throw AdminError.invalidRequest("Name exactly one of 'user_id' or 'group' ({\"tenant\": …, \"group\": id or displayName}).")
         }

@@ -189,3 +189,13 @@ extension AdminAPI {
         .notFound("No such webhook subscription in tenant '\(tenant.name)'.")
     }
 }
+
+extension AdminAPI {
+    /// Each subscription's lag on the tenants where the credential holds `webhooks` (every tenant for a global grant).
+    func getWebhookHealth(_ input: Operations.GetWebhookHealth.Input) async throws -> Operations.GetWebhookHealth.Output {
+        let principal = try AuthenticatedAdmin.require(.webhooks)
+        let tenants: Set<UUID>? =
+            principal.allowsGlobally(.webhooks) ? nil : Set(principal.grants.tenants.keys.filter { principal.allows(.webhooks, in: $0) })
+        return .ok(.init(body: .json(try await HealthController.webhooks(webhooks, tenants: tenants, dispatcher: dispatcher))))
+    }
+}

@@ -19,6 +19,8 @@ struct AdminAPI: APIProtocol {
     let webhookTimeout: Duration
     /// How long a rotated-out webhook secret keeps signing.
     let webhookSecretOverlap: Duration
+    /// Whether this process runs the webhook dispatcher.
+    let dispatcher: Bool
     let scimBaseURL: String
     let identity: AdminIdentity
     /// Overrides change here, then apply at once in this process (others re-read them within seconds).
@@ -49,6 +51,17 @@ struct AdminAPI: APIProtocol {
     func getTenant(_ input: Operations.GetTenant.Input) async throws -> Operations.GetTenant.Output {
         let principal = try AuthenticatedAdmin.require(.tenants)
         return .ok(.init(body: .json(.init(try await tenant(named: input.path.tenant, for: principal, scope: .tenants)))))
+    }
+
+    /// Only an owner marks the operator's directory: its groups' grants reach every tenant.
+    func updateTenant(_ input: Operations.UpdateTenant.Input) async throws -> Operations.UpdateTenant.Output {
+        let principal = try Self.requireGlobal(.all)
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        let found = try await tenant(named: input.path.tenant, for: principal, scope: .all)
+        guard let tenant = try await tenants.setOperatorDirectory(body.operatorDirectory, tenant: found.id, by: AuthenticatedAdmin.auditContext())
+        else { throw AdminError.notFound("No tenant '\(input.path.tenant)'.") }
+        identity.cache.invalidate()
+        return .ok(.init(body: .json(.init(tenant))))
     }
 
     // MARK: Shared

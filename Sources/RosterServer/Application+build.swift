@@ -107,11 +107,11 @@ func buildRouter(
         audit: AuditLog(database: database),
         webhooks: WebhookSubscriptions(database: database), webhookPolicy: configuration.webhooks.urlPolicy,
         webhookTimeout: configuration.webhooks.timeout,
-        webhookSecretOverlap: configuration.webhookSecretOverlap, scimBaseURL: scimBase,
+        webhookSecretOverlap: configuration.webhookSecretOverlap, dispatcher: configuration.webhooksEnabled, scimBaseURL: scimBase,
         identity: AdminIdentity(database: database, authenticator: authenticator, configuration: configuration.identity),
         rateLimits: rateLimits, settings: settings)
     try api.registerHandlers(
-        on: admin, serverURL: URL(string: "/")!, configuration: .init(dateTranscoder: RFC3339Dates()), middlewares: [ETagMiddleware()])
+        on: admin, serverURL: URL(string: "/")!, configuration: .init(dateTranscoder: RFC3339Dates()), middlewares: [ETagMiddleware(), NoStoreMiddleware()])
     if let metrics {
         MetricsController(metrics: metrics, database: database, timeout: .milliseconds(configuration.healthTimeoutMilliseconds))
             .addRoutes(to: authenticated)  // a Prometheus scrape is never rate limited

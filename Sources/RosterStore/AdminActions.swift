@@ -4,6 +4,7 @@ import PostgresNIO
 /// The admin actions the audit log records beside the change feed's SCIM changes.
 public enum AdminAction: String, Sendable, CaseIterable, Codable {
     case tenantCreated = "tenant.created"
+    case tenantUpdated = "tenant.updated"
     case scimTokenCreated = "scim_token.created"
     case scimTokenRevoked = "scim_token.revoked"
     case adminKeyCreated = "admin_key.created"
@@ -37,7 +38,7 @@ public enum AdminAction: String, Sendable, CaseIterable, Codable {
     /// What the action is about, as an audit entry's `target.type` names it.
     public var targetType: String {
         switch self {
-        case .tenantCreated, .tenantRateLimitSet, .tenantRateLimitRemoved: "tenant"
+        case .tenantCreated, .tenantUpdated, .tenantRateLimitSet, .tenantRateLimitRemoved: "tenant"
         case .scimTokenCreated, .scimTokenRevoked, .scimTokenRateLimitSet, .scimTokenRateLimitRemoved: "scim_token"
         case .adminKeyCreated, .adminKeyRevoked, .adminKeyRateLimitSet, .adminKeyRateLimitRemoved: "admin_key"
         case .webhookCreated, .webhookUpdated, .webhookDeleted, .webhookSecretRotated, .webhookReplayed, .webhookTestSent: "webhook"

@@ -82,6 +82,9 @@ public struct RoleResolution: Sendable {
             WHERE CASE WHEN \(activeGroup)::text IS NULL
                        THEN gr.user_id = \(user) OR (gr.group_tenant_id, gr.group_id) IN (SELECT tenant_id, group_id FROM member_of)
                        ELSE (gr.group_tenant_id, gr.group_id) IN (SELECT tenant_id, id FROM active) END
+              -- A group's grant confers rights on its own tenant only, unless that is the operator's directory (0013).
+              AND (gr.group_id IS NULL OR gr.tenant_id = gr.group_tenant_id
+                   OR gr.group_tenant_id IN (SELECT id FROM tenants WHERE operator_directory))
             UNION ALL
             SELECT 'grant', t.id, r.scopes
             FROM (SELECT role, nullif(tenant, '') AS tenant

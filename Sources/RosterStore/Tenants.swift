@@ -5,6 +5,8 @@ public struct Tenant: Sendable, Equatable, Codable {
     public var id: UUID
     public var name: String
     public var created: Date
+    /// The operator's own directory: its groups' role grants may reach other tenants (0013_operator_directory.sql).
+    public var operatorDirectory: Bool = false
 }
 
 /// Tenants: every resource, token and key belongs to one; `default` exists after the first migration.
@@ -26,31 +28,56 @@ public struct TenantRepository: Sendable {
     public func create(name: String, by context: AuditContext) async throws -> Tenant {
         let rows = try await database.query(
             """
-            WITH tenant AS (INSERT INTO tenants (name) VALUES (\(name)) RETURNING id, name, created),
+            WITH tenant AS (INSERT INTO tenants (name) VALUES (\(name)) RETURNING \(unescaped: Self.columns)),
                  audit AS (\(audit: .tenantCreated, by: context, from: "tenant", tenant: "NULL::uuid", target: "tenant.id",
                                details: "jsonb_build_object('name', tenant.name)"))
-            SELECT id, name, created FROM tenant
+            SELECT \(unescaped: Self.columns) FROM tenant
             """)
         guard let tenant = try Self.decode(rows).first else { throw StoreError.notFound("tenant") }
         return tenant
     }
 
     public func list() async throws -> [Tenant] {
-        try await Self.decode(database.query("SELECT id, name, created FROM tenants ORDER BY created, name"))
+        try await Self.decode(database.query("SELECT \(unescaped: Self.columns) FROM tenants ORDER BY created, name"))
     }
 
     /// Finds a tenant by its id or its name.
     public func find(_ reference: String) async throws -> Tenant? {
         if let id = UUID(uuidString: reference) {
-            return try await Self.decode(database.query("SELECT id, name, created FROM tenants WHERE id = \(id)")).first
+            return try await Self.decode(database.query("SELECT \(unescaped: Self.columns) FROM tenants WHERE id = \(id)")).first
         }
-        return try await Self.decode(database.query("SELECT id, name, created FROM tenants WHERE name = \(reference)")).first
+        return try await Self.decode(database.query("SELECT \(unescaped: Self.columns) FROM tenants WHERE name = \(reference)")).first
     }
+
+    /// Marks or unmarks a tenant as the operator's directory, with its audit entry; nil when there is no such tenant.
+    public func setOperatorDirectory(_ marked: Bool, tenant id: UUID, by context: AuditContext) async throws -> Tenant? {
+        let rows = try await database.query(
+            """
+            WITH tenant AS (UPDATE tenants SET operator_directory = \(marked) WHERE id = \(id) RETURNING \(unescaped: Self.columns)),
+                 audit AS (\(audit: .tenantUpdated, by: context, from: "tenant", tenant: "tenant.id", target: "tenant.id",
+                               details: "jsonb_build_object('name', tenant.name, 'operator_directory', tenant.operator_directory)"))
+            SELECT \(unescaped: Self.columns) FROM tenant
+            """)
+        return try Self.decode(rows).first
+    }
+
+    /// The scopes that roles granted to a tenant's groups confer on that tenant: whoever writes its directory
+    /// decides who holds them.
+    public func directoryScopes(of tenant: UUID) async throws -> Set<AdminScope> {
+        let rows = try await database.query(
+            """
+            SELECT DISTINCT s FROM admin_role_grants g JOIN admin_roles r ON r.id = g.role_id, unnest(r.scopes) s
+            WHERE g.group_tenant_id = \(tenant) AND g.group_id IS NOT NULL AND g.tenant_id = \(tenant)
+            """)
+        return Set(try rows.compactMap { AdminScope(rawValue: try $0.decode(String.self)) })
+    }
+
+    static let columns = "id, name, created, operator_directory"
 
     private static func decode(_ rows: [PostgresRow]) throws -> [Tenant] {
         try rows.map { row in
-            let (id, name, created) = try row.decode((UUID, String, Date).self)
-            return Tenant(id: id, name: name, created: created)
+            let (id, name, created, operatorDirectory) = try row.decode((UUID, String, Date, Bool).self)
+            return Tenant(id: id, name: name, created: created, operatorDirectory: operatorDirectory)
         }
     }
 }

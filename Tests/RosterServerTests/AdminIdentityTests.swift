@@ -217,7 +217,7 @@ extension ServerSuite {
                 let engineers = try await roster.createGroup("Engineers", members: [ada])
                 _ = try await roster.createGroup("Roster Admins", members: [engineers])
                 let grant = try await roster.admin(
-                    .post, "/admin/roles/admin/grants", body: #"{"group":{"tenant":"default","group":"Roster Admins"}}"#)
+                    .post, "/admin/roles/admin/grants", body: #"{"group":{"tenant":"default","group":"Roster Admins"},"tenant":"default"}"#)
                 #expect(grant.status == .created, "\(grant.body)")
                 let session = try await roster.signIn("ada@example.com")
                 #expect(try await roster.admin(.get, "/tenants", bearer: session.access).status == .ok)
@@ -235,7 +235,8 @@ extension ServerSuite {
                 let ada = try await roster.createUser("ada@example.com")
                 let auditors = try await roster.createGroup("Auditors", members: [ada])
                 _ = try await roster.createGroup("Others")
-                _ = try await roster.admin(.post, "/admin/roles/auditor/grants", body: #"{"group":{"tenant":"default","group":"\#(auditors)"}}"#)
+                _ = try await roster.admin(
+                    .post, "/admin/roles/auditor/grants", body: #"{"group":{"tenant":"default","group":"\#(auditors)"},"tenant":"default"}"#)
                 let session = try await roster.signIn("ada@example.com")
                 #expect(try await roster.admin(.get, "/admin/users", bearer: session.access).status == .ok)
                 let asAuditor: HTTPFields = [.init("X-Roster-Active-Group")!: "Auditors"]
