@@ -64,8 +64,10 @@ public struct GroupRepository: Sendable {
         _ transform: @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
     ) async throws -> StoredGroup? {
         try await database.transaction { connection in
+            // NO KEY UPDATE still serialises writers of this group, but lets another group's PATCH lock it FOR KEY
+            // SHARE as a new member: two PATCHes nesting A and B in each other then queue instead of deadlocking.
             let current = try await StoredResource.decode(connection.query(
-                "SELECT \(unescaped: StoredResource.columns) FROM groups WHERE tenant_id = \(tenant) AND id = \(id) FOR UPDATE",
+                "SELECT \(unescaped: StoredResource.columns) FROM groups WHERE tenant_id = \(tenant) AND id = \(id) FOR NO KEY UPDATE",
                 logger: database.logger)).first
             guard let current else { return nil }
             try precondition?.check(current.version)
@@ -210,6 +212,9 @@ public struct GroupRepository: Sendable {
 
     // MARK: - Membership rows
 
+    /// The first key of the advisory lock that serialises adding groups to groups in one tenant: "Nest" in ASCII.
+    static let nestingLock: Int32 = 0x4E65_7374
+
     /// Inserts membership rows after checking each member exists in the tenant with the claimed type.
     /// The member rows are locked FOR KEY SHARE so a concurrent delete waits for this transaction.
     static func addMembers(
@@ -238,6 +243,10 @@ public struct GroupRepository: Sendable {
             throw ScimError.invalidValue("A group cannot be a member of itself.")
         }
         if !groupMembers.isEmpty {
+            // Two transactions adding A to B and B to A would each see no cycle in its own snapshot: nesting
+            // in a tenant is serialised (until commit), and each check runs after the lock, in a fresh snapshot.
+            try await connection.query(
+                "SELECT pg_advisory_xact_lock(\(Self.nestingLock), hashtext(\(tenant.uuidString.lowercased())))", logger: logger)
             // A nested group that already contains this group, directly or not, would close a cycle.
             let cycle = try await connection.query(
                 """

@@ -104,6 +104,31 @@ extension ServerSuite {
             }
         }
 
+        @Test("two PATCHes that would close a nesting cycle from both ends never both succeed")
+        func concurrentCycle() async throws {
+            try await Roster.run { roster in
+                for round in 0..<15 {
+                    let a = try await roster.createGroup("A\(round)")
+                    let b = try await roster.createGroup("B\(round)")
+                    let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+                        for (parent, child) in [(a, b), (b, a)] {
+                            group.addTask { try await roster.patch("/Groups/\(parent)", #"[{"op":"add","path":"members","value":[{"value":"\#(child)"}]}]"#) }
+                        }
+                        return try await group.reduce(into: []) { $0.append($1) }
+                    }
+                    let applied = replies.filter { $0.status.kind == .successful }
+                    #expect(applied.count == 1, "round \(round): \(replies.map(\.status))")
+                    for refused in replies where refused.status.kind != .successful { refused.expectScimError(.badRequest, "invalidValue") }
+                    let nested = try await roster.sql { db in
+                        try await db.query(
+                            "SELECT count(*) FROM group_members WHERE member_type = 'Group' AND group_id = ANY(\([UUID(uuidString: a)!, UUID(uuidString: b)!]))"
+                        ).first!.decode(Int.self)
+                    }
+                    #expect(nested == 1, "round \(round): A in B and B in A")
+                }
+            }
+        }
+
         @Test("deleting a user removes its memberships")
         func deleteUserRemovesMemberships() async throws {
             try await Roster.run { roster in
