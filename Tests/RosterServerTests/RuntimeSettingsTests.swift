@@ -281,7 +281,7 @@ extension ServerSuite {
         static func accessClaims(_ issuer: String, groups: [JSONValue]) -> [String: JSONValue] {
             let now = Date()
             return [
-                "iss": .string(issuer), "aud": "api://roster", "sub": "00u-ada", "groups": .array(groups),
+                "iss": .string(issuer), "aud": "api://roster", "sub": "00u-ada", "email": "ada@example.com", "groups": .array(groups),
                 "iat": TestJWT.seconds(now), "nbf": TestJWT.seconds(now), "exp": TestJWT.seconds(now.addingTimeInterval(600)),
             ]
         }
