@@ -24,6 +24,7 @@ struct CompactJWS {
         // RFC 7515 §4.1.11: a recipient must refuse critical extensions it does not understand (all of them, here).
         guard header["crit"] == nil else { throw .malformed("critical header extensions are not supported.") }
         if let kid = header["kid"], kid.stringValue == nil { throw .malformed("the header's 'kid' is not a string.") }
+        if let type = header["typ"], type.stringValue == nil { throw .malformed("the header's 'typ' is not a string.") }
         self.algorithm = algorithm
         self.keyID = header["kid"]?.stringValue
         self.type = header["typ"]?.stringValue

@@ -4,14 +4,17 @@ import JWTKit
 import Logging
 import SCIM
 
-/// How a verified token names its user: the value of the issuer's user claim, and the SCIM attribute it matches.
+/// How a verified token names its user: the value of the issuer's user claim, the SCIM attribute it matches,
+/// and the only tenants whose users it may match (the issuer's `directoryTenants`).
 public struct UserMatch: Sendable, Hashable {
     public var attribute: UserAttribute
     public var value: String
+    public var tenants: [TenantReference]
 
-    public init(attribute: UserAttribute, value: String) {
+    public init(attribute: UserAttribute, value: String, tenants: [TenantReference]) {
         self.attribute = attribute
         self.value = value
+        self.tenants = tenants
     }
 }
 
@@ -20,7 +23,8 @@ public struct VerifiedOIDCToken: Sendable, Equatable {
     public var issuer: String
     /// `sub`: the bearer's stable id at the issuer.
     public var subject: String
-    public var user: UserMatch
+    /// nil when the issuer names no directory tenants: its tokens match no SCIM user.
+    public var user: UserMatch?
     /// The roles the issuer's role mappings grant for the token's roles claim, each once, in mapping order.
     public var roleGrants: [RoleGrant]
     public var expires: Date
@@ -75,7 +79,16 @@ public final class OIDCVerifier: Sendable {
                 url: issuer.jwksURL, policy: JWKSURLPolicy(allowInsecureLoopback: allowInsecureLoopback),
                 algorithms: issuer.acceptedAlgorithms, http: httpClient, logger: logger)
             trusted[issuer.issuer] = Trusted(
-                configuration: issuer, keys: KeySetCache(minimumInterval: refetchInterval, logger: logger) { try await fetcher.fetch() })
+                configuration: issuer,
+                keys: KeySetCache(minimumInterval: refetchInterval, logger: logger) {
+                    do {
+                        return try await fetcher.fetch()
+                    } catch let TokenError.jwksUnavailable(reason) {
+                        // The detail is the operator's (upstream host, status, error), never the bearer's: log it once per fetch.
+                        logger.warning("A trusted issuer's signing keys could not be fetched", metadata: ["issuer": "\(issuer.issuer)", "reason": "\(reason)"])
+                        throw TokenError.jwksUnavailable(reason)
+                    }
+                })
         }
         guard problems.isEmpty else { throw OIDCConfigurationError(problems: problems) }
         self.issuers = issuers
@@ -97,16 +110,32 @@ public final class OIDCVerifier: Sendable {
         let keys = try await key(kid: jws.keyID, algorithm: algorithm, of: trusted)
         let claims = try await SignatureCheck.verify(token, with: keys, as: ClaimSet.self).claims
         guard claims["iss"]?.stringValue == issuer.issuer else { throw TokenError.wrongIssuer }
+        guard Self.isAccessToken(type: jws.type, allowingUntyped: issuer.allowUntypedAccessTokens) else {
+            throw TokenError.notAnAccessToken(typ: jws.type)
+        }
         guard claims["aud"]?.audiences.contains(issuer.audience) == true else { throw TokenError.wrongAudience }
         try TokenValidity.check(
             expires: claims["exp"]?.numericDate, notBefore: claims["nbf"]?.numericDate, issuedAt: claims["iat"]?.numericDate, now: now())
         guard let subject = claims["sub"]?.stringValue, !subject.isEmpty else { throw TokenError.missingClaim("sub") }
-        guard let user = issuer.userClaim.value(in: claims)?.stringValue, !user.isEmpty else {
-            throw TokenError.missingClaim(issuer.userClaim.rawValue)
+        var user: UserMatch?
+        if !issuer.directoryTenants.isEmpty {
+            guard let value = issuer.userClaim.value(in: claims)?.stringValue, !value.isEmpty else {
+                throw TokenError.missingClaim(issuer.userClaim.rawValue)
+            }
+            user = UserMatch(attribute: issuer.userAttribute, value: value, tenants: issuer.directoryTenants)
         }
         return VerifiedOIDCToken(
-            issuer: issuer.issuer, subject: subject, user: UserMatch(attribute: issuer.userAttribute, value: user),
-            roleGrants: Self.grants(claims, issuer), expires: claims["exp"]?.numericDate ?? now())
+            issuer: issuer.issuer, subject: subject, user: user, roleGrants: Self.grants(claims, issuer),
+            expires: claims["exp"]?.numericDate ?? now())
+    }
+
+    /// RFC 9068 §4: `at+jwt`, or `application/at+jwt` (RFC 7515 §4.1.9: a `typ` without '/' has `application/`
+    /// implied; media types compare case-insensitively). Untyped: no `typ`, or the generic `JWT` (Entra ID v2, Keycloak).
+    static func isAccessToken(type: String?, allowingUntyped: Bool) -> Bool {
+        guard let type else { return allowingUntyped }
+        var mediaType = type.lowercased()
+        if !mediaType.contains("/") { mediaType = "application/" + mediaType }
+        return mediaType == "application/at+jwt" || (allowingUntyped && mediaType == "application/jwt")
     }
 
     private func key(kid: String?, algorithm: JWSAlgorithm, of trusted: Trusted) async throws -> JWTKeyCollection {

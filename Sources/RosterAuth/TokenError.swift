@@ -20,13 +20,23 @@ public enum TokenError: Error, Sendable, Equatable, CustomStringConvertible {
     case notYetValid
     case wrongAudience
     case wrongIssuer
-    /// The issuer's key set could not be fetched or read; the reason names the URL and the failure, never a key.
+    /// The `typ` header does not say access token (RFC 9068 §4): an ID token, say; nil when there is none.
+    case notAnAccessToken(type: String?)
+    /// The issuer's key set could not be fetched or read. The reason names the URL and the failure, never a key:
+    /// it is for the log only, never a response (`description` leaves it out).
     case jwksUnavailable(String)
 
     /// The `alg` header as it may be shown: a known name, else a placeholder (it is the sender's text).
     static func disallowed(_ algorithm: String) -> TokenError {
         let printable = algorithm.count <= 16 && algorithm.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) }
         return .disallowedAlgorithm(printable ? algorithm : "unrecognised")
+    }
+
+    /// The `typ` header as it may be shown: short media-type text, else a placeholder (it is the sender's text).
+    static func notAnAccessToken(typ type: String?) -> TokenError {
+        guard let type else { return .notAnAccessToken(type: nil) }
+        let printable = type.count <= 40 && type.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "+-./".contains($0)) }
+        return .notAnAccessToken(type: printable ? type : "unrecognised")
     }
 
     public var description: String {
@@ -41,7 +51,9 @@ public enum TokenError: Error, Sendable, Equatable, CustomStringConvertible {
         case .notYetValid: "The token is not valid yet."
         case .wrongAudience: "The token is not meant for this server (audience)."
         case .wrongIssuer: "The token was issued by someone else (issuer)."
-        case .jwksUnavailable(let reason): "The issuer's signing keys are unavailable: \(reason)"
+        case .notAnAccessToken(let type):
+            "The token is not an access token: its 'typ' header is \(type.map { "'\($0)'" } ?? "absent"), where RFC 9068 access tokens say 'at+jwt'."
+        case .jwksUnavailable: "The issuer's signing keys could not be fetched; try again later."
         }
     }
 }

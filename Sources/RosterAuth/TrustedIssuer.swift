@@ -55,6 +55,7 @@ public struct ClaimPath: RawRepresentable, Codable, Hashable, Sendable, Expressi
 /// Which attribute of a provisioned SCIM user the token's user claim is matched against.
 public enum UserAttribute: String, Codable, Sendable, CaseIterable {
     case userName
+    /// The IdP's own id for the user, where Entra ID (mapped from objectId) and Okta provision it.
     case externalId
     /// Any of the user's `emails[].value`.
     case emails
@@ -124,14 +125,23 @@ public struct TrustedIssuer: Codable, Sendable, Hashable {
     /// The claim holding the user's groups or roles; nil: the issuer grants no roles.
     public var rolesClaim: ClaimPath?
     public var roleMappings: [RoleMapping]
-    /// The claim matched against a provisioned user.
+    /// The tenants whose SCIM users (and their groups' roles) a token may be matched to; empty: none, only `roleMappings` apply.
+    public var directoryTenants: [TenantReference]
+    /// The claim matched against a provisioned user: an immutable id (`sub`; Entra ID's `oid`), never one the user can change.
     public var userClaim: ClaimPath
     /// The user attribute `userClaim` is matched against.
     public var userAttribute: UserAttribute
+    /// Accept tokens whose `typ` is absent or the generic `JWT` (IdPs that do not type access tokens per RFC 9068).
+    public var allowUntypedAccessTokens: Bool
+
+    public static let defaultUserClaim: ClaimPath = "sub"
+    public static let defaultUserAttribute: UserAttribute = .externalId
 
     public init(
         issuer: String, audience: String, jwksURL: URL, algorithms: [JWSAlgorithm] = JWSAlgorithm.defaultAllowed,
-        rolesClaim: ClaimPath? = nil, roleMappings: [RoleMapping] = [], userClaim: ClaimPath = "email", userAttribute: UserAttribute = .userName
+        rolesClaim: ClaimPath? = nil, roleMappings: [RoleMapping] = [], directoryTenants: [TenantReference] = [],
+        userClaim: ClaimPath = TrustedIssuer.defaultUserClaim, userAttribute: UserAttribute = TrustedIssuer.defaultUserAttribute,
+        allowUntypedAccessTokens: Bool = false
     ) {
         self.issuer = issuer
         self.audience = audience
@@ -139,12 +149,14 @@ public struct TrustedIssuer: Codable, Sendable, Hashable {
         self.algorithms = algorithms
         self.rolesClaim = rolesClaim
         self.roleMappings = roleMappings
+        self.directoryTenants = directoryTenants
         self.userClaim = userClaim
         self.userAttribute = userAttribute
+        self.allowUntypedAccessTokens = allowUntypedAccessTokens
     }
 
-    enum CodingKeys: String, CodingKey {
-        case issuer, audience, jwksURL, algorithms, rolesClaim, roleMappings, userClaim, userAttribute
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case issuer, audience, jwksURL, algorithms, rolesClaim, roleMappings, directoryTenants, userClaim, userAttribute, allowUntypedAccessTokens
     }
 
     /// Only issuer, audience and jwksURL are required; the rest take the defaults of `init`.
@@ -157,8 +169,10 @@ public struct TrustedIssuer: Codable, Sendable, Hashable {
             algorithms: try container.decodeIfPresent([JWSAlgorithm].self, forKey: .algorithms) ?? JWSAlgorithm.defaultAllowed,
             rolesClaim: try container.decodeIfPresent(ClaimPath.self, forKey: .rolesClaim),
             roleMappings: try container.decodeIfPresent([RoleMapping].self, forKey: .roleMappings) ?? [],
-            userClaim: try container.decodeIfPresent(ClaimPath.self, forKey: .userClaim) ?? "email",
-            userAttribute: try container.decodeIfPresent(UserAttribute.self, forKey: .userAttribute) ?? .userName)
+            directoryTenants: try container.decodeIfPresent([TenantReference].self, forKey: .directoryTenants) ?? [],
+            userClaim: try container.decodeIfPresent(ClaimPath.self, forKey: .userClaim) ?? Self.defaultUserClaim,
+            userAttribute: try container.decodeIfPresent(UserAttribute.self, forKey: .userAttribute) ?? Self.defaultUserAttribute,
+            allowUntypedAccessTokens: try container.decodeIfPresent(Bool.self, forKey: .allowUntypedAccessTokens) ?? false)
     }
 
     /// The algorithms verification accepts: those configured, less any that may never be accepted.
@@ -182,6 +196,9 @@ public struct TrustedIssuer: Codable, Sendable, Hashable {
             if mapping.role.isEmpty { problems.append("'roleMappings[\(index)].role' must not be empty.") }
         }
         if userClaim.rawValue.isEmpty { problems.append("'userClaim' must not be empty.") }
+        for (index, tenant) in directoryTenants.enumerated() where tenant.description.isEmpty {
+            problems.append("'directoryTenants[\(index)]' must name a tenant (its name or id).")
+        }
         return problems
     }
 }

@@ -4,11 +4,30 @@ import RosterStore
 import SCIM
 
 /// `/api/v1/config`: the runtime settings, versioned by an ETag. Scope `config` on every tenant: the
-/// settings are global, so a grant on one tenant cannot change them.
+/// settings are global, so a grant on one tenant cannot change them. Trusted issuers are not among them
+/// here: they decide who is owner, so only `*` replaces them (AdminAPI+TrustedIssuers.swift).
 extension AdminAPI {
     func getConfig(_ input: Operations.GetConfig.Input) async throws -> Operations.GetConfig.Output {
         _ = try Self.requireGlobal(.config)
-        // From the database, not this replica's copy: the ETag must be the one a PUT's If-Match is compared with.
+        let current = try await storedSettings()
+        return .ok(.init(headers: .init(eTag: Self.etag(current.version)), body: .json(.init(current))))
+    }
+
+    func replaceConfig(_ input: Operations.ReplaceConfig.Input) async throws -> Operations.ReplaceConfig.Output {
+        _ = try Self.requireGlobal(.config)
+        let expected = try Self.expectedVersions(input.headers.ifMatch)
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        let sections = try Self.json(body.settings)
+        let current = try await replaceSettings(ifMatch: expected) { stored in
+            var document = sections
+            document[RuntimeSettings.CodingKeys.trustedIssuers.rawValue] = stored[RuntimeSettings.CodingKeys.trustedIssuers.rawValue]
+            return document
+        }
+        return .ok(.init(headers: .init(eTag: Self.etag(current.version)), body: .json(.init(current))))
+    }
+
+    /// The settings the database holds now, applied here: their version is the ETag a PUT's If-Match is compared with.
+    func storedSettings() async throws -> CurrentSettings {
         let stored = try await settings.repository.current()
         let current: CurrentSettings
         do {
@@ -21,31 +40,36 @@ extension AdminAPI {
                 message: "This replica cannot apply the stored settings (version \(stored.version)): \(error.message)")
         }
         settings.apply(current)
-        return .ok(.init(headers: .init(eTag: Self.etag(current.version)), body: .json(.init(current))))
+        return current
     }
 
-    func replaceConfig(_ input: Operations.ReplaceConfig.Input) async throws -> Operations.ReplaceConfig.Output {
-        _ = try Self.requireGlobal(.config)
-        var expected = try Self.expectedVersions(input.headers.ifMatch)
-        guard case .json(let document) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
-        // Checked in full (the verifier built) before anything is written, so the database never holds what a replica refuses.
-        let checked = try CurrentSettings(document, version: 0, baseline: settings.baseline, previous: settings.current)
-        if let versions = expected, versions.count > 1 {
-            // Several tags: whichever is current now; the replace still fails if it moves on meanwhile.
-            let now = try await settings.repository.current().version
-            expected = versions.contains(now) ? [now] : []
+    /// Replaces the stored document with `edit` of it when its version is one `ifMatch` names (nil: any), checked in
+    /// full (the verifier built) before anything is written, so the database never holds what a replica refuses.
+    func replaceSettings(
+        ifMatch expected: [Int64]?, edit: ([String: JSONValue]) throws -> [String: JSONValue]
+    ) async throws -> CurrentSettings {
+        // With If-Match: * another PUT landing between the read and the write is edited again, not reported.
+        for _ in 0..<3 {
+            let stored = try await settings.repository.current()
+            if let expected, !expected.contains(stored.version) { throw Self.settingsChanged }
+            let document = try edit(stored.document)
+            let decoded = try JSONDecoder().decode(RuntimeSettings.self, from: JSONValue.object(document).encoded())
+            var checked = try CurrentSettings(decoded, version: 0, baseline: settings.baseline, previous: settings.current)
+            guard let written = try await settings.repository.replace(document, ifVersion: stored.version, by: AuthenticatedAdmin.auditContext()) else {
+                if expected == nil { continue }
+                throw Self.settingsChanged
+            }
+            checked.version = written.version
+            settings.apply(checked)
+            return checked
         }
-        guard let stored = try await settings.repository.replace(
-            try Self.json(document), ifVersion: expected.map { $0.first ?? -1 }, by: AuthenticatedAdmin.auditContext())
-        else {
-            throw AdminError(
-                status: .preconditionFailed, code: "precondition_failed",
-                message: "The settings changed since the version If-Match names; GET them again and send the new ETag.")
-        }
-        var current = checked
-        current.version = stored.version
-        settings.apply(current)
-        return .ok(.init(headers: .init(eTag: Self.etag(current.version)), body: .json(.init(current))))
+        throw Self.settingsChanged
+    }
+
+    static var settingsChanged: AdminError {
+        AdminError(
+            status: .preconditionFailed, code: "precondition_failed",
+            message: "The settings changed since the version If-Match names; GET them again and send the new ETag.")
     }
 
     /// RFC 9110 §8.8.3: a strong entity tag, the version in quotes.
@@ -74,8 +98,27 @@ extension AdminAPI {
     }
 }
 
+/// The `RuntimeSettingsUpdate` schema (openapi-generator-config.yaml puts it in place of the generated type): the
+/// runtime settings but `trusted_issuers`, which is refused by name rather than silently kept.
+struct ConfigUpdateBody: Codable, Hashable, Sendable {
+    var settings: RuntimeSettings
+
+    init(from decoder: any Decoder) throws {
+        let issuers = RuntimeSettings.AnyKey(stringValue: RuntimeSettings.CodingKeys.trustedIssuers.rawValue)
+        if let container = try? decoder.container(keyedBy: RuntimeSettings.AnyKey.self), container.contains(issuers) {
+            throw AdminError.invalidRequest(
+                "'trusted_issuers' is not set here: trusted issuers decide who is owner, so they are replaced at PUT /api/v1/config/trusted-issuers, which needs the '*' scope.")
+        }
+        settings = try RuntimeSettings(from: decoder)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try settings.encode(to: encoder)
+    }
+}
+
 /// The `RuntimeSettingsView` schema (openapi-generator-config.yaml puts it in place of the generated type):
-/// every section as it holds now, its version and the sections the database sets.
+/// every section as it holds now but the trusted issuers, its version and the sections the database sets.
 struct CurrentSettingsBody: Codable, Hashable, Sendable {
     var settings: RuntimeSettings
     var version: Int64
@@ -83,8 +126,9 @@ struct CurrentSettingsBody: Codable, Hashable, Sendable {
 
     init(_ current: CurrentSettings) {
         settings = current.document
+        settings.trustedIssuers = nil
         version = current.version
-        overridden = current.overridden
+        overridden = current.overridden.filter { $0 != RuntimeSettings.CodingKeys.trustedIssuers.rawValue }
     }
 
     enum CodingKeys: String, CodingKey {

@@ -140,13 +140,17 @@ struct AdminAuthenticator: Sendable {
         return result
     }
 
-    /// A trusted issuer's subject: the roles its claims map to, plus those of its directory user's groups.
+    /// A trusted issuer's subject: the roles its claims map to, plus those of its directory user's groups, where
+    /// the user is looked for only in the issuer's `directoryTenants` (none: no directory roles at all).
     private func principal(oidc token: VerifiedOIDCToken, activeGroup: String?) async throws -> AdminPrincipal {
         let identity = AdminPrincipal.Identity.oidc(token.issuer + " " + token.subject)
         let named = token.roleGrants.map { NamedRole(role: $0.role, tenant: $0.tenant?.description) }
-        let match = DirectoryMatch.Attribute(rawValue: token.user.attribute.rawValue).map { DirectoryMatch(attribute: $0, value: token.user.value) }
+        let match = token.user.flatMap { user in
+            DirectoryMatch.Attribute(rawValue: user.attribute.rawValue).map { DirectoryMatch(attribute: $0, value: user.value) }
+        }
+        let tenants = token.user?.tenants.map(\.description) ?? []
         let outcome = try await cache.outcome(for: .init(identity: identity, activeGroup: activeGroup)) {
-            try await roles.resolve(user: nil, match: match, named: named, activeGroup: activeGroup)
+            try await roles.resolve(user: nil, match: match, matchTenants: tenants, named: named, activeGroup: activeGroup)
         }
         return AdminPrincipal(identity: identity, grants: try Self.grants(outcome, activeGroup: activeGroup))
     }

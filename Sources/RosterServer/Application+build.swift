@@ -23,7 +23,8 @@ public func buildApplication(
     let registry = try SchemaDocuments.registry(extraDirectory: configuration.schemasDirectory)
     let metrics = configuration.metricsEnabled ? RosterMetrics() : nil
     let database = RosterDatabase(client: client, logger: logger, metrics: metrics?.factory, pool: pool)
-    let settings = try RuntimeSettingsHolder(baseline: SettingsBaseline(configuration), repository: RuntimeSettingsRepository(database: database))
+    let settings = try RuntimeSettingsHolder(
+        baseline: SettingsBaseline(configuration, logger: logger), repository: RuntimeSettingsRepository(database: database))
     let rateLimits = RateLimits(
         defaults: { settings.current.rateLimitDefaults }, refreshInterval: configuration.rateLimits.refreshInterval,
         repository: RateLimitRepository(database: database))

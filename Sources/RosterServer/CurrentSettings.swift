@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import RosterAuth
 import RosterFeed
 import SCIM
@@ -36,7 +37,7 @@ struct CurrentSettings: Sendable {
         if let previous, previous.trustedIssuers == trustedIssuers {
             oidc = previous.oidc
         } else {
-            oidc = try Self.verifier(trustedIssuers, allowInsecureLoopback: baseline.allowInsecureLoopbackJWKS)
+            oidc = try Self.verifier(trustedIssuers, allowInsecureLoopback: baseline.allowInsecureLoopbackJWKS, logger: baseline.logger)
         }
     }
 
@@ -68,7 +69,7 @@ struct CurrentSettings: Sendable {
     }
 
     /// Each issuer as TrustedIssuer.validate checks it, then all of them as the verifier takes them (an issuer twice).
-    static func verifier(_ issuers: [TrustedIssuer], allowInsecureLoopback: Bool) throws -> OIDCVerifier? {
+    static func verifier(_ issuers: [TrustedIssuer], allowInsecureLoopback: Bool, logger: Logger) throws -> OIDCVerifier? {
         for (index, issuer) in issuers.enumerated() {
             if let problem = issuer.validate(allowInsecureLoopback: allowInsecureLoopback).first {
                 throw AdminError.invalidRequest("'trusted_issuers[\(index)]' (issuer '\(issuer.issuer)'): \(problem)")
@@ -76,7 +77,7 @@ struct CurrentSettings: Sendable {
         }
         guard !issuers.isEmpty else { return nil }
         do {
-            return try OIDCVerifier(issuers: issuers, allowInsecureLoopback: allowInsecureLoopback)
+            return try OIDCVerifier(issuers: issuers, allowInsecureLoopback: allowInsecureLoopback, logger: logger)
         } catch let error as OIDCConfigurationError {
             throw AdminError.invalidRequest("'trusted_issuers': \(error.problems.joined(separator: " "))")
         }
@@ -95,8 +96,11 @@ struct SettingsBaseline: Sendable {
     var trustedIssuers: [TrustedIssuer]
     /// Whether a trusted issuer's JWKS may be fetched over http from loopback (`roster dev`, tests); never set at run time.
     var allowInsecureLoopbackJWKS: Bool
+    /// Where the verifier logs what it keeps from responses (why an issuer's keys could not be fetched).
+    var logger: Logger
 
-    init(_ configuration: RosterConfiguration) {
+    init(_ configuration: RosterConfiguration, logger: Logger = Logger(label: "roster.auth.oidc")) {
+        self.logger = logger
         let text = { (policy: RateLimitPolicy?) in policy.map { "\($0.limit)/\($0.windowSeconds)s" } ?? "off" }
         rateLimits = RateLimitSettings(scim: text(configuration.rateLimits.scim), admin: text(configuration.rateLimits.admin))
         retrySchedule = configuration.webhooks.schedule

@@ -39,14 +39,18 @@ struct RuntimeSettings: Codable, Hashable, Sendable {
         rateLimits = try container.decodeIfPresent(RateLimitSettings.self, forKey: .rateLimits)
         listPageSize = try container.decodeIfPresent(ListPageSize.self, forKey: .listPageSize)
         webhookRetrySchedule = try container.decodeIfPresent([Double].self, forKey: .webhookRetrySchedule)
-        if container.contains(.trustedIssuers), try !container.decodeNil(forKey: .trustedIssuers) {
-            var issuers = try container.nestedUnkeyedContainer(forKey: .trustedIssuers)
-            while !issuers.isAtEnd {
-                let index = issuers.currentIndex
-                try Self.refuseUnknownKeys(in: issuers.superDecoder(), known: TrustedIssuer.keys, section: "trusted_issuers[\(index)]")
-            }
-            trustedIssuers = try container.decode([TrustedIssuer].self, forKey: .trustedIssuers)
+        trustedIssuers = try Self.issuers(in: container, forKey: .trustedIssuers)
+    }
+
+    /// `trusted_issuers`, each issuer's misspelt member refused by name; nil when absent or null.
+    static func issuers<Key: CodingKey>(in container: KeyedDecodingContainer<Key>, forKey key: Key) throws -> [TrustedIssuer]? {
+        guard container.contains(key), try !container.decodeNil(forKey: key) else { return nil }
+        var issuers = try container.nestedUnkeyedContainer(forKey: key)
+        while !issuers.isAtEnd {
+            let index = issuers.currentIndex
+            try Self.refuseUnknownKeys(in: issuers.superDecoder(), known: TrustedIssuer.keys, section: "\(key.stringValue)[\(index)]")
         }
+        return try container.decode([TrustedIssuer].self, forKey: key)
     }
 
     /// The top-level sections this document sets.
@@ -135,5 +139,5 @@ struct ListPageSize: Codable, Hashable, Sendable {
 
 extension TrustedIssuer {
     /// The members a trusted issuer's JSON may have (TrustedIssuer's coding keys), so a misspelt one is refused by name.
-    static let keys: Set<String> = ["issuer", "audience", "jwksURL", "algorithms", "rolesClaim", "roleMappings", "userClaim", "userAttribute"]
+    static let keys = Set(CodingKeys.allCases.map(\.rawValue))
 }

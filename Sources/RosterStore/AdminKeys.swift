@@ -19,7 +19,7 @@ public enum AdminScope: String, Sendable, CaseIterable, Codable {
     case auditRead = "audit:read"
     /// Manages admin users, roles and role grants.
     case adminUsers = "admin-users"
-    /// Reads and changes runtime settings: rate limits, page sizes, retry schedule, trusted issuers.
+    /// Reads and changes runtime settings: rate limits, page sizes, retry schedule (trusted issuers need `*`).
     case config
 }
 

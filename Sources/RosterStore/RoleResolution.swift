@@ -59,16 +59,20 @@ public struct RoleResolution: Sendable {
     }
 
     /// Resolves in one statement. With `activeGroup` (a group id or displayName), only that group's roles
-    /// count, and only when the identity is a member of it.
+    /// count, and only when the identity is a member of it. `matchTenants` (names or ids) confines `match` to
+    /// those tenants' users (an OIDC issuer's `directoryTenants`); nil: any tenant's (Roster's own admin users).
     public func resolve(
-        user: UUID?, match: DirectoryMatch?, named: [NamedRole] = [], activeGroup: String? = nil
+        user: UUID?, match: DirectoryMatch?, matchTenants: [String]? = nil, named: [NamedRole] = [], activeGroup: String? = nil
     ) async throws -> Outcome {
         let groupID = activeGroup.flatMap(UUID.init(uuidString:))
+        let confined = matchTenants != nil
+        let tenants = matchTenants ?? []
         let rows = try await database.query(
             """
             WITH RECURSIVE me AS (
                 SELECT u.tenant_id, u.id FROM users u
                 WHERE u.tenant_id IN (SELECT group_tenant_id FROM admin_role_grants WHERE group_id IS NOT NULL)
+                  AND (NOT \(confined) OR u.tenant_id IN (SELECT t.id FROM tenants t WHERE t.name = ANY(\(tenants)) OR t.id::text = ANY(\(tenants))))
                   AND \(user: match)),
             member_of (tenant_id, group_id) AS (
                 SELECT gm.tenant_id, gm.group_id FROM group_members gm JOIN me ON gm.tenant_id = me.tenant_id AND gm.member_id = me.id

@@ -83,10 +83,12 @@ public struct TestIssuerKey: Sendable {
         }
     }
 
-    /// A token signed by this key, its header naming this key's kid and algorithm unless `header` says otherwise.
+    /// An access token (RFC 9068 `typ: at+jwt`) signed by this key, its header naming this key's kid and algorithm
+    /// unless `header` says otherwise (a null there leaves the member out).
     public func token(_ claims: [String: JSONValue], header: [String: JSONValue] = [:]) -> String {
-        var fields: [String: JSONValue] = ["alg": .string(algorithm), "kid": .string(kid), "typ": "JWT"]
+        var fields: [String: JSONValue] = ["alg": .string(algorithm), "kid": .string(kid), "typ": "at+jwt"]
         fields.merge(header) { _, new in new }
+        fields = fields.filter { $0.value != .null }
         return try! TestJWT.encode(header: fields, claims: claims, sign: signer)
     }
 }

@@ -48,15 +48,16 @@ struct OIDCVerifierTests {
         }
     }
 
-    @Test("a valid ES256 token is accepted, with the user claim and every matching role mapping applied")
+    @Test("a valid ES256 token is accepted, with the user claim (sub → externalId by default) in the directory tenants and every matching role mapping applied")
     func es256() async throws {
         let key = TestIssuerKey.es256()
         try await JWKSServer.run(publishing: [key]) { _, jwks in
             let expires = Date(timeIntervalSince1970: (Date() + 600).timeIntervalSince1970.rounded(.down))
-            let verified = try await Self.verifier([Self.trusted(jwks)]).verify(key.token(Self.claims(["exp": TestJWT.seconds(expires)])))
+            let issuer = Self.trusted(jwks) { $0.directoryTenants = [TenantReference("acme")] }
+            let verified = try await Self.verifier([issuer]).verify(key.token(Self.claims(["exp": TestJWT.seconds(expires)])))
             #expect(verified.issuer == Self.issuer)
             #expect(verified.subject == "00u1abcd")
-            #expect(verified.user == UserMatch(attribute: .userName, value: "ada@example.com"))
+            #expect(verified.user == UserMatch(attribute: .externalId, value: "00u1abcd", tenants: [.name("acme")]))
             #expect(verified.roleGrants == [
                 RoleGrant(role: "admin"), RoleGrant(role: "helpdesk", tenant: .name("acme")),
                 RoleGrant(role: "auditor", tenant: .id(UUID(uuidString: "9b2f3c1e-1111-4c1a-9f5e-0a2b3c4d5e6f")!)),
@@ -72,11 +73,12 @@ struct OIDCVerifierTests {
             let issuer = Self.trusted(jwks) {
                 $0.rolesClaim = "realm_access.roles"
                 $0.userClaim = "preferred_username"
-                $0.userAttribute = .externalId
+                $0.userAttribute = .userName
+                $0.directoryTenants = [TenantReference("default")]
             }
             let token = key.token(Self.claims(["realm_access": ["roles": ["roster-admins"]], "preferred_username": "ada", "groups": nil]))
             let verified = try await Self.verifier([issuer]).verify(token)
-            #expect(verified.user == UserMatch(attribute: .externalId, value: "ada"))
+            #expect(verified.user == UserMatch(attribute: .userName, value: "ada", tenants: [.name("default")]))
             #expect(verified.roleGrants.map(\.role) == ["admin", "auditor"])
         }
     }
@@ -188,12 +190,85 @@ struct OIDCVerifierTests {
         }
     }
 
-    @Test("a token without the configured user claim is refused, naming the claim")
+    @Test("a token without the configured user claim is refused, naming the claim, when the issuer matches a directory")
     func missingUserClaim() async throws {
         let key = TestIssuerKey.es256()
         try await JWKSServer.run(publishing: [key]) { _, jwks in
-            let verifier = try Self.verifier([Self.trusted(jwks)])
+            let matching = Self.trusted(jwks) {
+                $0.directoryTenants = [TenantReference("default")]
+                $0.userClaim = "email"
+            }
+            let verifier = try Self.verifier([matching])
             #expect(await Self.refusal(verifier, key.token(Self.claims(["email": nil]))) == .missingClaim("email"))
+        }
+    }
+
+    @Test("an issuer with no directory tenants matches no user: its tokens carry no user match, and need no user claim")
+    func noDirectoryTenants() async throws {
+        let key = TestIssuerKey.es256()
+        try await JWKSServer.run(publishing: [key]) { _, jwks in
+            let verifier = try Self.verifier([Self.trusted(jwks) { $0.userClaim = "email" }])
+            let verified = try await verifier.verify(key.token(Self.claims(["email": nil])))
+            #expect(verified.user == nil)
+            #expect(verified.roleGrants.map(\.role) == ["admin", "helpdesk", "auditor"], "role mappings still apply")
+        }
+    }
+
+    /// RFC 9068 §4 and RFC 7515 §4.1.9: `at+jwt`, with or without `application/`, in any case.
+    static let accessTypes: [JSONValue] = ["at+jwt", "AT+JWT", "application/at+jwt", "Application/At+JWT"]
+    /// ID tokens (`JWT`, none), other JWT profiles, near misses and non-strings.
+    static let otherTypes: [JSONValue] = [
+        "JWT", "jwt", "application/jwt", .null, "", "id+jwt", "dpop+jwt", "logout+jwt", "secevent+jwt", "at+jwt2", "at+jwt; x=1",
+        "application/at+jwt+x", "text/at+jwt", " at+jwt ", "at+jwt\u{0}",
+    ]
+
+    @Test("only access tokens pass: typ at+jwt in any spelling RFC 9068 allows; an ID token (JWT or no typ) and every other typ are refused")
+    func tokenType() async throws {
+        let key = TestIssuerKey.es256()
+        try await JWKSServer.run(publishing: [key]) { _, jwks in
+            let verifier = try Self.verifier([Self.trusted(jwks)])
+            for type in Self.accessTypes {
+                #expect(await Self.refusal(verifier, key.token(Self.claims(), header: ["typ": type])) == nil, "\(type)")
+            }
+            for type in Self.otherTypes {
+                guard case .notAnAccessToken = await Self.refusal(verifier, key.token(Self.claims(), header: ["typ": type])) else {
+                    Issue.record("typ \(type) was not refused as not an access token")
+                    continue
+                }
+            }
+            #expect(await Self.refusal(verifier, key.token(Self.claims(), header: ["typ": 7])) == .malformed("the header's 'typ' is not a string."))
+        }
+    }
+
+    @Test("an issuer allowing untyped access tokens accepts typ JWT or none as well, and still refuses every other typ")
+    func untypedAllowance() async throws {
+        let key = TestIssuerKey.es256()
+        try await JWKSServer.run(publishing: [key]) { _, jwks in
+            let verifier = try Self.verifier([Self.trusted(jwks) { $0.allowUntypedAccessTokens = true }])
+            let untyped: [JSONValue] = ["JWT", "jwt", "application/jwt", .null]
+            for type in Self.accessTypes + untyped {
+                #expect(await Self.refusal(verifier, key.token(Self.claims(), header: ["typ": type])) == nil, "\(type)")
+            }
+            for type in Self.otherTypes where !untyped.contains(type) {
+                guard case .notAnAccessToken = await Self.refusal(verifier, key.token(Self.claims(), header: ["typ": type])) else {
+                    Issue.record("typ \(type) was not refused as not an access token")
+                    continue
+                }
+            }
+        }
+    }
+
+    @Test("the refusal names the typ only when it is printable, and says what is expected")
+    func tokenTypeMessage() async throws {
+        let key = TestIssuerKey.es256()
+        try await JWKSServer.run(publishing: [key]) { _, jwks in
+            let verifier = try Self.verifier([Self.trusted(jwks)])
+            let cases: [(JSONValue, String)] = [("JWT", "'JWT'"), (.null, "absent"), ("<script>", "'unrecognised'"), (.string(String(repeating: "a", count: 41)), "'unrecognised'")]
+            for (type, shown) in cases {
+                let refusal = await Self.refusal(verifier, key.token(Self.claims(), header: ["typ": type]))
+                #expect(refusal?.description.contains(shown) == true, "\(String(describing: refusal))")
+                #expect(refusal?.description.contains("at+jwt") == true)
+            }
         }
     }
 
@@ -207,7 +282,9 @@ struct OIDCVerifierTests {
                 Issue.record("expected jwksUnavailable")
                 return
             }
-            #expect(reason.contains("HTTP 500"))
+            #expect(reason.contains("HTTP 500"), "the reason, for the log")
+            let description = TokenError.jwksUnavailable(reason).description
+            #expect(description == "The issuer's signing keys could not be fetched; try again later.", "what a response may say")
             _ = await Self.refusal(verifier, key.token(Self.claims()))
             #expect(await server.fetches == 1)
         }

@@ -6,13 +6,15 @@ import Testing
 struct TrustedIssuerTests {
     static let jwks = URL(string: "https://login.example.com/.well-known/jwks.json")!
 
-    @Test("only issuer, audience and jwksURL are required; the rest default (RS256, ES256, EdDSA; email matched to userName)")
+    @Test("only issuer, audience and jwksURL are required; the rest default (RS256, ES256, EdDSA; no directory tenants; sub matched to externalId; at+jwt only)")
     func defaults() throws {
         let json = #"{"issuer": "https://login.example.com", "audience": "roster", "jwksURL": "https://login.example.com/.well-known/jwks.json"}"#
         let issuer = try JSONDecoder().decode(TrustedIssuer.self, from: Data(json.utf8))
         #expect(issuer.algorithms == [.rs256, .es256, .eddsa])
-        #expect(issuer.userClaim == "email")
-        #expect(issuer.userAttribute == .userName)
+        #expect(issuer.directoryTenants.isEmpty)
+        #expect(issuer.userClaim == "sub")
+        #expect(issuer.userAttribute == .externalId)
+        #expect(issuer.allowUntypedAccessTokens == false)
         #expect(issuer.rolesClaim == nil)
         #expect(issuer.roleMappings.isEmpty)
         #expect(issuer.validate().isEmpty)
@@ -52,5 +54,20 @@ struct TrustedIssuerTests {
         let mappings = try JSONDecoder().decode([RoleMapping].self, from: Data(json.utf8))
         #expect(mappings[0].tenant == .name("acme"))
         #expect(mappings[1].tenant == .id(UUID(uuidString: "9b2f3c1e-1111-4c1a-9f5e-0a2b3c4d5e6f")!))
+    }
+
+    @Test("directory tenants are read by name or id, and an empty one is reported")
+    func directoryTenants() throws {
+        let json = #"""
+            {"issuer": "https://idp", "audience": "roster", "jwksURL": "https://idp/keys", "allowUntypedAccessTokens": true,
+             "directoryTenants": ["acme", "9B2F3C1E-1111-4C1A-9F5E-0A2B3C4D5E6F"], "userClaim": "oid"}
+            """#
+        let issuer = try JSONDecoder().decode(TrustedIssuer.self, from: Data(json.utf8))
+        #expect(issuer.directoryTenants == [.name("acme"), .id(UUID(uuidString: "9b2f3c1e-1111-4c1a-9f5e-0a2b3c4d5e6f")!)])
+        #expect(issuer.userClaim == "oid")
+        #expect(issuer.allowUntypedAccessTokens)
+        #expect(issuer.validate().isEmpty)
+        let empty = TrustedIssuer(issuer: "https://idp", audience: "roster", jwksURL: Self.jwks, directoryTenants: [TenantReference("")])
+        #expect(empty.validate().contains { $0.contains("'directoryTenants[0]'") })
     }
 }

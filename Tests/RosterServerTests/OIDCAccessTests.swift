@@ -22,7 +22,8 @@ extension ServerSuite {
             return claims
         }
 
-        /// A Roster trusting one issuer whose JWKS is served on loopback, mapping its "groups" claim value "roster-auditors" to `auditor`.
+        /// A Roster trusting one issuer whose JWKS is served on loopback, mapping its "groups" claim value "roster-auditors" to
+        /// `auditor`, and matching its `sub` to the externalId of the default tenant's users.
         func run(_ body: @Sendable (Roster, TestIssuerKey) async throws -> Void) async throws {
             let key = TestIssuerKey.es256()
             try await JWKSServer.run(publishing: [key]) { _, url in
@@ -31,7 +32,8 @@ extension ServerSuite {
                     configuration.identity.trustedIssuers = [
                         TrustedIssuer(
                             issuer: Self.issuer, audience: "api://roster", jwksURL: url, rolesClaim: "groups",
-                            roleMappings: [RoleMapping(claimValue: "roster-auditors", role: "auditor")])
+                            roleMappings: [RoleMapping(claimValue: "roster-auditors", role: "auditor")],
+                            directoryTenants: [TenantReference("default")])
                     ]
                 }) { roster in try await body(roster, key) }
             }
@@ -48,10 +50,10 @@ extension ServerSuite {
             }
         }
 
-        @Test("roles come also from the SCIM groups of the user the token's email matches")
+        @Test("roles come also from the SCIM groups of the directory tenant's user whose externalId is the token's sub")
         func directoryRoles() async throws {
             try await run { roster, key in
-                let ada = try await roster.createUser("ada@example.com")
+                let ada = try await roster.createUser("ada@example.com", extra: #","externalId":"00u-ada""#)
                 _ = try await roster.createGroup("Roster Admins", members: [ada])
                 // The operator's directory: its groups may hold roles on every tenant.
                 _ = try await roster.admin(.patch, "/tenants/default", body: #"{"operator_directory":true}"#)

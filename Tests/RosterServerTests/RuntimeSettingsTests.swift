@@ -13,12 +13,16 @@ import Testing
 extension ServerSuite {
     @Suite("Runtime settings: GET/PUT /api/v1/config")
     struct RuntimeSettingsTests {
-        /// A PUT of the settings, with `If-Match` when given.
-        static func put(_ roster: Roster, _ body: String, ifMatch: String?) async throws -> Reply {
-            var headers: HTTPFields = [.init("X-Admin-API-Key")!: roster.adminKey, .contentType: "application/json"]
+        /// A PUT of the settings (or of `path`), with `If-Match` when given, by the owner's key or the one given.
+        static func put(
+            _ roster: Roster, _ body: String, ifMatch: String?, path: String = "/api/v1/config", key: String? = nil
+        ) async throws -> Reply {
+            var headers: HTTPFields = [.init("X-Admin-API-Key")!: key ?? roster.adminKey, .contentType: "application/json"]
             if let ifMatch { headers[.ifMatch] = ifMatch }
-            return try await roster.send(.put, "/api/v1/config", headers: headers, body: body)
+            return try await roster.send(.put, path, headers: headers, body: body)
         }
+
+        static let issuersPath = "/api/v1/config/trusted-issuers"
 
         static func configUpdates(_ roster: Roster) async throws -> [JSONValue] {
             try await roster.admin(.get, "/audit?action=config.updated").json["data"]?.arrayValue ?? []
@@ -35,7 +39,11 @@ extension ServerSuite {
                 #expect(reply.json["list_page_size"] == ["default": 100, "max": 1000])
                 #expect(reply.json["rate_limits"] == ["scim": "3000/60s", "admin": "1200/60s"])
                 #expect(reply.json["webhook_retry_schedule"] == [0, 5, 300, 1800, 7200, 18000, 36000, 36000])
-                #expect(reply.json["trusted_issuers"] == [])
+                #expect(reply.json["trusted_issuers"] == nil, "trusted issuers are not a config section: they need '*'")
+                let issuers = try await roster.admin(.get, "/config/trusted-issuers")
+                #expect(issuers.status == .ok, "\(issuers.body)")
+                #expect(issuers.headers[.eTag] == "\"0\"")
+                #expect(issuers.json == ["trusted_issuers": [], "version": 0, "overridden": false])
             }
         }
 
@@ -56,7 +64,7 @@ extension ServerSuite {
                 // A GET's answer can be sent back as it is (its read-only members are ignored).
                 let back = try await Self.put(roster, read.body, ifMatch: "\"1\"")
                 #expect(back.status == .ok, "\(back.body)")
-                #expect(back.json["overridden"] == ["rate_limits", "list_page_size", "webhook_retry_schedule", "trusted_issuers"])
+                #expect(back.json["overridden"] == ["rate_limits", "list_page_size", "webhook_retry_schedule"])
                 let cleared = try await Self.put(roster, "{}", ifMatch: "\"2\"")
                 #expect(cleared.headers[.eTag] == "\"3\"")
                 #expect(cleared.json["overridden"] == [])
@@ -106,11 +114,19 @@ extension ServerSuite {
                 (#"{"rate_limits":{"scim":"fast","admin":"off"}}"#, "'rate_limits.scim'"),
                 (#"{"rate_limits":{"scim":"off","admin":"0/60s"}}"#, "'rate_limits.admin'"),
                 (#"{"list_page_sizes":{"default":10,"max":10}}"#, "'list_page_sizes'"),
+                (#"{"trusted_issuers":[{\#(https)}]}"#, "/api/v1/config/trusted-issuers"),
+                (#"{"trusted_issuers":null}"#, "'*'"),
+            ]
+            let issuerCases: [(String, String)] = [
                 (#"{"trusted_issuers":[{\#(https),"algorithms":["HS256"]}]}"#, "'trusted_issuers[0]'"),
                 (#"{"trusted_issuers":[{"issuer":"https://idp.example.test","audience":"api://roster","jwksURL":"http://idp.example.test/keys"}]}"#, "'jwksURL'"),
                 (#"{"trusted_issuers":[{"issuer":"https://idp.example.test","jwksURL":"https://idp.example.test/keys"}]}"#, "'trusted_issuers[0].audience'"),
                 (#"{"trusted_issuers":[{\#(https),"roleMaping":[]}]}"#, "'trusted_issuers[0].roleMaping'"),
+                (#"{"trusted_issuers":[{\#(https),"directoryTenant":["default"]}]}"#, "'trusted_issuers[0].directoryTenant'"),
+                (#"{"trusted_issuers":[{\#(https),"directoryTenants":[""]}]}"#, "'directoryTenants[0]'"),
+                (#"{"trusted_issuers":[{\#(https),"allowUntypedAccessTokens":"yes"}]}"#, "allowUntypedAccessTokens"),
                 (#"{"trusted_issuers":[{\#(https)},{\#(https)}]}"#, "'trusted_issuers'"),
+                (#"{"trusted_issuer":[]}"#, "'trusted_issuer'"),
             ]
             try await Roster.run { roster in
                 for (body, field) in cases {
@@ -118,7 +134,12 @@ extension ServerSuite {
                     reply.expectAdminError(.badRequest)
                     #expect(reply.json["error"]?["message"]?.stringValue?.contains(field) == true, "\(body): \(reply.body)")
                 }
-                let hs256 = try await Self.put(roster, #"{"trusted_issuers":[{\#(https),"algorithms":["HS256"]}]}"#, ifMatch: "\"0\"")
+                for (body, field) in issuerCases {
+                    let reply = try await Self.put(roster, body, ifMatch: "\"0\"", path: Self.issuersPath)
+                    reply.expectAdminError(.badRequest)
+                    #expect(reply.json["error"]?["message"]?.stringValue?.contains(field) == true, "\(body): \(reply.body)")
+                }
+                let hs256 = try await Self.put(roster, #"{"trusted_issuers":[{\#(https),"algorithms":["HS256"]}]}"#, ifMatch: "\"0\"", path: Self.issuersPath)
                 #expect(hs256.json["error"]?["message"]?.stringValue?.contains("HS256") == true, "\(hs256.body)")
                 #expect(try await roster.admin(.get, "/config").json["version"] == 0)
                 #expect(try await Self.configUpdates(roster).isEmpty)
@@ -129,8 +150,7 @@ extension ServerSuite {
         func audited() async throws {
             try await Roster.run { roster in
                 let issuer = #"{"issuer":"https://idp.example.test","audience":"aud-sentinel","jwksURL":"https://idp.example.test/keys?key=query-sentinel"}"#
-                let reply = try await Self.put(
-                    roster, #"{"list_page_size":{"default":2,"max":5},"trusted_issuers":[\#(issuer)]}"#, ifMatch: "\"0\"")
+                let reply = try await Self.put(roster, #"{"trusted_issuers":[\#(issuer)]}"#, ifMatch: "\"0\"", path: Self.issuersPath)
                 #expect(reply.status == .ok, "\(reply.body)")
                 let audit = try await roster.admin(.get, "/audit?action=config.updated")
                 let entries = audit.json["data"]?.arrayValue ?? []
@@ -139,12 +159,12 @@ extension ServerSuite {
                 #expect(entry["target"] == ["type": "config"])
                 #expect(entry["tenant_id"] == nil)
                 #expect(entry["actor"]?["type"] == "admin_key")
-                #expect(entry["details"] == ["sections": ["list_page_size", "trusted_issuers"], "version": 1, "trusted_issuers": ["https://idp.example.test"]])
+                #expect(entry["details"] == ["sections": ["trusted_issuers"], "version": 1, "trusted_issuers": ["https://idp.example.test"]])
                 #expect(!audit.body.contains("sentinel"), "\(audit.body)")
 
-                _ = try await Self.put(roster, #"{"list_page_size":{"default":3,"max":5},"trusted_issuers":[\#(issuer)]}"#, ifMatch: "\"1\"")
+                _ = try await Self.put(roster, #"{"list_page_size":{"default":3,"max":5}}"#, ifMatch: "\"1\"")
                 let second = try await Self.configUpdates(roster).last
-                #expect(second?["details"] == ["sections": ["list_page_size"], "version": 2])
+                #expect(second?["details"] == ["sections": ["list_page_size"], "version": 2], "the stored issuers are kept, so not a change")
             }
         }
 
@@ -220,10 +240,17 @@ extension ServerSuite {
                         {"trusted_issuers":[{"issuer":"\#(issuer)","audience":"api://roster","jwksURL":"\#(url.absoluteString)",
                           "rolesClaim":"groups","roleMappings":[{"claimValue":"roster-auditors","role":"auditor"}]}]}
                         """#
-                    let reply = try await Self.put(roster, body, ifMatch: "\"0\"")
+                    let reply = try await Self.put(roster, body, ifMatch: "\"0\"", path: Self.issuersPath)
                     #expect(reply.status == .ok, "\(reply.body)")
+                    #expect(reply.headers[.eTag] == "\"1\"")
+                    #expect(reply.json["overridden"] == true)
+                    #expect(reply.json["trusted_issuers"]?.arrayValue?.first?["directoryTenants"] == [], "defaults are shown")
                     #expect(try await roster.admin(.get, "/audit", bearer: token).status == .ok)
+                    // Another section's PUT keeps the issuers; only their own PUT removes them.
                     #expect(try await Self.put(roster, "{}", ifMatch: "\"1\"").status == .ok)
+                    #expect(try await roster.admin(.get, "/audit", bearer: token).status == .ok)
+                    let removed = try await Self.put(roster, "{}", ifMatch: "\"2\"", path: Self.issuersPath)
+                    #expect(removed.json == ["trusted_issuers": [], "version": 3, "overridden": false], "\(removed.body)")
                     try await roster.admin(.get, "/audit", bearer: token).expectAdminError(.unauthorized)
                 }
             }
@@ -248,6 +275,66 @@ extension ServerSuite {
                 let created = try await roster.admin(.post, "/admin-keys", body: #"{"name":"bound","scopes":["config"],"tenant":"default"}"#)
                 let key = try #require(created.json["key"]?.stringValue, "\(created.body)")
                 try await roster.admin(.get, "/config", key: key).expectAdminError(.forbidden)
+            }
+        }
+
+        static func accessClaims(_ issuer: String, groups: [JSONValue]) -> [String: JSONValue] {
+            let now = Date()
+            return [
+                "iss": .string(issuer), "aud": "api://roster", "sub": "00u-ada", "email": "ada@example.com", "groups": .array(groups),
+                "iat": TestJWT.seconds(now), "nbf": TestJWT.seconds(now), "exp": TestJWT.seconds(now.addingTimeInterval(600)),
+            ]
+        }
+
+        @Test("a config-only credential cannot add, replace or remove trusted issuers by either route, nor read them; it still changes the rest")
+        func configCannotTouchIssuers() async throws {
+            let legit = TestIssuerKey.es256()
+            let attacker = TestIssuerKey.es256()
+            let legitIssuer = "https://login.example.test/legit"
+            let rogue = "https://rogue.example.test"
+            try await JWKSServer.run(publishing: [legit]) { _, legitURL in
+                try await JWKSServer.run(publishing: [attacker]) { _, rogueURL in
+                    let legitJSON = #"{"issuer":"\#(legitIssuer)","audience":"api://roster","jwksURL":"\#(legitURL.absoluteString)","rolesClaim":"groups","roleMappings":[{"claimValue":"roster-auditors","role":"auditor"}]}"#
+                    let rogueJSON = #"{"issuer":"\#(rogue)","audience":"api://roster","jwksURL":"\#(rogueURL.absoluteString)","rolesClaim":"groups","roleMappings":[{"claimValue":"pwn","role":"owner"}]}"#
+                    try await Roster.run(configure: { configuration in
+                        configuration.identity.allowInsecureLoopbackJWKS = true
+                        configuration.identity.trustedIssuers = try! JSONDecoder().decode([TrustedIssuer].self, from: Data("[\(legitJSON)]".utf8))
+                    }) { roster in
+                        let created = try await roster.admin(.post, "/admin-keys", body: #"{"name":"settings","scopes":["config"]}"#)
+                        let config = try #require(created.json["key"]?.stringValue, "\(created.body)")
+                        let legitToken = legit.token(Self.accessClaims(legitIssuer, groups: ["roster-auditors"]))
+                        let rogueToken = attacker.token(Self.accessClaims(rogue, groups: ["pwn"]))
+                        let attempts: [(path: String, body: String)] = [
+                            ("/api/v1/config", #"{"trusted_issuers":[\#(legitJSON),\#(rogueJSON)]}"#),
+                            ("/api/v1/config", #"{"trusted_issuers":[\#(rogueJSON)]}"#),
+                            ("/api/v1/config", #"{"trusted_issuers":[]}"#),
+                            ("/api/v1/config", #"{"list_page_size":{"default":5,"max":5},"trusted_issuers":[\#(rogueJSON)]}"#),
+                            (Self.issuersPath, #"{"trusted_issuers":[\#(legitJSON),\#(rogueJSON)]}"#),
+                            (Self.issuersPath, #"{"trusted_issuers":[\#(rogueJSON)]}"#),
+                            (Self.issuersPath, #"{"trusted_issuers":[]}"#),
+                            (Self.issuersPath, "{}"),
+                        ]
+                        for (path, body) in attempts {
+                            let reply = try await Self.put(roster, body, ifMatch: "*", path: path, key: config)
+                            #expect(reply.status == .badRequest || reply.status == .forbidden, "\(path) \(body): \(reply.status) \(reply.body)")
+                            #expect(reply.json["error"]?["message"]?.stringValue?.contains("'*'") == true, "\(reply.body)")
+                            try await roster.admin(.get, "/tenants", bearer: rogueToken).expectAdminError(.unauthorized)
+                            #expect(try await roster.admin(.get, "/audit", bearer: legitToken).status == .ok, "\(path) \(body)")
+                        }
+                        try await roster.admin(.get, "/config/trusted-issuers", key: config).expectAdminError(.forbidden)
+                        #expect(try await roster.admin(.get, "/config").json["version"] == 0, "nothing was written")
+                        #expect(try await Self.configUpdates(roster).isEmpty)
+
+                        // What config is for still works, and leaves the issuers as they are.
+                        let allowed = try await Self.put(
+                            roster, #"{"rate_limits":{"scim":"100/60s","admin":"off"},"list_page_size":{"default":5,"max":50},"webhook_retry_schedule":[0,60]}"#,
+                            ifMatch: "\"0\"", key: config)
+                        #expect(allowed.status == .ok, "\(allowed.body)")
+                        #expect(try await roster.admin(.get, "/config", key: config).json["list_page_size"] == ["default": 5, "max": 50])
+                        #expect(try await roster.admin(.get, "/audit", bearer: legitToken).status == .ok)
+                        try await roster.admin(.get, "/tenants", bearer: rogueToken).expectAdminError(.unauthorized)
+                    }
+                }
             }
         }
     }
