@@ -77,7 +77,7 @@ extension ServerSuite {
                         .post, "/Groups", token: tokenB,
                         body: #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"B Admins","members":[{"value":"\#(adaB)"}]}"#)
                     #expect(group.status == .created, "\(group.body)")
-                    let grant = try await roster.admin(.post, "/admin/roles/admin/grants", body: #"{"group":{"tenant":"tenant-b","group":"B Admins"}}"#)
+                    let grant = try await roster.admin(.post, "/admin/roles/admin/grants", body: #"{"group":{"tenant":"tenant-b","group":"B Admins"},"tenant":"tenant-b"}"#)
                     #expect(grant.status == .created, "\(grant.body)")
 
                     #expect(try await Self.reachesTenantB(roster, key.token(Self.claims())) == granted, "\(members)")
@@ -98,7 +98,7 @@ extension ServerSuite {
                     _ = try await roster.scim(
                         .post, "/Groups", token: tokenB,
                         body: #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"B Admins","members":[{"value":"\#(ada)"}]}"#)
-                    _ = try await roster.admin(.post, "/admin/roles/admin/grants", body: #"{"group":{"tenant":"tenant-b","group":"B Admins"}}"#)
+                    _ = try await roster.admin(.post, "/admin/roles/admin/grants", body: #"{"group":{"tenant":"tenant-b","group":"B Admins"},"tenant":"tenant-b"}"#)
                     let token = key.token(Self.claims())
                     for (tenants, granted) in [("[]", false), (#"["\#(tenantB.uppercased())"]"#, true), (#"["default"]"#, false)] {
                         let body = #"{"trusted_issuers":[{"issuer":"\#(Self.issuer)","audience":"api://roster","jwksURL":"\#(url.absoluteString)","directoryTenants":\#(tenants)}]}"#
