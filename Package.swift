@@ -23,11 +23,25 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // Already resolved through async-http-client; RosterOutbound names its types (deadlines, socket errors).
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
     ],
     targets: [
         .target(name: "SCIM"),
+        // The one outbound policy (address checks, connecting only to checked addresses) that webhooks
+        // (RosterFeed) and JWKS fetches (RosterAuth) share; it knows nothing of Roster's other modules.
+        .target(
+            name: "RosterOutbound",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "RosterStore",
             dependencies: [
@@ -45,6 +59,7 @@ let package = Package(
             dependencies: [
                 "SCIM",
                 "RosterStore",
+                "RosterOutbound",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -58,6 +73,7 @@ let package = Package(
             dependencies: [
                 "SCIM",
                 "RosterStore",
+                "RosterOutbound",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -72,6 +88,7 @@ let package = Package(
                 "RosterStore",
                 "RosterFeed",
                 "RosterAuth",
+                "RosterOutbound",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -92,6 +109,7 @@ let package = Package(
                 "RosterFeed",
                 "RosterStore",
                 "RosterAuth",
+                "RosterOutbound",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -108,11 +126,16 @@ let package = Package(
         ),
         .testTarget(name: "SCIMTests", dependencies: ["SCIM"]),
         .testTarget(name: "RosterStoreTests", dependencies: ["RosterStore", "RosterTestSupport"]),
-        .testTarget(name: "RosterFeedTests", dependencies: ["RosterFeed", "RosterTestSupport"]),
+        .testTarget(name: "RosterFeedTests", dependencies: ["RosterFeed", "RosterOutbound", "RosterTestSupport"]),
+        .testTarget(
+            name: "RosterOutboundTests",
+            dependencies: ["RosterOutbound", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .testTarget(
             name: "RosterAuthTests",
             dependencies: [
                 "RosterAuth",
+                "RosterOutbound",
                 "RosterStore",
                 "RosterTestSupport",
                 "SCIM",
@@ -135,6 +158,7 @@ let package = Package(
             dependencies: [
                 "RosterServer",
                 "RosterFeed",
+                "RosterOutbound",
                 "RosterTestSupport",
                 "RosterAuth",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -2,32 +2,37 @@ import AsyncHTTPClient
 import Foundation
 import JWTKit
 import Logging
-import NIOCore
+import RosterOutbound
 
 /// Where an issuer's keys may come from: HTTPS, so nobody on the path can substitute keys; plain HTTP
-/// only for a loopback host, and only when the operator says so (`roster dev`, tests).
+/// only for a loopback host, and only when the operator says so (`roster dev`, tests). Every fetch goes
+/// through the outbound policy, whose operator allowance (loopback, private networks) is the same switch.
 struct JWKSURLPolicy: Sendable {
     let allowInsecureLoopback: Bool
+    let outbound: OutboundPolicy
 
-    /// What is wrong with `url` as a JWKS URL, completing "'jwksURL' …"; nil when it may be fetched.
-    func problem(with url: URL) -> String? {
-        guard let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else {
-            return "must be an absolute https URL, e.g. https://login.example.com/.well-known/jwks.json."
-        }
-        if url.user != nil || url.password != nil { return "must not carry credentials." }
-        switch scheme {
-        case "https": return nil
-        case "http" where allowInsecureLoopback && Self.isLoopback(host): return nil
-        case "http" where Self.isLoopback(host): return "uses plain http, which is allowed for a loopback host only when insecure loopback is enabled (roster dev)."
-        default: return "must use https (plain http only for a loopback host in development)."
-        }
+    init(allowInsecureLoopback: Bool, resolver: any HostResolver = SystemResolver()) {
+        self.allowInsecureLoopback = allowInsecureLoopback
+        outbound = OutboundPolicy(allowPrivate: allowInsecureLoopback, resolver: resolver)
     }
 
-    static func isLoopback(_ host: String) -> Bool {
-        let name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        if name == "localhost" || name == "::1" { return true }
-        let octets = name.split(separator: ".", omittingEmptySubsequences: false)
-        return octets.count == 4 && octets.allSatisfy { UInt8($0) != nil } && octets[0] == "127"
+    /// What is wrong with `url` as a JWKS URL, as a sentence about 'jwksURL'; nil when it may be fetched
+    /// (as far as its text tells: a host name is checked by its addresses at each fetch).
+    func problem(with url: URL) -> String? {
+        let checked: OutboundURL
+        switch outbound.check(url.absoluteString) {
+        case .failure(.notHTTP): return "'jwksURL' must be an absolute https URL, e.g. https://login.example.com/.well-known/jwks.json."
+        case .failure(let refusal): return refusal.sentence(subject: "'jwksURL'")
+        case .success(let url): checked = url
+        }
+        let loopback = checked.host.lowercased() == "localhost" || checked.literal?.addressClass.use == .loopback
+        switch checked.scheme {
+        case "https": return nil
+        case "http" where allowInsecureLoopback && loopback: return nil
+        case "http" where loopback:
+            return "'jwksURL' uses plain http, which is allowed for a loopback host only when insecure loopback is enabled (roster dev)."
+        default: return "'jwksURL' must use https (plain http only for a loopback host in development)."
+        }
     }
 }
 
@@ -103,54 +108,41 @@ struct IssuerKeySet: Sendable {
     }
 }
 
-/// Fetches an issuer's JWKS over HTTPS with AsyncHTTPClient.
+/// Fetches an issuer's JWKS over HTTPS through the outbound policy: no redirects, bounded in time and size.
 struct JWKSFetcher: Sendable {
-    static let timeout: TimeAmount = .seconds(10)
+    static let timeout: Duration = .seconds(10)
     /// Real key sets are a few kilobytes; a larger answer is not a key set.
     static let maximumSize = 1 << 20
 
     let url: URL
     let policy: JWKSURLPolicy
     let algorithms: Set<JWSAlgorithm>
-    let http: HTTPClient
     let logger: Logger
 
     func fetch() async throws -> IssuerKeySet {
-        if let problem = policy.problem(with: url) { throw TokenError.jwksUnavailable("\(url.absoluteString) \(problem)") }
+        if let problem = policy.problem(with: url) { throw TokenError.jwksUnavailable("\(url.absoluteString): \(problem)") }
         var request = HTTPClientRequest(url: url.absoluteString)
         request.headers.add(name: "accept", value: "application/jwk-set+json, application/json")
-        let body: ByteBuffer
+        let client = OutboundClient(policy: policy.outbound, timeout: Self.timeout, maximumResponseSize: Self.maximumSize, truncatesLargeResponses: false)
+        let response: OutboundResponse
         do {
-            let response = try await http.execute(request, timeout: Self.timeout, logger: logger)
-            // A redirect is followed only to a URL the policy allows: keys fetched over plain http are not trusted.
-            if response.history.contains(where: { URL(string: $0.request.url).map(policy.problem(with:)) != .some(nil) }) {
-                throw TokenError.jwksUnavailable("\(url.absoluteString) redirected to a URL that is not https.")
-            }
-            guard response.status == .ok else { throw TokenError.jwksUnavailable("\(url.absoluteString) answered HTTP \(response.status.code).") }
-            body = try await response.body.collect(upTo: Self.maximumSize)
-        } catch let error as TokenError {
-            throw error
+            response = try await client.execute(request, logger: logger)
+        } catch .refused(let refusal) {
+            throw TokenError.jwksUnavailable("\(url.absoluteString) is refused by the outbound policy: \(refusal.sentence(subject: "the URL"))")
         } catch {
-            throw TokenError.jwksUnavailable("\(url.absoluteString) could not be fetched (\(Self.describe(error))).")
+            throw TokenError.jwksUnavailable("\(url.absoluteString) could not be fetched (\(error)).")
+        }
+        // A redirect is never followed: keys come from the URL the operator configured or not at all.
+        guard response.status == 200 else {
+            throw TokenError.jwksUnavailable("\(url.absoluteString) answered \(response.statusProblem ?? "HTTP \(response.status)").")
         }
         let keys: IssuerKeySet
         do {
-            keys = try await IssuerKeySet(jwks: Data(body.readableBytesView), accepting: algorithms)
+            keys = try await IssuerKeySet(jwks: Data(response.body), accepting: algorithms)
         } catch {
             throw TokenError.jwksUnavailable("\(url.absoluteString) did not answer with a JWKS document.")
         }
         logger.debug("Fetched an issuer's signing keys", metadata: ["jwks_url": "\(url.absoluteString)", "keys": "\(keys.entries.count)"])
         return keys
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        if let error = error as? HTTPClientError {
-            switch error {
-            case .deadlineExceeded, .readTimeout, .connectTimeout: return "timed out"
-            default: return "\(error)"
-            }
-        }
-        if error is NIOTooManyBytesError { return "the answer is larger than \(maximumSize) bytes" }
-        return "connection failed: \(error)"
     }
 }

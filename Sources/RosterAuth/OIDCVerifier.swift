@@ -1,7 +1,7 @@
-import AsyncHTTPClient
 import Foundation
 import JWTKit
 import Logging
+import RosterOutbound
 import SCIM
 
 /// How a verified token names its user: the value of the issuer's user claim, the SCIM attribute it matches,
@@ -62,11 +62,12 @@ public final class OIDCVerifier: Sendable {
     private let now: @Sendable () -> Date
 
     /// - Parameters:
-    ///   - httpClient: fetches the JWKS documents; its owner shuts it down.
-    ///   - allowInsecureLoopback: allow `http://` JWKS URLs on a loopback host (`roster dev`, tests); never other hosts.
+    ///   - allowInsecureLoopback: allow `http://` JWKS URLs on a loopback host (`roster dev`, tests), and JWKS
+    ///     fetches to loopback and private addresses; never http to other hosts.
+    ///   - resolver: resolves JWKS hosts for the outbound policy (a stub in tests).
     /// - Throws: `OIDCConfigurationError` when an issuer fails `TrustedIssuer.validate` or is configured twice.
     public init(
-        issuers: [TrustedIssuer], httpClient: HTTPClient = .shared, allowInsecureLoopback: Bool = false,
+        issuers: [TrustedIssuer], allowInsecureLoopback: Bool = false, resolver: any HostResolver = SystemResolver(),
         refetchInterval: Duration = OIDCVerifier.defaultRefetchInterval, maximumKeyAge: Duration = OIDCVerifier.defaultMaximumKeyAge,
         now: @escaping @Sendable () -> Date = Date.init, logger: Logger = Logger(label: "roster.auth.oidc")
     ) throws {
@@ -76,8 +77,8 @@ public final class OIDCVerifier: Sendable {
             problems += issuer.validate(allowInsecureLoopback: allowInsecureLoopback).map { "Issuer '\(issuer.issuer)': \($0)" }
             if trusted[issuer.issuer] != nil { problems.append("Issuer '\(issuer.issuer)' is configured twice.") }
             let fetcher = JWKSFetcher(
-                url: issuer.jwksURL, policy: JWKSURLPolicy(allowInsecureLoopback: allowInsecureLoopback),
-                algorithms: issuer.acceptedAlgorithms, http: httpClient, logger: logger)
+                url: issuer.jwksURL, policy: JWKSURLPolicy(allowInsecureLoopback: allowInsecureLoopback, resolver: resolver),
+                algorithms: issuer.acceptedAlgorithms, logger: logger)
             trusted[issuer.issuer] = Trusted(
                 configuration: issuer,
                 keys: KeySetCache(minimumInterval: refetchInterval, logger: logger) {

@@ -184,9 +184,7 @@ public struct TrustedIssuer: Codable, Sendable, Hashable {
         var problems: [String] = []
         if issuer.trimmingCharacters(in: .whitespaces).isEmpty { problems.append("'issuer' must not be empty.") }
         if audience.trimmingCharacters(in: .whitespaces).isEmpty { problems.append("'audience' must not be empty.") }
-        if let problem = JWKSURLPolicy(allowInsecureLoopback: allowInsecureLoopback).problem(with: jwksURL) {
-            problems.append("'jwksURL' \(problem)")
-        }
+        if let problem = JWKSURLPolicy(allowInsecureLoopback: allowInsecureLoopback).problem(with: jwksURL) { problems.append(problem) }
         if algorithms.isEmpty { problems.append("'algorithms' must name at least one algorithm.") }
         problems += algorithms.compactMap(\.refusal).map { "'algorithms': \($0)" }
         if let rolesClaim, rolesClaim.rawValue.isEmpty { problems.append("'rolesClaim' must not be empty.") }

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import Logging
 import Metrics
@@ -87,7 +86,6 @@ public struct WebhookDispatcher: Service {
             group.cancelAll()
         }
         await releaseLeases()
-        await sender.shutdown()
     }
 
     /// Wakes the loop on every committed event (LISTEN), and listens again if the connection drops.
@@ -321,91 +319,6 @@ public struct WebhookAttempt: Sendable {
     public var retryAfter: Duration?
 
     public var succeeded: Bool { status.map { (200..<300).contains($0) } ?? false }
-}
-
-/// Signs and POSTs webhook bodies: redirects are not followed, the URL policy is checked against the
-/// host's addresses, and only a 2xx within the timeout succeeds.
-public struct WebhookSender: Sendable {
-    let http: HTTPClient
-    let timeout: Duration
-    let policy: WebhookURLPolicy
-
-    public init(timeout: Duration, policy: WebhookURLPolicy) {
-        var client = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5)))
-        client.decompression = .disabled
-        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: client)
-        self.timeout = timeout
-        self.policy = policy
-    }
-
-    public func shutdown() async {
-        try? await http.shutdown()
-    }
-
-    /// One attempt with a client made for it (a test event).
-    public static func once(id: String, body: [UInt8], to url: String, secrets: [WebhookSecret], timeout: Duration, policy: WebhookURLPolicy) async -> WebhookAttempt {
-        let sender = WebhookSender(timeout: timeout, policy: policy)
-        let attempt = await sender.send(id: id, body: body, to: url, secrets: secrets)
-        await sender.shutdown()
-        return attempt
-    }
-
-    public func send(id: String, body: [UInt8], to url: String, secrets: [WebhookSecret]) async -> WebhookAttempt {
-        let started = ContinuousClock.now
-        func elapsed() -> Int { Int((ContinuousClock.now - started).nanoseconds / 1_000_000) }
-        if let problem = await policy.problem(resolving: url) {
-            return WebhookAttempt(status: nil, error: problem, milliseconds: elapsed())
-        }
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "content-type", value: "application/json")
-        request.headers.add(name: "user-agent", value: "Roster-Webhooks")
-        for (name, value) in WebhookSigner.headers(id: id, timestamp: Int(Date().timeIntervalSince1970), body: body, secrets: secrets) {
-            request.headers.add(name: name, value: value)
-        }
-        request.body = .bytes(ByteBuffer(bytes: body))
-        do {
-            let response = try await http.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
-            // The answer's body is not needed; read a little so the connection can be reused.
-            _ = try? await response.body.collect(upTo: 64 * 1024)
-            let status = Int(response.status.code)
-            let retryAfter = [429, 503].contains(status) ? response.headers.first(name: "retry-after").flatMap(Self.retryAfter) : nil
-            return WebhookAttempt(
-                status: status, error: (200..<300).contains(status) ? nil : "HTTP \(status)", milliseconds: elapsed(), retryAfter: retryAfter)
-        } catch {
-            return WebhookAttempt(status: nil, error: Self.describe(error), milliseconds: elapsed())
-        }
-    }
-
-    /// `Retry-After` as seconds or an HTTP date.
-    static func retryAfter(_ value: String) -> Duration? {
-        if let seconds = Int(value.trimmingCharacters(in: .whitespaces)), seconds >= 0 { return .seconds(seconds) }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: value) else { return nil }
-        return .seconds(max(0, Int(date.timeIntervalSinceNow.rounded(.up))))
-    }
-
-    /// What went wrong, in words that say nothing of the request's content.
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? HTTPClientError {
-            switch error {
-            case .deadlineExceeded, .readTimeout, .connectTimeout: return "timed out"
-            case .remoteConnectionClosed: return "connection closed by the receiver"
-            default: return "HTTP client error: \(error)"
-            }
-        }
-        if error is ChannelError || String(describing: type(of: error)).contains("Connect") { return "connection failed: \(error)" }
-        return "\(error)"
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
 }
 
 /// What a webhook carries: `{type, timestamp, data}` (Standard Webhooks), `data` being the event

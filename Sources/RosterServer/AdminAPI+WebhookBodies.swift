@@ -95,10 +95,13 @@ extension AdminAPI {
         return EventType.allCases.filter(types.contains)
     }
 
-    /// A URL the policy accepts, at most 2048 characters (counted as JSON Schema counts them, by code point).
-    func webhookURL(_ url: String) throws -> String {
-        guard url.unicodeScalars.count <= 2048 else { throw AdminError.invalidRequest("'url' must be at most 2048 characters.") }
-        if let problem = webhookPolicy.problem(with: url) { throw AdminError.invalidRequest(problem) }
+    /// A URL the outbound policy accepts (its text, and the addresses its host name resolves to now), at most
+    /// 2048 characters (counted as JSON Schema counts them, by code point).
+    func webhookURL(_ url: String) async throws -> String {
+        guard url.unicodeScalars.count <= WebhookURLPolicy.maximumLength else {
+            throw AdminError.invalidRequest("'url' must be at most \(WebhookURLPolicy.maximumLength) characters.")
+        }
+        if let refusal = await webhookPolicy.refusal(creating: url) { throw AdminError.invalidRequest(WebhookURLPolicy.message(refusal)) }
         return url
     }
 

@@ -94,7 +94,7 @@ extension AdminAPI {
 
     private func createSubscription(_ body: WebhookCreateBody, tenant reference: String?) async throws -> Components.Responses.WebhookWithSecret {
         let tenant = try await webhookTenant(reference)
-        let url = try webhookURL(body.url)
+        let url = try await webhookURL(body.url)
         let types = try Self.eventTypes(body.eventTypes)
         let description = try Self.webhookDescription(body.description ?? "")
         let (subscription, secret) = try await webhooks.create(
@@ -116,7 +116,7 @@ extension AdminAPI {
     ) async throws -> Components.Responses.Webhook {
         let tenant = try await webhookTenant(reference)
         var change = WebhookSubscriptions.Change()
-        change.url = try body.url.map(webhookURL)
+        if let url = body.url { change.url = try await webhookURL(url) }
         change.eventTypes = try body.eventTypes.map(Self.eventTypes)
         change.description = try body.description.map(Self.webhookDescription)
         change.enabled = body.enabled

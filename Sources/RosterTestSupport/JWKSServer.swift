@@ -10,14 +10,18 @@ public actor JWKSServer {
     public private(set) var fetches = 0
     private var keys: [TestIssuerKey] = []
     private var status: HTTPResponse.Status = .ok
+    private var location: URL?
 
     public func publish(_ keys: [TestIssuerKey]) { self.keys = keys }
     public func fail(with status: HTTPResponse.Status) { self.status = status }
+    /// Answers every fetch with 302 Found to `url` (an issuer, or an attacker, pointing the fetch elsewhere).
+    public func redirect(to url: URL) { location = url }
 
-    fileprivate func answer() -> (HTTPResponse.Status, Data) {
+    fileprivate func answer() -> (HTTPResponse.Status, HTTPFields, Data) {
         fetches += 1
+        if let location { return (.found, [.location: location.absoluteString], Data()) }
         let document: JSONValue = ["keys": .array(keys.map(\.publicJWK))]
-        return (status, document.encoded())
+        return (status, [.contentType: "application/json"], document.encoded())
     }
 
     /// Runs `body` with a server listening at the JWKS URL it is given (http://127.0.0.1:<port>/jwks.json).
@@ -26,9 +30,8 @@ public actor JWKSServer {
         await server.publish(keys)
         let router = Router()
         router.get("jwks.json") { _, _ -> Response in
-            let (status, document) = await server.answer()
-            return Response(
-                status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: document)))
+            let (status, headers, document) = await server.answer()
+            return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: document)))
         }
         let (ports, port) = AsyncStream.makeStream(of: Int.self)
         // Cancelling the server at the end of a test is how it stops, not an error worth printing.

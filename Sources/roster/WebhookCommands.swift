@@ -21,9 +21,12 @@ struct WebhookCommand: AsyncParsableCommand {
 
         func run() async throws {
             // The policy `roster serve` applies, from the same environment variable.
-            if let problem = try webhookSettings().webhooks.urlPolicy.problem(with: url) {
-                let hint = URL(string: url)?.host.map(WebhookURLPolicy.isPrivate) == true ? " ROSTER_WEBHOOK_ALLOW_PRIVATE_URLS=true allows it." : ""
-                throw CLIFailure(problem.replacingOccurrences(of: "'url'", with: "--url") + hint)
+            guard url.unicodeScalars.count <= WebhookURLPolicy.maximumLength else {
+                throw CLIFailure("--url must be at most \(WebhookURLPolicy.maximumLength) characters.")
+            }
+            if let refusal = try await webhookSettings().webhooks.urlPolicy.refusal(creating: url) {
+                let hint = refusal.operatorMayAllow ? " ROSTER_WEBHOOK_ALLOW_PRIVATE_URLS=true allows it." : ""
+                throw CLIFailure(WebhookURLPolicy.message(refusal, subject: "--url") + hint)
             }
             let types = try parseEventTypes(eventTypes)
             let (tenantName, subscription, secret) = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in

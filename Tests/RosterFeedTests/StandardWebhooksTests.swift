@@ -1,5 +1,6 @@
 import Foundation
 import RosterFeed
+import RosterOutbound
 import Testing
 
 @Suite("Standard Webhooks signatures and the retry schedule")
@@ -44,22 +45,40 @@ struct StandardWebhooksTests {
 
 @Suite("Webhook URL policy")
 struct WebhookURLPolicyTests {
-    @Test("loopback, private, link-local and metadata addresses are refused unless allowed; public URLs pass")
-    func privateRanges() {
-        let strict = WebhookURLPolicy(allowPrivate: false)
+    /// Nothing resolves: only the URLs' text decides.
+    struct NoAnswers: HostResolver {
+        func addresses(of host: String) async -> [IPAddress] { [] }
+    }
+
+    @Test("loopback and private hosts are refused unless allowed; link-local (metadata) always; public URLs pass")
+    func privateRanges() async {
+        let strict = WebhookURLPolicy(allowPrivate: false, resolver: NoAnswers())
+        let allowing = WebhookURLPolicy(allowPrivate: true, resolver: NoAnswers())
         for url in [
             "http://127.0.0.1/x", "http://localhost:8080/", "https://api.localhost/", "http://10.1.2.3/", "http://172.16.0.1/",
-            "http://192.168.1.1/", "http://169.254.169.254/latest/meta-data", "http://[::1]/", "http://[fd00::1]/", "http://[fe80::1]/",
-            "http://[::ffff:10.0.0.1]/", "http://0.0.0.0/", "http://100.64.0.1/", "http://metadata.google.internal/",
+            "http://192.168.1.1/", "http://[::1]/", "http://[fd00::1]/", "http://[::ffff:10.0.0.1]/", "http://100.64.0.1/",
+            "http://metadata.google.internal/",
         ] {
-            #expect(strict.problem(with: url) != nil, "\(url)")
-            #expect(WebhookURLPolicy(allowPrivate: true).problem(with: url) == nil, "\(url)")
+            #expect(await strict.refusal(creating: url) != nil, "\(url)")
+            #expect(await allowing.refusal(creating: url) == nil, "\(url)")
+        }
+        for url in ["http://169.254.169.254/latest/meta-data", "http://[fe80::1]/", "http://0.0.0.0/", "http://[::]/"] {
+            #expect(await allowing.refusal(creating: url) != nil, "\(url)")
         }
         for url in ["https://app.example.com/webhooks", "http://93.184.216.34/hook", "https://[2606:4700::1111]/"] {
-            #expect(strict.problem(with: url) == nil, "\(url)")
+            #expect(await strict.refusal(creating: url) == nil, "\(url)")
         }
         for url in ["ftp://example.com/", "example.com/hook", "https://user:pw@example.com/", "https:///path", ""] {
-            #expect(strict.problem(with: url) != nil, "\(url)")
+            #expect(await strict.refusal(creating: url) != nil, "\(url)")
         }
+    }
+
+    @Test("a refusal reads as the admin API's 400 says it, with an example for a URL that is not http(s)")
+    func messages() async throws {
+        let strict = WebhookURLPolicy(allowPrivate: false, resolver: NoAnswers())
+        let scheme = try #require(await strict.refusal(creating: "ftp://example.com/"))
+        #expect(WebhookURLPolicy.message(scheme) == "'url' must be an absolute http or https URL, e.g. \"https://app.example.com/webhooks/roster\".")
+        let loopback = try #require(await strict.refusal(creating: "http://[::1]:8080/"))
+        #expect(WebhookURLPolicy.message(loopback, subject: "--url") == "--url points at ::1 (a loopback address), which this server does not connect to.")
     }
 }

@@ -42,9 +42,10 @@ actor WebhookReceiver {
         return received
     }
 
-    /// Runs `body` with a receiver listening at the URL it is given.
+    /// Runs `body` with a receiver listening at the URL it is given, on `host` (a loopback address).
     static func run<T: Sendable>(
-        respond: @escaping Responder = { _ in (.noContent, [:]) }, _ body: @Sendable (WebhookReceiver, String) async throws -> T
+        host: String = "127.0.0.1", respond: @escaping Responder = { _ in (.noContent, [:]) },
+        _ body: @Sendable (WebhookReceiver, String) async throws -> T
     ) async throws -> T {
         let receiver = WebhookReceiver()
         let router = Router()
@@ -56,7 +57,7 @@ actor WebhookReceiver {
         }
         let (ports, port) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            router: router, configuration: .init(address: .hostname(host, port: 0)),
             onServerRunning: { channel in port.yield(channel.localAddress?.port ?? 0) })
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
@@ -66,7 +67,7 @@ actor WebhookReceiver {
             var iterator = ports.makeAsyncIterator()
             let bound = try #require(await iterator.next())
             defer { group.cancelAll() }
-            return try await body(receiver, "http://127.0.0.1:\(bound)/hook")
+            return try await body(receiver, "http://\(host.contains(":") ? "[\(host)]" : host):\(bound)/hook")
         }
     }
 }
