@@ -9,6 +9,8 @@ Usage: python3 scripts/blackbox.py --roster .build/debug/roster [--port 18080]
 3. checks that each credential only opens its own API (401 with a JSON body);
 4. runs scim2-tester's check_server() against the SCIM base URL, then a Bulk job
    built with scim2-models whose response must validate as a BulkResponse;
+4a. runs the bad-input suite (scripts/badinput_check.py): over 2 000 seeded bad requests,
+   each must get its 4xx SCIM error and leave nothing written;
 5. drives the CLI (tenant, token, admin-key, webhook, migrate) against the printed
    database URL and checks what it creates works over HTTP, and revocation too;
 5a. webhooks (scripts/webhook_check.py): every event type delivered to a receiver that verifies
@@ -53,6 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from badinput_check import check_badinput  # noqa: E402
 from docs_check import check_docs  # noqa: E402
 from openapi_check import check_openapi  # noqa: E402
 from webhook_check import check_replicas, check_webhooks  # noqa: E402
@@ -711,9 +714,10 @@ def main() -> int:
         check_credential_separation(banner, failures)
         run_scim2_tester(banner, failures)
         check_bulk(banner, failures)
-        check_cli(roster, banner, failures)
         parts = urllib.parse.urlsplit(banner.base_url)
         origin = f"{parts.scheme}://{parts.netloc}"
+        check_badinput(origin, banner.admin_key, say, failures)
+        check_cli(roster, banner, failures)
         check_webhooks(origin, banner.admin_key, banner.base_url, banner.token, say, failures)
         check_docs(origin, banner.admin_key, Path(args.artifacts), say, failures)
         check_openapi(origin, banner.admin_key, say, failures)  # last of these: its fuzzing may revoke keys

@@ -43,6 +43,7 @@ public func buildApplication(
     }
     return Application(
         router: router,
+        server: .http1(configuration: .init(additionalChannelHandlers: [HeadParseErrorHandler()])),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Roster"),
         services: services,
         onServerRunning: { _ in await onServerRunning() },

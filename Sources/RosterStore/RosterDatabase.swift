@@ -103,7 +103,7 @@ public enum StoreError: Error, Sendable, Equatable {
     case uniqueness(constraint: String)
     /// A referenced row (member, tenant) does not exist.
     case invalidReference(String)
-    /// PostgreSQL refused a value (SQLSTATE class 22).
+    /// PostgreSQL refused a value (SQLSTATE class 22, or 54000 for one too long to index).
     case invalidValue(String)
     case notFound(String)
     /// The database could not be reached or failed for reasons no client caused.
@@ -128,6 +128,11 @@ public enum StoreError: Error, Sendable, Equatable {
             // Class 22 is "data exception": a value PostgreSQL cannot take, from a client's input.
             if let code = psql.serverInfo?[.sqlState], code.hasPrefix("22") {
                 self = .invalidValue(psql.serverInfo?[.message] ?? "invalid value")
+                return
+            }
+            // 54000 program_limit_exceeded: an index entry over its size limit, from a value the client sent too long.
+            if let code = psql.serverInfo?[.sqlState], code == "54000" {
+                self = .invalidValue(psql.serverInfo?[.message] ?? "a value is too long")
                 return
             }
             if psql.serverInfo == nil {

@@ -183,7 +183,7 @@ public struct PatchEngine: Sendable {
         if attribute.multiValued {
             var elements = current?.arrayValue ?? []
             var written: [Int] = []
-            for item in (value.arrayValue ?? [value]).map({ complexValue($0, attribute) }) {
+            for item in try (value.arrayValue ?? [value]).map({ item throws(ScimError) in try complexValue(item, attribute, path: target.path) }) {
                 // RFC 7644 §3.5.2.1: add merges into a multi-valued attribute; equal values are not repeated.
                 if let index = elements.firstIndex(where: { sameValue($0, item, attribute) }) {
                     elements[index] = item
@@ -196,7 +196,8 @@ public struct PatchEngine: Sendable {
             return .array(clearOtherPrimaries(elements, keeping: written))
         }
         if attribute.type == .complex {
-            return .object((current?.objectValue ?? [:]).merging(complexValue(value, attribute).objectValue ?? [:]) { _, new in new })
+            let fields = try complexValue(value, attribute, path: target.path).objectValue ?? [:]
+            return .object((current?.objectValue ?? [:]).merging(fields) { _, new in new })
         }
         return value
     }
@@ -207,17 +208,18 @@ public struct PatchEngine: Sendable {
             return try updateMatching(current, filter, target, creating: true) { element throws(ScimError) in
                 if target.subAttribute != nil { return try merge(value, into: element, target) }
                 // RFC 7644 §3.5.2.3: matching values are replaced by the given value.
-                return complexValue(value, attribute)
+                return try complexValue(value, attribute, path: target.path)
             }
         }
         if target.subAttribute != nil { return try add(value, to: current, target) }
         if attribute.multiValued {
-            let elements = (value.arrayValue ?? [value]).map { complexValue($0, attribute) }
+            let elements = try (value.arrayValue ?? [value]).map { item throws(ScimError) in try complexValue(item, attribute, path: target.path) }
             return .array(clearOtherPrimaries(elements, keeping: elements.indices.reversed().first { isPrimary(elements[$0]) }.map { [$0] } ?? []))
         }
         if attribute.type == .complex {
             // RFC 7644 §3.5.2.3: sub-attributes not given are left unchanged.
-            return .object((current?.objectValue ?? [:]).merging(complexValue(value, attribute).objectValue ?? [:]) { _, new in new })
+            let fields = try complexValue(value, attribute, path: target.path).objectValue ?? [:]
+            return .object((current?.objectValue ?? [:]).merging(fields) { _, new in new })
         }
         return value
     }
@@ -253,7 +255,7 @@ public struct PatchEngine: Sendable {
         }
         // Entra removes listed values by path plus a value array: only those values go.
         if attribute.multiValued, let value, !value.isNull {
-            let doomed = (value.arrayValue ?? [value]).map { complexValue($0, attribute) }
+            let doomed = try (value.arrayValue ?? [value]).map { item throws(ScimError) in try complexValue(item, attribute, path: target.path) }
             return .array((current?.arrayValue ?? []).filter { element in !doomed.contains { sameValue(element, $0, attribute) } })
         }
         return nil
@@ -288,7 +290,7 @@ public struct PatchEngine: Sendable {
         if let sub = target.subAttribute {
             object[sub.name] = value
         } else {
-            guard case .object(let fields) = complexValue(value, target.attribute) else {
+            guard case .object(let fields) = try complexValue(value, target.attribute, path: target.path) else {
                 throw .invalidValue("'\(target.path)' takes an object value.")
             }
             object.merge(fields) { _, new in new }
@@ -314,13 +316,15 @@ public struct PatchEngine: Sendable {
         return filter.matches(element: object, of: attribute)
     }
 
-    /// A bare value for a complex attribute with a `value` sub-attribute means `{"value": …}`
-    /// (Entra sets the enterprise `manager` with a bare id).
-    private func complexValue(_ value: JSONValue, _ attribute: SchemaAttribute) -> JSONValue {
-        guard attribute.type == .complex, value.objectValue == nil, !value.isNull,
-            let sub = attribute.subAttribute(named: "value")
-        else { return value }
-        return .object([sub.name: value])
+    /// One value of a complex attribute must be an object; any other shape is refused, not dropped or guessed at.
+    /// The one exception: a bare value for a single-valued complex attribute with a `value` sub-attribute
+    /// means `{"value": …}`, because Entra ID sets the enterprise `manager` to a bare id (Microsoft Q&A 188003,
+    /// "SCIM user provisioning setup with manager attribute": Azure AD "sends manager as a simple attribute").
+    private func complexValue(_ value: JSONValue, _ attribute: SchemaAttribute, path: String) throws(ScimError) -> JSONValue {
+        guard attribute.type == .complex, value.objectValue == nil, !value.isNull else { return value }
+        if !attribute.multiValued, let sub = attribute.subAttribute(named: "value") { return .object([sub.name: value]) }
+        let what = attribute.multiValued ? "each of its values must be an object" : "its value must be an object"
+        throw .invalidValue("'\(path)' is a complex attribute: \(what), not \(value.typeName).")
     }
 
     private func sameValue(_ a: JSONValue, _ b: JSONValue, _ attribute: SchemaAttribute) -> Bool {
@@ -383,7 +387,8 @@ public struct PatchEngine: Sendable {
 
     private func references(_ value: JSONValue?, _ members: SchemaAttribute) throws(ScimError) -> [MemberReference] {
         guard let value, !value.isNull else { return [] }
-        var holder: [String: JSONValue] = ["members": .array((value.arrayValue ?? [value]).map { complexValue($0, members) })]
+        let items = try (value.arrayValue ?? [value]).map { item throws(ScimError) in try complexValue(item, members, path: members.name) }
+        var holder: [String: JSONValue] = ["members": .array(items)]
         return try resourceType.extractMembers(from: &holder)
     }
 

@@ -25,6 +25,8 @@ public struct PatchRequest: Sendable {
         guard let list = object.first(where: { $0.key.caseInsensitiveEquals("Operations") })?.value.arrayValue else {
             throw .invalidSyntax("A PATCH body needs an 'Operations' array.")
         }
+        // RFC 7644 §3.5.2: the body contains one or more patch operations.
+        guard !list.isEmpty else { throw .invalidSyntax("A PATCH body's 'Operations' must hold at least one operation.") }
         guard list.count <= Self.maximumOperations else {
             throw .invalidValue("A PATCH request may carry at most \(Self.maximumOperations) operations.")
         }

@@ -79,6 +79,7 @@ public struct ResourceValidator: Sendable {
                 .map(JSONValue.string)
         )
         if let existing { try enforceImmutable(new: body, existing: existing) }
+        try IndexedAttributeLimit.check(body, of: resourceType.name)
         return body
     }
 

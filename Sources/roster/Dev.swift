@@ -16,6 +16,10 @@ struct Dev: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "notice"
     @Option(name: .customLong("log-format"), help: "text or json (one JSON object per line on stderr).") var logFormat = "text"
 
+    func validate() throws {
+        guard (1...65_535).contains(port) else { throw ValidationError("--port must be 1…65535.") }
+    }
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("Unknown log level '\(logLevel)'.") }
         guard let format = LogFormat(rawValue: logFormat) else { throw ValidationError("Unknown log format '\(logFormat)'; use text or json.") }

@@ -34,6 +34,10 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("log-format"), help: "text or json (one JSON object per line on stderr; env ROSTER_LOG_FORMAT; default text).")
     var logFormat: String?
 
+    func validate() throws {
+        if let port, !(1...65_535).contains(port) { throw ValidationError("--port must be 1…65535.") }
+    }
+
     /// The flags given, layered over the environment.
     func configuration(databaseURL: String? = nil, adminKey: String? = nil) throws -> RosterConfiguration {
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
@@ -41,13 +45,15 @@ struct ServerOptions: ParsableArguments {
             if let value { values[AbsoluteConfigKey(["roster"] + key)] = ConfigValue(.string(value), isSecret: secret) }
         }
         set(["host"], host)
-        set(["port"], port.map(String.init))
+        // As the type it is read as: an in-memory string is never converted, so `int(forKey:)` would miss it (STACK.md).
+        if let port { values[AbsoluteConfigKey(["roster", "port"])] = ConfigValue(.int(port), isSecret: false) }
         set(["public", "url"], publicURL)
         set(["log", "level"], logLevel)
         set(["log", "format"], logFormat)
         set(["database", "url"], databaseURL, secret: true)
         set(["admin", "key"], adminKey, secret: true)
-        let reader = ConfigReader(providers: [InMemoryProvider(name: "flags", values: values), EnvironmentVariablesProvider()])
+        let environment = EnvironmentVariablesProvider(environmentVariables: CommandIO.current.environment)
+        let reader = ConfigReader(providers: [InMemoryProvider(name: "flags", values: values), environment])
         do {
             return try RosterConfiguration(reader: reader)
         } catch {

@@ -1,0 +1,114 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import RosterServer
+import RosterTestSupport
+import SCIM
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension ServerSuite {
+    @Suite("Requests whose bytes the HTTP parser refuses get a SCIM error body")
+    struct HeaderBytesTests {
+        /// What came back on a fresh connection to 127.0.0.1:`port` for `request`, read until the server closes (5 s at most).
+        static func exchange(_ request: [UInt8], port: Int) throws -> String {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+            try #require(connected)
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var sent = 0
+            while sent < request.count {
+                let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if n <= 0 { break }  // the server may close once it has refused the head
+                sent += n
+            }
+            var received: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n <= 0 { break }
+                received += buffer[..<n]
+            }
+            return String(decoding: received, as: UTF8.self)
+        }
+
+        /// Runs `body` with the port of a live Roster (a real listening socket: these bytes never reach a router).
+        static func live(_ body: @Sendable (Int) async throws -> Void) async throws {
+            let postgres = try TestPostgres.require()
+            let url = try await postgres.freshDatabase()
+            var configuration = RosterConfiguration(host: "127.0.0.1", port: 0, databaseURL: url, logLevel: .critical, databaseMaxConnections: 2)
+            configuration.webhooksEnabled = false
+            var logger = postgres.logger
+            logger.logLevel = .critical
+            try await buildApplication(configuration, logger: logger).test(.live) { client in
+                try await body(try #require(client.port))
+            }
+        }
+
+        /// The status line, headers and SCIM error of one answer.
+        static func parse(_ answer: String) -> (status: String, headers: String, body: JSONValue)? {
+            guard let split = answer.range(of: "\r\n\r\n") else { return nil }
+            let head = answer[..<split.lowerBound]
+            let body = try? JSONValue.parse(Array(answer[split.upperBound...].utf8))
+            return (String(head.prefix { $0 != "\r" }), String(head).lowercased(), body ?? .null)
+        }
+
+        @Test("a control character, a space in a name, a bare LF in a value or a broken request line: 400 invalidSyntax as a SCIM error", arguments: [
+            "GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nX-Bad: a\u{01}b\r\n\r\n",
+            "GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nBad Name: x\r\n\r\n",
+            "GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nX-Nul: a\u{0}b\r\n\r\n",
+            "GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\n: empty-name\r\n\r\n",
+            "GET /scim/v2/Users HTTP/9.9.9\r\nHost: x\r\n\r\n",
+            "GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+        ])
+        func refusedHeaderBytes(request: String) async throws {
+            try await Self.live { port in
+                let answer = try Self.exchange(Array(request.utf8), port: port)
+                let parsed = try #require(Self.parse(answer), "no HTTP answer: \(answer.debugDescription)")
+                #expect(parsed.status.hasPrefix("HTTP/1.1 400"), "\(parsed.status)")
+                #expect(parsed.headers.contains("content-type: application/scim+json"))
+                #expect(parsed.headers.contains("connection: close"))
+                #expect(parsed.body["schemas"] == [.string(ScimError.schema)])
+                #expect(parsed.body["status"] == "400")
+                #expect(parsed.body["scimType"] == "invalidSyntax")
+                #expect(parsed.body["detail"]?.stringValue?.isEmpty == false)
+            }
+        }
+
+        @Test("a header field past the 80 KiB decoder limit is 431 with a SCIM error")
+        func oversizedHeader() async throws {
+            try await Self.live { port in
+                let request = "GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n"
+                let parsed = try #require(Self.parse(try Self.exchange(Array(request.utf8), port: port)))
+                #expect(parsed.status.hasPrefix("HTTP/1.1 431"), "\(parsed.status)")
+                #expect(parsed.body["schemas"] == [.string(ScimError.schema)])
+                #expect(parsed.body["status"] == "431")
+            }
+        }
+
+        @Test("after a good request on a kept-alive connection, a refused one still gets its SCIM error; a good one alone is untouched")
+        func afterGoodRequest() async throws {
+            try await Self.live { port in
+                let good = "GET /scim/v2/ServiceProviderConfig HTTP/1.1\r\nHost: x\r\n\r\n"
+                let answer = try Self.exchange(Array((good + "GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nX-Bad: \u{7f}\u{01}\r\n\r\n").utf8), port: port)
+                #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer.prefix(200))")
+                let second = try #require(answer.range(of: "HTTP/1.1 400"), "\(answer)")
+                let parsed = try #require(Self.parse(String(answer[second.lowerBound...])))
+                #expect(parsed.body["scimType"] == "invalidSyntax")
+                let alone = try Self.exchange(Array("GET /scim/v2/ServiceProviderConfig HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8), port: port)
+                #expect(alone.hasPrefix("HTTP/1.1 200") && !alone.contains("HTTP/1.1 400"))
+            }
+        }
+    }
+}
