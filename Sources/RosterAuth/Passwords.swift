@@ -5,16 +5,24 @@ import Synchronization
 /// Admin passwords, hashed with bcrypt (salted, cost 12 by default: about a quarter of a second per hash
 /// on one core here, so a stolen hash is slow to guess and a login is still quick).
 public struct PasswordHasher: Sendable {
+    /// Checks a password against a stored hash; synchronous and slow, so it runs off the cooperative pool.
+    public typealias Verifier = @Sendable (_ password: String, _ hash: String) -> Bool
+
+    /// bcrypt's own check.
+    public static let bcrypt: Verifier = { password, hash in Bcrypt.verify(password, hash: hash) }
+
     /// log2 of bcrypt's rounds; each step doubles the time.
     public let cost: UInt8
+    private let verifier: Verifier
 
     public static let defaultCost: UInt8 = 12
     /// Shorter passwords are refused; bcrypt reads only the first 72 bytes, so longer ones are refused too.
     public static let lengths = 12...72
 
-    public init(cost: UInt8 = PasswordHasher.defaultCost) {
+    public init(cost: UInt8 = PasswordHasher.defaultCost, verifier: @escaping Verifier = PasswordHasher.bcrypt) {
         precondition((4...31).contains(cost), "bcrypt cost must be 4...31")
         self.cost = cost
+        self.verifier = verifier
     }
 
     /// Whether a password is acceptable; the reason when it is not.
@@ -31,7 +39,8 @@ public struct PasswordHasher: Sendable {
     }
 
     public func verify(_ password: String, hash: String) async -> Bool {
-        await Self.offCooperativePool { Bcrypt.verify(password, hash: hash) }
+        let verifier = verifier
+        return await Self.offCooperativePool { verifier(password, hash) }
     }
 
     /// A hash to verify against when there is no account, so an unknown email costs as long as a wrong

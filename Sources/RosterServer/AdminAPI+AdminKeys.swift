@@ -2,7 +2,7 @@ import Foundation
 import RosterStore
 
 /// `/api/v1/admin-keys`: a global grant manages every key; a tenant grant only that tenant's,
-/// and no credential grants a scope it lacks itself. A user's keys belong to the user.
+/// and no credential grants a scope it lacks itself. A key belongs to the user, key or OIDC subject that made it.
 extension AdminAPI {
     func listAdminKeys(_ input: Operations.ListAdminKeys.Input) async throws -> Operations.ListAdminKeys.Output {
         let principal = try AuthenticatedAdmin.require(.adminKeys)
@@ -34,8 +34,15 @@ extension AdminAPI {
         let expires = try Self.validExpiry(body.expiresAt)
         var unique: [AdminScope] = []
         for scope in scopes where !unique.contains(scope) { unique.append(scope) }
+        // The key belongs to whoever made it, so it never outlives nor outranks them: their user, the key they
+        // signed in with or used, or their OIDC subject (whose recorded rights bound it).
+        let subject: String? = if case .oidc(let subject) = principal.identity { subject } else { nil }
+        // A key session's principal does not carry its key's owner; the parent key's record does.
+        var owner = principal.owner
+        if owner == nil, let parent = principal.keyID { owner = try await keys.get(id: parent)?.owner }
         let (record, secret) = try await keys.create(
-            name: name, tenant: tenantID, scopes: unique, expires: expires, owner: principal.owner, by: AuthenticatedAdmin.auditContext())
+            name: name, tenant: tenantID, scopes: unique, expires: expires, owner: owner, ownerKey: principal.keyID,
+            ownerSubject: subject, by: AuthenticatedAdmin.auditContext())
         return .created(.init(body: .json(.init(record, secret: secret))))
     }
 
@@ -48,6 +55,8 @@ extension AdminAPI {
         let principal = try AuthenticatedAdmin.require(.adminKeys)
         let key = try await visibleKey(input.path.id, to: principal)
         guard let revoked = try await keys.revoke(id: key.id, by: AuthenticatedAdmin.auditContext()) else { throw Self.noSuchKey }
+        // Its sessions and the keys it made stop at once here, on other replicas within the cache's lifetime.
+        identity.cache.invalidate()
         return .ok(.init(body: .json(.init(revoked))))
     }
 

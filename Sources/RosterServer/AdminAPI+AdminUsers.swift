@@ -36,13 +36,15 @@ extension AdminAPI {
     }
 
     func updateAdminUser(_ input: Operations.UpdateAdminUser.Input) async throws -> Operations.UpdateAdminUser.Output {
-        _ = try Self.requireGlobal(.adminUsers)
+        let principal = try Self.requireGlobal(.adminUsers)
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
         guard let id = UUID(uuidString: input.path.id) else { throw Self.noSuchUser }
+        // Changing one's own password through a session keeps that session; every other one ends.
+        let keeping = principal.identity == .user(id) ? principal.session : nil
         var change = AdminUserChange(disabled: body.disabled)
         if let name = body.displayName { change.displayName = .some(try Self.validName(name, example: "Ada Lovelace")) }
         if let password = body.password { change.passwordHash = .some(try await identity.hash(password)) }
-        guard let user = try await identity.users.update(id: id, change, by: AuthenticatedAdmin.auditContext()) else { throw Self.noSuchUser }
+        guard let user = try await identity.users.update(id: id, change, keeping: keeping, by: AuthenticatedAdmin.auditContext()) else { throw Self.noSuchUser }
         identity.cache.invalidate()
         return .ok(.init(body: .json(.init(user))))
     }

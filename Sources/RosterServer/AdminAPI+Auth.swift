@@ -13,10 +13,7 @@ extension AdminAPI {
         case (let email?, let password?, nil):
             subject = .user(try await passwordLogin(email: email, password: password, context: context))
         case (nil, nil, let key?):
-            guard let secret = Secret(presented: key), secret.kind == .adminKey, let key = try await keys.authenticate(secret) else {
-                throw AdminError.unauthorized("The admin API key is invalid, expired or revoked.")
-            }
-            subject = .key(key.id)
+            subject = .key(try await keyLogin(key, context: context))
         default:
             throw AdminError.invalidRequest("Send either 'email' and 'password', or 'admin_key'.")
         }
@@ -58,25 +55,47 @@ extension AdminAPI {
 
     // MARK: Shared
 
-    /// Checks a password, throttled per account and per address before bcrypt runs; every failure is audited.
+    /// Checks a password: within the process-wide cap on checks running at once, and only once the attempt is
+    /// counted against the account and the address (so parallel guesses cannot all pass); every failure is audited.
     private func passwordLogin(email: String, password: String, context: AuditContext) async throws -> UUID {
+        let checked = try await identity.passwordChecks.withSlot {
+            try await admit(email: email, context: context)
+            let found = try await identity.users.credentials(email: email)
+            // An unknown email costs a bcrypt check too, so timing does not tell which emails exist.
+            let hash: String = if let stored = found?.passwordHash { stored } else { await identity.passwords.decoy() }
+            let matches = await identity.passwords.verify(password, hash: hash)
+            guard let user = found?.user, found?.passwordHash != nil, matches, user.disabled == nil else {
+                try await identity.sessions.recordFailedLogin(email: email, user: found?.user.id, by: context)
+                throw AdminError.unauthorized("The email or password is wrong, or the account is disabled.")
+            }
+            try await identity.attempts.succeeded(email: email, address: context.sourceAddress)
+            return user.id
+        }
+        guard let checked else {
+            throw AdminError.throttled("Too many sign-ins are being checked right now; try again in a moment.", retryAfter: 1)
+        }
+        return checked
+    }
+
+    /// An admin key for a session: counted per address like a password, since anyone may guess keys here too.
+    private func keyLogin(_ presented: String, context: AuditContext) async throws -> UUID {
+        try await admit(email: nil, context: context)
+        guard let secret = Secret(presented: presented), secret.kind == .adminKey, let key = try await keys.authenticate(secret) else {
+            try await identity.sessions.recordFailedLogin(email: nil, user: nil, by: context)
+            throw AdminError.unauthorized("The admin API key is invalid, expired or revoked.")
+        }
+        try await identity.attempts.succeeded(email: nil, address: context.sourceAddress)
+        return key.id
+    }
+
+    /// Counts a sign-in attempt before it is checked; over the account's or the address's limit, 429.
+    private func admit(email: String?, context: AuditContext) async throws {
         let configuration = identity.configuration
-        let failures = try await identity.sessions.recentFailures(email: email, address: context.sourceAddress, window: configuration.loginWindow)
-        if failures.account >= configuration.loginFailuresPerAccount || failures.address >= configuration.loginFailuresPerAddress {
-            let window = AdminSessions.seconds(configuration.loginWindow)
-            let waited = failures.oldest.map { Date().timeIntervalSince($0) } ?? 0
-            throw AdminError.throttled(
-                "Too many failed logins for this account or from this address; try again later.", retryAfter: max(1, Int(window - waited)))
+        let limits = LoginAttempts.Limits(
+            perAccount: configuration.loginFailuresPerAccount, perAddress: configuration.loginFailuresPerAddress, window: configuration.loginWindow)
+        if case .refused(let retryAfter) = try await identity.attempts.admit(email: email, address: context.sourceAddress, limits: limits) {
+            throw AdminError.throttled("Too many sign-in attempts for this account or from this address; try again later.", retryAfter: retryAfter)
         }
-        let found = try await identity.users.credentials(email: email)
-        // An unknown email costs a bcrypt check too, so timing does not tell which emails exist.
-        let hash: String = if let stored = found?.passwordHash { stored } else { await identity.passwords.decoy() }
-        let matches = await identity.passwords.verify(password, hash: hash)
-        guard let user = found?.user, found?.passwordHash != nil, matches, user.disabled == nil else {
-            try await identity.sessions.recordFailedLogin(email: email, user: found?.user.id, by: context)
-            throw AdminError.unauthorized("The email or password is wrong, or the account is disabled.")
-        }
-        return user.id
     }
 
     private func tokens(for subject: SessionSubject, session: UUID, refresh: Secret) async throws -> Components.Schemas.Session {

@@ -32,7 +32,8 @@ extension Components.Schemas.AdminKey {
         self.init(
             id: key.id.lowercasedString, tenantId: key.tenantID?.lowercasedString, name: key.name, prefix: key.prefix,
             scopes: key.scopes.compactMap { .init(rawValue: $0.rawValue) }, created: key.created,
-            lastUsed: key.lastUsed, expiresAt: key.expires, revoked: key.revoked, ownerId: key.owner?.lowercasedString)
+            lastUsed: key.lastUsed, expiresAt: key.expires, revoked: key.revoked, ownerId: key.owner?.lowercasedString,
+            ownerKeyId: key.ownerKey?.lowercasedString, ownerSubject: key.ownerSubject)
     }
 }
 

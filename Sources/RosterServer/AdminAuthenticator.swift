@@ -60,6 +60,8 @@ struct AdminAuthenticator: Sendable {
     let tokens: AccessTokenAuthority
     /// Trusted issuers' access tokens: the runtime settings' verifier, read per request so a PUT /api/v1/config applies without a restart.
     let settings: RuntimeSettingsHolder
+    /// Where a subject's resolved rights are kept for the keys it makes.
+    let oidcRights: OIDCRightsRepository
 
     /// A refused credential: the error the client sees and the reason metrics count.
     struct Rejection: Error {
@@ -150,20 +152,28 @@ struct AdminAuthenticator: Sendable {
         }
         let tenants = token.user?.tenants.map(\.description) ?? []
         let outcome = try await cache.outcome(for: .init(identity: identity, activeGroup: activeGroup)) {
-            try await roles.resolve(user: nil, match: match, matchTenants: tenants, named: named, activeGroup: activeGroup)
+            let outcome = try await roles.resolve(user: nil, match: match, matchTenants: tenants, named: named, activeGroup: activeGroup)
+            // The subject's keys act within its latest full rights, only while its latest token could still be used.
+            if activeGroup == nil, case .granted(let grants) = outcome {
+                let bound = min(token.expires, Date().addingTimeInterval(AdminSessions.seconds(tokens.lifetime)))
+                try await oidcRights.record(OIDCRights(subject: token.issuer + " " + token.subject, grants: grants, validUntil: bound))
+            }
+            return outcome
         }
         return AdminPrincipal(identity: identity, grants: try Self.grants(outcome, activeGroup: activeGroup))
     }
 
-    /// A key's principal: its own scopes, and no more than its owner holds now.
+    /// A key's principal: its own scopes, and no more than its owner holds now, nor any key it descends from
+    /// (each bounded by its own owners in turn), nor the recorded rights of the OIDC subject that made one of them.
     func principal(for key: AuthenticatedKey, session: UUID?, activeGroup: String?) async throws -> AdminPrincipal {
         var principal = AdminPrincipal(identity: .key(key.id), session: session, grants: key.grants)
-        guard let owner = key.owner else {
-            try refuseActiveGroup(activeGroup, for: "a service key (one no admin user owns)")
-            return principal
+        principal.owner = key.owner
+        if key.owner == nil { try refuseActiveGroup(activeGroup, for: "a key no admin user owns") }
+        for link in [key] + key.ancestors {
+            principal.grants = principal.grants.intersection(link.grants)
+            if let owner = link.owner { principal.grants = principal.grants.intersection(try await grants(ofUser: owner, activeGroup: activeGroup)) }
+            if let subject = link.ownerSubject { principal.grants = principal.grants.intersection(subject.grants) }
         }
-        principal.owner = owner
-        principal.grants = key.grants.intersection(try await grants(ofUser: owner, activeGroup: activeGroup))
         return principal
     }
 

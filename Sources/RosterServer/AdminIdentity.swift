@@ -8,6 +8,9 @@ struct AdminIdentity: Sendable {
     let roles: AdminRoles
     let sessions: AdminSessions
     let passwords: PasswordHasher
+    /// The process-wide cap on password checks running at once.
+    let passwordChecks: PasswordCheckGate
+    let attempts: LoginAttempts
     let authenticator: AdminAuthenticator
     let configuration: AdminIdentityConfiguration
 
@@ -18,7 +21,9 @@ struct AdminIdentity: Sendable {
         users = AdminUsers(database: database)
         roles = AdminRoles(database: database)
         sessions = AdminSessions(database: database)
-        passwords = PasswordHasher(cost: configuration.passwordCost)
+        passwords = PasswordHasher(cost: configuration.passwordCost, verifier: configuration.passwordVerifier)
+        passwordChecks = PasswordCheckGate(limit: configuration.concurrentPasswordChecks)
+        attempts = LoginAttempts(database: database)
         self.authenticator = authenticator
         self.configuration = configuration
     }

@@ -22,6 +22,10 @@ public struct AdminIdentityConfiguration: Sendable {
     public var loginFailuresPerAccount = 5
     public var loginFailuresPerAddress = 20
     public var loginWindow: Duration = .seconds(900)
+    /// Password checks running at once in this process; past it a sign-in is 429 (`ROSTER_PASSWORD_CHECKS_MAX`, twice the cores).
+    public var concurrentPasswordChecks = max(2, 2 * ProcessInfo.processInfo.activeProcessorCount)
+    /// How a password is checked against its stored hash: bcrypt (a test may wrap it to count or slow it).
+    public var passwordVerifier: PasswordHasher.Verifier = PasswordHasher.bcrypt
     /// Identity providers whose access tokens the admin API accepts (`ROSTER_OIDC_ISSUERS`: a JSON array).
     public var trustedIssuers: [TrustedIssuer] = []
     /// Lets a trusted issuer's JWKS be fetched over plain http from a loopback host (`roster dev`, tests).
@@ -44,6 +48,10 @@ public struct AdminIdentityConfiguration: Sendable {
         if let cost = config.int(forKey: "password.bcrypt.cost") {
             guard (4...16).contains(cost) else { throw Invalid(description: "ROSTER_PASSWORD_BCRYPT_COST must be 4…16 (12 by default).") }
             passwordCost = UInt8(cost)
+        }
+        if let checks = config.int(forKey: "password.checks.max") {
+            guard (1...1024).contains(checks) else { throw Invalid(description: "ROSTER_PASSWORD_CHECKS_MAX must be 1…1024 (twice the cores by default).") }
+            concurrentPasswordChecks = checks
         }
         if let text = config.string(forKey: "admin.directory.match") {
             guard let attribute = DirectoryMatch.Attribute(rawValue: text) else {

@@ -97,7 +97,7 @@ func buildRouter(
         tokens: AccessTokenAuthority(
             database: database, issuer: configuration.publicURL, audience: AdminIdentityConfiguration.accessTokenAudience,
             lifetime: configuration.identity.accessTokenLifetime),
-        settings: settings)
+        settings: settings, oidcRights: OIDCRightsRepository(database: database))
     // The document's paths are absolute (/api/v1/…), so the generated routes hang off the root.
     let authenticated = router.group(context: AdminRequestContext.self)
         .add(middleware: AdminAuthMiddleware(authenticator: authenticator, access: document.access, metrics: metrics))

@@ -36,14 +36,29 @@ public struct AdminKeyRecord: Sendable, Equatable {
     public var revoked: Date?
     /// The admin user who owns the key: its rights never exceed theirs. nil: a service key.
     public var owner: UUID?
+    /// The key that made it (directly or through a session): it lives and acts only within that key.
+    public var ownerKey: UUID? = nil
+    /// The trusted issuer's subject ("issuer subject") that made it.
+    public var ownerSubject: String? = nil
 }
 
-/// A presented admin key that is live: its scopes, and its owner whose rights bound them.
+/// A presented admin key that is live: its scopes, and its owners whose rights bound them.
 public struct AuthenticatedKey: Sendable, Equatable {
     public var id: UUID
     public var tenantID: UUID?
     public var scopes: Set<AdminScope>
     public var owner: UUID?
+    /// A trusted issuer's subject that made the key, with the rights its latest verified token resolved to.
+    public var ownerSubject: OIDCRights? = nil
+    /// The keys it descends from, its maker first, each live; their rights bound this one's.
+    public var ancestors: [AuthenticatedKey] = []
+
+    public init(id: UUID, tenantID: UUID?, scopes: Set<AdminScope>, owner: UUID?) {
+        self.id = id
+        self.tenantID = tenantID
+        self.scopes = scopes
+        self.owner = owner
+    }
 
     /// The key's own rights, before its owner's bound them.
     public var grants: AdminGrants { AdminGrants(scopes: scopes, tenant: tenantID) }
@@ -58,17 +73,19 @@ public struct AdminKeyRepository: Sendable {
 
     /// Creates a key, with its audit entry (the key's tenant's, or a global one for a global key).
     public func create(
-        name: String, tenant: UUID?, scopes: [AdminScope], expires: Date? = nil, owner: UUID? = nil, by context: AuditContext
+        name: String, tenant: UUID?, scopes: [AdminScope], expires: Date? = nil, owner: UUID? = nil, ownerKey: UUID? = nil,
+        ownerSubject: String? = nil, by context: AuditContext
     ) async throws -> (AdminKeyRecord, Secret) {
         let secret = Secret.generate(.adminKey)
         let rows = try await database.query(
             """
             WITH admin_key AS (
-                INSERT INTO admin_keys (tenant_id, name, prefix, key_hash, scopes, expires, owner_id)
-                VALUES (\(tenant), \(name), \(secret.displayPrefix), \(secret.hash), \(scopes.map(\.rawValue)), \(expires), \(owner))
+                INSERT INTO admin_keys (tenant_id, name, prefix, key_hash, scopes, expires, owner_id, owner_key_id, owner_subject)
+                VALUES (\(tenant), \(name), \(secret.displayPrefix), \(secret.hash), \(scopes.map(\.rawValue)), \(expires), \(owner),
+                        \(ownerKey), \(ownerSubject))
                 RETURNING \(unescaped: Self.columns)),
             audit AS (\(audit: .adminKeyCreated, by: context, from: "admin_key", tenant: "admin_key.tenant_id", target: "admin_key.id",
-                          details: "jsonb_strip_nulls(jsonb_build_object('name', admin_key.name, 'scopes', to_jsonb(admin_key.scopes), 'expires_at', \(AuditSQL.date("admin_key.expires")), 'owner_id', admin_key.owner_id))"))
+                          details: "jsonb_strip_nulls(jsonb_build_object('name', admin_key.name, 'scopes', to_jsonb(admin_key.scopes), 'expires_at', \(AuditSQL.date("admin_key.expires")), 'owner_id', admin_key.owner_id, 'owner_key_id', admin_key.owner_key_id, 'owner_subject', admin_key.owner_subject))"))
             SELECT \(unescaped: Self.columns) FROM admin_key
             """)
         guard let record = try Self.decode(rows).first else { throw StoreError.notFound("admin key") }
@@ -100,45 +117,74 @@ public struct AdminKeyRepository: Sendable {
             """)).first
     }
 
-    /// A presented key, or nil when it is unknown, revoked, expired, or its owner is disabled.
+    /// A presented key, or nil when it or a key it descends from is unknown, revoked or expired, its owner is
+    /// disabled, or the subject that made it has no recent rights.
     public func authenticate(_ secret: Secret) async throws -> AuthenticatedKey? {
-        guard secret.kind == .adminKey else { return nil }
-        let rows = try await database.query(
-            """
-            SELECT k.id, k.tenant_id, k.scopes, k.owner_id, k.last_used IS NULL OR k.last_used < now() - interval '60 seconds'
-            FROM admin_keys k
-            WHERE k.key_hash = \(secret.hash) AND k.revoked IS NULL AND (k.expires IS NULL OR k.expires > now())
-              AND NOT EXISTS (SELECT 1 FROM admin_users u WHERE u.id = k.owner_id AND u.disabled IS NOT NULL)
-            """)
-        guard let (id, tenant, scopes, owner, stale) = try rows.first?.decode((UUID, UUID?, [String], UUID?, Bool).self) else { return nil }
-        if stale {
-            try await database.query("UPDATE admin_keys SET last_used = now() WHERE id = \(id)")
+        guard secret.kind == .adminKey, let found = try await chain(hash: secret.hash, id: nil) else { return nil }
+        if found.stale {
+            try await database.query("UPDATE admin_keys SET last_used = now() WHERE id = \(found.key.id)")
         }
-        return AuthenticatedKey(id: id, tenantID: tenant, scopes: Set(scopes.compactMap(AdminScope.init(rawValue:))), owner: owner)
+        return found.key
     }
 
     /// A live key by id (a key session's subject), or nil.
     public func live(id: UUID) async throws -> AuthenticatedKey? {
-        let rows = try await database.query(
-            """
-            SELECT k.id, k.tenant_id, k.scopes, k.owner_id FROM admin_keys k
-            WHERE k.id = \(id) AND k.revoked IS NULL AND (k.expires IS NULL OR k.expires > now())
-              AND NOT EXISTS (SELECT 1 FROM admin_users u WHERE u.id = k.owner_id AND u.disabled IS NOT NULL)
-            """)
-        guard let (id, tenant, scopes, owner) = try rows.first?.decode((UUID, UUID?, [String], UUID?).self) else { return nil }
-        return AuthenticatedKey(id: id, tenantID: tenant, scopes: Set(scopes.compactMap(AdminScope.init(rawValue:))), owner: owner)
+        try await chain(hash: nil, id: id)?.key
     }
 
-    static let columns = "id, tenant_id, name, prefix, scopes, created, last_used, expires, revoked, owner_id"
+    /// How many keys a key may descend from; deeper chains are refused (none is made that deep by hand).
+    static let maximumDepth = 16
+
+    /// The key found by hash or id, with every key it descends from, when all of them are live; `stale`: its
+    /// `last_used` is more than a minute old (so a busy key costs one write a minute, not one per request).
+    private func chain(hash: Data?, id: UUID?) async throws -> (key: AuthenticatedKey, stale: Bool)? {
+        let rows = try await database.query(
+            """
+            WITH RECURSIVE chain AS (
+                SELECT k.id, k.tenant_id, k.scopes, k.owner_id, k.owner_key_id, k.owner_subject, k.revoked, k.expires, k.last_used, 0 AS depth
+                FROM admin_keys k WHERE k.key_hash = \(hash) OR k.id = \(id)
+                UNION ALL
+                SELECT p.id, p.tenant_id, p.scopes, p.owner_id, p.owner_key_id, p.owner_subject, p.revoked, p.expires, p.last_used, c.depth + 1
+                FROM admin_keys p JOIN chain c ON p.id = c.owner_key_id WHERE c.depth < \(Self.maximumDepth))
+            SELECT c.id, c.tenant_id, c.scopes, c.owner_id, c.owner_key_id, c.owner_subject, r.grants::text, r.valid_until,
+                   c.revoked IS NULL AND (c.expires IS NULL OR c.expires > now())
+                   AND NOT EXISTS (SELECT 1 FROM admin_users u WHERE u.id = c.owner_id AND u.disabled IS NOT NULL)
+                   AND (c.owner_subject IS NULL OR r.valid_until > now()),
+                   c.last_used IS NULL OR c.last_used < now() - interval '60 seconds'
+            FROM chain c LEFT JOIN admin_oidc_rights r ON r.subject = c.owner_subject
+            ORDER BY c.depth
+            """)
+        var links: [AuthenticatedKey] = []
+        var (parent, stale): (UUID?, Bool) = (nil, false)
+        for row in rows {
+            let (id, tenant, scopes, owner, ownerKey, subject, grants, validUntil, live, unused) = try row.decode(
+                (UUID, UUID?, [String], UUID?, UUID?, String?, String?, Date?, Bool, Bool).self)
+            if links.isEmpty { stale = unused }
+            guard live else { return nil }
+            var link = AuthenticatedKey(id: id, tenantID: tenant, scopes: Set(scopes.compactMap(AdminScope.init(rawValue:))), owner: owner)
+            if let subject {
+                guard let grants, let validUntil else { return nil }
+                link.ownerSubject = OIDCRights(subject: subject, grants: try OIDCRights.decode(grants), validUntil: validUntil)
+            }
+            links.append(link)
+            parent = ownerKey
+        }
+        // A chain cut short (deeper than allowed) is not trusted.
+        guard var key = links.first, parent == nil else { return nil }
+        key.ancestors = Array(links.dropFirst())
+        return (key, stale)
+    }
+
+    static let columns = "id, tenant_id, name, prefix, scopes, created, last_used, expires, revoked, owner_id, owner_key_id, owner_subject"
 
     static func decode(_ rows: [PostgresRow]) throws -> [AdminKeyRecord] {
         try rows.map { row in
-            let (id, tenant, name, prefix, scopes, created, lastUsed, expires, revoked, owner) = try row.decode(
-                (UUID, UUID?, String, String, [String], Date, Date?, Date?, Date?, UUID?).self)
+            let (id, tenant, name, prefix, scopes, created, lastUsed, expires, revoked, owner, ownerKey, ownerSubject) = try row.decode(
+                (UUID, UUID?, String, String, [String], Date, Date?, Date?, Date?, UUID?, UUID?, String?).self)
             return AdminKeyRecord(
                 id: id, tenantID: tenant, name: name, prefix: prefix,
                 scopes: scopes.compactMap(AdminScope.init(rawValue:)), created: created,
-                lastUsed: lastUsed, expires: expires, revoked: revoked, owner: owner)
+                lastUsed: lastUsed, expires: expires, revoked: revoked, owner: owner, ownerKey: ownerKey, ownerSubject: ownerSubject)
         }
     }
 }

@@ -112,10 +112,9 @@ public struct AdminPrincipal: Sendable, Equatable {
         if case .key(let id) = identity { id } else { nil }
     }
 
-    /// The rate limiter's bucket: one per admin session (`session:<id>`), else per credential: `key:<id>`,
-    /// `user:<id>`, `oidc:<issuer subject>`, or `bootstrap` for the configured key.
+    /// The rate limiter's bucket, one per identity however many sessions it opens: `key:<id>` (the key and
+    /// every session signed in with it), `user:<id>` (all of a user's sessions), `oidc:<issuer subject>`, or `bootstrap`.
     public var rateLimitKey: String {
-        if let session { return "session:" + session.uuidString.lowercased() }
         switch identity {
         case .bootstrap: return "bootstrap"
         case .key(let id): return "key:" + id.uuidString.lowercased()

@@ -58,40 +58,55 @@ public struct AdminSessions: Sendable {
         }
     }
 
-    /// Uses a refresh token once: marks it used and issues its successor, in one transaction. A token
-    /// presented a second time revokes its session.
+    /// Uses a refresh token once: marks it used and issues its successor. The token's row is locked first, so of
+    /// concurrent presentations one rotates and every other one sees it used and revokes the session (theft detection).
     public func refresh(_ presented: Secret, lifetime: Duration, by context: AuditContext) async throws -> Refresh {
         guard presented.kind == .refreshToken else { return .invalid }
         let next = Secret.generate(.refreshToken)
-        let rows = try await database.query(
-            """
-            WITH used AS (
-                UPDATE admin_refresh_tokens t SET used = now()
-                FROM admin_sessions s
-                WHERE t.token_hash = \(presented.hash) AND t.used IS NULL AND t.expires > now()
-                  AND s.id = t.session_id AND s.revoked IS NULL
-                  AND NOT EXISTS (SELECT 1 FROM admin_users u WHERE u.id = s.user_id AND u.disabled IS NOT NULL)
-                  AND NOT EXISTS (SELECT 1 FROM admin_keys k WHERE k.id = s.key_id AND (k.revoked IS NOT NULL OR k.expires <= now()))
-                RETURNING s.id, s.user_id, s.key_id),
-            successor AS (
-                INSERT INTO admin_refresh_tokens (token_hash, session_id, expires)
-                SELECT \(next.hash), id, now() + \(Self.seconds(lifetime)) * interval '1 second' FROM used),
-            reused AS (
-                UPDATE admin_sessions s SET revoked = now(), revoked_reason = 'refresh token reused'
-                FROM admin_refresh_tokens t
-                WHERE t.token_hash = \(presented.hash) AND t.used IS NOT NULL AND s.id = t.session_id AND s.revoked IS NULL
-                  AND NOT EXISTS (SELECT 1 FROM used)
-                RETURNING s.id, s.revoked_reason, s.user_id),
-            audit AS (\(audit: .refreshReused, by: context, from: "reused", tenant: "NULL::uuid", target: "reused.id",
-                          details: "jsonb_strip_nulls(jsonb_build_object('user_id', reused.user_id))"))
-            SELECT 'rotated', id, user_id, key_id FROM used
-            UNION ALL SELECT 'reused', id, NULL, NULL FROM reused
-            """)
-        guard let (kind, session, user, key) = try rows.first?.decode((String, UUID, UUID?, UUID?).self) else { return .invalid }
-        if kind == "reused" { return .reused }
-        if let user { return .rotated(session: session, subject: .user(user), refresh: next) }
-        if let key { return .rotated(session: session, subject: .key(key), refresh: next) }
-        return .invalid
+        return try await database.transaction { connection in
+            // Presentations of one token queue here; a waiter gets the row as its predecessor committed it.
+            let locked = try await connection.query(
+                "SELECT used IS NOT NULL FROM admin_refresh_tokens WHERE token_hash = \(presented.hash) FOR UPDATE",
+                logger: database.logger
+            ).collect()
+            guard let alreadyUsed = try locked.first?.decode(Bool.self) else { return .invalid }
+            // READ COMMITTED: each statement below reads a snapshot taken after the lock was granted.
+            if alreadyUsed {
+                let rows = try await connection.query(
+                    """
+                    WITH reused AS (
+                        UPDATE admin_sessions s SET revoked = now(), revoked_reason = 'refresh token reused'
+                        FROM admin_refresh_tokens t
+                        WHERE t.token_hash = \(presented.hash) AND s.id = t.session_id AND s.revoked IS NULL
+                        RETURNING s.id, s.user_id),
+                    audit AS (\(audit: .refreshReused, by: context, from: "reused", tenant: "NULL::uuid", target: "reused.id",
+                                  details: "jsonb_strip_nulls(jsonb_build_object('user_id', reused.user_id))"))
+                    SELECT id FROM reused
+                    """, logger: database.logger
+                ).collect()
+                return rows.isEmpty ? .invalid : .reused
+            }
+            let rows = try await connection.query(
+                """
+                WITH used AS (
+                    UPDATE admin_refresh_tokens t SET used = now()
+                    FROM admin_sessions s
+                    WHERE t.token_hash = \(presented.hash) AND t.used IS NULL AND t.expires > now()
+                      AND s.id = t.session_id AND s.revoked IS NULL
+                      AND NOT EXISTS (SELECT 1 FROM admin_users u WHERE u.id = s.user_id AND u.disabled IS NOT NULL)
+                      AND NOT EXISTS (SELECT 1 FROM admin_keys k WHERE k.id = s.key_id AND (k.revoked IS NOT NULL OR k.expires <= now()))
+                    RETURNING s.id, s.user_id, s.key_id),
+                successor AS (
+                    INSERT INTO admin_refresh_tokens (token_hash, session_id, expires)
+                    SELECT \(next.hash), id, now() + \(Self.seconds(lifetime)) * interval '1 second' FROM used)
+                SELECT id, user_id, key_id FROM used
+                """, logger: database.logger
+            ).collect()
+            guard let (session, user, key) = try rows.first?.decode((UUID, UUID?, UUID?).self) else { return .invalid }
+            if let user { return .rotated(session: session, subject: .user(user), refresh: next) }
+            if let key { return .rotated(session: session, subject: .key(key), refresh: next) }
+            return .invalid
+        }
     }
 
     /// Ends the session a refresh token belongs to; false when the token is unknown or its session already ended.
@@ -140,31 +155,16 @@ public struct AdminSessions: Sendable {
 
     // MARK: Failed logins
 
-    /// Records a failed login: the email as typed (lowercased), never the password.
-    public func recordFailedLogin(email: String, user: UUID?, by context: AuditContext) async throws {
+    /// Records a failed sign-in: the email as typed (lowercased), or that an admin key was refused; never the
+    /// password or the key.
+    public func recordFailedLogin(email: String?, user: UUID?, by context: AuditContext) async throws {
         try await database.query(
             """
-            WITH attempt AS (SELECT \(user)::uuid AS user_id, lower(\(email)) AS email),
+            WITH attempt AS (SELECT \(user)::uuid AS user_id, lower(\(email)::text) AS email, \(email == nil ? "admin_key" : "password") AS method),
             audit AS (\(audit: .loginFailed, by: context, from: "attempt", tenant: "NULL::uuid", target: "attempt.user_id",
-                          details: "jsonb_build_object('email', attempt.email)"))
+                          details: "jsonb_strip_nulls(jsonb_build_object('email', attempt.email, 'method', attempt.method))"))
             SELECT 1
             """)
-    }
-
-    /// Failed logins within `window`: for the email since its last successful login, and from the address.
-    public func recentFailures(email: String, address: String?, window: Duration) async throws -> (account: Int, address: Int, oldest: Date?) {
-        let rows = try await database.query(
-            """
-            SELECT count(*) FILTER (WHERE a.details ->> 'email' = lower(\(email))
-                                      AND a.occurred_at > coalesce((SELECT last_login FROM admin_users WHERE lower(email) = lower(\(email))), '-infinity')),
-                   count(*) FILTER (WHERE \(address)::text IS NOT NULL AND a.source_address = \(address)),
-                   min(a.occurred_at)
-            FROM admin_actions a
-            WHERE a.action = 'auth.login_failed' AND a.occurred_at > now() - \(Self.seconds(window)) * interval '1 second'
-            """)
-        guard let row = rows.first else { return (0, 0, nil) }
-        let (account, fromAddress, oldest) = try row.decode((Int, Int, Date?).self)
-        return (account, fromAddress, oldest)
     }
 
     public static func seconds(_ duration: Duration) -> Double {

@@ -72,12 +72,15 @@ public struct AdminUsers: Sendable {
     }
 
     /// Applies a change with its audit entry (what changed, never a password); nil when there is no such user.
-    public func update(id: UUID, _ change: AdminUserChange, by context: AuditContext) async throws -> AdminUserRecord? {
+    /// A new password or disabling ends the user's sessions, all but `keeping` (the session that changed its own password).
+    public func update(id: UUID, _ change: AdminUserChange, keeping session: UUID? = nil, by context: AuditContext) async throws -> AdminUserRecord? {
         // Field names from this closed list only: they are written into the statement's text.
         var changed: [String] = []
         if change.displayName != nil { changed.append("display_name") }
         if change.passwordHash != nil { changed.append("password") }
         if change.disabled != nil { changed.append("disabled") }
+        // Whoever held the old password, or signed in before the user was disabled, must sign in again.
+        let endsSessions = change.passwordHash != nil || change.disabled == true
         let rows = try await database.query(
             """
             WITH admin_user AS (
@@ -88,8 +91,14 @@ public struct AdminUsers: Sendable {
                                     WHEN \(change.disabled)::boolean THEN coalesce(disabled, now()) ELSE NULL END
                 WHERE id = \(id)
                 RETURNING *),
+            ended AS (
+                UPDATE admin_sessions s SET revoked = now(), revoked_reason = \(change.disabled == true ? "user disabled" : "password changed")
+                FROM admin_user
+                WHERE s.user_id = admin_user.id AND s.revoked IS NULL AND \(endsSessions)
+                  AND (\(change.disabled == true) OR s.id IS DISTINCT FROM \(session)::uuid)
+                RETURNING s.id),
             audit AS (\(audit: .adminUserUpdated, by: context, from: "admin_user", tenant: "NULL::uuid", target: "admin_user.id",
-                          details: "jsonb_build_object('email', admin_user.email, 'changed', to_jsonb('{\(changed.joined(separator: ","))}'::text[]), 'disabled', admin_user.disabled IS NOT NULL)"))
+                          details: "jsonb_build_object('email', admin_user.email, 'changed', to_jsonb('{\(changed.joined(separator: ","))}'::text[]), 'disabled', admin_user.disabled IS NOT NULL, 'sessions_ended', (SELECT count(*) FROM ended))"))
             SELECT \(unescaped: Self.columns) FROM admin_user
             """)
         return try Self.decode(rows).first
