@@ -342,14 +342,15 @@ class Suite:
                                            {"schemas": ["urn:nope"], "Operations": operations}, [], "x"])
             errors = {400: {"invalidSyntax", "invalidValue", "invalidPath", "noTarget", "mutability", "invalidFilter"}, 409: {"uniqueness"}}
             ok = {200, 204}
-            # Known-bad shapes the issue names: a scalar for a complex attribute is invalidValue, never accepted.
-            if (isinstance(operation, dict) and str(operation.get("op", "")).lower() in ("add", "replace")
-                    and operation.get("path") in complex_paths and isinstance(operation.get("value"), (str, int, bool))
-                    and not (isinstance(operation.get("value"), bool) and False)):
-                ok, errors = set(), {400: {"invalidValue"}}
+            target = self.random.choice([f"/Users/{self.user_id}", f"/Groups/{self.group_id}"]) if i % 5 == 0 else f"/Users/{self.user_id}"
+            # Known-bad shapes the issue names: a scalar for a User's complex attribute is invalidValue, never accepted
+            # (on a Group those paths name no attribute: invalidPath).
+            if (isinstance(body, dict) and body.get("Operations") == operations and body.get("schemas") == [PATCH_OP]
+                    and isinstance(operation, dict) and str(operation.get("op", "")).lower() in ("add", "replace")
+                    and operation.get("path") in complex_paths and isinstance(operation.get("value"), (str, int, bool))):
+                ok, errors = set(), {400: {"invalidValue"} if target.startswith("/Users") else {"invalidPath"}}
             if body == {"schemas": [PATCH_OP], "Operations": []}:
                 ok, errors = set(), {400: {"invalidSyntax"}}
-            target = self.random.choice([f"/Users/{self.user_id}", f"/Groups/{self.group_id}"]) if i % 5 == 0 else f"/Users/{self.user_id}"
             cases.append(Case("patch", "PATCH", target, body=js(body), ok=ok, errors=errors, write=True, target=target,
                               name=f"PATCH {target.split('/')[1]} {json.dumps(body)[:120]}"))
         return cases

@@ -231,6 +231,10 @@ public struct ResourceValidator: Sendable {
             if object[attribute.name] == nil {
                 throw .invalidValue("'\(prefix)\(attribute.name)' is required.")
             }
+            // An empty or blank string is no value: a user without a userName, a group without a displayName.
+            if case .string(let text)? = object[attribute.name], text.allSatisfy(\.isWhitespace) {
+                throw .invalidValue("'\(prefix)\(attribute.name)' is required and must not be empty.")
+            }
         }
     }
 
