@@ -99,5 +99,37 @@ extension ServerSuite {
                 }
             }
         }
+
+        @Test("a presentation that waits on a concurrent use of its refresh token sees that use and ends the session")
+        func refreshWaitingOnAnotherUse() async throws {
+            try await Roster.run { roster in
+                _ = try await roster.createAdminUser("ada@example.com", roles: ["admin"])
+                for round in 0..<3 {
+                    let session = try await roster.signIn("ada@example.com")
+                    let presented = try #require(Secret(presented: session.refresh))
+                    let outcome = try await roster.sql { db in
+                        let sessions = AdminSessions(database: db)
+                        // Another presentation holds the token's row, used but not yet committed.
+                        let (holding, release) = AsyncStream<Void>.makeStream()
+                        let (held, signal) = AsyncStream<Void>.makeStream()
+                        async let other: Void = db.transaction { connection in
+                            try await connection.query(
+                                "UPDATE admin_refresh_tokens SET used = now() WHERE token_hash = \(presented.hash)", logger: db.logger)
+                            signal.yield()
+                            for await _ in holding { break }
+                        }
+                        for await _ in held { break }
+                        // This one starts while that use is uncommitted, and must wait for it.
+                        async let mine = sessions.refresh(presented, lifetime: .seconds(3600), by: .system)
+                        try await Task.sleep(for: .milliseconds(500))
+                        release.yield()
+                        try await other
+                        return try await mine
+                    }
+                    #expect(outcome == .reused, "round \(round): \(outcome)")
+                    try await roster.admin(.get, "/tenants", bearer: session.access).expectAdminError(.unauthorized)
+                }
+            }
+        }
     }
 }
