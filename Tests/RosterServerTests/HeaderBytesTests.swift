@@ -14,7 +14,17 @@ extension ServerSuite {
     @Suite("Requests whose bytes the HTTP parser refuses get a SCIM error body")
     struct HeaderBytesTests {
         /// What came back on a fresh connection to 127.0.0.1:`port` for `request`, read until the server closes (5 s at most).
-        static func exchange(_ request: [UInt8], port: Int) throws -> String {
+        struct NotConnected: Error {}
+
+        /// Sends raw bytes and reads until the server closes, on a thread of its own: blocking socket calls on the
+        /// cooperative pool would starve the server under test, whose handlers run there too.
+        static func exchange(_ request: [UInt8], port: Int) async throws -> String {
+            try await withCheckedThrowingContinuation { continuation in
+                Thread.detachNewThread { continuation.resume(with: Result { try blockingExchange(request, port: port) }) }
+            }
+        }
+
+        static func blockingExchange(_ request: [UInt8], port: Int) throws -> String {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             defer { close(fd) }
             var address = sockaddr_in()
@@ -24,7 +34,7 @@ extension ServerSuite {
             let connected = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
             }
-            try #require(connected)
+            guard connected else { throw NotConnected() }
             var timeout = timeval(tv_sec: 5, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             var sent = 0
@@ -74,7 +84,7 @@ extension ServerSuite {
         ])
         func refusedHeaderBytes(request: String) async throws {
             try await Self.live { port in
-                let answer = try Self.exchange(Array(request.utf8), port: port)
+                let answer = try await Self.exchange(Array(request.utf8), port: port)
                 let parsed = try #require(Self.parse(answer), "no HTTP answer: \(answer.debugDescription)")
                 #expect(parsed.status.hasPrefix("HTTP/1.1 400"), "\(parsed.status)")
                 #expect(parsed.headers.contains("content-type: application/scim+json"))
@@ -90,7 +100,7 @@ extension ServerSuite {
         func oversizedHeader() async throws {
             try await Self.live { port in
                 let request = "GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n"
-                let parsed = try #require(Self.parse(try Self.exchange(Array(request.utf8), port: port)))
+                let parsed = try #require(Self.parse(try await Self.exchange(Array(request.utf8), port: port)))
                 #expect(parsed.status.hasPrefix("HTTP/1.1 431"), "\(parsed.status)")
                 #expect(parsed.body["schemas"] == [.string(ScimError.schema)])
                 #expect(parsed.body["status"] == "431")
@@ -101,12 +111,12 @@ extension ServerSuite {
         func afterGoodRequest() async throws {
             try await Self.live { port in
                 let good = "GET /scim/v2/ServiceProviderConfig HTTP/1.1\r\nHost: x\r\n\r\n"
-                let answer = try Self.exchange(Array((good + "GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nX-Bad: \u{7f}\u{01}\r\n\r\n").utf8), port: port)
+                let answer = try await Self.exchange(Array((good + "GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nX-Bad: \u{7f}\u{01}\r\n\r\n").utf8), port: port)
                 #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer.prefix(200))")
                 let second = try #require(answer.range(of: "HTTP/1.1 400"), "\(answer)")
                 let parsed = try #require(Self.parse(String(answer[second.lowerBound...])))
                 #expect(parsed.body["scimType"] == "invalidSyntax")
-                let alone = try Self.exchange(Array("GET /scim/v2/ServiceProviderConfig HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8), port: port)
+                let alone = try await Self.exchange(Array("GET /scim/v2/ServiceProviderConfig HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8), port: port)
                 #expect(alone.hasPrefix("HTTP/1.1 200") && !alone.contains("HTTP/1.1 400"))
             }
         }

@@ -73,22 +73,28 @@ extension ServerSuite {
                 let logger = try TestPostgres.require().logger
                 // Warm every pooled connection's catalog caches first: only the statements' own reads count.
                 for index in 0..<8 { _ = try await probe(roster, group: group, member: ids[index]) }
-                try await LargeGroupTests.resetStatements(url: roster.databaseURL)
-                #expect(try await probe(roster, group: group, member: ids[5_000]).json["member"] == true)
-                _ = try await withDatabase(url: roster.databaseURL, logger: logger) { db in
-                    try await db.query("SELECT member_id FROM group_members WHERE group_id = \(UUID(uuidString: group)!)")
+                // pg_stat_statements is the cluster's: another test's reset between the reads and this one wipes them, so measure again.
+                var measured: (probe: Int64, list: Int64)?
+                for _ in 0..<5 where measured == nil {
+                    try await LargeGroupTests.resetStatements(url: roster.databaseURL)
+                    #expect(try await probe(roster, group: group, member: ids[5_000]).json["member"] == true)
+                    _ = try await withDatabase(url: roster.databaseURL, logger: logger) { db in
+                        try await db.query("SELECT member_id FROM group_members WHERE group_id = \(UUID(uuidString: group)!)")
+                    }
+                    let blocks = try await withDatabase(url: roster.databaseURL, logger: logger) { db in
+                        try await db.query(
+                            """
+                            SELECT query, shared_blks_hit + shared_blks_read FROM pg_stat_statements
+                            WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                              AND (query LIKE 'WITH RECURSIVE up(group_id%' OR query LIKE 'SELECT member_id FROM group_members%')
+                            """
+                        ).map { try $0.decode((String, Int64).self) }
+                    }
+                    if let probe = blocks.first(where: { $0.0.hasPrefix("WITH") })?.1, let list = blocks.first(where: { $0.0.hasPrefix("SELECT") })?.1 {
+                        measured = (probe, list)
+                    }
                 }
-                let blocks = try await withDatabase(url: roster.databaseURL, logger: logger) { db in
-                    try await db.query(
-                        """
-                        SELECT query, shared_blks_hit + shared_blks_read FROM pg_stat_statements
-                        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-                          AND (query LIKE 'WITH RECURSIVE up(group_id%' OR query LIKE 'SELECT member_id FROM group_members%')
-                        """
-                    ).map { try $0.decode((String, Int64).self) }
-                }
-                let probe = try #require(blocks.first { $0.0.hasPrefix("WITH") }?.1)
-                let list = try #require(blocks.first { $0.0.hasPrefix("SELECT") }?.1)
+                let (probe, list) = try #require(measured, "pg_stat_statements was reset under every measurement")
                 #expect(probe * 4 < list, "probe read \(probe) blocks, the member list \(list)")
             }
         }

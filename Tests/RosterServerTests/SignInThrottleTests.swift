@@ -68,7 +68,8 @@ extension ServerSuite {
 
         @Test("past the cap on password checks running at once, sign-in is 429 with Retry-After at once, without a check")
         func concurrencyCap() async throws {
-            let counter = CountingVerifier(delay: .milliseconds(1500))
+            // Long enough that the three refused sign-ins below finish inside it on a loaded machine.
+            let counter = CountingVerifier(delay: .seconds(8))
             try await Roster.run(configure: { configuration in
                 configuration.identity.passwordVerifier = counter.verifier
                 configuration.identity.concurrentPasswordChecks = 1
