@@ -91,7 +91,7 @@ public final class TestPostgres: Sendable {
         if let configured {
             serverURL = configured
         } else {
-            let started = try await EmbeddedPostgres.start(.init(durable: false, settings: ["max_connections": "400", "shared_preload_libraries": "pg_stat_statements"]), logger: logger)
+            let started = try await EmbeddedPostgres.start(.init(durable: false, settings: ["max_connections": "1000", "shared_preload_libraries": "pg_stat_statements"]), logger: logger)
             cluster = started
             serverURL = started.databaseURL
         }
