@@ -19,10 +19,12 @@ public func buildApplication(
     }
     let url = try DatabaseURL(databaseURL)
     let pool = ConnectionPoolIdentity(maxConnections: configuration.databaseMaxConnections)
-    let client = PostgresClient(configuration: url.clientConfiguration(pool: pool), backgroundLogger: logger)
+    let client = PostgresClient(
+        configuration: url.clientConfiguration(pool: pool, statementTimeout: configuration.limits.scimStatementTimeout), backgroundLogger: logger)
     let registry = try SchemaDocuments.registry(extraDirectory: configuration.schemasDirectory)
     let metrics = configuration.metricsEnabled ? RosterMetrics() : nil
-    let database = RosterDatabase(client: client, logger: logger, metrics: metrics?.factory, pool: pool)
+    let database = RosterDatabase(
+        client: client, logger: logger, metrics: metrics?.factory, pool: pool, statementTimeout: configuration.limits.scimStatementTimeout)
     let settings = try RuntimeSettingsHolder(
         baseline: SettingsBaseline(configuration, logger: logger), repository: RuntimeSettingsRepository(database: database))
     let rateLimits = RateLimits(
@@ -67,15 +69,21 @@ func buildRouter(
     let discovery = Discovery(registry: registry, baseURL: scimBase)
     DiscoveryController(discovery: discovery, settings: settings).addRoutes(to: router.group("scim/v2"))
 
+    // One set of slots for both APIs: a tenant's SCIM and admin requests share its one part of the pool.
+    let slots = TenantSlots(
+        perTenant: configuration.limits.tenantRequests(maxConnections: configuration.databaseMaxConnections),
+        maxWait: configuration.limits.scimStatementTimeout)
     let scim = router.group("scim/v2", context: ScimRequestContext.self)
         .add(middleware: ScimAuthMiddleware(tokens: ScimTokenRepository(database: database), bootstrapKey: configuration.adminKey, metrics: metrics))
         .add(middleware: RateLimitMiddleware<ScimRequestContext>(limits: rateLimits))
+        .add(middleware: WorkLimitMiddleware<ScimRequestContext>(slots: slots, statementTimeout: configuration.limits.scimStatementTimeout))
     let cursors = CursorKeys(secrets: ServerSecrets(database: database))
     let users = ResourceController(backend: UserBackend(
         users: UserRepository(database: database, resourceType: registry.user), resourceType: registry.user, baseURL: scimBase),
         cursors: cursors, settings: settings)
     let groups = ResourceController(backend: GroupBackend(
-        groups: GroupRepository(database: database, resourceType: registry.group), resourceType: registry.group, baseURL: scimBase),
+        groups: GroupRepository(database: database, resourceType: registry.group), resourceType: registry.group, baseURL: scimBase,
+        memberBudget: configuration.limits.groupListMemberBudget),
         cursors: cursors, settings: settings)
     users.addRoutes(to: scim)
     groups.addRoutes(to: scim)
@@ -101,7 +109,9 @@ func buildRouter(
     // The document's paths are absolute (/api/v1/…), so the generated routes hang off the root.
     let authenticated = router.group(context: AdminRequestContext.self)
         .add(middleware: AdminAuthMiddleware(authenticator: authenticator, access: document.access, metrics: metrics))
-    let admin = authenticated.group().add(middleware: RateLimitMiddleware<AdminRequestContext>(limits: rateLimits))
+    let admin = authenticated.group()
+        .add(middleware: RateLimitMiddleware<AdminRequestContext>(limits: rateLimits))
+        .add(middleware: WorkLimitMiddleware<AdminRequestContext>(slots: slots, statementTimeout: configuration.limits.adminStatementTimeout))
     let api = AdminAPI(
         tenants: TenantRepository(database: database), tokens: ScimTokenRepository(database: database),
         keys: AdminKeyRepository(database: database),

@@ -15,7 +15,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch {
             let (error, extraHeaders) = ErrorWithHeaders.unwrap(error)
             let scim = request.uri.path.hasPrefix("/scim/")
-            let problem = Problem(error, logger: context.logger)
+            let reading = request.method == .get || request.method == .head || request.uri.path.hasSuffix("/.search")
+            let problem = Problem(error, reading: reading, logger: context.logger)
             var response = scim ? problem.scimResponse : problem.adminResponse
             if let error = error as? MethodNotAllowed {
                 response.headers[.allow] = error.allowed.map(\.rawValue).joined(separator: ", ")
@@ -54,7 +55,8 @@ struct Problem {
     var message: String
     var retryAfter: Int?
 
-    init(_ error: any Error, logger: Logger) {
+    /// - Parameter reading: the request only reads (GET, HEAD, a search), which decides what a timed-out statement means.
+    init(_ error: any Error, reading: Bool = false, logger: Logger) {
         switch error {
         case let error as ScimError:
             self.init(status: error.status, scimType: error.scimType, code: error.scimType?.rawValue ?? Self.code(error.status), message: error.detail)
@@ -71,6 +73,19 @@ struct Problem {
                 self.init(status: 400, scimType: .invalidValue, code: "invalid_request", message: "A value was refused: \(detail)")
             case .notFound(let detail):
                 self.init(status: 404, scimType: nil, code: "not_found", message: "\(detail) not found.")
+            case .statementTimeout where reading:
+                // RFC 7644 §3.12 tooMany: more than the server is willing to process; a narrower query may pass.
+                logger.notice("A read ran past its statement limit")
+                self.init(
+                    status: 400, scimType: .tooMany, code: "query_too_expensive",
+                    message: "The query ran past this server's time limit for one statement; narrow the filter or ask for fewer results.")
+            case .statementTimeout:
+                // A write waits on others' locks or has much to do: the client may retry, more slowly.
+                logger.notice("A write ran past its statement limit")
+                self.init(
+                    status: 429, scimType: nil, code: "busy",
+                    message: "The change ran past this server's time limit for one statement and was not made; retry after 1 s.")
+                retryAfter = 1
             case .unavailable(let detail):
                 logger.error("Database unavailable", metadata: ["error": "\(detail)"])
                 self.init(status: 503, scimType: nil, code: "unavailable", message: "The database is unavailable; try again shortly.")
@@ -91,7 +106,7 @@ struct Problem {
             let known = error.underlyingError is AdminError || error.underlyingError is StoreError
                 || error.underlyingError is DecodingError || error.underlyingError is NIOTooManyBytesError
             if known || error.httpStatus == .internalServerError {
-                self.init(error.underlyingError, logger: logger)
+                self.init(error.underlyingError, reading: reading, logger: logger)
             } else {
                 let status = Int(error.httpStatus.code)
                 self.init(status: status, scimType: nil, code: Self.code(status), message: error.causeDescription)

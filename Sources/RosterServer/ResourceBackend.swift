@@ -100,7 +100,11 @@ struct GroupBackend: ResourceBackend {
     let groups: GroupRepository
     let resourceType: ResourceType
     let baseURL: String
+    /// Member rows one list page may load (`WorkLimits.groupListMemberBudget`).
+    var memberBudget = Int.max
     let patchAnswersNoContent = true
+    /// Where a list page says it left a group's members out.
+    static let extensionURN = "urn:roster:params:scim:schemas:extension:2.0:Group"
 
     func create(tenant: UUID, body: [String: JSONValue], projection: Projection, change: ChangeContext) async throws -> StoredGroup {
         var body = body
@@ -126,11 +130,11 @@ struct GroupBackend: ResourceBackend {
     }
 
     func list(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> ResourcePage<StoredGroup> {
-        try await groups.list(tenant: tenant, query: query, withMembers: projection.mayReturn("members"))
+        try await groups.list(tenant: tenant, query: query, withMembers: projection.mayReturn("members"), memberBudget: memberBudget)
     }
 
     func listByCursor(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> CursorPage<StoredGroup> {
-        try await groups.listByCursor(tenant: tenant, query: query, withMembers: projection.mayReturn("members"))
+        try await groups.listByCursor(tenant: tenant, query: query, withMembers: projection.mayReturn("members"), memberBudget: memberBudget)
     }
 
     /// A PUT sets the whole member list (RFC 7644 §3.5.1).
@@ -153,6 +157,12 @@ struct GroupBackend: ResourceBackend {
                 if let display = member.display { object["display"] = .string(display) }
                 return .object(object)
             })
+        }
+        if group.membersOmitted {
+            body[Self.extensionURN] = ["membersOmitted": true]
+            if case .array(let schemas)? = body["schemas"], !schemas.contains(.string(Self.extensionURN)) {
+                body["schemas"] = .array(schemas + [.string(Self.extensionURN)])
+            }
         }
         let meta = meta(id: group.resource.id, group.resource)
         return (resourceType.render(id: group.resource.id, body: body, meta: meta), meta)

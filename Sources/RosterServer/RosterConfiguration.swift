@@ -38,6 +38,8 @@ public struct RosterConfiguration: Sendable {
     public var rateLimits = RateLimitDefaults()
     /// Admin sign-in: session lifetimes, password cost, login throttling, directory roles.
     public var identity = AdminIdentityConfiguration()
+    /// Statement time limits, each tenant's share of the pool, member rows per group list page.
+    public var limits = WorkLimits()
     /// How often each process re-reads the runtime settings (`ROSTER_SETTINGS_REFRESH_MS`, 2000): another replica's PUT /api/v1/config applies here within it.
     public var settingsRefreshInterval: Duration = .seconds(2)
 
@@ -129,6 +131,7 @@ public struct RosterConfiguration: Sendable {
             settingsRefreshInterval = .milliseconds(milliseconds)
         }
         identity = try AdminIdentityConfiguration(reader: config)
+        limits = try WorkLimits(reader: config)
         if let text = config.string(forKey: "rate.limit.scim") { rateLimits.scim = try Self.rateLimit(text, variable: "ROSTER_RATE_LIMIT_SCIM") }
         if let text = config.string(forKey: "rate.limit.admin") { rateLimits.admin = try Self.rateLimit(text, variable: "ROSTER_RATE_LIMIT_ADMIN") }
         if let milliseconds = config.int(forKey: "rate.limit.refresh.ms") {

@@ -49,10 +49,14 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         "postgres://\(username)@\(host):\(port)/\(database ?? "")"
     }
 
-    /// A client whose connections announce the pool's `application_name`, so its sessions can be counted.
-    public func clientConfiguration(pool: ConnectionPoolIdentity) -> PostgresClient.Configuration {
+    /// A client whose connections announce the pool's `application_name`, so its sessions can be counted,
+    /// and start with `statementTimeout` as their statement limit (none: the server's own default).
+    public func clientConfiguration(pool: ConnectionPoolIdentity, statementTimeout: Duration? = nil) -> PostgresClient.Configuration {
         var configuration = clientConfiguration(maxConnections: pool.maxConnections)
         configuration.options.additionalStartupParameters = [("application_name", pool.applicationName)]
+        if let statementTimeout {
+            configuration.options.additionalStartupParameters.append(StatementTimeout.startupParameter(statementTimeout))
+        }
         return configuration
     }
 

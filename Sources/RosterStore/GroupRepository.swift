@@ -7,6 +7,14 @@ import SCIM
 public struct StoredGroup: Sendable, Equatable {
     public var resource: StoredResource
     public var members: [GroupMember]
+    /// A list page left this group's members out: loading them would have passed the page's member budget.
+    public var membersOmitted = false
+
+    public init(resource: StoredResource, members: [GroupMember], membersOmitted: Bool = false) {
+        self.resource = resource
+        self.members = members
+        self.membersOmitted = membersOmitted
+    }
 }
 
 /// SCIM Groups of one tenant. Membership lives in `group_members`, never in the group's body.
@@ -186,28 +194,67 @@ public struct GroupRepository: Sendable {
         case direct, indirect, notMember
     }
 
-    public func list(tenant: UUID, query: ResourceQuery, withMembers: Bool = true) async throws -> ResourcePage<StoredGroup> {
+    /// A page of groups. With members, at most `memberBudget` member rows are loaded for the whole page:
+    /// groups get theirs in page order while they fit, and a group whose members would not fit is
+    /// listed without them (`membersOmitted`), readable whole with a GET of the group.
+    public func list(
+        tenant: UUID, query: ResourceQuery, withMembers: Bool = true, memberBudget: Int = .max
+    ) async throws -> ResourcePage<StoredGroup> {
         let page = try await ResourcePage.fetch(table: .groups, resourceType: resourceType, tenant: tenant, query: query, database: database)
-        let ids = page.resources.map(\.id)
-        let members = ids.isEmpty || !withMembers ? [:] : try await database.withConnection { connection in
-            try await Self.members(of: ids, tenant: tenant, connection: connection, logger: database.logger)
-        }
         return ResourcePage(
             totalResults: page.totalResults,
-            resources: page.resources.map { StoredGroup(resource: $0, members: members[$0.id] ?? []) })
+            resources: try await loadingMembers(page.resources, tenant: tenant, load: withMembers, budget: memberBudget))
     }
 
-    /// A cursor page (RFC 9865) of groups.
-    public func listByCursor(tenant: UUID, query: ResourceQuery, withMembers: Bool = true) async throws -> CursorPage<StoredGroup> {
+    /// A cursor page (RFC 9865) of groups, members loaded as `list` loads them.
+    public func listByCursor(
+        tenant: UUID, query: ResourceQuery, withMembers: Bool = true, memberBudget: Int = .max
+    ) async throws -> CursorPage<StoredGroup> {
         let page = try await CursorPage.fetch(table: .groups, resourceType: resourceType, tenant: tenant, query: query, database: database)
-        let ids = page.resources.map(\.id)
-        let members = ids.isEmpty || !withMembers ? [:] : try await database.withConnection { connection in
-            try await Self.members(of: ids, tenant: tenant, connection: connection, logger: database.logger)
-        }
         return CursorPage(
             totalResults: page.totalResults,
-            resources: page.resources.map { StoredGroup(resource: $0, members: members[$0.id] ?? []) },
+            resources: try await loadingMembers(page.resources, tenant: tenant, load: withMembers, budget: memberBudget),
             next: page.next, previous: page.previous)
+    }
+
+    private func loadingMembers(_ groups: [StoredResource], tenant: UUID, load: Bool, budget: Int) async throws -> [StoredGroup] {
+        guard load, !groups.isEmpty else { return groups.map { StoredGroup(resource: $0, members: []) } }
+        return try await database.withConnection { connection in
+            var included = groups.map(\.id)
+            if budget < .max {
+                let sizes = try await Self.memberCounts(of: included, upTo: budget + 1, tenant: tenant, connection: connection, logger: database.logger)
+                var left = budget
+                included = included.filter { id in
+                    let size = sizes[id] ?? 0
+                    guard size <= left else { return false }
+                    left -= size
+                    return true
+                }
+            }
+            let members = included.isEmpty ? [:] : try await Self.members(of: included, tenant: tenant, connection: connection, logger: database.logger)
+            let loaded = Set(included)
+            return groups.map { group in
+                StoredGroup(resource: group, members: members[group.id] ?? [], membersOmitted: !loaded.contains(group.id))
+            }
+        }
+    }
+
+    /// Each group's member count, counted no further than `limit` (an index-only walk of at most that many rows per group).
+    static func memberCounts(
+        of groups: [UUID], upTo limit: Int, tenant: UUID, connection: PostgresConnection, logger: Logger
+    ) async throws -> [UUID: Int] {
+        let rows = try await connection.query(
+            """
+            SELECT g.id, c.n FROM unnest(\(groups)::uuid[]) AS g(id)
+            CROSS JOIN LATERAL (
+                SELECT count(*) FROM (
+                    SELECT 1 FROM group_members m WHERE m.tenant_id = \(tenant) AND m.group_id = g.id LIMIT \(limit)
+                ) bounded
+            ) AS c(n)
+            """, logger: logger)
+        var counts: [UUID: Int] = [:]
+        for try await (id, count) in rows.decode((UUID, Int64).self) { counts[id] = Int(count) }
+        return counts
     }
 
     // MARK: - Membership rows

@@ -84,9 +84,17 @@ extension RosterDatabase {
         do {
             return try await timed(StatementKind(Statement.sql)) {
                 try await withConnection { connection in
-                    var rows: [Statement.Row] = []
-                    for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
-                    return rows
+                    do {
+                        var rows: [Statement.Row] = []
+                        for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
+                        return rows
+                    } catch let error as PSQLError where error.serverInfo != nil {
+                        // PostgresNIO keeps a failed preparation as the statement's state on this connection, so one
+                        // PREPARE cut short (a statement timeout while a lock was held) would fail every later use:
+                        // the connection is closed, and the pool opens a fresh one.
+                        try? await connection.close()
+                        throw error
+                    }
                 }
             }
         } catch {

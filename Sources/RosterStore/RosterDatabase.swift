@@ -14,10 +14,17 @@ public struct RosterDatabase: Sendable {
 
     /// `roster_db_query_duration_seconds` by statement kind; nil when no metrics are collected (CLI, tests).
     private let timers: [StatementKind: Timer]?
+    /// The statement limit the client's connections start with (`StatementTimeout.startupParameter`); nil: none given.
+    public let statementTimeout: Duration?
 
     /// - Parameter pool: the identity `client` was configured with (`DatabaseURL.clientConfiguration(pool:)`), for pool statistics.
-    public init(client: PostgresClient, logger: Logger, metrics: (any MetricsFactory)? = nil, pool: ConnectionPoolIdentity? = nil) {
+    /// - Parameter statementTimeout: the limit `client`'s connections were configured with, so a task asking for the same one pays nothing.
+    public init(
+        client: PostgresClient, logger: Logger, metrics: (any MetricsFactory)? = nil, pool: ConnectionPoolIdentity? = nil,
+        statementTimeout: Duration? = nil
+    ) {
         self.client = client
+        self.statementTimeout = statementTimeout
         self.logger = logger
         self.pool = pool
         timers = metrics.map { factory in
@@ -52,12 +59,23 @@ public struct RosterDatabase: Sendable {
 
     /// Leases a connection for `body`'s lifetime; the one way this store takes a connection, so
     /// `connectionsInUse` counts from the moment the pool hands it over until `body` returns it.
+    /// Statements run under the task's `StatementTimeout.override` when it differs from the connections' default.
     /// Errors pass through untranslated.
     public func withConnection<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
         try await client.withConnection { connection in
             leases.acquired()
             defer { leases.released() }
-            return try await body(connection)
+            guard let limit = StatementTimeout.override, limit != statementTimeout else { return try await body(connection) }
+            try await StatementTimeout.set(limit, on: connection, logger: logger)
+            let result: Result
+            do {
+                result = try await body(connection)
+            } catch {
+                await StatementTimeout.reset(connection, logger: logger)
+                throw error
+            }
+            await StatementTimeout.reset(connection, logger: logger)
+            return result
         }
     }
 
@@ -106,6 +124,8 @@ public enum StoreError: Error, Sendable, Equatable {
     /// PostgreSQL refused a value (SQLSTATE class 22, or 54000 for one too long to index).
     case invalidValue(String)
     case notFound(String)
+    /// A statement ran past its time limit (57014 query_canceled, raised by `statement_timeout`).
+    case statementTimeout
     /// The database could not be reached or failed for reasons no client caused.
     case unavailable(String)
 
@@ -135,6 +155,10 @@ public enum StoreError: Error, Sendable, Equatable {
                 self = .invalidValue(psql.serverInfo?[.message] ?? "a value is too long")
                 return
             }
+            if let code = psql.serverInfo?[.sqlState], code == "57014" {
+                self = .statementTimeout
+                return
+            }
             if psql.serverInfo == nil {
                 self = .unavailable("database connection failed (\(psql.code))")
                 return
@@ -156,6 +180,7 @@ extension StoreError: CustomStringConvertible {
         case .invalidReference(let detail): detail
         case .invalidValue(let detail): "A value was refused by the database: \(detail)"
         case .notFound(let what): "\(what) not found."
+        case .statementTimeout: "A statement ran past its time limit."
         case .unavailable(let detail): "The database is unavailable: \(detail)"
         }
     }

@@ -130,8 +130,8 @@ struct Roster: Sendable {
     }
 
     /// Creates a user and returns its id.
-    func createUser(_ userName: String, extra: String = "") async throws -> String {
-        let reply = try await scim(.post, "/Users", body: #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"\#(userName)"\#(extra)}"#)
+    func createUser(_ userName: String, extra: String = "", token: String? = nil) async throws -> String {
+        let reply = try await scim(.post, "/Users", token: token, body: #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"\#(userName)"\#(extra)}"#)
         #expect(reply.status == .created, "\(reply.body)")
         return try #require(reply.json["id"]?.stringValue)
     }
