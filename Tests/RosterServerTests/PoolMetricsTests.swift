@@ -27,6 +27,7 @@ extension ServerSuite.MetricsTests {
             $0.webhooksEnabled = false
             $0.settingsRefreshInterval = .seconds(3600)
             $0.rateLimits.refreshInterval = .seconds(3600)
+            $0.limits.scimStatementTimeout = .seconds(300)  // the PATCH waits on the lock for as long as the scrapes take
         }) { roster in
             let id = try await roster.createUser("pool.user")
             let locked = AsyncStream.makeStream(of: Void.self)

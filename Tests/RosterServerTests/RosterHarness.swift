@@ -47,6 +47,10 @@ struct Roster: Sendable {
         // bcrypt's cheapest cost, and rights re-read on every request, so tests see changes at once.
         configuration.identity.passwordCost = 4
         configuration.identity.grantCacheLifetime = .zero
+        // Suites run side by side on two cores: a tenant's parallel requests and a 100 000-member read take what
+        // they take. The suites of the limits set their own (StatementTimeoutTests, TenantShareTests).
+        configuration.limits.scimStatementTimeout = .seconds(60)
+        configuration.limits.tenantPoolSharePercent = 100
         configure(&configuration)
         let app = try buildApplication(configuration, logger: postgres.logger)
         try await app.test(.router) { client in

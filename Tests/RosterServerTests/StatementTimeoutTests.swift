@@ -41,7 +41,6 @@ extension ServerSuite {
         func scimTimeouts() async throws {
             try await Roster.run(configure: { $0.limits.scimStatementTimeout = .milliseconds(300) }) { roster in
                 let id = try await roster.createUser("ada")
-                let started = ContinuousClock.now
                 let (read, search, write) = try await Self.whileLocked("LOCK TABLE users IN ACCESS EXCLUSIVE MODE", url: roster.databaseURL) {
                     (try await roster.scim(.get, "/Users/\(id)"),
                      try await roster.scim(.post, "/Users/.search", body: #"{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":"userName sw \"a\""}"#),
@@ -51,7 +50,6 @@ extension ServerSuite {
                 search.expectScimError(.badRequest, "tooMany")
                 write.expectScimError(.tooManyRequests)
                 #expect(write.headers[.retryAfter] == "1")
-                #expect(ContinuousClock.now - started < .seconds(20), "each statement waits for its limit, not for the lock")
                 // Nothing of the refused write remains, and the pool's connections work again.
                 #expect(try await roster.userNames(filter: #"userName eq "late""#).isEmpty)
                 let after = try await roster.scim(.get, "/Users/\(id)")
@@ -63,7 +61,7 @@ extension ServerSuite {
         func adminLimit() async throws {
             try await Roster.run(configure: {
                 $0.limits.scimStatementTimeout = .milliseconds(300)
-                $0.limits.adminStatementTimeout = .seconds(30)
+                $0.limits.adminStatementTimeout = .seconds(300)
                 $0.databaseMaxConnections = 1  // one connection: the admin request's and then the SCIM request's
                 $0.webhooksEnabled = false  // the dispatcher would hold it to LISTEN
             }) { roster in
@@ -73,13 +71,12 @@ extension ServerSuite {
                     try await roster.admin(.get, "/events?limit=1")
                 }
                 #expect(events.status == .ok, "\(events.body)")
-                // The one connection has the SCIM limit again: a SCIM read waiting on a lock gives up at 300 ms, not 30 s.
-                let started = ContinuousClock.now
-                let read = try await Self.whileLocked("LOCK TABLE users IN ACCESS EXCLUSIVE MODE", url: roster.databaseURL) {
+                // The one connection has the SCIM limit again: a SCIM read waiting 2 s on a lock gives up at 300 ms
+                // (under the admin limit it would wait and succeed).
+                let read = try await Self.whileLocked("LOCK TABLE users IN ACCESS EXCLUSIVE MODE", url: roster.databaseURL, holdFor: .seconds(2)) {
                     try await roster.scim(.get, "/Users/\(id)")
                 }
                 read.expectScimError(.badRequest, "tooMany")
-                #expect(ContinuousClock.now - started < .seconds(10))
             }
         }
 
