@@ -9,13 +9,14 @@ import Testing
 
 /// A running client on a database for the duration of `body`; with `pool`, its connections announce that identity.
 func withStore<T: Sendable>(
-    url: String, pool: ConnectionPoolIdentity? = nil, _ body: @Sendable (RosterDatabase) async throws -> T
+    url: String, pool: ConnectionPoolIdentity? = nil, statementTimeout: Duration? = nil, _ body: @Sendable (RosterDatabase) async throws -> T
 ) async throws -> T {
     let logger = try TestPostgres.require().logger
     var background = logger
     background.logLevel = .error
     let databaseURL = try DatabaseURL(url)
-    let configuration = pool.map { databaseURL.clientConfiguration(pool: $0) } ?? databaseURL.clientConfiguration(maxConnections: 4)
+    let configuration = pool.map { databaseURL.clientConfiguration(pool: $0, statementTimeout: statementTimeout) }
+        ?? databaseURL.clientConfiguration(maxConnections: 4)
     let client = PostgresClient(configuration: configuration, backgroundLogger: background)
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
@@ -23,6 +24,6 @@ func withStore<T: Sendable>(
             return nil
         }
         defer { group.cancelAll() }
-        return try await body(RosterDatabase(client: client, logger: logger, pool: pool))
+        return try await body(RosterDatabase(client: client, logger: logger, pool: pool, statementTimeout: statementTimeout))
     }
 }
