@@ -3,6 +3,7 @@ import Configuration
 import Foundation
 import Logging
 import RosterServer
+import RosterStore
 
 /// Options every database command takes; flags win over `ROSTER_*` environment variables.
 struct DatabaseOptions: ParsableArguments {
@@ -80,6 +81,14 @@ func environmentSettings() throws -> RosterConfiguration {
     } catch {
         throw CLIFailure(error.description)
     }
+}
+
+/// How a command that writes or reads secrets stores them: `ROSTER_SECRET_KEY` / `ROSTER_SECRET_KEY_FILE`, or the
+/// explicit `ROSTER_ALLOW_PLAINTEXT_SECRETS=true`; neither is refused, as `serve` refuses it.
+func commandSecrets() throws -> SecretsAtRest {
+    let secrets = try environmentSettings().secrets
+    if case .unconfigured = secrets { throw CLIFailure(SecretsAtRest.keyRequired) }
+    return secrets
 }
 
 /// A failure to report in one line, without the usage text ArgumentParser adds to `ValidationError`.

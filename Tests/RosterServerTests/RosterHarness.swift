@@ -47,7 +47,10 @@ struct Roster: Sendable {
         // bcrypt's cheapest cost, and rights re-read on every request, so tests see changes at once.
         configuration.identity.passwordCost = 4
         configuration.identity.grantCacheLifetime = .zero
+        // Secrets sealed as `roster serve` seals them, with the start's sealing pass.
+        configuration.secrets = TestSecrets.atRest
         configure(&configuration)
+        try await prepareStoredSecrets(configuration, logger: postgres.logger)
         let app = try buildApplication(configuration, logger: postgres.logger)
         try await app.test(.router) { client in
             try await body(Roster(client: client, databaseURL: url, scimToken: token, adminKey: key, bootstrapKey: bootstrap))

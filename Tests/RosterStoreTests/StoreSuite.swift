@@ -23,6 +23,6 @@ func withStore<T: Sendable>(
             return nil
         }
         defer { group.cancelAll() }
-        return try await body(RosterDatabase(client: client, logger: logger, pool: pool))
+        return try await body(RosterDatabase(client: client, logger: logger, pool: pool, secrets: TestSecrets.atRest))
     }
 }
