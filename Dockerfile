@@ -4,8 +4,14 @@
 #
 #   docker build -t roster .
 #   docker run --rm -p 8080:8080 \
-#     -e ROSTER_DATABASE_URL=postgres://roster:roster@db:5432/roster \
+#     -e ROSTER_DATABASE_URL=postgres://roster@db:5432/roster \
+#     -e ROSTER_DATABASE_PASSWORD_FILE=/run/secrets/postgres_password \
+#     -e ROSTER_SECRET_KEY_FILE=/run/secrets/roster_secret_key \
 #     -e ROSTER_ADMIN_KEY=radm_... roster
+#
+# The binary and its resources belong to root and are read-only: the user
+# `roster` that runs them cannot change them. The health check is
+# `roster healthcheck` (no curl in the image).
 #
 # `serve` creates the first admin user (an owner) on a fresh database when
 # ROSTER_BOOTSTRAP_OWNER_EMAIL and ROSTER_BOOTSTRAP_OWNER_PASSWORD (or
@@ -60,23 +66,24 @@ RUN set -eu; \
 # ================================
 FROM debian:bookworm-slim
 
-# ca-certificates: TLS to PostgreSQL; curl: the container healthcheck;
-# tzdata: time zones for Foundation; libstdc++6: the C++ runtime the binary links.
+# ca-certificates: TLS to PostgreSQL; tzdata: time zones for Foundation;
+# libstdc++6: the C++ runtime the binary links. No curl: the health check is `roster healthcheck`.
 RUN export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true \
     && apt-get -q update \
     && apt-get -q dist-upgrade -y \
     && apt-get -q install -y --no-install-recommends \
         ca-certificates \
-        curl \
         tzdata \
         libstdc++6 \
     && rm -rf /var/lib/apt/lists/*
 
-# Unprivileged user owning /app.
-RUN useradd --user-group --create-home --system --skel /dev/null --home-dir /app roster
+# Unprivileged user that runs Roster; it owns nothing in the image (no home directory either).
+RUN useradd --user-group --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin roster
 
+# Owned by root and read-only for everyone: code the server runs cannot be rewritten by the server.
 WORKDIR /app
-COPY --from=build --chown=roster:roster /staging /app
+COPY --from=build /staging /app
+RUN chown -R root:root /app && chmod -R a-w /app
 
 # Custom schema extensions can be mounted in a folder named by ROSTER_SCHEMAS_DIR.
 ENV ROSTER_HOST=0.0.0.0 \
@@ -87,8 +94,9 @@ USER roster:roster
 
 EXPOSE 8080
 
+# GET /api/health/live on ROSTER_PORT; exit 0 on 2xx, 1 otherwise.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
-    CMD curl -fsS -o /dev/null "http://127.0.0.1:${ROSTER_PORT:-8080}/api/health/live" || exit 1
+    CMD ["/app/roster", "healthcheck"]
 
 ENTRYPOINT ["/app/roster"]
 CMD ["serve"]

@@ -70,13 +70,14 @@ def main() -> int:
                 break
         token = re.search(r"SCIM token:\s*(\S+)", banner).group(1)
         database_url = re.search(r"Database URL:\s*(\S+)", banner).group(1)
+        secret_key = re.search(r"ROSTER_SECRET_KEY=(\S+)", banner).group(1)
         ids = [post_user(args.port, token, f"bench.{n}") for n in range(args.users)]
         random.Random(1).shuffle(ids)
 
         servers = {}
         for label, port, metrics in (("metrics on", args.port + 1, "true"), ("metrics off", args.port + 2, "false")):
             env = dict(os.environ, ROSTER_DATABASE_URL=database_url, ROSTER_PORT=str(port), ROSTER_HOST="127.0.0.1",
-                       ROSTER_METRICS=metrics, ROSTER_LOG_LEVEL="info")
+                       ROSTER_METRICS=metrics, ROSTER_LOG_LEVEL="info", ROSTER_SECRET_KEY=secret_key)
             proc = subprocess.Popen([args.roster, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     start_new_session=True)
             started.append(proc)

@@ -130,7 +130,7 @@ def main() -> int:
 
             servers: dict[str, tuple[int, int]] = {}
             for label, port, limit in (("on", args.port + 1, HIGH), ("off", args.port + 2, "off")):
-                env = dict(os.environ, ROSTER_DATABASE_URL=banner["db"], ROSTER_PORT=str(port), ROSTER_HOST="127.0.0.1",
+                env = dict(os.environ, ROSTER_DATABASE_URL=banner["db"], ROSTER_SECRET_KEY=banner["secret_key"], ROSTER_PORT=str(port), ROSTER_HOST="127.0.0.1",
                            ROSTER_RATE_LIMIT_SCIM=limit, ROSTER_RATE_LIMIT_ADMIN=limit, ROSTER_LOG_LEVEL="warning",
                            ROSTER_WEBHOOKS="false",
                            # Replicas of one service share its public URL, the issuer of their access tokens.

@@ -35,6 +35,7 @@ Exits 0 when everything passed, 1 otherwise, with one line per failure.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import queue
@@ -76,6 +77,7 @@ BANNER = {
     "admin_key": re.compile(r"Admin API key:\s*(\S+)"),
     "postgres": re.compile(r"PostgreSQL:\s*pid\s+(\d+)\s*,\s*data in\s+(\S+)"),
     "database_url": re.compile(r"Database URL:\s*(postgres://\S+)"),
+    "secret_key": re.compile(r"Secret key:\s*ROSTER_SECRET_KEY=(\S+)"),
 }
 CURL_LINE = re.compile(r"^\s*(curl\s.*\S)\s*$")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # colours: not part of what a user copies
@@ -104,6 +106,7 @@ class Banner:
     pg_pid: int = 0
     pg_data: str = ""
     database_url: str = ""
+    secret_key: str = ""
     curls: list[str] = field(default_factory=list)
 
 
@@ -152,6 +155,8 @@ def read_banner(proc: subprocess.Popen, lines: queue.Queue) -> Banner:
             banner.admin_key = m.group(1)
         elif m := BANNER["database_url"].search(line):
             banner.database_url = m.group(1)
+        elif m := BANNER["secret_key"].search(line):
+            banner.secret_key = m.group(1)
         elif m := BANNER["postgres"].search(line):
             banner.pg_pid, banner.pg_data = int(m.group(1)), m.group(2).rstrip(",.")
         elif m := CURL_LINE.match(line):
@@ -162,7 +167,7 @@ def read_banner(proc: subprocess.Popen, lines: queue.Queue) -> Banner:
     missing = [label for label, value in [
         ("SCIM base URL", banner.base_url), ("SCIM token", banner.token),
         ("Admin API key", banner.admin_key), ("PostgreSQL pid/data", banner.pg_pid),
-        ("Database URL", banner.database_url),
+        ("Database URL", banner.database_url), ("Secret key", banner.secret_key),
     ] if not value]
     if missing:
         raise Fail(f"banner lacks: {', '.join(missing)}")
@@ -260,7 +265,9 @@ def check_credential_separation(banner: Banner, failures: list[str]) -> None:
 def run_cli(roster: Path, banner: Banner, *args: str) -> str:
     """Runs `roster ARGS --database-url URL`; returns stdout, raises Fail on a non-zero exit."""
     command = [str(roster), *args, "--database-url", banner.database_url]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    # The key roster dev seals secrets with: `webhook create` and `rotate` write them.
+    env = dict(os.environ, ROSTER_SECRET_KEY=banner.secret_key)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, env=env)
     shown = " ".join(args)
     if result.returncode != 0:
         raise Fail(f"`roster {shown}` exited {result.returncode}: {short(result.stderr or result.stdout)!r}")
@@ -394,7 +401,8 @@ def check_serve(roster: Path, banner: Banner, port: int, failures: list[str]) ->
     database_url = urllib.parse.urlunsplit(parts._replace(path="/serve_check"))
     key = "radm_" + secrets.token_urlsafe(32)
     owner, owner_password = "owner@blackbox.example.com", "bb-" + secrets.token_urlsafe(18)
-    env = dict(os.environ, ROSTER_DATABASE_URL=database_url, ROSTER_ADMIN_KEY=key,
+    secret_key = "k1:" + base64.b64encode(secrets.token_bytes(32)).decode()
+    env = dict(os.environ, ROSTER_DATABASE_URL=database_url, ROSTER_ADMIN_KEY=key, ROSTER_SECRET_KEY=secret_key,
                ROSTER_HOST="127.0.0.1", ROSTER_PORT=str(port), ROSTER_LOG_LEVEL="debug", ROSTER_LOG_FORMAT="json",
                ROSTER_BOOTSTRAP_OWNER_EMAIL=owner, ROSTER_BOOTSTRAP_OWNER_PASSWORD=owner_password)
     base = f"http://127.0.0.1:{port}"
@@ -438,7 +446,8 @@ def check_serve(roster: Path, banner: Banner, port: int, failures: list[str]) ->
             failures.append(f"roster serve exited {code} on SIGTERM")
         reader.join(timeout=5)
         leaked = [line for line in TRANSCRIPT
-                  if line.startswith("[serve]") and (key in line or owner_password in line or (parts.password and parts.password in line))]
+                  if line.startswith("[serve]") and (key in line or owner_password in line or secret_key[3:] in line
+                                                      or (parts.password and parts.password in line))]
         if leaked:
             failures.append(f"roster serve printed a secret: {short(leaked[0])!r}")
         check_json_logs([line[len("[serve] "):] for line in TRANSCRIPT if line.startswith("[serve] ")], failures)
@@ -470,8 +479,10 @@ def check_json_logs(lines: list[str], failures: list[str]) -> None:
 def check_no_secrets_logged(banner: Banner, failures: list[str]) -> None:
     """Secrets may appear only on the banner lines that hand them to the developer."""
     password = urllib.parse.urlsplit(banner.database_url).password or ""
-    secrets_shown = {"SCIM token": banner.token, "admin key": banner.admin_key, "database password": password}
-    allowed = re.compile(r"^\[roster\] (\s*SCIM token:|\s*Admin API key:|\s*Database URL:|\s*curl\s)")
+    key_material = banner.secret_key.split(":", 1)[-1]
+    secrets_shown = {"SCIM token": banner.token, "admin key": banner.admin_key, "database password": password,
+                     "secret key": key_material}
+    allowed = re.compile(r"^\[roster\] (\s*SCIM token:|\s*Admin API key:|\s*Database URL:|\s*Secret key:|\s*curl\s)")
     for line in TRANSCRIPT:
         for name, value in secrets_shown.items():
             if value and value in line and not allowed.search(line):

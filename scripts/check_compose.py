@@ -6,8 +6,11 @@ Usage: python3 scripts/check_compose.py [compose.yaml]
 The Compose Specification check is compose-spec's parser (PyCompose.from_yaml),
 which rejects unknown keys and bad values and names the line. On top of that we
 assert what our deployment relies on: a `postgres` and a `roster` service, both
-with a healthcheck, roster waiting for postgres to be healthy, and postgres data
-on a named volume.
+with a healthcheck, roster waiting for postgres to be healthy, postgres data
+on a named volume, and every secret (the database password, the first owner's
+password, Roster's secret key) read from a compose secret file, never a literal:
+no password in the environment or in ROSTER_DATABASE_URL, and roster's
+healthcheck is `roster healthcheck` (the image has no curl).
 """
 
 from __future__ import annotations
@@ -61,6 +64,68 @@ def expectations(spec: dict) -> list[str]:
         problems.append(f"service `postgres` must keep {POSTGRES_DATA} on a named volume")
     elif data[0] not in declared:
         problems.append(f"volume `{data[0]}` used by `postgres` is not declared under top-level `volumes`")
+    problems += secret_problems(spec, services)
+    return problems
+
+
+# (service, variable that names a file under /run/secrets/) every deployment must use.
+SECRET_FILES = [
+    ("postgres", "POSTGRES_PASSWORD_FILE"),
+    ("roster", "ROSTER_DATABASE_PASSWORD_FILE"),
+    ("roster", "ROSTER_SECRET_KEY_FILE"),
+    ("roster", "ROSTER_BOOTSTRAP_OWNER_PASSWORD_FILE"),
+]
+# Variables that would put a secret itself in the file (or in `docker inspect`).
+LITERAL_SECRETS = {
+    "postgres": ["POSTGRES_PASSWORD"],
+    "roster": ["ROSTER_SECRET_KEY", "ROSTER_BOOTSTRAP_OWNER_PASSWORD", "ROSTER_DATABASE_PASSWORD"],
+}
+
+
+def environment(service: dict) -> dict:
+    """A service's environment as a dict, from the mapping or the list syntax."""
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        pairs = [item.split("=", 1) for item in env]
+        return {pair[0]: (pair[1] if len(pair) > 1 else None) for pair in pairs}
+    return dict(env)
+
+
+def service_secrets(service: dict) -> set[str]:
+    names = set()
+    for entry in service.get("secrets") or []:
+        names.add(entry if isinstance(entry, str) else entry.get("source"))
+    return names
+
+
+def secret_problems(spec: dict, services: dict) -> list[str]:
+    problems: list[str] = []
+    declared = spec.get("secrets") or {}
+    for name, secret in declared.items():
+        if not (secret or {}).get("file"):
+            problems.append(f"secret `{name}` must come from a file")
+    for service_name, variable in SECRET_FILES:
+        service = services[service_name]
+        path = str(environment(service).get(variable) or "")
+        secret = path[len("/run/secrets/"):] if path.startswith("/run/secrets/") else None
+        if not secret:
+            problems.append(f"service `{service_name}` must set {variable} to a file under /run/secrets/")
+        elif secret not in service_secrets(service):
+            problems.append(f"service `{service_name}` must list secret `{secret}` (its {variable})")
+        elif secret not in declared:
+            problems.append(f"secret `{secret}` used by `{service_name}` is not declared under top-level `secrets`")
+    for service_name, variables in LITERAL_SECRETS.items():
+        env = environment(services[service_name])
+        for variable in variables:
+            if variable in env:
+                problems.append(f"service `{service_name}` sets {variable} in the file: use {variable}_FILE and a secret")
+    url = str(environment(services["roster"]).get("ROSTER_DATABASE_URL") or "")
+    if "@" in url and ":" in url.split("://", 1)[-1].split("@", 1)[0]:
+        problems.append("ROSTER_DATABASE_URL carries a password: leave it out and set ROSTER_DATABASE_PASSWORD_FILE")
+    test = (services["roster"].get("healthcheck") or {}).get("test") or []
+    words = test if isinstance(test, list) else [test]
+    if any("curl" in str(word) for word in words) or not any(str(word).endswith("roster") for word in words) or "healthcheck" not in words:
+        problems.append("service `roster` must check its health with `roster healthcheck` (the image has no curl)")
     return problems
 
 

@@ -18,6 +18,7 @@ BANNER = {
     "token": r"SCIM token:\s*(\S+)",
     "key": r"Admin API key:\s*(\S+)",
     "db": r"Database URL:\s*(\S+)",
+    "secret_key": r"Secret key:\s*ROSTER_SECRET_KEY=(\S+)",
 }
 
 

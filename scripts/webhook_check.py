@@ -12,6 +12,7 @@ Loopback only; every wait is bounded; only processes started here are stopped, b
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -215,12 +216,14 @@ def check_replicas(roster: str, database_url: str, port: int, say, failures: lis
     parts = urllib.parse.urlsplit(database_url)
     url = urllib.parse.urlunsplit(parts._replace(path="/webhook_check"))
     key = "radm_" + secrets.token_urlsafe(32)
+    # Both replicas seal and open secrets with the same key, as replicas of one deployment must.
+    secret_key = "k1:" + base64.b64encode(secrets.token_bytes(32)).decode()
     receiver = Receiver(delay=0.1)
     receiver.start()
     processes: list[subprocess.Popen] = []
 
     def serve(offset: int) -> tuple[subprocess.Popen, str]:
-        env = dict(os.environ, ROSTER_DATABASE_URL=url, ROSTER_ADMIN_KEY=key, ROSTER_HOST="127.0.0.1",
+        env = dict(os.environ, ROSTER_DATABASE_URL=url, ROSTER_ADMIN_KEY=key, ROSTER_SECRET_KEY=secret_key, ROSTER_HOST="127.0.0.1",
                    ROSTER_PORT=str(port + offset), ROSTER_LOG_LEVEL="warning", ROSTER_WEBHOOK_ALLOW_PRIVATE_URLS="true",
                    ROSTER_WEBHOOK_LEASE_SECONDS="5", ROSTER_WEBHOOK_POLL_MS="200",
                    ROSTER_WEBHOOK_RETRY_SCHEDULE="0,0.5,0.5,0.5,0.5,1,1,1,1,1,1,1,1")

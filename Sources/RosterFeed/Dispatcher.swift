@@ -162,14 +162,21 @@ public struct WebhookDispatcher: Service {
                 FOR UPDATE SKIP LOCKED
             ) due
             WHERE s.tenant_id = due.tenant_id AND s.id = due.id
-            RETURNING s.tenant_id, s.id, s.url, s.event_types, s.secret, CASE WHEN s.previous_until > now() THEN s.previous_secret END,
-                      s.position, s.attempts
+            RETURNING s.tenant_id, s.id, s.url, s.event_types, s.position, s.attempts, \(unescaped: WebhookSecretColumns.signing("s"))
             """)
-        return try rows.map { row in
-            let (tenant, id, url, types, secret, previous, position, attempts) = try row.decode(
-                (UUID, UUID, String, [String]?, String, String?, Int64, Int).self)
-            let secrets = [secret, previous].compactMap { $0.flatMap(WebhookSecret.init) }
-            return Claimed(tenant: tenant, id: id, url: url, types: types, secrets: secrets, position: position, attempts: attempts)
+        return try rows.compactMap { row in
+            let (tenant, id, url, types, position, attempts, secret, sealed, previous, previousSealed) = try row.decode(
+                (UUID, UUID, String, [String]?, Int64, Int, String?, Data?, String?, Data?).self)
+            do {
+                let secrets = try WebhookSecretColumns.reveal(
+                    current: (secret, sealed), previous: (previous, previousSealed), tenant: tenant, id: id, in: database.secrets)
+                return Claimed(tenant: tenant, id: id, url: url, types: types, secrets: secrets, position: position, attempts: attempts)
+            } catch let error as SecretsAtRestError {
+                // One subscription whose secret does not open must not stop the others; its lease lapses and it is tried again.
+                logger.error("Webhook dispatcher: a subscription's signing secret cannot be read", metadata: [
+                    "subscription": "\(id)", "error": "\(error.description)"])
+                return nil
+            }
         }
     }
 
@@ -221,17 +228,19 @@ public struct WebhookDispatcher: Service {
     private func refreshed(_ subscription: Claimed) async throws -> Claimed? {
         try await database.query(
             """
-            SELECT url, event_types, secret, CASE WHEN previous_until > now() THEN previous_secret END
+            SELECT url, event_types, \(unescaped: WebhookSecretColumns.signing())
             FROM webhook_subscriptions
             WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
               AND enabled AND paused_at IS NULL
             """
         ).first.map { row in
-            let (url, types, secret, previous) = try row.decode((String, [String]?, String, String?).self)
+            let (url, types, secret, sealed, previous, previousSealed) = try row.decode((String, [String]?, String?, Data?, String?, Data?).self)
             var current = subscription
             current.url = url
             current.types = types
-            current.secrets = [secret, previous].compactMap { $0.flatMap(WebhookSecret.init) }
+            current.secrets = try WebhookSecretColumns.reveal(
+                current: (secret, sealed), previous: (previous, previousSealed), tenant: subscription.tenant, id: subscription.id,
+                in: database.secrets)
             return current
         }
     }

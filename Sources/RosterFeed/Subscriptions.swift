@@ -115,11 +115,13 @@ public struct WebhookSubscriptions: Sendable {
         tenant: UUID, url: String, eventTypes: [EventType]?, description: String, by context: AuditContext
     ) async throws -> (WebhookSubscription, WebhookSecret) {
         let secret = WebhookSecret.generate()
+        let id = UUID()
+        let stored = try WebhookSecretColumns.store(secret, tenant: tenant, id: id, in: database.secrets)
         let rows = try await database.query(
             """
             WITH subscription AS (
-                INSERT INTO webhook_subscriptions (tenant_id, id, url, description, event_types, secret, position)
-                VALUES (\(tenant), \(UUID()), \(url), \(description), \(eventTypes?.map(\.rawValue)), \(secret.text),
+                INSERT INTO webhook_subscriptions (tenant_id, id, url, description, event_types, secret, secret_sealed, position)
+                VALUES (\(tenant), \(id), \(url), \(description), \(eventTypes?.map(\.rawValue)), \(stored.text), \(stored.sealed),
                         coalesce((SELECT last_seq FROM event_sequences WHERE tenant_id = \(tenant)), 0))
                 RETURNING *),
             audit AS (\(audit: .webhookCreated, by: context, from: "subscription", tenant: "tenant_id", target: "id", details: Self.auditDetails))
@@ -212,11 +214,13 @@ public struct WebhookSubscriptions: Sendable {
         tenant: UUID, id: UUID, overlap: Duration, by context: AuditContext
     ) async throws -> (WebhookSubscription, WebhookSecret)? {
         let secret = WebhookSecret.generate()
+        let stored = try WebhookSecretColumns.store(secret, tenant: tenant, id: id, in: database.secrets)
         let seconds = Double(overlap.components.seconds)
         let rows = try await database.query(
             """
             WITH subscription AS (
-                UPDATE webhook_subscriptions SET previous_secret = secret, secret = \(secret.text),
+                UPDATE webhook_subscriptions SET previous_secret = secret, previous_secret_sealed = secret_sealed,
+                    secret = \(stored.text), secret_sealed = \(stored.sealed),
                     previous_until = now() + make_interval(secs => \(seconds)), updated = now()
                 WHERE tenant_id = \(tenant) AND id = \(id)
                 RETURNING *),
@@ -248,12 +252,13 @@ public struct WebhookSubscriptions: Sendable {
     public func target(tenant: UUID, id: UUID) async throws -> (url: String, secrets: [WebhookSecret])? {
         try await database.query(
             """
-            SELECT url, secret, CASE WHEN previous_until > now() THEN previous_secret END
+            SELECT url, \(unescaped: WebhookSecretColumns.signing())
             FROM webhook_subscriptions WHERE tenant_id = \(tenant) AND id = \(id)
             """
         ).first.map { row in
-            let (url, secret, previous) = try row.decode((String, String, String?).self)
-            return (url, [secret, previous].compactMap { $0.flatMap(WebhookSecret.init) })
+            let (url, secret, sealed, previous, previousSealed) = try row.decode((String, String?, Data?, String?, Data?).self)
+            return (url, try WebhookSecretColumns.reveal(
+                current: (secret, sealed), previous: (previous, previousSealed), tenant: tenant, id: id, in: database.secrets))
         }
     }
 

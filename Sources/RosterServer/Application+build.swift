@@ -17,6 +17,9 @@ public func buildApplication(
     guard let databaseURL = configuration.databaseURL else {
         throw RosterConfiguration.Invalid(description: "No database configured: set ROSTER_DATABASE_URL or pass --database-url.")
     }
+    if case .unconfigured = configuration.secrets {
+        throw RosterConfiguration.Invalid(description: SecretsAtRest.keyRequired)
+    }
     let url = try DatabaseURL(databaseURL)
     let pool = ConnectionPoolIdentity(maxConnections: configuration.databaseMaxConnections)
     let client = PostgresClient(
@@ -24,7 +27,8 @@ public func buildApplication(
     let registry = try SchemaDocuments.registry(extraDirectory: configuration.schemasDirectory)
     let metrics = configuration.metricsEnabled ? RosterMetrics() : nil
     let database = RosterDatabase(
-        client: client, logger: logger, metrics: metrics?.factory, pool: pool, statementTimeout: configuration.limits.scimStatementTimeout)
+        client: client, logger: logger, metrics: metrics?.factory, pool: pool, statementTimeout: configuration.limits.scimStatementTimeout,
+        secrets: configuration.secrets)
     let settings = try RuntimeSettingsHolder(
         baseline: SettingsBaseline(configuration, logger: logger), repository: RuntimeSettingsRepository(database: database))
     let rateLimits = RateLimits(
@@ -136,6 +140,7 @@ func buildRouter(
 public func runServer(
     _ configuration: RosterConfiguration, logger: Logger, onServerRunning: @escaping @Sendable () async -> Void = {}
 ) async throws {
+    try await prepareStoredSecrets(configuration, logger: logger)
     let app = try buildApplication(configuration, logger: logger, onServerRunning: onServerRunning)
     try await app.runService()
 }

@@ -3,8 +3,9 @@ import PostgresNIO
 import RosterStore
 
 /// Runs `body` with a PostgreSQL client that is running for exactly that long: for the CLI and migrations.
+/// `secrets` is how it stores and reads secrets; the default refuses to, for commands that touch none.
 public func withDatabase<Result: Sendable>(
-    url: String, logger: Logger, _ body: @Sendable (RosterDatabase) async throws -> Result
+    url: String, logger: Logger, secrets: SecretsAtRest = .unconfigured, _ body: @Sendable (RosterDatabase) async throws -> Result
 ) async throws -> Result {
     // The body may lease a connection a moment before run() starts; PostgresNIO warns about that, harmlessly.
     var background = logger
@@ -16,7 +17,7 @@ public func withDatabase<Result: Sendable>(
             return nil
         }
         defer { group.cancelAll() }
-        return try await body(RosterDatabase(client: client, logger: logger))
+        return try await body(RosterDatabase(client: client, logger: logger, secrets: secrets))
     }
 }
 

@@ -94,6 +94,10 @@ struct Problem {
             let status = Int(error.status.code)
             let message = error.body ?? Self.defaultMessage(status)
             self.init(status: status, scimType: status == 413 ? .tooLarge : nil, code: Self.code(status), message: message)
+        case let error as SecretsAtRestError:
+            // The operator's problem (a wrong or missing key), named in the log by row and key id; the client learns nothing of it.
+            logger.error("A stored secret cannot be read", metadata: ["error": "\(error.description)"])
+            self.init(status: 500, scimType: nil, code: "internal", message: "Internal server error.")
         case is NIOTooManyBytesError:
             self.init(status: 413, scimType: .tooLarge, code: "too_large", message: Self.defaultMessage(413))
         case let error as MethodNotAllowed:

@@ -42,6 +42,9 @@ public struct RosterConfiguration: Sendable {
     public var limits = WorkLimits()
     /// How often each process re-reads the runtime settings (`ROSTER_SETTINGS_REFRESH_MS`, 2000): another replica's PUT /api/v1/config applies here within it.
     public var settingsRefreshInterval: Duration = .seconds(2)
+    /// How secrets Roster must use are stored: sealed with `ROSTER_SECRET_KEY` / `ROSTER_SECRET_KEY_FILE`, in plaintext
+    /// (`ROSTER_ALLOW_PLAINTEXT_SECRETS=true`), or unconfigured, which `serve` refuses.
+    public var secrets: SecretsAtRest = .unconfigured
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databaseURL: String? = nil, publicURL: String? = nil,
@@ -132,11 +135,39 @@ public struct RosterConfiguration: Sendable {
         }
         identity = try AdminIdentityConfiguration(reader: config)
         limits = try WorkLimits(reader: config)
+        secrets = try Self.secretsAtRest(config)
         if let text = config.string(forKey: "rate.limit.scim") { rateLimits.scim = try Self.rateLimit(text, variable: "ROSTER_RATE_LIMIT_SCIM") }
         if let text = config.string(forKey: "rate.limit.admin") { rateLimits.admin = try Self.rateLimit(text, variable: "ROSTER_RATE_LIMIT_ADMIN") }
         if let milliseconds = config.int(forKey: "rate.limit.refresh.ms") {
             guard milliseconds >= 10 else { throw Invalid(description: "ROSTER_RATE_LIMIT_REFRESH_MS must be at least 10.") }
             rateLimits.refreshInterval = .milliseconds(milliseconds)
+        }
+    }
+
+    /// `ROSTER_SECRET_KEY` or `ROSTER_SECRET_KEY_FILE` (not both: which one wins would be a guess), else the explicit opt-out.
+    static func secretsAtRest(_ config: ConfigReader) throws(Invalid) -> SecretsAtRest {
+        let inline = config.string(forKey: "secret.key", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        let file = config.string(forKey: "secret.key.file").flatMap { $0.isEmpty ? nil : $0 }
+        var text = ""
+        var source = "ROSTER_SECRET_KEY"
+        switch (inline, file) {
+        case (_?, _?):
+            throw Invalid(description: "Set ROSTER_SECRET_KEY or ROSTER_SECRET_KEY_FILE, not both.")
+        case (let key?, nil):
+            text = key
+        case (nil, let path?):
+            guard let contents = FileManager.default.contents(atPath: path), let decoded = String(data: contents, encoding: .utf8) else {
+                throw Invalid(description: "ROSTER_SECRET_KEY_FILE names '\(path)', which cannot be read as text.")
+            }
+            text = decoded
+            source = "ROSTER_SECRET_KEY_FILE"
+        case (nil, nil):
+            return config.bool(forKey: "allow.plaintext.secrets") == true ? .plaintext : .unconfigured
+        }
+        do {
+            return .encrypted(try SecretKeyring(parsing: text, source: source))
+        } catch {
+            throw Invalid(description: String(describing: error))
         }
     }
 

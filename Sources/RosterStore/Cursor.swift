@@ -99,9 +99,10 @@ public struct ServerSecrets: Sendable {
     }
 
     public func cursorKey() async throws -> Data {
-        guard let secret = try await database.query("SELECT secret FROM server_secrets WHERE name = 'cursor'").first?.decode(Data.self) else {
+        guard let row = try await database.query("SELECT secret, secret_sealed FROM server_secrets WHERE name = 'cursor'").first else {
             throw StoreError.notFound("cursor secret")
         }
-        return secret
+        let (plaintext, sealed) = try row.decode((Data?, Data?).self)
+        return try database.secrets.reveal(plaintext: plaintext, sealed: sealed, for: .serverSecret("cursor"))
     }
 }

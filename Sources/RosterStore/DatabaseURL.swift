@@ -44,6 +44,18 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         }
     }
 
+    /// `url` with `password` in place of its own (`ROSTER_DATABASE_PASSWORD_FILE`: a compose or Kubernetes secret).
+    public static func replacingPassword(in url: String, with password: String) throws(InvalidURL) -> String {
+        guard var components = URLComponents(string: url), components.user?.isEmpty == false else {
+            throw InvalidURL(description: "The database URL must look like postgres://user@host:5432/database to take a password from a file.")
+        }
+        // RFC 3986 unreserved characters only: anything else in a password is percent-encoded, and decoded by init.
+        let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        components.percentEncodedPassword = password.addingPercentEncoding(withAllowedCharacters: unreserved)
+        guard let replaced = components.string else { throw InvalidURL(description: "The database URL cannot take that password.") }
+        return replaced
+    }
+
     /// Host, port and database without the credentials, for logs.
     public var description: String {
         "postgres://\(username)@\(host):\(port)/\(database ?? "")"

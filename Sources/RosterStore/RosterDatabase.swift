@@ -9,6 +9,8 @@ public struct RosterDatabase: Sendable {
     public let logger: Logger
     /// How `pg_stat_activity` knows this client's sessions; nil when nobody asks (CLI, tests).
     public let pool: ConnectionPoolIdentity?
+    /// How repositories store and read the secrets Roster must use (webhook secrets, signing keys, the cursor key).
+    public let secrets: SecretsAtRest
     /// Shared by every copy of this value, so all leases through one client are counted together.
     private let leases = ConnectionLeases()
 
@@ -19,14 +21,16 @@ public struct RosterDatabase: Sendable {
 
     /// - Parameter pool: the identity `client` was configured with (`DatabaseURL.clientConfiguration(pool:)`), for pool statistics.
     /// - Parameter statementTimeout: the limit `client`'s connections were configured with, so a task asking for the same one pays nothing.
+    /// - Parameter secrets: `.unconfigured` (the default) makes any secret read or write an error, never a plaintext one.
     public init(
         client: PostgresClient, logger: Logger, metrics: (any MetricsFactory)? = nil, pool: ConnectionPoolIdentity? = nil,
-        statementTimeout: Duration? = nil
+        statementTimeout: Duration? = nil, secrets: SecretsAtRest = .unconfigured
     ) {
         self.client = client
         self.statementTimeout = statementTimeout
         self.logger = logger
         self.pool = pool
+        self.secrets = secrets
         timers = metrics.map { factory in
             Dictionary(uniqueKeysWithValues: StatementKind.allCases.map { kind in
                 (kind, Timer(label: "roster_db_query_duration_seconds", dimensions: [("statement", kind.rawValue)], factory: factory))

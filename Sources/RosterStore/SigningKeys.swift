@@ -56,7 +56,7 @@ public struct SigningKeyRepository: Sendable {
 
     /// The current key and every key retired after `cutoff` (those that may still have unexpired tokens), newest first.
     public func verifiable(retiredAfter cutoff: Date) async throws -> [SigningKeyRecord] {
-        try Self.decode(await database.query(
+        try decode(await database.query(
             """
             SELECT \(unescaped: Self.columns) FROM signing_keys
             WHERE retired IS NULL OR retired > \(cutoff)
@@ -67,10 +67,11 @@ public struct SigningKeyRepository: Sendable {
     /// Makes `key` current unless a key already is; false when another replica's key won.
     @discardableResult
     public func insertIfNoCurrent(_ key: NewSigningKey) async throws -> Bool {
+        let (plaintext, sealed) = try database.secrets.store(key.privateKey.reveal(), for: .signingKey(kid: key.kid))
         let rows = try await database.query(
             """
-            INSERT INTO signing_keys (kid, algorithm, curve, private_key, public_jwk)
-            VALUES (\(key.kid), 'EdDSA', 'Ed25519', \(key.privateKey.reveal()), \(key.publicJWK)::jsonb)
+            INSERT INTO signing_keys (kid, algorithm, curve, private_key, private_key_sealed, public_jwk)
+            VALUES (\(key.kid), 'EdDSA', 'Ed25519', \(plaintext), \(sealed), \(key.publicJWK)::jsonb)
             ON CONFLICT ((true)) WHERE retired IS NULL DO NOTHING
             RETURNING kid
             """)
@@ -80,23 +81,25 @@ public struct SigningKeyRepository: Sendable {
     /// Retires the current key at `now`, makes `key` current, and deletes keys retired before `cutoff`
     /// (their tokens have all expired). Concurrent rotations run one after the other, each retiring the last one's key.
     public func rotate(to key: NewSigningKey, at now: Date, deletingRetiredBefore cutoff: Date) async throws {
+        let (plaintext, sealed) = try database.secrets.store(key.privateKey.reveal(), for: .signingKey(kid: key.kid))
         try await database.transaction { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.rotationLock))", logger: database.logger)
             try await connection.query("UPDATE signing_keys SET retired = \(now) WHERE retired IS NULL", logger: database.logger)
             try await connection.query(
                 """
-                INSERT INTO signing_keys (kid, algorithm, curve, private_key, public_jwk, created)
-                VALUES (\(key.kid), 'EdDSA', 'Ed25519', \(key.privateKey.reveal()), \(key.publicJWK)::jsonb, \(now))
+                INSERT INTO signing_keys (kid, algorithm, curve, private_key, private_key_sealed, public_jwk, created)
+                VALUES (\(key.kid), 'EdDSA', 'Ed25519', \(plaintext), \(sealed), \(key.publicJWK)::jsonb, \(now))
                 """, logger: database.logger)
             try await connection.query("DELETE FROM signing_keys WHERE retired < \(cutoff)", logger: database.logger)
         }
     }
 
-    static let columns = "kid, private_key, public_jwk::text, created, retired"
+    static let columns = "kid, private_key, private_key_sealed, public_jwk::text, created, retired"
 
-    static func decode(_ rows: [PostgresRow]) throws -> [SigningKeyRecord] {
+    func decode(_ rows: [PostgresRow]) throws -> [SigningKeyRecord] {
         try rows.map { row in
-            let (kid, privateKey, publicJWK, created, retired) = try row.decode((String, Data, String, Date, Date?).self)
+            let (kid, plaintext, sealed, publicJWK, created, retired) = try row.decode((String, Data?, Data?, String, Date, Date?).self)
+            let privateKey = try database.secrets.reveal(plaintext: plaintext, sealed: sealed, for: .signingKey(kid: kid))
             return SigningKeyRecord(
                 kid: kid, privateKey: SigningKeyMaterial(privateKey), publicJWK: publicJWK, created: created, retired: retired)
         }

@@ -20,7 +20,8 @@ struct AuthCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try environmentSettings()
-            let keys = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
+            let secrets = try commandSecrets()
+            let keys = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning), secrets: secrets) { db in
                 // Issuer and audience play no part in a rotation; the lifetime decides which retired keys may go.
                 let authority = AccessTokenAuthority(
                     database: db, issuer: settings.publicURL, audience: AdminIdentityConfiguration.accessTokenAudience,

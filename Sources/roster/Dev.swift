@@ -61,6 +61,9 @@ struct Dev: AsyncParsableCommand {
         settings.webhooks.urlPolicy = WebhookURLPolicy(allowPrivate: true)
         // A developer's trusted issuer may serve its JWKS on this machine.
         settings.identity.allowInsecureLoopbackJWKS = true
+        // Secrets at rest are sealed in development too, with a key made for this database.
+        let (secretKey, keyring) = try Self.developmentKey(keptIn: self.dataDirectory == nil ? nil : postgres.dataDirectory)
+        settings.secrets = .encrypted(keyring)
         // bcrypt's cost as serve reads it (test runs lower it: a debug build hashes several times slower).
         if let text = ProcessInfo.processInfo.environment["ROSTER_PASSWORD_BCRYPT_COST"] {
             guard let cost = UInt8(text), (4...16).contains(cost) else {
@@ -80,10 +83,40 @@ struct Dev: AsyncParsableCommand {
             say("  Admin API key:  \(adminKey.reveal())")
             say("  PostgreSQL:     pid \(pid), data in \(dataDirectory)")
             say("  Database URL:   \(url)")
+            say("  Secret key:     ROSTER_SECRET_KEY=\(secretKey)")
             say("Try:")
             say("  curl -s -H 'Authorization: Bearer \(token.reveal())' \(base)/scim/v2/Users")
             say("  curl -s -H 'X-Admin-API-Key: \(adminKey.reveal())' \(base)/api/v1/tenants")
             say("Press Ctrl-C to stop.")
+        }
+    }
+}
+
+extension Dev {
+    static let keyFileName = "roster-secret-key"
+
+    /// A new key for a throwaway database; with --data-dir, the one kept beside the cluster (made on its first run),
+    /// so the secrets sealed in an earlier run still open. Returns its ROSTER_SECRET_KEY text too (the banner shows it,
+    /// as it shows the database URL, so a `roster serve` can join this database).
+    static func developmentKey(keptIn directory: String?) throws -> (text: String, keyring: SecretKeyring) {
+        var text = SecretKeyring.generateEntry(keyID: "dev")
+        var source = "roster dev"
+        if let directory {
+            let path = directory + "/" + keyFileName
+            source = path
+            if let data = FileManager.default.contents(atPath: path) {
+                text = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).joined(separator: ",")
+            } else {
+                // Owner-only, like the cluster's own files.
+                guard FileManager.default.createFile(atPath: path, contents: Data((text + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+                    throw CLIFailure("Cannot write the development secret key to \(path).")
+                }
+            }
+        }
+        do {
+            return (text, try SecretKeyring(parsing: text, source: source))
+        } catch {
+            throw CLIFailure(String(describing: error))
         }
     }
 }

@@ -3,6 +3,7 @@ import Configuration
 import Foundation
 import Logging
 import RosterServer
+import RosterStore
 
 /// Options every database command takes; flags win over `ROSTER_*` environment variables.
 struct DatabaseOptions: ParsableArguments {
@@ -10,10 +11,21 @@ struct DatabaseOptions: ParsableArguments {
     var databaseURL: String?
 
     func url() throws -> String {
-        guard let url = databaseURL ?? CommandIO.current.environment["ROSTER_DATABASE_URL"], !url.isEmpty else {
+        let environment = CommandIO.current.environment
+        guard let url = databaseURL ?? environment["ROSTER_DATABASE_URL"], !url.isEmpty else {
             throw ValidationError("No database configured: pass --database-url or set ROSTER_DATABASE_URL.")
         }
-        return url
+        guard let path = environment["ROSTER_DATABASE_PASSWORD_FILE"], !path.isEmpty else { return url }
+        // The password of a mounted secret (compose, Kubernetes), so it is in neither the URL nor the environment.
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw CLIFailure("ROSTER_DATABASE_PASSWORD_FILE names '\(path)', which cannot be read as text.")
+        }
+        let password = text.droppingLineEnding()
+        do {
+            return try DatabaseURL.replacingPassword(in: url, with: password)
+        } catch {
+            throw CLIFailure(String(describing: error))
+        }
     }
 }
 
@@ -80,6 +92,14 @@ func environmentSettings() throws -> RosterConfiguration {
     } catch {
         throw CLIFailure(error.description)
     }
+}
+
+/// How a command that writes or reads secrets stores them: `ROSTER_SECRET_KEY` / `ROSTER_SECRET_KEY_FILE`, or the
+/// explicit `ROSTER_ALLOW_PLAINTEXT_SECRETS=true`; neither is refused, as `serve` refuses it.
+func commandSecrets() throws -> SecretsAtRest {
+    let secrets = try environmentSettings().secrets
+    if case .unconfigured = secrets { throw CLIFailure(SecretsAtRest.keyRequired) }
+    return secrets
 }
 
 /// A failure to report in one line, without the usage text ArgumentParser adds to `ValidationError`.

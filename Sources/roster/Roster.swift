@@ -7,7 +7,7 @@ struct Roster: AsyncParsableCommand {
         abstract: "Roster: a SCIM 2.0 provisioning service on PostgreSQL.",
         subcommands: [
             Serve.self, Dev.self, Migrate.self, TenantCommand.self, TokenCommand.self, AdminKeyCommand.self, AdminUserCommand.self,
-            AuthCommand.self, WebhookCommand.self,
+            AuthCommand.self, WebhookCommand.self, SecretsCommand.self, Healthcheck.self,
         ]
     )
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import RosterServer
+import RosterStore
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run Roster against a PostgreSQL database (production mode); applies pending migrations first.")
@@ -10,6 +11,10 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try server.configuration(databaseURL: database.url())
+        // Before anything starts: no key and no explicit opt-out is a refusal, not a plaintext default.
+        if case .unconfigured = configuration.secrets {
+            throw CLIFailure("roster serve refuses to start: " + SecretsAtRest.keyRequired)
+        }
         configuration.logFormat.bootstrap()
         let logger = makeLogger(level: configuration.logLevel)
         let applied = try await migrateDatabase(url: try database.url(), logger: logger)
@@ -18,7 +23,11 @@ struct Serve: AsyncParsableCommand {
         if configuration.adminKey == nil {
             logger.notice("ROSTER_ADMIN_KEY is not set: the admin API accepts only keys made with `roster admin-key create`.")
         }
-        try await runServer(configuration, logger: logger)
+        do {
+            try await runServer(configuration, logger: logger)
+        } catch let error as SecretsAtRestError {
+            throw CLIFailure("roster serve cannot start: " + error.description)
+        }
     }
 
     /// With ROSTER_BOOTSTRAP_OWNER_EMAIL set, a fresh install gets its first owner before it serves; any other start does nothing.

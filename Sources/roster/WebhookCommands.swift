@@ -29,7 +29,8 @@ struct WebhookCommand: AsyncParsableCommand {
                 throw CLIFailure(WebhookURLPolicy.message(refusal, subject: "--url") + hint)
             }
             let types = try parseEventTypes(eventTypes)
-            let (tenantName, subscription, secret) = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
+            let secrets = try commandSecrets()
+            let (tenantName, subscription, secret) = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning), secrets: secrets) { db in
                 let tenant = try await resolveTenant(tenant, db)
                 let (subscription, secret) = try await WebhookSubscriptions(database: db).create(
                     tenant: tenant.id, url: url, eventTypes: types, description: description, by: .system)
@@ -70,7 +71,8 @@ struct WebhookCommand: AsyncParsableCommand {
         func run() async throws {
             let subscriptionID = try parseID(id)
             let overlap = try webhookSettings().webhookSecretOverlap
-            let rotated = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
+            let secrets = try commandSecrets()
+            let rotated = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning), secrets: secrets) { db in
                 try await WebhookSubscriptions(database: db).rotateSecret(
                     tenant: resolveTenant(tenant, db).id, id: subscriptionID, overlap: overlap, by: .system)
             }

@@ -171,7 +171,7 @@ extension AuthSuite {
             var quiet = logger
             quiet.logLevel = .critical
             let client = PostgresClient(configuration: try DatabaseURL(url).clientConfiguration(maxConnections: 2), backgroundLogger: quiet)
-            let authority = Self.authority(RosterDatabase(client: client, logger: quiet))
+            let authority = Self.authority(RosterDatabase(client: client, logger: quiet, secrets: TestSecrets.atRest))
             let issued = try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await client.run() }
                 defer { group.cancelAll() }

@@ -19,6 +19,6 @@ func withDatabase<T: Sendable>(url: String, _ body: @Sendable (RosterDatabase) a
             return nil
         }
         defer { group.cancelAll() }
-        return try await body(RosterDatabase(client: client, logger: logger))
+        return try await body(RosterDatabase(client: client, logger: logger, secrets: TestSecrets.atRest))
     }
 }

@@ -34,7 +34,7 @@ func cli(
     let lines = Mutex<[String]>([])
     let io = CommandIO(
         write: { line in lines.withLock { $0.append(line) } },
-        environment: ["ROSTER_PASSWORD_BCRYPT_COST": "4"].merging(environment) { $1 },
+        environment: ["ROSTER_PASSWORD_BCRYPT_COST": "4", "ROSTER_SECRET_KEY": TestSecrets.entry].merging(environment) { $1 },
         readSecret: { _ in
             guard let input else { throw CLIFailure("The test gave no standard input.") }
             return input.droppingLineEnding()
@@ -56,7 +56,9 @@ func cli(
 
 /// A running client on a test database for the duration of `body`, for checking what a command did;
 /// `connections` wide, so concurrent calls really run at once.
-func inspect<T: Sendable>(_ url: String, connections: Int = 2, _ body: @Sendable (RosterDatabase) async throws -> T) async throws -> T {
+func inspect<T: Sendable>(
+    _ url: String, connections: Int = 2, secrets: SecretsAtRest = TestSecrets.atRest, _ body: @Sendable (RosterDatabase) async throws -> T
+) async throws -> T {
     let logger = try TestPostgres.require().logger
     var background = logger
     background.logLevel = .error
@@ -67,7 +69,7 @@ func inspect<T: Sendable>(_ url: String, connections: Int = 2, _ body: @Sendable
             return nil
         }
         defer { group.cancelAll() }
-        return try await body(RosterDatabase(client: client, logger: logger))
+        return try await body(RosterDatabase(client: client, logger: logger, secrets: secrets))
     }
 }
 

@@ -66,6 +66,7 @@ extension CLISuite {
             server.environment = [
                 "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
                 "ROSTER_PORT": String(environmentPort), "ROSTER_HOST": "0.0.0.0", "ROSTER_WEBHOOKS": "false",
+                "ROSTER_SECRET_KEY": TestSecrets.entry,
             ]
             server.standardOutput = FileHandle.nullDevice
             server.standardError = FileHandle.nullDevice

@@ -176,7 +176,7 @@ extension ServerSuite {
                 let old = try await roster.createUser("old")
                 _ = try await roster.createUser("new")
                 let logger = try TestPostgres.require().logger
-                let (events, deliveries, left) = try await withDatabase(url: roster.databaseURL, logger: logger) { db in
+                let (events, deliveries, left) = try await withDatabase(url: roster.databaseURL, logger: logger, secrets: TestSecrets.atRest) { db in
                     let tenant = try #require(try await TenantRepository(database: db).find("default")).id
                     let (subscription, _) = try await WebhookSubscriptions(database: db).create(
                         tenant: tenant, url: "https://example.com/hook", eventTypes: nil, description: "", by: .system)

@@ -59,6 +59,7 @@ extension ServerSuite {
             let url = try await postgres.freshDatabase()
             var configuration = RosterConfiguration(host: "127.0.0.1", port: 0, databaseURL: url, logLevel: .critical, databaseMaxConnections: 2)
             configuration.webhooksEnabled = false
+            configuration.secrets = TestSecrets.atRest
             var logger = postgres.logger
             logger.logLevel = .critical
             try await buildApplication(configuration, logger: logger).test(.live) { client in

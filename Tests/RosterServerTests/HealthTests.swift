@@ -18,6 +18,7 @@ extension ServerSuite {
             var configuration = RosterConfiguration(
                 databaseURL: databaseURL, logLevel: .critical, databaseMaxConnections: 2, healthLatencyBudgetMilliseconds: 60_000)
             configuration.healthTimeoutMilliseconds = healthTimeout
+            configuration.secrets = TestSecrets.atRest
             var logger = try TestPostgres.require().logger
             logger.logLevel = .critical
             try await buildApplication(configuration, logger: logger).test(.router, body)
@@ -79,6 +80,7 @@ extension ServerSuite {
             // A zero budget: every real query is "slow".
             var configuration = RosterConfiguration(databaseURL: url, logLevel: .critical, databaseMaxConnections: 2, healthLatencyBudgetMilliseconds: 0)
             configuration.healthTimeoutMilliseconds = 60_000
+            configuration.secrets = TestSecrets.atRest
             try await buildApplication(configuration, logger: logger).test(.router) { client in
                 try await client.execute(uri: "/api/health", method: .get) { response in
                     #expect(response.status == .ok)

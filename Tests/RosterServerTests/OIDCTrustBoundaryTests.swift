@@ -155,6 +155,7 @@ extension ServerSuite {
                 logger.logLevel = .debug
                 var configuration = RosterConfiguration(databaseURL: try await postgres.freshDatabase(), databaseMaxConnections: 2)
                 configuration.webhooksEnabled = false
+                configuration.secrets = TestSecrets.atRest
                 configuration.identity.allowInsecureLoopbackJWKS = true
                 configuration.identity.trustedIssuers = try Self.issuers(url, [(Self.issuer, "")])
                 let token = key.token(Self.claims())

@@ -75,6 +75,7 @@ extension ServerSuite.MetricsTests {
             databaseURL: "postgres://roster:x@127.0.0.1:\(port)/roster?sslmode=disable", adminKey: BootstrapAdminKey(bootstrap),
             logLevel: .critical, databaseMaxConnections: 3, healthLatencyBudgetMilliseconds: 60_000)
         configuration.healthTimeoutMilliseconds = 500
+        configuration.secrets = TestSecrets.atRest
         var logger = try TestPostgres.require().logger
         logger.logLevel = .critical
         try await buildApplication(configuration, logger: logger).test(.router) { client in

@@ -69,7 +69,9 @@ extension ServerSuite {
             let capture = LogCapture()
             var logger = Logger(label: "roster-test", factory: capture.handler)
             logger.logLevel = .debug
-            let app = try buildApplication(RosterConfiguration(databaseURL: url, databaseMaxConnections: 2), logger: logger)
+            var configuration = RosterConfiguration(databaseURL: url, databaseMaxConnections: 2)
+            configuration.secrets = TestSecrets.atRest
+            let app = try buildApplication(configuration, logger: logger)
             try await app.test(.router) { client in
                 try await client.execute(
                     uri: "/scim/v2/Users", method: .get,

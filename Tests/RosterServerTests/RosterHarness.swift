@@ -51,7 +51,10 @@ struct Roster: Sendable {
         // they take. The suites of the limits set their own (StatementTimeoutTests, TenantShareTests).
         configuration.limits.scimStatementTimeout = .seconds(60)
         configuration.limits.tenantPoolSharePercent = 100
+        // Secrets sealed as `roster serve` seals them, with the start's sealing pass.
+        configuration.secrets = TestSecrets.atRest
         configure(&configuration)
+        try await prepareStoredSecrets(configuration, logger: postgres.logger)
         let app = try buildApplication(configuration, logger: postgres.logger)
         try await app.test(.router) { client in
             try await body(Roster(client: client, databaseURL: url, scimToken: token, adminKey: key, bootstrapKey: bootstrap))

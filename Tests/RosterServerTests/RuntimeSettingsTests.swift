@@ -205,6 +205,7 @@ extension ServerSuite {
                     databaseURL: roster.databaseURL, publicURL: Roster.publicURL, logLevel: .warning, databaseMaxConnections: 4,
                     healthLatencyBudgetMilliseconds: 60_000)
                 configuration.webhooksEnabled = false
+                configuration.secrets = TestSecrets.atRest
                 let app = try buildApplication(configuration, logger: try TestPostgres.require().logger)
                 try await app.test(.router) { client in
                     let other = Roster(

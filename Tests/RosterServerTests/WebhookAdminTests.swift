@@ -174,11 +174,11 @@ extension ServerSuite {
                 let expiry = try Self.date(rotated.json["previous_secret_expires_at"])
                 #expect(abs(expiry.timeIntervalSince(before) - 86_400) < 120, "\(expiry)")
                 // Both are kept to sign: the new one, and the previous one for the overlap.
-                let (secret, previous) = try await roster.sql { db in
-                    try await db.query("SELECT secret, previous_secret FROM webhook_subscriptions WHERE id = \(UUID(uuidString: id)!)")
-                        .first!.decode((String, String?).self)
+                let signing = try await roster.sql { db in
+                    let tenant = try #require(try await TenantRepository(database: db).find("default")).id
+                    return try #require(try await WebhookSubscriptions(database: db).target(tenant: tenant, id: UUID(uuidString: id)!)).secrets
                 }
-                #expect(secret == second && previous == first)
+                #expect(signing.map(\.text) == [second, first])
                 let get = try await roster.admin(.get, "/webhooks/\(id)")
                 #expect(get.json["previous_secret_expires_at"] == rotated.json["previous_secret_expires_at"])
                 #expect(!get.body.contains(second) && !get.body.contains(first))
@@ -329,6 +329,6 @@ extension Roster {
     /// Runs `body` on this Roster's database directly, for what the API cannot set up.
     @discardableResult
     func sql<T: Sendable>(_ body: @Sendable (RosterDatabase) async throws -> T) async throws -> T {
-        try await withDatabase(url: databaseURL, logger: TestPostgres.require().logger, body)
+        try await withDatabase(url: databaseURL, logger: TestPostgres.require().logger, secrets: TestSecrets.atRest, body)
     }
 }

@@ -12,14 +12,14 @@ extension ServerSuite {
     struct WebhookDeliveryTests {
         /// A subscription of the default tenant to `url`, straight through the store.
         static func subscribe(_ roster: Roster, url: String, types: [EventType]? = nil) async throws -> (WebhookSubscription, WebhookSecret) {
-            try await withDatabase(url: roster.databaseURL, logger: TestPostgres.require().logger) { db in
+            try await withDatabase(url: roster.databaseURL, logger: TestPostgres.require().logger, secrets: TestSecrets.atRest) { db in
                 let tenant = try #require(try await TenantRepository(database: db).find("default")).id
                 return try await WebhookSubscriptions(database: db).create(tenant: tenant, url: url, eventTypes: types, description: "test", by: .system)
             }
         }
 
         static func subscription(_ roster: Roster, _ id: UUID) async throws -> (WebhookSubscription?, [WebhookDelivery]) {
-            try await withDatabase(url: roster.databaseURL, logger: TestPostgres.require().logger) { db in
+            try await withDatabase(url: roster.databaseURL, logger: TestPostgres.require().logger, secrets: TestSecrets.atRest) { db in
                 let tenant = try #require(try await TenantRepository(database: db).find("default")).id
                 let subscriptions = WebhookSubscriptions(database: db)
                 return (try await subscriptions.get(tenant: tenant, id: id), try await subscriptions.deliveries(tenant: tenant, subscription: id))
@@ -147,7 +147,7 @@ extension ServerSuite {
             try await WebhookReceiver.run { receiver, url in
                 try await Roster.run(configure: Self.fast) { roster in
                     let (subscription, old) = try await Self.subscribe(roster, url: url, types: [.userDeactivated])
-                    let new = try await withDatabase(url: roster.databaseURL, logger: TestPostgres.require().logger) { db in
+                    let new = try await withDatabase(url: roster.databaseURL, logger: TestPostgres.require().logger, secrets: TestSecrets.atRest) { db in
                         let tenant = try #require(try await TenantRepository(database: db).find("default")).id
                         return try #require(try await WebhookSubscriptions(database: db).rotateSecret(tenant: tenant, id: subscription.id, overlap: .seconds(3600), by: .system)).1
                     }
@@ -277,7 +277,7 @@ extension ServerSuite {
                 try await Roster.run(configure: Self.fast) { roster in
                     _ = try await Self.subscribe(roster, url: url)
                     // An event written without NOTIFY, as if the notification had been lost.
-                    try await withDatabase(url: roster.databaseURL, logger: TestPostgres.require().logger) { db in
+                    try await withDatabase(url: roster.databaseURL, logger: TestPostgres.require().logger, secrets: TestSecrets.atRest) { db in
                         let tenant = try #require(try await TenantRepository(database: db).find("default")).id
                         try await db.query(
                             """

@@ -24,6 +24,6 @@ func withStore<T: Sendable>(
             return nil
         }
         defer { group.cancelAll() }
-        return try await body(RosterDatabase(client: client, logger: logger, pool: pool, statementTimeout: statementTimeout))
+        return try await body(RosterDatabase(client: client, logger: logger, pool: pool, statementTimeout: statementTimeout, secrets: TestSecrets.atRest))
     }
 }
