@@ -43,7 +43,9 @@ public func buildApplication(
     }
     return Application(
         router: router,
-        server: .http1(configuration: .init(additionalChannelHandlers: [HeadParseErrorHandler()])),
+        server: .http1(configuration: .init(additionalChannelHandlers: [
+            HeadParseErrorHandler(), RequestDeadlineHandler(limits: configuration.http),
+        ])),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Roster"),
         services: services,
         onServerRunning: { _ in await onServerRunning() },
