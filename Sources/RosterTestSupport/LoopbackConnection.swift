@@ -19,8 +19,9 @@ public final class LoopbackConnection: @unchecked Sendable {
     private let fd: Int32
     private var closed = false
 
-    /// Connects to 127.0.0.1:`port`; each `receive` waits at most `receiveTimeout`.
-    public init(port: Int, receiveTimeout: Duration = .seconds(5)) throws {
+    /// Connects to 127.0.0.1:`port`; each `receive` waits at most `receiveTimeout` (long: with every suite running
+    /// at once on two cores a server may take seconds to answer; only a failing test waits it out).
+    public init(port: Int, receiveTimeout: Duration = .seconds(15)) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -106,7 +107,7 @@ public final class LoopbackConnection: @unchecked Sendable {
         return false
     }
 
-    /// Sends `request` on a fresh connection and reads until the server closes (5 s at most), off the cooperative pool.
+    /// Sends `request` on a fresh connection and reads until the server closes (or 15 s pass without a byte), off the cooperative pool.
     public static func exchange(_ request: [UInt8], port: Int) async throws -> String {
         try await offPool {
             let connection = try LoopbackConnection(port: port)

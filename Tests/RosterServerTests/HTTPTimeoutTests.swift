@@ -18,11 +18,15 @@ extension ServerSuite {
             return limits
         }
 
+        /// A 2 s limit is met well before this, even with every suite running at once on two cores (a
+        /// server or a test thread stalls for seconds then); a client that is never dropped reaches `giveUp`.
+        static let margin = Duration.seconds(10)
+
         static let discovery = "GET /scim/v2/ServiceProviderConfig HTTP/1.1\r\nHost: x\r\n\r\n"
 
         /// A slow client: sends `opening` at once, then `trickle` a byte every 0.5 s, reading between bytes; stops
         /// after `giveUp`. What came back, and how long after `opening` the server closed (nil: it never did).
-        static func trickle(port: Int, opening: String, trickle: String, giveUp: Duration = .seconds(12)) throws -> (answer: String, closedAfter: Duration?) {
+        static func trickle(port: Int, opening: String, trickle: String, giveUp: Duration = .seconds(20)) throws -> (answer: String, closedAfter: Duration?) {
             let connection = try LoopbackConnection(port: port)
             let clock = ContinuousClock()
             let start = clock.now
@@ -56,7 +60,7 @@ extension ServerSuite {
                 #expect(normal.hasPrefix("HTTP/1.1 200"), "\(normal.prefix(100))")
                 let (answer, closedAfter) = try await slow
                 let after = try #require(closedAfter, "the slow head was never closed")
-                #expect(after >= .milliseconds(1_500) && after < .seconds(5), "closed after \(after)")
+                #expect(after >= .milliseconds(1_500) && after < Self.margin, "closed after \(after)")
                 let parsed = try #require(HeaderBytesTests.parse(answer), "no answer before the close: \(answer.debugDescription)")
                 #expect(parsed.status.hasPrefix("HTTP/1.1 408"), "\(parsed.status)")
                 #expect(parsed.headers.contains("connection: close") && parsed.headers.contains("content-type: application/scim+json"))
@@ -82,7 +86,7 @@ extension ServerSuite {
                     try Self.trickle(port: port, opening: head + "Content-Length: 200\r\n\r\n{", trickle: String(repeating: " ", count: 199))
                 }
                 let after = try #require(closedAfter, "the slow body was never closed")
-                #expect(after >= .milliseconds(1_500) && after < .seconds(5), "closed after \(after)")
+                #expect(after >= .milliseconds(1_500) && after < Self.margin, "closed after \(after)")
                 let parsed = try #require(HeaderBytesTests.parse(answer), "no answer before the close: \(answer.debugDescription)")
                 #expect(parsed.status.hasPrefix("HTTP/1.1 408"), "\(parsed.status)")
                 #expect(parsed.headers.contains("connection: close"))
@@ -97,9 +101,9 @@ extension ServerSuite {
             }
         }
 
-        @Test("a kept-alive connection is closed after the 1 s idle limit: one that never sent a byte, and one after its answer", arguments: [false, true])
+        @Test("a kept-alive connection is closed after the 2 s idle limit: one that never sent a byte, and one after its answer", arguments: [false, true])
         func idle(afterRequest: Bool) async throws {
-            try await Roster.run(live: true, configure: { $0.http = Self.limits(idle: 1, header: 5) }) { roster in
+            try await Roster.run(live: true, configure: { $0.http = Self.limits(idle: 2, header: 10) }) { roster in
                 let port = try #require(roster.port)
                 let (answered, closedAfter) = try await LoopbackConnection.offPool { () throws -> (String?, Duration?) in
                     let connection = try LoopbackConnection(port: port)
@@ -109,11 +113,11 @@ extension ServerSuite {
                         answer = connection.receiveResponse()
                     }
                     let start = ContinuousClock.now
-                    return (answer, connection.closedByServer(within: .seconds(6)) ? ContinuousClock.now - start : nil)
+                    return (answer, connection.closedByServer(within: .seconds(12)) ? ContinuousClock.now - start : nil)
                 }
                 if afterRequest { #expect(answered?.hasPrefix("HTTP/1.1 200") == true, "\(answered ?? "no answer")") }
                 let after = try #require(closedAfter, "the idle connection was never closed")
-                #expect(after >= .milliseconds(700) && after < .seconds(4), "closed after \(after)")
+                #expect(after >= .milliseconds(1_500) && after < Self.margin, "closed after \(after)")
             }
         }
 

@@ -9,7 +9,7 @@ import Testing
 extension ServerSuite {
     @Suite("Requests whose bytes the HTTP parser refuses get a SCIM error body")
     struct HeaderBytesTests {
-        /// What came back on a fresh connection to 127.0.0.1:`port` for `request`, read until the server closes (5 s at most).
+        /// What came back on a fresh connection to 127.0.0.1:`port` for `request`, read until the server closes.
         static func exchange(_ request: [UInt8], port: Int) async throws -> String {
             try await LoopbackConnection.exchange(request, port: port)
         }
