@@ -47,9 +47,13 @@ public func buildApplication(
             database: database, configuration: configuration.webhooks, logger: logger, metrics: metrics?.factory,
             schedule: { settings.retrySchedule }))
     }
+    // One count for the process, shared by every connection's handler on every event loop.
+    let slots = ConnectionSlots(limits: configuration.http)
     return Application(
         router: router,
-        server: .http1(configuration: .init(additionalChannelHandlers: [HeadParseErrorHandler()])),
+        server: .http1(configuration: .init(additionalChannelHandlers: [
+            HeadParseErrorHandler(), RequestDeadlineHandler(limits: configuration.http), ConnectionCapHandler(slots: slots),
+        ])),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Roster"),
         services: services,
         onServerRunning: { _ in await onServerRunning() },

@@ -63,14 +63,7 @@ final class HeadParseErrorHandler: ChannelDuplexHandler, RemovableChannelHandler
         pending = nil
         guard !answered else { return }
         answered = true
-        let scimType: ScimType? = status == .badRequest ? .invalidSyntax : nil
-        let body = ScimError(status: Int(status.code), scimType: scimType, detail: Self.detail(for: status)).body.encoded()
-        let head = HTTPResponse(
-            status: status,
-            headerFields: [.contentType: "application/scim+json", .contentLength: String(body.count), .connection: "close"])
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(ByteBuffer(bytes: body))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+        context.answerAndClose(ConnectionAnswer(status: status, detail: Self.detail(for: status)))
     }
 
     /// 431 for a header past the decoder's limits (RFC 6585 §5), 400 for bytes that are not HTTP/1.1; nil: not a parse error.

@@ -45,6 +45,8 @@ public struct RosterConfiguration: Sendable {
     /// How secrets Roster must use are stored: sealed with `ROSTER_SECRET_KEY` / `ROSTER_SECRET_KEY_FILE`, in plaintext
     /// (`ROSTER_ALLOW_PLAINTEXT_SECRETS=true`), or unconfigured, which `serve` refuses.
     public var secrets: SecretsAtRest = .unconfigured
+    /// Idle, header-read and body-read timeouts and the connection cap (`ROSTER_HTTP_*`).
+    public var http = HTTPLimits()
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databaseURL: String? = nil, publicURL: String? = nil,
@@ -71,7 +73,7 @@ public struct RosterConfiguration: Sendable {
     /// Reads `roster.*` keys: from the environment these are `ROSTER_HOST`, `ROSTER_PORT`,
     /// `ROSTER_DATABASE_URL`, `ROSTER_PUBLIC_URL`, `ROSTER_ADMIN_KEY`, `ROSTER_SCHEMAS_DIR`,
     /// `ROSTER_LOG_LEVEL`, `ROSTER_DATABASE_MAX_CONNECTIONS`, `ROSTER_METRICS`, `ROSTER_LOG_FORMAT`, `ROSTER_HEALTH_LATENCY_BUDGET_MS`,
-    /// `ROSTER_WEBHOOKS`, the `ROSTER_WEBHOOK_*` and `ROSTER_RATE_LIMIT_*` settings the README lists and `ROSTER_SETTINGS_REFRESH_MS`.
+    /// `ROSTER_WEBHOOKS`, the `ROSTER_WEBHOOK_*`, `ROSTER_RATE_LIMIT_*` and `ROSTER_HTTP_*` settings the README lists and `ROSTER_SETTINGS_REFRESH_MS`.
     public init(reader: ConfigReader) throws(Invalid) {
         let config = reader.scoped(to: "roster")
         var adminKey: BootstrapAdminKey?
@@ -136,6 +138,7 @@ public struct RosterConfiguration: Sendable {
         identity = try AdminIdentityConfiguration(reader: config)
         limits = try WorkLimits(reader: config)
         secrets = try Self.secretsAtRest(config)
+        http = try HTTPLimits(reader: config)
         if let text = config.string(forKey: "rate.limit.scim") { rateLimits.scim = try Self.rateLimit(text, variable: "ROSTER_RATE_LIMIT_SCIM") }
         if let text = config.string(forKey: "rate.limit.admin") { rateLimits.admin = try Self.rateLimit(text, variable: "ROSTER_RATE_LIMIT_ADMIN") }
         if let milliseconds = config.int(forKey: "rate.limit.refresh.ms") {

@@ -13,39 +13,15 @@ import Glibc
 extension CLISuite {
     @Suite("Numeric and boolean flags reach what they control")
     struct FlagTests {
-        /// A port nothing listens on now (the kernel's pick for a socket bound to port 0).
-        static func freePort() throws -> Int {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-            }
-            try #require(bound)
-            return Int(UInt16(bigEndian: address.sin_port))
-        }
+        static func freePort() throws -> Int { try LoopbackConnection.freePort() }
 
         /// The status line of `GET /api/health` on 127.0.0.1:`port`, or nil while nothing answers there.
         static func healthStatusLine(port: Int) -> String? {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-            }
-            guard connected else { return nil }
-            let request = Array("GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
-            guard send(fd, request, request.count, 0) == request.count else { return nil }
-            var buffer = [UInt8](repeating: 0, count: 256)
-            let read = recv(fd, &buffer, buffer.count, 0)
-            guard read > 0 else { return nil }
-            return String(decoding: buffer[..<read], as: UTF8.self).components(separatedBy: "\r\n").first
+            guard let connection = try? LoopbackConnection(port: port),
+                connection.send("GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+                let bytes = connection.receive(), !bytes.isEmpty
+            else { return nil }
+            return String(decoding: bytes, as: UTF8.self).components(separatedBy: "\r\n").first
         }
 
         /// The `roster` executable built beside this test bundle (`swift build --build-tests` builds both).

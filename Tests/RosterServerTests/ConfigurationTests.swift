@@ -18,4 +18,25 @@ struct ConfigurationTests {
         #expect(set.webhookSecretOverlap == .seconds(60))
         #expect(throws: RosterConfiguration.Invalid.self) { try Self.configuration(["ROSTER_WEBHOOK_SECRET_OVERLAP_SECONDS": "-1"]) }
     }
+
+    @Test("HTTP limits: idle 60 s, header 10 s, body 30 s and 1024 connections by default; ROSTER_HTTP_* change them")
+    func httpLimits() throws {
+        let defaults = try Self.configuration([:]).http
+        #expect(defaults.idleTimeout == .seconds(60) && defaults.headerTimeout == .seconds(10) && defaults.bodyTimeout == .seconds(30))
+        #expect(defaults.maxConnections == 1024 && defaults.overflowConnections == 64)
+        let set = try Self.configuration([
+            "ROSTER_HTTP_IDLE_TIMEOUT_SECONDS": "5", "ROSTER_HTTP_HEADER_TIMEOUT_SECONDS": "3", "ROSTER_HTTP_BODY_TIMEOUT_SECONDS": "120",
+            "ROSTER_HTTP_MAX_CONNECTIONS": "4",
+        ]).http
+        #expect(set.idleTimeout == .seconds(5) && set.headerTimeout == .seconds(3) && set.bodyTimeout == .seconds(120))
+        #expect(set.maxConnections == 4 && set.overflowConnections == 16)
+    }
+
+    @Test("an HTTP limit of zero, a negative one or a word is a start error", arguments: [
+        ("ROSTER_HTTP_IDLE_TIMEOUT_SECONDS", "0"), ("ROSTER_HTTP_HEADER_TIMEOUT_SECONDS", "-1"), ("ROSTER_HTTP_BODY_TIMEOUT_SECONDS", "0"),
+        ("ROSTER_HTTP_MAX_CONNECTIONS", "0"), ("ROSTER_HTTP_MAX_CONNECTIONS", "-5"), ("ROSTER_HTTP_IDLE_TIMEOUT_SECONDS", "ten"),
+    ])
+    func invalidHTTPLimits(variable: String, value: String) {
+        #expect(throws: (any Error).self) { try Self.configuration([variable: value]) }
+    }
 }

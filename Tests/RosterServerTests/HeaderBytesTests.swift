@@ -6,51 +6,12 @@ import RosterTestSupport
 import SCIM
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 extension ServerSuite {
     @Suite("Requests whose bytes the HTTP parser refuses get a SCIM error body")
     struct HeaderBytesTests {
-        /// What came back on a fresh connection to 127.0.0.1:`port` for `request`, read until the server closes (5 s at most).
-        struct NotConnected: Error {}
-
-        /// Sends raw bytes and reads until the server closes, on a thread of its own: blocking socket calls on the
-        /// cooperative pool would starve the server under test, whose handlers run there too.
+        /// What came back on a fresh connection to 127.0.0.1:`port` for `request`, read until the server closes.
         static func exchange(_ request: [UInt8], port: Int) async throws -> String {
-            try await withCheckedThrowingContinuation { continuation in
-                Thread.detachNewThread { continuation.resume(with: Result { try blockingExchange(request, port: port) }) }
-            }
-        }
-
-        static func blockingExchange(_ request: [UInt8], port: Int) throws -> String {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-            }
-            guard connected else { throw NotConnected() }
-            var timeout = timeval(tv_sec: 5, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            var sent = 0
-            while sent < request.count {
-                let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                if n <= 0 { break }  // the server may close once it has refused the head
-                sent += n
-            }
-            var received: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 65_536)
-            while true {
-                let n = recv(fd, &buffer, buffer.count, 0)
-                if n <= 0 { break }
-                received += buffer[..<n]
-            }
-            return String(decoding: received, as: UTF8.self)
+            try await LoopbackConnection.exchange(request, port: port)
         }
 
         /// Runs `body` with the port of a live Roster (a real listening socket: these bytes never reach a router).

@@ -20,12 +20,14 @@ struct Roster: Sendable {
     let scimToken: String
     let adminKey: String
     let bootstrapKey: String
+    /// The listening port, when the test runs on a real socket (`live`).
+    var port: Int? = nil
 
     static let scimBase = publicURL + "/scim/v2"
 
-    /// Runs `body` against a Roster on its own database.
+    /// Runs `body` against a Roster on its own database; `live`: on a socket on 127.0.0.1, through its channel handlers.
     static func run(
-        schemasDirectory: String? = nil, configure: (inout RosterConfiguration) -> Void = { _ in },
+        schemasDirectory: String? = nil, live: Bool = false, configure: (inout RosterConfiguration) -> Void = { _ in },
         _ body: @Sendable (Roster) async throws -> Void
     ) async throws {
         let postgres = try TestPostgres.require()
@@ -56,8 +58,8 @@ struct Roster: Sendable {
         configure(&configuration)
         try await prepareStoredSecrets(configuration, logger: postgres.logger)
         let app = try buildApplication(configuration, logger: postgres.logger)
-        try await app.test(.router) { client in
-            try await body(Roster(client: client, databaseURL: url, scimToken: token, adminKey: key, bootstrapKey: bootstrap))
+        try await app.test(live ? .live : .router) { client in
+            try await body(Roster(client: client, databaseURL: url, scimToken: token, adminKey: key, bootstrapKey: bootstrap, port: client.port))
         }
     }
 
