@@ -18,4 +18,14 @@ struct ConfigurationTests {
         #expect(set.webhookSecretOverlap == .seconds(60))
         #expect(throws: RosterConfiguration.Invalid.self) { try Self.configuration(["ROSTER_WEBHOOK_SECRET_OVERLAP_SECONDS": "-1"]) }
     }
+
+    @Test("webhooks: one tenant holds at most a quarter of the 16 workers by default; ROSTER_WEBHOOK_TENANT_CONCURRENCY sets 1…16")
+    func tenantConcurrency() throws {
+        #expect(try Self.configuration([:]).webhooks.tenantLimit == 4)
+        #expect(try Self.configuration(["ROSTER_WEBHOOK_TENANT_CONCURRENCY": "1"]).webhooks.tenantLimit == 1)
+        #expect(try Self.configuration(["ROSTER_WEBHOOK_TENANT_CONCURRENCY": "16"]).webhooks.tenantLimit == 16)
+        for bad in ["0", "-2", "17"] {
+            #expect(throws: RosterConfiguration.Invalid.self, "\(bad)") { try Self.configuration(["ROSTER_WEBHOOK_TENANT_CONCURRENCY": bad]) }
+        }
+    }
 }
