@@ -23,7 +23,7 @@ extension WebhookDispatcher {
     func claim(limit: Int, busy: [UUID: Int]) async throws -> [Claimed] {
         let cap = configuration.tenantLimit
         let tenants = Array(busy.keys), workers = tenants.map { busy[$0] ?? 0 }
-        // Per tenant with events (event_sequences) and below its cap: its oldest due subscriptions, read from
+        // Per tenant with events and subscriptions, below its cap: its oldest due subscriptions, read from
         // (tenant_id, next_attempt_at) only as far as its remaining share, so a tenant with thousands due costs
         // no more than one with a few. `position < last_seq` skips idle subscriptions without touching events;
         // the LATERAL ... LIMIT 1 probes events by (tenant_id, seq), which an EXISTS let the planner turn into
@@ -42,6 +42,7 @@ extension WebhookDispatcher {
                         FROM event_sequences q
                         LEFT JOIN unnest(\(tenants)::uuid[], \(workers)::bigint[]) AS b (tenant_id, workers) ON b.tenant_id = q.tenant_id
                         WHERE coalesce(b.workers, 0) < \(cap)
+                          AND q.tenant_id IN (SELECT tenant_id FROM webhook_subscriptions WHERE enabled AND paused_at IS NULL)
                     ) t
                     CROSS JOIN LATERAL (
                         SELECT d.tenant_id, d.id, d.next_attempt_at FROM webhook_subscriptions d
