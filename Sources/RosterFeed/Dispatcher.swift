@@ -6,7 +6,6 @@ import PostgresNIO
 import RosterStore
 import SCIM
 import ServiceLifecycle
-import Synchronization
 
 /// How the dispatcher delivers.
 public struct DispatcherConfiguration: Sendable {
@@ -20,9 +19,15 @@ public struct DispatcherConfiguration: Sendable {
     public var pollInterval: Duration = .seconds(2)
     /// Subscriptions delivered at once by this process.
     public var concurrency = 16
+    /// Subscriptions of one tenant delivered at once by this process; nil: a quarter of `concurrency`.
+    /// One tenant's slow or hanging receivers hold at most this many workers; the rest stay free for other tenants.
+    public var perTenantConcurrency: Int?
     public var urlPolicy = WebhookURLPolicy(allowPrivate: false)
 
     public init() {}
+
+    /// The per-tenant cap in force: at least 1, at most `concurrency`.
+    public var tenantLimit: Int { min(concurrency, max(1, perTenantConcurrency ?? concurrency / 4)) }
 }
 
 /// Delivers each subscription's events in order, at least once, signed (Standard Webhooks).
@@ -105,23 +110,24 @@ public struct WebhookDispatcher: Service {
 
     /// Claims due subscriptions and works each in its own task, until shutdown.
     private func dispatch(wakes: AsyncStream<Void>, wake: AsyncStream<Void>.Continuation) async {
-        let running = RunningCount()
-        await withDiscardingTaskGroup { workers in
+        let workers = WorkerTally()
+        await withDiscardingTaskGroup { group in
             for await _ in wakes {
-                let free = configuration.concurrency - running.value.load(ordering: .relaxed)
+                let busy = workers.byTenant
+                let free = configuration.concurrency - busy.values.reduce(0, +)
                 guard free > 0 else { continue }
                 let claimed: [Claimed]
                 do {
-                    claimed = try await claim(limit: free)
+                    claimed = try await claim(limit: free, busy: busy)
                 } catch {
                     logger.warning("Webhook dispatcher: could not claim work", metadata: ["error": "\(String(reflecting: type(of: error)))"])
                     continue
                 }
                 for subscription in claimed {
-                    running.value.add(1, ordering: .relaxed)
-                    workers.addTask {
+                    workers.started(subscription.tenant)
+                    group.addTask {
                         await work(subscription)
-                        running.value.subtract(1, ordering: .relaxed)
+                        workers.finished(subscription.tenant)
                         wake.yield()
                     }
                 }
@@ -129,56 +135,7 @@ public struct WebhookDispatcher: Service {
         }
     }
 
-    /// Workers running in this process.
-    final class RunningCount: Sendable {
-        let value = Atomic<Int>(0)
-    }
-
-    // MARK: Leases
-
-    struct Claimed: Sendable {
-        var tenant: UUID
-        var id: UUID
-        var url: String
-        var types: [String]?
-        var secrets: [WebhookSecret]
-        var position: Int64
-        var attempts: Int
-    }
-
-    /// Takes the lease of up to `limit` subscriptions that have an event due.
-    func claim(limit: Int) async throws -> [Claimed] {
-        let rows = try await database.query(
-            """
-            UPDATE webhook_subscriptions s SET lease_owner = \(owner), lease_until = now() + \(Self.interval(configuration.lease))::interval
-            FROM (
-                SELECT tenant_id, id FROM webhook_subscriptions w
-                WHERE enabled AND paused_at IS NULL AND next_attempt_at <= now()
-                  AND (lease_until IS NULL OR lease_until < now())
-                  AND EXISTS (SELECT 1 FROM events e WHERE e.tenant_id = w.tenant_id AND e.seq > w.position
-                              AND (w.event_types IS NULL OR e.type = ANY(w.event_types)))
-                ORDER BY next_attempt_at
-                LIMIT \(limit)
-                FOR UPDATE SKIP LOCKED
-            ) due
-            WHERE s.tenant_id = due.tenant_id AND s.id = due.id
-            RETURNING s.tenant_id, s.id, s.url, s.event_types, s.position, s.attempts, \(unescaped: WebhookSecretColumns.signing("s"))
-            """)
-        return try rows.compactMap { row in
-            let (tenant, id, url, types, position, attempts, secret, sealed, previous, previousSealed) = try row.decode(
-                (UUID, UUID, String, [String]?, Int64, Int, String?, Data?, String?, Data?).self)
-            do {
-                let secrets = try WebhookSecretColumns.reveal(
-                    current: (secret, sealed), previous: (previous, previousSealed), tenant: tenant, id: id, in: database.secrets)
-                return Claimed(tenant: tenant, id: id, url: url, types: types, secrets: secrets, position: position, attempts: attempts)
-            } catch let error as SecretsAtRestError {
-                // One subscription whose secret does not open must not stop the others; its lease lapses and it is tried again.
-                logger.error("Webhook dispatcher: a subscription's signing secret cannot be read", metadata: [
-                    "subscription": "\(id)", "error": "\(error.description)"])
-                return nil
-            }
-        }
-    }
+    // MARK: Leases (taken by `claim`)
 
     /// On shutdown, hands this process's subscriptions back at once instead of after the lease time.
     func releaseLeases() async {

@@ -122,6 +122,13 @@ public struct RosterConfiguration: Sendable {
             guard milliseconds >= 10 else { throw Invalid(description: "ROSTER_WEBHOOK_POLL_MS must be at least 10.") }
             webhooks.pollInterval = .milliseconds(milliseconds)
         }
+        if let workers = config.int(forKey: "webhook.tenant.concurrency") {
+            // At most every worker: a cap above `concurrency` would mean nothing.
+            guard (1...webhooks.concurrency).contains(workers) else {
+                throw Invalid(description: "ROSTER_WEBHOOK_TENANT_CONCURRENCY must be 1…\(webhooks.concurrency) (a quarter of the \(webhooks.concurrency) workers, \(webhooks.tenantLimit), by default).")
+            }
+            webhooks.perTenantConcurrency = workers
+        }
         webhooks.urlPolicy = WebhookURLPolicy(allowPrivate: config.bool(forKey: "webhook.allow.private.urls") ?? false)
         if let days = config.int(forKey: "event.retention.days") {
             guard days >= 1 else { throw Invalid(description: "ROSTER_EVENT_RETENTION_DAYS must be at least 1.") }

@@ -39,4 +39,14 @@ struct ConfigurationTests {
     func invalidHTTPLimits(variable: String, value: String) {
         #expect(throws: (any Error).self) { try Self.configuration([variable: value]) }
     }
+
+    @Test("webhooks: one tenant holds at most a quarter of the 16 workers by default; ROSTER_WEBHOOK_TENANT_CONCURRENCY sets 1…16")
+    func tenantConcurrency() throws {
+        #expect(try Self.configuration([:]).webhooks.tenantLimit == 4)
+        #expect(try Self.configuration(["ROSTER_WEBHOOK_TENANT_CONCURRENCY": "1"]).webhooks.tenantLimit == 1)
+        #expect(try Self.configuration(["ROSTER_WEBHOOK_TENANT_CONCURRENCY": "16"]).webhooks.tenantLimit == 16)
+        for bad in ["0", "-2", "17"] {
+            #expect(throws: RosterConfiguration.Invalid.self, "\(bad)") { try Self.configuration(["ROSTER_WEBHOOK_TENANT_CONCURRENCY": bad]) }
+        }
+    }
 }
