@@ -19,14 +19,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
 import urllib.parse
 import urllib.request
 
-from devserver import roster_dev, wait_ready
+from devserver import roster_dev, stop, wait_ready
 
 SEED = """
 INSERT INTO users (tenant_id, id, user_name, created, last_modified, body)
@@ -50,9 +49,10 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
-def run_mode(args, db: str, share: int, a_token: str, b_token: str, b_user: str) -> dict:
+def run_mode(args, banner: dict, share: int, b_token: str, b_user: str) -> dict:
     port = args.port + 1
-    env = dict(os.environ, ROSTER_DATABASE_URL=db, ROSTER_PORT=str(port), ROSTER_HOST="127.0.0.1",
+    a_token = banner["token"]
+    env = dict(os.environ, ROSTER_DATABASE_URL=banner["db"], ROSTER_SECRET_KEY=banner["secret_key"], ROSTER_PORT=str(port), ROSTER_HOST="127.0.0.1",
                ROSTER_LOG_LEVEL="error", ROSTER_WEBHOOKS="false", ROSTER_RATE_LIMIT_SCIM="off",
                ROSTER_DATABASE_MAX_CONNECTIONS=str(args.pool), ROSTER_TENANT_POOL_SHARE_PERCENT=str(share))
     proc = subprocess.Popen([args.roster, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -84,11 +84,7 @@ def run_mode(args, db: str, share: int, a_token: str, b_token: str, b_user: str)
                 "b_p50": percentile(latencies, 0.5), "b_p99": percentile(latencies, 0.99), "b_max": max(latencies),
                 "b_count": len(latencies), "b_failures": failures}
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop(proc)
 
 
 def main() -> int:
@@ -114,7 +110,7 @@ def main() -> int:
             headers={"Authorization": f"Bearer {b_token}", "Content-Type": "application/scim+json"})
         with urllib.request.urlopen(request, timeout=30) as response:
             b_user = json.load(response)["id"]
-        results = [run_mode(args, banner["db"], share, banner["token"], b_token, b_user) for share in (50, 100)]
+        results = [run_mode(args, banner, share, b_token, b_user) for share in (50, 100)]
     print(f"bench: tenant A {args.users} users, 32 connections of unindexed filters; pool {args.pool}; "
           f"{args.seconds} s per row, one run")
     print(f"{'tenant share':<14} {'A req/s':>8} {'A 429s':>7} {'B p50 ms':>9} {'B p99 ms':>9} {'B max ms':>9} {'B GETs':>7}")

@@ -45,11 +45,16 @@ def roster_dev(roster: str, port: int) -> Iterator[tuple[subprocess.Popen, dict[
         banner["origin"] = banner["base"].rsplit("/scim/v2", 1)[0]
         yield proc, banner
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stops a roster this script started: SIGINT, then SIGKILL of its process group after 60 s."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:

@@ -12,7 +12,7 @@ extension ServerSuite {
     struct WebhookFairnessTests {
         /// A subscription of the tenant named `tenant` to `url`, straight through the store.
         static func subscribe(_ roster: Roster, tenant: String = "default", url: String) async throws -> WebhookSubscription {
-            try await withDatabase(url: roster.databaseURL, logger: TestPostgres.require().logger) { db in
+            try await withDatabase(url: roster.databaseURL, logger: TestPostgres.require().logger, secrets: TestSecrets.atRest) { db in
                 let id = try #require(try await TenantRepository(database: db).find(tenant)).id
                 return try await WebhookSubscriptions(database: db).create(tenant: id, url: url, eventTypes: nil, description: "test", by: .system).0
             }
@@ -92,7 +92,7 @@ extension ServerSuite {
         func claimSpreads() async throws {
             let postgres = try TestPostgres.require()
             let url = try await postgres.freshDatabase()
-            try await withDatabase(url: url, logger: postgres.logger) { db in
+            try await withDatabase(url: url, logger: postgres.logger, secrets: TestSecrets.atRest) { db in
                 var tenants: [UUID] = []
                 for name in ["a", "b", "c"] {
                     let tenant = try await TenantRepository(database: db).create(name: "tenant-\(name)", by: .system).id
@@ -116,6 +116,8 @@ extension ServerSuite {
                                gen_random_uuid(), now(), '{}' FROM numbers
                         """)
                 }
+                // Sealed as a start seals secrets written in plaintext.
+                _ = try await StoredSecrets(database: db).sealPlaintext(with: TestSecrets.keyring)
                 let (a, b, c) = (tenants[0], tenants[1], tenants[2])
                 var configuration = DispatcherConfiguration()
                 configuration.concurrency = 16
