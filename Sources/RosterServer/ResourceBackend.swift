@@ -100,11 +100,9 @@ struct GroupBackend: ResourceBackend {
     let groups: GroupRepository
     let resourceType: ResourceType
     let baseURL: String
-    /// Member rows one list page may load (`WorkLimits.groupListMemberBudget`).
+    /// Members the groups of one list page may have together (`WorkLimits.groupListMemberBudget`).
     var memberBudget = Int.max
     let patchAnswersNoContent = true
-    /// Where a list page says it left a group's members out.
-    static let extensionURN = "urn:roster:params:scim:schemas:extension:2.0:Group"
 
     func create(tenant: UUID, body: [String: JSONValue], projection: Projection, change: ChangeContext) async throws -> StoredGroup {
         var body = body
@@ -157,12 +155,6 @@ struct GroupBackend: ResourceBackend {
                 if let display = member.display { object["display"] = .string(display) }
                 return .object(object)
             })
-        }
-        if group.membersOmitted {
-            body[Self.extensionURN] = ["membersOmitted": true]
-            if case .array(let schemas)? = body["schemas"], !schemas.contains(.string(Self.extensionURN)) {
-                body["schemas"] = .array(schemas + [.string(Self.extensionURN)])
-            }
         }
         let meta = meta(id: group.resource.id, group.resource)
         return (resourceType.render(id: group.resource.id, body: body, meta: meta), meta)

@@ -10,7 +10,7 @@ public struct WorkLimits: Sendable {
     /// The share of the connection pool one tenant's requests may hold at once, in percent
     /// (`ROSTER_TENANT_POOL_SHARE_PERCENT`, 50); at least one connection.
     public var tenantPoolSharePercent = 50
-    /// Member rows one page of a group list or search may load (`ROSTER_GROUP_LIST_MEMBER_BUDGET`, 10000).
+    /// Members the groups of one page of a group list or search may have together (`ROSTER_GROUP_LIST_MEMBER_BUDGET`, 10000).
     public var groupListMemberBudget = 10_000
 
     public init() {}

@@ -7,14 +7,6 @@ import SCIM
 public struct StoredGroup: Sendable, Equatable {
     public var resource: StoredResource
     public var members: [GroupMember]
-    /// A list page left this group's members out: loading them would have passed the page's member budget.
-    public var membersOmitted = false
-
-    public init(resource: StoredResource, members: [GroupMember], membersOmitted: Bool = false) {
-        self.resource = resource
-        self.members = members
-        self.membersOmitted = membersOmitted
-    }
 }
 
 /// SCIM Groups of one tenant. Membership lives in `group_members`, never in the group's body.
@@ -194,9 +186,8 @@ public struct GroupRepository: Sendable {
         case direct, indirect, notMember
     }
 
-    /// A page of groups. With members, at most `memberBudget` member rows are loaded for the whole page:
-    /// groups get theirs in page order while they fit, and a group whose members would not fit is
-    /// listed without them (`membersOmitted`), readable whole with a GET of the group.
+    /// A page of groups. With members, the page's groups may have at most `memberBudget` members together:
+    /// past it the page is refused (400 tooMany) before any member row is read, never cut silently.
     public func list(
         tenant: UUID, query: ResourceQuery, withMembers: Bool = true, memberBudget: Int = .max
     ) async throws -> ResourcePage<StoredGroup> {
@@ -219,23 +210,21 @@ public struct GroupRepository: Sendable {
 
     private func loadingMembers(_ groups: [StoredResource], tenant: UUID, load: Bool, budget: Int) async throws -> [StoredGroup] {
         guard load, !groups.isEmpty else { return groups.map { StoredGroup(resource: $0, members: []) } }
+        let ids = groups.map(\.id)
         return try await database.withConnection { connection in
-            var included = groups.map(\.id)
             if budget < .max {
-                let sizes = try await Self.memberCounts(of: included, upTo: budget + 1, tenant: tenant, connection: connection, logger: database.logger)
-                var left = budget
-                included = included.filter { id in
-                    let size = sizes[id] ?? 0
-                    guard size <= left else { return false }
-                    left -= size
-                    return true
+                let sizes = try await Self.memberCounts(of: ids, upTo: budget + 1, tenant: tenant, connection: connection, logger: database.logger)
+                if sizes.values.reduce(0, +) > budget {
+                    // RFC 7644 §3.12 tooMany: more than the server is willing to process in one answer.
+                    throw ScimError(status: 400, scimType: .tooMany, detail: """
+                        The groups of this page have more than \(budget) members together, more than one page returns. \
+                        Exclude them (excludedAttributes=members, as Entra ID and Okta do), ask for fewer groups (count), \
+                        or read one group's members with GET /Groups/{id}.
+                        """)
                 }
             }
-            let members = included.isEmpty ? [:] : try await Self.members(of: included, tenant: tenant, connection: connection, logger: database.logger)
-            let loaded = Set(included)
-            return groups.map { group in
-                StoredGroup(resource: group, members: members[group.id] ?? [], membersOmitted: !loaded.contains(group.id))
-            }
+            let members = try await Self.members(of: ids, tenant: tenant, connection: connection, logger: database.logger)
+            return groups.map { StoredGroup(resource: $0, members: members[$0.id] ?? []) }
         }
     }
 

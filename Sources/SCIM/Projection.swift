@@ -69,8 +69,7 @@ public struct Projection: Sendable, Equatable {
                 if Self.alwaysReturned(key, type) {
                     result[key] = value
                 } else if let urn = type.extension(urn: key)?.schema.id, case .object(let ext) = value {
-                    let always = Set(type.extension(urn: urn)?.schema.attributes.filter { $0.returned == .always }.map(\.name) ?? [])
-                    let kept = ext.filter { name, _ in always.contains(name) || paths.contains { $0.matches(schema: urn, attribute: name) } }
+                    let kept = ext.filter { name, _ in paths.contains { $0.matches(schema: urn, attribute: name) } }
                         .reduce(into: [String: JSONValue]()) { $0[$1.key] = $1.value }
                     let whole = paths.contains { $0.schema == nil && $0.attribute.caseInsensitiveEquals(urn) }
                     if whole { result[key] = value } else if !kept.isEmpty { result[key] = .object(kept) }
@@ -89,8 +88,7 @@ public struct Projection: Sendable, Equatable {
             for path in paths {
                 let schema = path.schema ?? type.schema.id
                 if let ext = type.extension(urn: schema), case .object(var extObject)? = result[ext.schema.id] {
-                    if let key = extObject.keys.first(where: { $0.caseInsensitiveEquals(path.attribute) }),
-                        ext.schema.attribute(named: key)?.returned != .always {
+                    if let key = extObject.keys.first(where: { $0.caseInsensitiveEquals(path.attribute) }) {
                         extObject[key] = nil
                         result[ext.schema.id] = extObject.isEmpty ? nil : .object(extObject)
                     }
