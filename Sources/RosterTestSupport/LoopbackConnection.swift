@@ -17,7 +17,6 @@ public final class LoopbackConnection: @unchecked Sendable {
     public struct NotConnected: Error {}
 
     private let fd: Int32
-    private var closed = false
 
     /// Connects to 127.0.0.1:`port`; each `receive` waits at most `receiveTimeout` (long: with every suite running
     /// at once on two cores a server may take seconds to answer; only a failing test waits it out).
@@ -39,12 +38,15 @@ public final class LoopbackConnection: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    deinit { close() }
+    // The descriptor is released only here, when nothing can use it any more. Closing it earlier, while another
+    // thread may still send or receive on it, let that thread's next call reach whatever socket the process
+    // opened next under the same number (a PostgreSQL connection of another test, whose pool then waited forever).
+    deinit { closeDescriptor(fd) }
 
+    /// Ends the connection both ways (the server sees it closed, a blocked `receive` returns); the
+    /// descriptor itself stays reserved until this object is gone.
     public func close() {
-        guard !closed else { return }
-        closed = true
-        closeDescriptor(fd)
+        _ = shutdown(fd, Int32(SHUT_RDWR))
     }
 
     /// Sends all of `bytes`; false once the server has closed (the rest is not sent).
