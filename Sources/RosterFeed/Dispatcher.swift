@@ -70,13 +70,19 @@ public struct WebhookDispatcher: Service {
     }
 
     public func run() async throws {
-        // Wakes: every committed event (LISTEN), every finished worker, and a poll tick.
+        // Wakes: every stamp of any process (LISTEN), every finished worker, and a poll tick.
         let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await listen(wake) }
+            // Events are numbered after their commit (EventLog.stamp): right after this process's own commits,
+            // and at every tick for those of a process that died before it could.
+            group.addTask {
+                for await _ in database.eventSignal.commits() { await stamp(wake) }
+            }
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: configuration.pollInterval)
+                    await stamp(wake)
                     wake.yield()
                 }
             }
@@ -93,7 +99,18 @@ public struct WebhookDispatcher: Service {
         await releaseLeases()
     }
 
-    /// Wakes the loop on every committed event (LISTEN), and listens again if the connection drops.
+    /// Numbers the committed events still without a number, of every tenant. The stamp NOTIFYs every
+    /// process; this one is woken directly too, should its LISTEN be down.
+    private func stamp(_ wake: AsyncStream<Void>.Continuation) async {
+        do {
+            if try await !EventLog(database: database).stamp().isEmpty { wake.yield() }
+        } catch {
+            if Task.isCancelled { return }
+            logger.warning("Webhook dispatcher: could not number new events", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+        }
+    }
+
+    /// Wakes the loop on every stamp of new events (LISTEN), and listens again if the connection drops.
     private func listen(_ wake: AsyncStream<Void>.Continuation) async {
         while !Task.isCancelled {
             do {
@@ -164,7 +181,8 @@ public struct WebhookDispatcher: Service {
                 first = false
                 let events = try await EventLog(database: database).read(
                     tenant: subscription.tenant,
-                    .init(after: subscription.position, limit: 100, types: subscription.types?.compactMap(EventType.init(rawValue:))))
+                    .init(after: subscription.position, limit: 100, types: subscription.types?.compactMap(EventType.init(rawValue:))),
+                    stampFirst: false)
                 if events.isEmpty { break }
                 var going = true
                 for event in events where going {
@@ -172,8 +190,9 @@ public struct WebhookDispatcher: Service {
                 }
                 if !going { break }
             }
-            // Hands the lease back (a no-op when the last statement already did, or another process holds it).
-            try await release(subscription)
+            // Hands the lease back, unless the last attempt's statement already did: then this process may have
+            // claimed the subscription again meanwhile, and a release by owner would free that new worker's lease.
+            if subscription.holdsLease { try await release(subscription) }
         } catch {
             logger.error(
                 "Webhook dispatcher: a subscription's work failed; its lease will lapse and it is retried",
@@ -265,7 +284,9 @@ public struct WebhookDispatcher: Service {
             FROM moved
             RETURNING id
             """)
-        guard !rows.isEmpty, succeeded else { return false }
+        // A failed attempt's statement handed the lease back; no row: the lease was lost.
+        subscription.holdsLease = succeeded && !rows.isEmpty
+        guard subscription.holdsLease else { return false }
         subscription.position = event.sequence
         subscription.attempts = 0
         return true

@@ -17,6 +17,8 @@ extension WebhookDispatcher {
         var secrets: [WebhookSecret]
         var position: Int64
         var attempts: Int
+        /// False once a statement of this worker handed the lease back or found it lost.
+        var holdsLease = true
     }
 
     /// Takes the lease of up to `limit` subscriptions that have an event due, none of a tenant beyond

@@ -41,8 +41,9 @@ public struct FeedRetention: Service {
         while true {
             let deleted = try await database.query(
                 """
-                DELETE FROM events WHERE (tenant_id, seq) IN (
-                    SELECT tenant_id, seq FROM events WHERE occurred_at < now() - make_interval(secs => \(seconds)) LIMIT \(batch))
+                DELETE FROM events WHERE pos IN (
+                    SELECT pos FROM events
+                    WHERE occurred_at < now() - make_interval(secs => \(seconds)) AND seq IS NOT NULL LIMIT \(batch))
                 RETURNING 1
                 """).count
             events += deleted

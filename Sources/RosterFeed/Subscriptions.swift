@@ -117,6 +117,8 @@ public struct WebhookSubscriptions: Sendable {
         let secret = WebhookSecret.generate()
         let id = UUID()
         let stored = try WebhookSecretColumns.store(secret, tenant: tenant, id: id, in: database.secrets)
+        // "From now on": what has committed before this moment is numbered first, so it stays behind the position.
+        try await EventLog(database: database).stamp(tenant: tenant)
         let rows = try await database.query(
             """
             WITH subscription AS (
@@ -234,7 +236,8 @@ public struct WebhookSubscriptions: Sendable {
     /// Sends again from the event `from` (inclusive), in order, and resumes a paused subscription;
     /// recorded in the audit log. nil when the subscription or the event is not the tenant's.
     public func replay(tenant: UUID, id: UUID, from event: UUID, by context: AuditContext) async throws -> WebhookSubscription? {
-        try await database.query(
+        try await EventLog(database: database).stamp(tenant: tenant)  // an event is replayed by its number
+        return try await database.query(
             """
             WITH subscription AS (
                 UPDATE webhook_subscriptions SET position = e.seq - 1, attempts = 0, next_attempt_at = now(), paused_at = NULL, updated = now()

@@ -117,6 +117,8 @@ public struct AuditLog: Sendable {
 
     /// Up to `query.limit` entries after `query.after`, oldest first, and whether more follow now.
     public func read(_ query: Query) async throws -> (entries: [AuditEntry], more: Bool) {
+        // SCIM changes show once numbered (0017): number what has committed, so a change just made shows.
+        try await EventLog(database: database).stamp(tenant: query.tenant)
         let rows = try await database.query(Self.statement(query))
         let entries = try rows.map(Self.entry)
         return (Array(entries.prefix(query.limit)), entries.count > query.limit)
@@ -161,7 +163,7 @@ public struct AuditLog: Sendable {
                                   THEN jsonb_build_object('members', jsonb_array_length(e.data -> 'members')) ELSE '{}' END
                  FROM tenants t CROSS JOIN LATERAL (
                      SELECT * FROM events e
-                     WHERE e.tenant_id = t.id
+                     WHERE e.tenant_id = t.id AND e.seq IS NOT NULL
                        AND (\(eventsAfter?.0)::bigint IS NULL
                             OR (e.occurred_at >= timestamptz 'epoch' + \(eventsAfter?.0)::bigint * interval '1 microsecond'
                                 AND (e.occurred_at, e.tenant_id, e.seq)

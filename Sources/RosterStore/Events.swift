@@ -101,7 +101,7 @@ struct NewEvent: Sendable {
 /// A recorded event, as readers get it.
 public struct ChangeEvent: Sendable, Equatable {
     public var tenant: UUID
-    /// The tenant's sequence number: commit order, without gaps.
+    /// The tenant's sequence number: commit order, without gaps (given once the change has committed).
     public var sequence: Int64
     /// Stable: the webhook's `webhook-id`.
     public var id: UUID
@@ -157,8 +157,8 @@ struct MembershipDelta: Sendable {
 
 /// Writes events inside the transaction of their change, and reads them back in commit order.
 public struct EventLog: Sendable {
-    /// Written events NOTIFY this channel (with the tenant's id) when their transaction commits,
-    /// so the webhook dispatcher wakes at once instead of at its next poll.
+    /// A stamp NOTIFYs this channel with the tenant's id when it numbers events, so every process's
+    /// webhook dispatcher wakes at once instead of at its next poll.
     public static let channel = "roster_events"
 
     let database: RosterDatabase
@@ -167,8 +167,9 @@ public struct EventLog: Sendable {
         self.database = database
     }
 
-    /// Appends `events` as the last statements of the caller's transaction. Taking the tenant's
-    /// sequence numbers locks its counter row until this transaction ends (see 0005_events.sql).
+    /// Appends `events` to the caller's transaction, unnumbered: they take their sequence numbers once
+    /// committed (`stamp`), so writers of one tenant share no row and no lock (0017_events_without_tenant_lock.sql).
+    /// The caller's process is told through `database.eventSignal` after its commit.
     static func append(
         _ events: [NewEvent], tenant: UUID, context: ChangeContext, connection: PostgresConnection, logger: Logger
     ) async throws {
@@ -179,27 +180,45 @@ public struct EventLog: Sendable {
                 "resource_id": .string(event.resource.uuidString), "version": .integer(Int(event.version)), "data": .object(event.data),
             ]
         })])
-        // One statement: the counter row's lock is taken here, and held only until the commit.
+        // ORDER BY n: `pos` is drawn in that order, so a request's events keep their order.
         try await connection.query(
             """
-            WITH numbers AS (
-                INSERT INTO event_sequences AS s (tenant_id, last_seq) VALUES (\(tenant), \(Int64(events.count)))
-                ON CONFLICT (tenant_id) DO UPDATE SET last_seq = s.last_seq + \(Int64(events.count))
-                RETURNING last_seq - \(Int64(events.count)) AS before
-            )
-            INSERT INTO events (tenant_id, seq, id, type, resource_type, resource_id, resource_version,
+            INSERT INTO events (tenant_id, id, type, resource_type, resource_id, resource_version,
                                 actor_type, actor_id, transaction_id, occurred_at, data)
-            SELECT \(tenant), numbers.before + e.n, gen_random_uuid(), e.event ->> 'type', e.event ->> 'resource_type',
+            SELECT \(tenant), gen_random_uuid(), e.event ->> 'type', e.event ->> 'resource_type',
                    (e.event ->> 'resource_id')::uuid, (e.event ->> 'version')::bigint,
                    \(context.actor.type), \(context.actor.id), \(context.transaction), now(), e.event -> 'data'
-            FROM numbers, (SELECT pg_notify(\(EventLog.channel), \(tenant.uuidString))) AS wake,
-                 jsonb_array_elements(\(batch) -> 'events') WITH ORDINALITY AS e(event, n)
+            FROM jsonb_array_elements(\(batch) -> 'events') WITH ORDINALITY AS e(event, n)
+            ORDER BY e.n
             """, logger: logger)
+    }
+
+    /// Events numbered per call and tenant; a larger backlog takes several calls.
+    static let stampBatch = 1000
+
+    /// Gives the committed, unnumbered events of `tenant` (nil: of every tenant) their sequence numbers, and
+    /// NOTIFYs `channel` for each tenant that got some. Returns how many were numbered per tenant.
+    @discardableResult
+    public func stamp(tenant: UUID? = nil) async throws -> [UUID: Int] {
+        var stamped: [UUID: Int] = [:]
+        while true {
+            let rows = try await database.query("SELECT tenant, stamped FROM stamp_events(\(tenant)::uuid, \(Self.stampBatch))")
+            var full = false
+            for row in rows {
+                let (tenant, count) = try row.decode((UUID, Int).self)
+                stamped[tenant, default: 0] += count
+                full = full || count == Self.stampBatch
+            }
+            if !full { return stamped }
+        }
     }
 
     /// Events committed so far, every tenant and process together (retention does not lower it).
     public func committed() async throws -> Int {
-        try await database.query("SELECT coalesce(sum(last_seq), 0)::bigint FROM event_sequences").first?.decode(Int.self) ?? 0
+        try await database.query(
+            """
+            SELECT ((SELECT coalesce(sum(last_seq), 0) FROM event_sequences) + (SELECT count(*) FROM events WHERE seq IS NULL))::bigint
+            """).first?.decode(Int.self) ?? 0
     }
 
     /// What a reader asks for: events after a sequence number, optionally narrowed.
@@ -219,8 +238,10 @@ public struct EventLog: Sendable {
         }
     }
 
-    /// A tenant's events after `query.after`, in commit order.
-    public func read(tenant: UUID, _ query: Query) async throws -> [ChangeEvent] {
+    /// A tenant's events after `query.after`, in commit order. `stampFirst` numbers what has committed
+    /// unnumbered first, so a client reading right after its own write sees its event.
+    public func read(tenant: UUID, _ query: Query, stampFirst: Bool = true) async throws -> [ChangeEvent] {
+        if stampFirst { try await stamp(tenant: tenant) }
         let types = query.types?.map(\.rawValue)
         let rows = try await database.query(
             """

@@ -13,6 +13,8 @@ public struct RosterDatabase: Sendable {
     public let secrets: SecretsAtRest
     /// Shared by every copy of this value, so all leases through one client are counted together.
     private let leases = ConnectionLeases()
+    /// Fires after every committed `transaction` and event-writing statement, for the event stamper.
+    public let eventSignal = EventSignal()
 
     /// `roster_db_query_duration_seconds` by statement kind; nil when no metrics are collected (CLI, tests).
     private let timers: [StatementKind: Timer]?
@@ -91,13 +93,15 @@ public struct RosterDatabase: Sendable {
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         do {
-            return try await timed(.transaction) {
+            let result = try await timed(.transaction) {
                 try await withConnection { connection in
                     try await connection.withTransaction(logger: logger) { connection in
                         try await body(connection)
                     }
                 }
             }
+            eventSignal.written()
+            return result
         } catch let error as PostgresTransactionError {
             throw StoreError.translate(error.closureError ?? error.beginError ?? error.commitError ?? error)
         } catch {

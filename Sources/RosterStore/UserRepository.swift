@@ -29,8 +29,8 @@ public struct UserRepository: Sendable {
         }
     }
 
-    /// The user and its `user.created` event in one statement: one round trip, and the tenant's
-    /// event counter (see `EventLog.append`) is held only for that statement.
+    /// The user and its `user.created` event in one statement: one round trip, and nothing shared with
+    /// the tenant's other writers (the event is numbered after the commit, see `EventLog.append`).
     public func create(tenant: UUID, body: [String: JSONValue], change: ChangeContext) async throws -> StoredResource {
         let c = Columns(body)
         let rows = try await database.query(
@@ -40,19 +40,16 @@ public struct UserRepository: Sendable {
                 VALUES (\(tenant), \(UUID()), \(c.userName), \(c.externalID), \(c.displayName), \(c.active), \(c.emails), now(), now(),
                         \(ResourceBody(body)))
                 RETURNING \(unescaped: StoredResource.columns)
-            ), numbers AS (
-                INSERT INTO event_sequences AS s (tenant_id, last_seq) VALUES (\(tenant), 1)
-                ON CONFLICT (tenant_id) DO UPDATE SET last_seq = s.last_seq + 1
-                RETURNING last_seq
             ), event AS (
-                INSERT INTO events (tenant_id, seq, id, type, resource_type, resource_id, resource_version,
+                INSERT INTO events (tenant_id, id, type, resource_type, resource_id, resource_version,
                                     actor_type, actor_id, transaction_id, occurred_at, data)
-                SELECT \(tenant), numbers.last_seq, gen_random_uuid(), \(EventType.userCreated.rawValue), 'User', created.id, created.version,
+                SELECT \(tenant), gen_random_uuid(), \(EventType.userCreated.rawValue), 'User', created.id, created.version,
                        \(change.actor.type), \(change.actor.id), \(change.transaction), now(), created.body
-                FROM created, numbers
+                FROM created
             )
-            SELECT \(unescaped: StoredResource.columns) FROM created, (SELECT pg_notify(\(EventLog.channel), \(tenant.uuidString))) AS wake
+            SELECT \(unescaped: StoredResource.columns) FROM created
             """)
+        database.eventSignal.written()
         guard let user = try StoredResource.decode(rows).first else { throw StoreError.notFound("user") }
         return user
     }
