@@ -611,7 +611,8 @@ def ratios(results: dict[str, Measured], ceiling: dict[str, float], users: int) 
 def report(args: argparse.Namespace, django: dict[str, Measured], roster: dict[str, Measured],
            ceiling: dict[str, float]) -> dict:
     lines = [f"bench_peer: {args.users} users; wrk -t2 -c32 -d{args.seconds}s per row; one run; one PostgreSQL 15 "
-             "(fsync on, synchronous_commit on) shared in turn; rate limits off; each server alone", "",
+             "(fsync on, synchronous_commit on) shared in turn; rate limits off; each server alone; "
+             f"load average {args.load_before:.1f} at start, {os.getloadavg()[0]:.1f} at end on {os.cpu_count()} cores", "",
              "| scenario | django-scim2 | Roster | Roster / django |", "|---|---:|---:|---:|"]
     names = list(dict.fromkeys([*django, *roster]))
     for name in names:
@@ -628,7 +629,7 @@ def report(args: argparse.Namespace, django: dict[str, Measured], roster: dict[s
         lines += ["", "wrk socket errors (a gunicorn sync worker closes every connection; timeouts are 60 s):"]
         lines += [f"- {note}" for note in notes]
     print("\n".join(lines), flush=True)
-    return {"users": args.users, "seconds": args.seconds, "wrk": "-t2 -c32", "fsync": True,
+    return {"users": args.users, "seconds": args.seconds, "wrk": "-t2 -c32", "fsync": True, "load_average": [args.load_before, os.getloadavg()[0]],
             "django": {k: v.as_json() for k, v in django.items()}, "roster": {k: v.as_json() for k, v in roster.items()},
             "ceilings_tps": ceiling, "ratios": {"django": ratio_django, "roster": ratio_roster}}
 
@@ -650,6 +651,7 @@ def main() -> int:
         say(f"no roster binary at {args.roster}: swift build -c release")
         return 1
     args.roster = os.path.abspath(args.roster)
+    args.load_before = os.getloadavg()[0]
 
     folder = Path(tempfile.mkdtemp(prefix="roster-peer-"))
     try:
