@@ -24,6 +24,7 @@ struct SearchController {
         let tenant = principal.tenantID
         var counting = list.query
         counting.page = Pagination(startIndex: 1, count: 0)
+        counting.exactTotal = true  // the split below needs the users' exact total
         let userTotal = try await total { try await users.page(tenant: tenant, query: counting, projection: list.projection).total }
         let groupTotal = try await total { try await groups.page(tenant: tenant, query: counting, projection: list.projection).total }
         guard userTotal != nil || groupTotal != nil else {

@@ -232,18 +232,19 @@ struct FilterCompiler {
     private func valuePath(_ location: Location, _ inner: Filter, into sql: inout SQLBuilder) throws(ScimError) {
         switch location {
         case .elements(let keys, let attribute, _) where attribute.type == .complex:
-            if table.hasEmailColumn, keys == ["emails"], let email = Self.valueEquality(inner) {
-                // Narrow by the GIN-indexed email column first; the EXISTS keeps the exact meaning.
-                sql.append("(emails @> ARRAY[lower(")
-                sql.bind(email)
-                sql.append(")] AND ")
+            let narrowed = table.hasEmailColumn && keys == ["emails"] ? Self.valueComparison(inner) : nil
+            if let (op, email) = narrowed {
+                // Narrow by an indexed form of the email column first; the EXISTS keeps the exact meaning.
+                sql.append("(")
+                emailNarrowing(op, email, into: &sql)
+                sql.append(" AND ")
             }
             sql.append("EXISTS (SELECT 1 FROM jsonb_array_elements(")
             jsonPath(keys, text: false, into: &sql)
             sql.append(") AS e(v) WHERE ")
             try elementCondition(inner, attribute, into: &sql)
             sql.append(")")
-            if table.hasEmailColumn, keys == ["emails"], Self.valueEquality(inner) != nil { sql.append(")") }
+            if narrowed != nil { sql.append(")") }
         case .members:
             try membersExists(where: inner, into: &sql)
         case .userGroups:
@@ -322,6 +323,13 @@ struct FilterCompiler {
                 sql.append(")])")
                 return
             }
+            let narrowed = table.hasEmailColumn && keys == ["emails"] && sub?.name == "value" && [.co, .sw, .ew].contains(op)
+            if narrowed, case .string(let email) = value {
+                sql.append("(")
+                emailNarrowing(op, email, into: &sql)
+                sql.append(" AND ")
+            }
+            defer { if narrowed, case .string = value { sql.append(")") } }
             if let sub {
                 sql.append("EXISTS (SELECT 1 FROM jsonb_array_elements(")
                 jsonPath(keys, text: false, into: &sql)
@@ -439,16 +447,34 @@ struct FilterCompiler {
         sql.append(")")
     }
 
-    /// The value of a `value eq "…"` conjunct of a value filter, when it has one.
-    static func valueEquality(_ filter: Filter) -> String? {
+    /// A `value eq|co|sw|ew "…"` conjunct of a value filter, when it has one (`eq` first: it narrows most).
+    static func valueComparison(_ filter: Filter) -> (Filter.ComparisonOperator, String)? {
         switch filter {
-        case .comparison(let path, .eq, .string(let text)) where path.attribute.caseInsensitiveEquals("value"):
-            return text
+        case .comparison(let path, let op, .string(let text))
+        where path.schema == nil && path.subAttribute == nil && path.attribute.caseInsensitiveEquals("value") && [.eq, .co, .sw, .ew].contains(op):
+            return (op, text)
         case .and(let left, let right):
-            return valueEquality(left) ?? valueEquality(right)
+            let found = [valueComparison(left), valueComparison(right)].compactMap { $0 }
+            return found.first { $0.0 == .eq } ?? found.first
         default:
             return nil
         }
+    }
+
+    /// A condition every user whose `emails.value` satisfies `op text` meets, that an index serves:
+    /// `eq` the GIN index on `emails`; co/sw/ew the trigram index on `roster_emails_text(emails)`
+    /// (migration 0018: the lowercased addresses, each between newlines).
+    func emailNarrowing(_ op: Filter.ComparisonOperator, _ text: String, into sql: inout SQLBuilder) {
+        guard op != .eq else {
+            sql.append("emails @> ARRAY[lower(")
+            sql.bind(text)
+            sql.append(")]")
+            return
+        }
+        let pattern = (op == .sw ? "%\n" : "%") + Self.escapeLike(text) + (op == .ew ? "\n%" : "%")
+        sql.append("roster_emails_text(emails) LIKE lower(")
+        sql.bind(pattern)
+        sql.append(") ESCAPE '\\'")
     }
 
     static func escapeLike(_ text: String) -> String {

@@ -9,7 +9,8 @@ extension CursorPage where Resource == StoredResource {
     /// the next page starts strictly after the last row's (null flag, key, id), and the previous
     /// page ends strictly before the first row's.
     static func fetch(
-        table: ResourceTable, resourceType: ResourceType, tenant: UUID, query: ResourceQuery, database: RosterDatabase
+        table: ResourceTable, resourceType: ResourceType, tenant: UUID, query: ResourceQuery, database: RosterDatabase,
+        countLimit: Int = ResourcePage<StoredResource>.countLimit
     ) async throws -> Self {
         let compiler = FilterCompiler(resourceType: resourceType, table: table, tenant: tenant)
         let notNull = query.sortBy.map { ["id", "username"].contains($0.attribute.lowercased()) && $0.subAttribute == nil && $0.schema == nil } ?? true
@@ -20,9 +21,13 @@ extension CursorPage where Resource == StoredResource {
             }
             return try compiler.sortExpression(sortBy, into: &sql)
         }
-        let total = try await compiler.count(try compiler.condition(query.filter, tenant: tenant), database: database)
+        // Cursor clients stop where nextCursor ends, not at totalResults: it counts at most
+        // `countLimit` rows (exact below that, a lower bound above), or none when the first page holds them all.
+        func total() async throws -> Int {
+            try await compiler.count(try compiler.condition(query.filter, tenant: tenant), limit: countLimit + 1, database: database)
+        }
         let count = query.page.count
-        guard count > 0 else { return CursorPage(totalResults: total, resources: [], next: nil) }
+        guard count > 0 else { return CursorPage(totalResults: try await total(), resources: [], next: nil) }
 
         // A previous page is read backwards from its cursor's row, then turned round.
         let backward = query.cursor?.backward ?? false
@@ -89,6 +94,8 @@ extension CursorPage where Resource == StoredResource {
         // Forwards, there are rows before a page reached by a cursor; backwards, rows after it.
         let next = backward || more ? try position(page.last, backward: false) : nil
         let previous = (backward ? more : query.cursor != nil) ? try position(page.first, backward: true) : nil
-        return CursorPage(totalResults: total, resources: try StoredResource.decode(page), next: next, previous: previous)
+        let whole = query.cursor == nil && !more
+        return CursorPage(
+            totalResults: whole ? page.count : try await total(), resources: try StoredResource.decode(page), next: next, previous: previous)
     }
 }

@@ -11,10 +11,13 @@ public struct ResourceQuery: Sendable {
     /// RFC 9865: page by keyset from this position (nil with `cursorMode`: the first page).
     public var cursor: CursorPosition?
     public var cursorMode: Bool
+    /// Count every match, however many (see `ResourcePage.compiled`): the root `/.search` splits its
+    /// pages between users and groups at the users' total.
+    public var exactTotal: Bool
 
     public init(
         filter: Filter? = nil, sortBy: AttributePath? = nil, descending: Bool = false, page: Pagination = .init(),
-        cursor: CursorPosition? = nil, cursorMode: Bool = false
+        cursor: CursorPosition? = nil, cursorMode: Bool = false, exactTotal: Bool = false
     ) {
         self.filter = filter
         self.sortBy = sortBy
@@ -22,6 +25,7 @@ public struct ResourceQuery: Sendable {
         self.page = page
         self.cursor = cursor
         self.cursorMode = cursorMode
+        self.exactTotal = exactTotal
     }
 }
 
@@ -75,9 +79,17 @@ extension FilterCompiler {
         }
     }
 
-    /// How many rows of the table match `condition`.
-    func count(_ condition: SQLBuilder, database: RosterDatabase) async throws -> Int {
-        try await database.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(table.name)" + condition.sql, binds: condition.bindings))
+    /// How many rows of the table match `condition`; with `limit`, counting stops there
+    /// (the answer is then min(matching rows, limit)).
+    func count(_ condition: SQLBuilder, limit: Int? = nil, database: RosterDatabase) async throws -> Int {
+        var sql = condition
+        guard let limit else {
+            return try await database.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(table.name)" + sql.sql, binds: sql.bindings))
+                .first?.decode(Int.self) ?? 0
+        }
+        sql.append(" LIMIT ")
+        sql.bind(limit)
+        return try await database.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM (SELECT 1 FROM \(table.name)" + sql.sql + ") AS counted", binds: sql.bindings))
             .first?.decode(Int.self) ?? 0
     }
 
@@ -150,7 +162,7 @@ extension ResourcePage where Resource == StoredResource {
         func run<Key: EqualityLookup>(_ key: Key.Type, _ value: String, type: String? = nil) async throws -> Self {
             let rows = try await database.execute(HotStatements.Lookup<Key>(tenant: tenant, value: value, type: type, page: query.page))
             if rows.isEmpty && query.page.startIndex > 1 {
-                return try await compiled(table: table, resourceType: resourceType, tenant: tenant, query: query, database: database)
+                return try await compiled(table: table, resourceType: resourceType, tenant: tenant, query: query, database: database, countLimit: countLimit)
             }
             return ResourcePage(totalResults: rows.first?.1 ?? 0, resources: rows.map(\.0))
         }
@@ -206,35 +218,53 @@ extension ResourcePage where Resource == StoredResource {
             select.append(compiler.table.pageClose)
             try order(into: &select)
         }
-        return PostgresQuery(unsafeSQL: compiler.table.pageSelect(total: query.filter != nil) + select.sql, binds: select.bindings)
+        return PostgresQuery(unsafeSQL: compiler.table.pageSelect(total: false) + select.sql, binds: select.bindings)
     }
 
-    /// A filtered page and its total come in one round trip (a window count over the few matching
-    /// rows). An unfiltered page counts separately: a window over the whole tenant would read every
-    /// row to count it, where count(*) scans only an index and the page reads only its own rows.
-    static func fetch(table: ResourceTable, resourceType: ResourceType, tenant: UUID, query: ResourceQuery, database: RosterDatabase) async throws -> Self {
+    /// How many rows past a page's start are counted for its totalResults before a lower bound is
+    /// given instead (see `total`).
+    static var countLimit: Int { 10_000 }
+
+    static func fetch(
+        table: ResourceTable, resourceType: ResourceType, tenant: UUID, query: ResourceQuery, database: RosterDatabase,
+        countLimit: Int = countLimit
+    ) async throws -> Self {
         if let page = try await lookup(table: table, resourceType: resourceType, tenant: tenant, query: query, database: database) {
             return page
         }
-        return try await compiled(table: table, resourceType: resourceType, tenant: tenant, query: query, database: database)
+        return try await compiled(table: table, resourceType: resourceType, tenant: tenant, query: query, database: database, countLimit: countLimit)
     }
 
+    /// A page, then its total (RFC 7644 §3.4.2.4), counted only when the page does not tell it.
+    ///
+    /// - A page that ends the set tells its total (startIndex - 1 + its rows): no count at all. So do
+    ///   the IdPs' filters (`userName eq`, `externalId eq`, `members[value eq]`, …), which match a row or two.
+    /// - An unfiltered list in the default order is what a client pages through to enumerate the tenant
+    ///   (Okta's import), stopping at totalResults: its total is always exact, a count of the tenant's
+    ///   rows on an index.
+    /// - Any other page (sorted, or filtered) counts at most `countLimit` rows past its start: exact
+    ///   when the set ends within them, otherwise `startIndex + countLimit` as a lower bound, which
+    ///   grows as the client pages on, so a client that reads totalResults from each page never
+    ///   stops early. A sorted page of 100 over 100 000 users then counts 10 001 index entries, not 100 000.
+    /// - `exactTotal` counts every match.
     private static func compiled(
-        table: ResourceTable, resourceType: ResourceType, tenant: UUID, query: ResourceQuery, database: RosterDatabase
+        table: ResourceTable, resourceType: ResourceType, tenant: UUID, query: ResourceQuery, database: RosterDatabase,
+        countLimit: Int
     ) async throws -> Self {
         let compiler = FilterCompiler(resourceType: resourceType, table: table, tenant: tenant)
         let condition = try compiler.condition(query.filter, tenant: tenant)
         let page = query.page
-        func count() async throws -> Int { try await compiler.count(condition, database: database) }
-        guard page.count > 0 else { return ResourcePage(totalResults: try await count(), resources: []) }
+        let offset = page.startIndex - 1
+        func total() async throws -> Int {
+            if query.exactTotal || (query.filter == nil && query.sortBy == nil) { return try await compiler.count(condition, database: database) }
+            return try await compiler.count(condition, limit: offset + countLimit + 1, database: database)
+        }
+        guard page.count > 0 else { return ResourcePage(totalResults: try await total(), resources: []) }
         let rows = try await database.query(try pageQuery(compiler: compiler, condition: condition, query: query))
-        guard query.filter != nil else {
-            return ResourcePage(totalResults: try await count(), resources: try StoredResource.decode(rows))
+        let resources = try StoredResource.decode(rows)
+        if resources.count < page.count && (!resources.isEmpty || offset == 0) {
+            return ResourcePage(totalResults: offset + resources.count, resources: resources)
         }
-        guard let first = rows.first else {
-            return ResourcePage(totalResults: page.startIndex > 1 ? try await count() : 0, resources: [])
-        }
-        let total = try first.makeRandomAccess()["total"].decode(Int.self)
-        return ResourcePage(totalResults: total, resources: try StoredResource.decode(rows))
+        return ResourcePage(totalResults: try await total(), resources: resources)
     }
 }
