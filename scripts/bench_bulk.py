@@ -52,6 +52,8 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=1000, help="operations per Bulk request (at most 1000)")
     parser.add_argument("--port", type=int, default=18191)
     parser.add_argument("--users-only", action="store_true", help="time the users and stop (no group)")
+    parser.add_argument("--pad", type=int, default=0,
+                        help="characters of `title` added to each user (16000: a request of 1000 near the 16 MiB maxPayloadSize)")
     args = parser.parse_args()
 
     with roster_dev(args.roster, args.port) as (proc, banner):
@@ -60,7 +62,8 @@ def main() -> int:
 
         batches = [[{"method": "POST", "path": "/Users", "bulkId": f"u{i}",
                      "data": {"schemas": [USER], "userName": f"bulk-{i}", "displayName": f"Bulk User {i}",
-                              "emails": [{"value": f"bulk-{i}@example.com", "type": "work", "primary": True}]}}
+                              "emails": [{"value": f"bulk-{i}@example.com", "type": "work", "primary": True}],
+                              **({"title": "t" * args.pad} if args.pad else {})}}
                     for i in range(start, min(start + args.batch, args.users))]
                    for start in range(0, args.users, args.batch)]
         started = time.monotonic()

@@ -137,7 +137,7 @@ struct ResourceController<Backend: ResourceBackend>: Sendable {
         for check in checked {
             switch check {
             case .failure(let error):
-                results.append(.failed(error))
+                results.append(.failed(Problem(error, logger: logger).scimError))  // as Bulk answers a failed POST
             case .success:
                 guard body < created.count else { return results }  // past the error that ended the run
                 if let user = created[body] {

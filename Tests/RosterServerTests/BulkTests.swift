@@ -325,7 +325,8 @@ extension ServerSuite {
                     return type + (event["data"]?["displayName"]?.stringValue.map { " " + $0 } ?? "")
                 }
                 #expect(shown == [
-                    "u3", "group.created Early", "u1", "u2", "group.members.added", "u4", "u5", "group.created Late", "u6",
+                    "u3", "group.created Early", "group.members.added", "u1", "u2", "group.members.added", "u4", "u5",
+                    "group.created Late", "group.members.added", "u6",
                 ])
             }
         }
