@@ -4,14 +4,18 @@ import Logging
 import RosterStore
 import SCIM
 
-/// `POST /scim/v2/Bulk` (RFC 7644 §3.7): each operation is performed as its own request would be,
-/// in its own transaction; `BulkProcessor` orders them and resolves `bulkId` references.
+/// `POST /scim/v2/Bulk` (RFC 7644 §3.7): each operation is performed as its own request would be;
+/// `BulkProcessor` orders them and resolves `bulkId` references. A run of consecutive user POSTs
+/// that refer to no bulkId is validated one by one and written together in one transaction of a few
+/// statements (`ResourceController.createMany`); every other operation runs in its own transaction.
 struct BulkController {
     let targets: [String: any BulkTarget]
+    let users: ResourceController<UserBackend>
     let baseURL: String
 
     init(users: ResourceController<UserBackend>, groups: ResourceController<GroupBackend>, baseURL: String) {
         targets = ["Users": users, "Groups": groups]
+        self.users = users
         self.baseURL = baseURL
     }
 
@@ -24,10 +28,40 @@ struct BulkController {
         let bulk = try BulkRequest(try await request.scimJSON(context: context))
         // Every operation's events share the request's transaction id.
         let change = ChangeContext(principal)
-        let results = await BulkProcessor(bulk).run { operation in
-            await perform(operation, tenant: principal.tenantID, change: change, logger: context.logger)
-        }
+        let tenant = principal.tenantID, logger = context.logger
+        let results = await BulkProcessor(bulk).run(
+            batchable: { $0.method == .post && $0.target == ("Users", nil) },
+            performBatch: { operations, errorBudget in
+                await createUsers(operations, errorBudget: errorBudget, tenant: tenant, change: change, logger: logger)
+            },
+            perform: { operation in await perform(operation, tenant: tenant, change: change, logger: logger) })
         return ScimResponse.json(.ok, BulkRequest.response(results))
+    }
+
+    /// User POSTs written together; should that write fail (nothing was written), each runs alone,
+    /// so every operation still gets the answer its own request would have had.
+    private func createUsers(
+        _ operations: [BulkRequest.Operation], errorBudget: Int?, tenant: UUID, change: ChangeContext, logger: Logger
+    ) async -> [BulkResult] {
+        do {
+            return try await users.createMany(
+                tenant: tenant, inputs: operations.map { $0.data ?? .null }, errorBudget: errorBudget, change: change, logger: logger)
+        } catch {
+            logger.notice("A Bulk run of user POSTs could not be written together; performing them one by one", metadata: [
+                "operations": "\(operations.count)", "error": "\(String(reflecting: type(of: error)))",
+            ])
+        }
+        var results: [BulkResult] = []
+        var errors = 0
+        for operation in operations {
+            let result = await perform(operation, tenant: tenant, change: change, logger: logger)
+            results.append(result)
+            if !result.succeeded {
+                errors += 1
+                if let errorBudget, errors >= errorBudget { break }
+            }
+        }
+        return results
     }
 
     private func perform(_ operation: BulkRequest.Operation, tenant: UUID, change: ChangeContext, logger: Logger) async -> BulkResult {

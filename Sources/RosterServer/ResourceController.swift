@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import RosterStore
 import SCIM
 
@@ -89,6 +90,71 @@ struct ResourceController<Backend: ResourceBackend>: Sendable {
     func create(tenant: UUID, input: JSONValue, projection: Projection, change: ChangeContext) async throws -> Backend.Stored {
         let body = try ResourceValidator(resourceType: type).validate(input)
         return try await backend.create(tenant: tenant, body: body, projection: projection, change: change)
+    }
+
+    /// Bulk: consecutive user POSTs, each validated as `create` validates it, then the valid ones
+    /// written together (`UserRepository.createMany`): one result per input, in order, each what a
+    /// POST of that input alone would have answered (201 with id, location and version; the
+    /// validation error; 409 uniqueness when its userName is taken, also by an earlier input).
+    /// `errorBudget` errors end the run: the inputs after the one that spent it get no result and write nothing.
+    /// Throws when the write failed; then nothing was written.
+    func createMany(
+        tenant: UUID, inputs: [JSONValue], errorBudget: Int?, change: ChangeContext, logger: Logger
+    ) async throws -> [BulkResult] where Backend == UserBackend {
+        let validator = ResourceValidator(resourceType: type)
+        var checked: [Result<[String: JSONValue], ScimError>] = []
+        checked.reserveCapacity(inputs.count)
+        var invalid = 0
+        for input in inputs {
+            do {
+                checked.append(.success(try validator.validate(input)))
+            } catch {
+                checked.append(.failure(error))
+                invalid += 1
+                if let errorBudget, invalid >= errorBudget { break }
+            }
+        }
+        let bodies = checked.compactMap { try? $0.get() }
+        // Which leading bodies to keep once the conflicts are known: up to the error that spends the budget.
+        let validity = checked.map { (try? $0.get()) != nil }
+        let keep: @Sendable ([Bool]) -> Int = { inserted in
+            guard let errorBudget else { return inserted.count }
+            var errors = 0, body = 0
+            for valid in validity {
+                if valid {
+                    body += 1
+                    if !inserted[body - 1] { errors += 1 }
+                } else {
+                    errors += 1
+                }
+                if errors >= errorBudget { return body }
+            }
+            return inserted.count
+        }
+        let created = try await backend.users.createMany(tenant: tenant, bodies: bodies, change: change, keep: keep)
+        var results: [BulkResult] = []
+        var errors = 0, body = 0
+        for check in checked {
+            switch check {
+            case .failure(let error):
+                results.append(.failed(Problem(error, logger: logger).scimError))  // as Bulk answers a failed POST
+            case .success:
+                guard body < created.count else { return results }  // past the error that ended the run
+                if let user = created[body] {
+                    let meta = backend.meta(id: user.id, user)
+                    results.append(BulkResult(status: 201, id: user.id.uuidString.lowercased(), location: meta.location, version: meta.etag))
+                } else {
+                    let conflict = StoreError.uniqueness(constraint: UserRepository.userNameConstraint)
+                    results.append(.failed(Problem(conflict, logger: logger).scimError))
+                }
+                body += 1
+            }
+            if !results[results.count - 1].succeeded {
+                errors += 1
+                if let errorBudget, errors >= errorBudget { break }
+            }
+        }
+        return results
     }
 
     /// `projection` says what the caller will show of the result (nil: nothing).

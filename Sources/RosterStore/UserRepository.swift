@@ -54,6 +54,75 @@ public struct UserRepository: Sendable {
         return user
     }
 
+    /// The unique index a user's `userName` is checked against (case-insensitively, per tenant).
+    public static let userNameConstraint = "users_user_name_key"
+
+    /// Creates many users in one transaction with a few set-based statements (Bulk): one INSERT of
+    /// every row, in order, that skips a row whose userName is taken — by an existing user or by an
+    /// earlier row of the same call — then their `user.created` events through `EventLog.append`.
+    /// Element `i` of the answer is the created user, or nil when `bodies[i]`'s userName was taken
+    /// (`userNameConstraint`), exactly as `create` would have found it had the bodies been created
+    /// one after another.
+    ///
+    /// `keep` sees which bodies were inserted (in order) and answers how many leading ones to keep;
+    /// the rows of the others are deleted before anything commits, and they get neither an answer
+    /// nor an event. Any error rolls back the whole call: nothing is written.
+    public func createMany(
+        tenant: UUID, bodies: [[String: JSONValue]], change: ChangeContext,
+        keep: @Sendable ([Bool]) -> Int = { $0.count }
+    ) async throws -> [StoredResource?] {
+        guard !bodies.isEmpty else { return [] }
+        let ids = bodies.map { _ in UUID() }
+        // One jsonb parameter carrying every row: the indexed columns exactly as `create` derives them, and the body.
+        let rows = ResourceBody(["rows": .array(zip(ids, bodies).map { id, body in
+            let c = Columns(body)
+            var row: [String: JSONValue] = [
+                "id": .string(id.uuidString), "user_name": .string(c.userName), "emails": .array(c.emails.map { .string($0) }),
+                "body": .object(body),
+            ]
+            if let value = c.externalID { row["external_id"] = .string(value) }
+            if let value = c.displayName { row["display_name"] = .string(value) }
+            if let value = c.active { row["active"] = .bool(value) }
+            return .object(row)
+        })])
+        return try await database.transaction { connection in
+            // ORDER BY n feeds the rows in request order, so of two rows with one userName the earlier
+            // one is inserted and the later one skipped, as when each runs alone.
+            let inserted = try await connection.query(
+                """
+                INSERT INTO users (tenant_id, id, user_name, external_id, display_name, active, emails, created, last_modified, body)
+                SELECT \(tenant), (r.row ->> 'id')::uuid, r.row ->> 'user_name', r.row ->> 'external_id', r.row ->> 'display_name',
+                       (r.row ->> 'active')::boolean, ARRAY(SELECT jsonb_array_elements_text(r.row -> 'emails')), now(), now(), r.row -> 'body'
+                FROM jsonb_array_elements(\(rows) -> 'rows') WITH ORDINALITY AS r(row, n)
+                ORDER BY r.n
+                ON CONFLICT (tenant_id, lower(user_name)) DO NOTHING
+                RETURNING id, created, last_modified, version
+                """, logger: database.logger
+            ).collect()
+            var created: [UUID: (Date, Date, Int64)] = [:]
+            for row in inserted {
+                let (id, createdAt, lastModified, version) = try row.decode((UUID, Date, Date, Int64).self)
+                created[id] = (createdAt, lastModified, version)
+            }
+            let kept = min(max(keep(ids.map { created[$0] != nil }), 0), ids.count)
+            let dropped = ids[kept...].filter { created[$0] != nil }
+            if !dropped.isEmpty {
+                try await connection.query(
+                    "DELETE FROM users WHERE tenant_id = \(tenant) AND id = ANY(\(Array(dropped)))", logger: database.logger)
+            }
+            let users: [StoredResource?] = (0..<kept).map { index in
+                created[ids[index]].map { createdAt, lastModified, version in
+                    StoredResource(id: ids[index], body: bodies[index], created: createdAt, lastModified: lastModified, version: version)
+                }
+            }
+            let events = users.compactMap { user in
+                user.map { NewEvent(type: .userCreated, resource: $0.id, version: $0.version, data: $0.body) }
+            }
+            try await EventLog.append(events, tenant: tenant, context: change, connection: connection, logger: database.logger)
+            return users
+        }
+    }
+
     public func get(tenant: UUID, id: UUID) async throws -> StoredResource? {
         try await database.execute(HotStatements.FetchUser(tenant: tenant, id: id)).first
     }

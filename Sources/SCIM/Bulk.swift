@@ -155,7 +155,7 @@ public struct BulkResult: Sendable {
         BulkResult(status: error.status, location: location, error: error)
     }
 
-    var succeeded: Bool { (200..<300).contains(status) }
+    public var succeeded: Bool { (200..<300).contains(status) }
 }
 
 /// Runs a bulk request's operations (RFC 7644 §3.7): in request order, except that an operation
@@ -174,13 +174,48 @@ public struct BulkProcessor: Sendable {
     public func run(
         perform: (BulkRequest.Operation) async -> BulkResult
     ) async -> [(operation: BulkRequest.Operation, result: BulkResult)] {
+        await run(batchable: { _ in false }, performBatch: { _, _ in [] }, perform: perform)
+    }
+
+    /// As `run(perform:)`, but a run of two or more consecutive operations that `batchable` accepts
+    /// and that refer to no bulkId goes to `performBatch` at once, in request order. Nothing runs
+    /// between the operations of such a run when they run one by one either, so the order is the same.
+    ///
+    /// `performBatch` gets the operations and how many more errors the request tolerates (nil: any
+    /// number). It returns a result for each operation it performed, in order: all of them, or fewer
+    /// when the errors ran out at the last one returned; it must not have written anything for the
+    /// operations after it, exactly as if they had run one by one and the job had stopped there.
+    public func run(
+        batchable: (BulkRequest.Operation) -> Bool,
+        performBatch: ([BulkRequest.Operation], _ errorBudget: Int?) async -> [BulkResult],
+        perform: (BulkRequest.Operation) async -> BulkResult
+    ) async -> [(operation: BulkRequest.Operation, result: BulkResult)] {
         var run = Run(request: request)
-        for index in request.operations.indices {
+        let operations = request.operations
+        func joins(_ index: Int) -> Bool { batchable(operations[index]) && operations[index].references.isEmpty }
+        var index = operations.startIndex
+        while index < operations.endIndex {
+            if run.results[index] == nil, joins(index) {
+                // Operations already performed (the creator of an earlier reference) are passed over.
+                var batch: [Int] = []
+                var next = index
+                while next < operations.endIndex, run.results[next] != nil || joins(next) {
+                    if run.results[next] == nil { batch.append(next) }
+                    next += 1
+                }
+                if batch.count > 1 {
+                    await run.performBatch(batch, perform: performBatch)
+                    if run.stopped { break }
+                    index = next
+                    continue
+                }
+            }
             await run.resolve(index, perform: perform)
             if run.stopped { break }
+            index += 1
         }
-        return request.operations.indices.compactMap { index in
-            run.results[index].map { (run.resolved[index] ?? request.operations[index], $0) }
+        return operations.indices.compactMap { index in
+            run.results[index].map { (run.resolved[index] ?? operations[index], $0) }
         }
     }
 
@@ -237,6 +272,17 @@ public struct BulkProcessor: Sendable {
             let result = await perform(operation)
             record(index, result)
             return result.succeeded
+        }
+
+        /// Operations with no references, in request order, performed together.
+        mutating func performBatch(
+            _ indices: [Int], perform: ([BulkRequest.Operation], Int?) async -> [BulkResult]
+        ) async {
+            let results = await perform(indices.map { request.operations[$0] }, request.failOnErrors.map { $0 - errors })
+            for (index, result) in zip(indices, results) {
+                record(index, result)
+                if stopped { break }
+            }
         }
 
         mutating func record(_ index: Int, _ result: BulkResult) {

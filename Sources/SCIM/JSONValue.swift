@@ -103,10 +103,15 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, Ex
 extension JSONValue {
     /// Parses a request body; any failure is the client's `invalidSyntax`.
     public static func parse(_ data: some Collection<UInt8>) throws(ScimError) -> JSONValue {
+        try parse(Data(data))
+    }
+
+    /// As `parse(_:)`, without copying `data` first (it may be a view of a request's buffer).
+    public static func parse(_ data: Data) throws(ScimError) -> JSONValue {
         // Foundation's decoder takes `{"a":1,}`; RFC 8259 does not, and neither does Roster.
         guard !hasTrailingComma(data) else { throw ScimError.invalidSyntax("The request body is not valid JSON (a trailing comma).") }
         do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(data))
+            return try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
             throw ScimError.invalidSyntax("The request body is not valid JSON.")
         }

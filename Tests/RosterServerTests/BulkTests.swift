@@ -154,5 +154,198 @@ extension ServerSuite {
                 #expect(try await roster.scim(.get, "/Users/\(alice)").status == .ok)
             }
         }
+
+        // MARK: Runs of user POSTs, written together
+
+        /// A user POST operation.
+        static func userPost(_ bulkID: String, _ userName: String?, extra: String = "") -> String {
+            let name = userName.map { #","userName":"\#($0)""# } ?? ""
+            return #"{"method":"POST","path":"/Users","bulkId":"\#(bulkID)","data":{"schemas":["\#(user)"]\#(name)\#(extra)}}"#
+        }
+
+        static func list(_ operations: [String]) -> String { "[" + operations.joined(separator: ",\n") + "]" }
+
+        /// The default tenant's events after `after`, through the admin API.
+        static func events(_ roster: Roster, after: Int = 0) async throws -> [JSONValue] {
+            let reply = try await roster.admin(.get, "/events?after=\(after)&limit=1000")
+            #expect(reply.status == .ok, "\(reply.body)")
+            return reply.json["data"]?.arrayValue ?? []
+        }
+
+        @Test("a run of N user POSTs: N users, N results with ids, locations and versions, N user.created events in op order sharing one transaction")
+        func runOfCreates() async throws {
+            try await Roster.run { roster in
+                let count = 60
+                let reply = try await bulk(roster, Self.list((0..<count).map {
+                    Self.userPost("u\($0)", "user-\($0)", extra: #","displayName":"User \#($0)","emails":[{"value":"U\#($0)@Example.com"}]"#)
+                }))
+                let operations = results(reply)
+                #expect(operations.count == count)
+                #expect(operations.allSatisfy { $0["status"] == "201" && $0["method"] == "POST" && $0["version"] == #"W/"1""# })
+                #expect(operations.map { $0["bulkId"] } == (0..<count).map { .string("u\($0)") })
+                let ids = operations.compactMap { $0["location"]?.stringValue }.map { location in
+                    #expect(location.hasPrefix(Roster.scimBase + "/Users/"))
+                    return String(location.split(separator: "/").last ?? "")
+                }
+                #expect(Set(ids).count == count)
+                #expect(try await roster.scim(.get, "/Users?count=0").json["totalResults"] == .integer(count))
+
+                let events = try await Self.events(roster)
+                #expect(events.count == count)
+                #expect(events.allSatisfy { $0["type"] == "user.created" && $0["resource_type"] == "User" && $0["resource_version"] == 1 })
+                #expect(events.compactMap { $0["resource_id"]?.stringValue } == ids, "the events follow the operations' order")
+                #expect(events.map { $0["data"]?["userName"] } == (0..<count).map { .string("user-\($0)") })
+                #expect(Set(events.compactMap { $0["transaction_id"]?.stringValue }).count == 1, "one request, one transaction id")
+
+                // Each user reads back as a POST of it alone would have stored it; one transaction stamped them all.
+                let first = try await roster.scim(.get, "/Users/\(ids[7])").json
+                #expect(first["userName"] == "user-7" && first["displayName"] == "User 7")
+                #expect(try await roster.userNames(filter: #"emails.value eq "u7@example.com""#) == ["user-7"])
+                #expect(events[7]["data"]?["emails"] == first["emails"])
+                var created: Set<String> = []
+                for id in [ids[0], ids[30], ids[count - 1]] {
+                    created.insert(try await roster.scim(.get, "/Users/\(id)").json["meta"]?["created"]?.stringValue ?? "")
+                }
+                #expect(created.count == 1, "written together: one transaction's now()")
+            }
+        }
+
+        @Test(
+            "409 uniqueness for exactly the conflicting POSTs of a run, with a single POST's error",
+            arguments: [
+                // (userNames in the run, nil: no userName; statuses)
+                ([Optional("alice"), "alice"], ["201", "409"]),
+                (["alice", "ALICE"], ["201", "409"]),
+                (["Alice", "bob", "aLiCe", "BOB", "carol"], ["201", "201", "409", "409", "201"]),
+                (["taken", "alice"], ["409", "201"]),
+                (["alice", "TAKEN", "bob"], ["201", "409", "201"]),
+                (["alice", nil, "alice", "bob"], ["201", "400", "409", "201"]),
+                ([nil, "taken", nil], ["400", "409", "400"]),
+            ] as [([String?], [String])])
+        func runConflicts(userNames: [String?], statuses: [String]) async throws {
+            try await Roster.run { roster in
+                _ = try await roster.createUser("taken")
+                let single = try await roster.scim(.post, "/Users", body: #"{"schemas":["\#(Self.user)"],"userName":"Taken"}"#)
+                single.expectScimError(.conflict, "uniqueness")
+                let before = try await Self.events(roster).count
+                let operations = results(try await bulk(roster, Self.list(userNames.enumerated().map { Self.userPost("u\($0)", $1) })))
+                #expect(operations.map { $0["status"] } == statuses.map { .string($0) })
+                for (operation, status) in zip(operations, statuses) where status == "409" {
+                    #expect(operation["response"] == single.json, "the same error a POST of it alone gets")
+                    #expect(operation["location"] == nil)
+                }
+                for (operation, status) in zip(operations, statuses) where status == "400" {
+                    #expect(operation["response"]?["scimType"] == "invalidValue" || operation["response"]?["scimType"] == "invalidSyntax")
+                }
+                let created = zip(userNames, statuses).filter { $1 == "201" }.compactMap(\.0)
+                let events = try await Self.events(roster, after: before)
+                #expect(events.map { $0["data"]?["userName"]?.stringValue } == created.map { Optional($0) })
+                #expect(try await roster.scim(.get, "/Users?count=0").json["totalResults"] == .integer(1 + created.count))
+            }
+        }
+
+        @Test("externalId is not unique: two POSTs of a run with one externalId both create")
+        func runExternalID() async throws {
+            try await Roster.run { roster in
+                _ = try await roster.createUser("existing", extra: #","externalId":"x-1""#)
+                let operations = results(try await bulk(roster, Self.list([
+                    Self.userPost("a", "a", extra: #","externalId":"x-1""#), Self.userPost("b", "b", extra: #","externalId":"x-1""#),
+                ])))
+                #expect(operations.map { $0["status"] } == ["201", "201"])
+                #expect(try await roster.userNames(filter: #"externalId eq "x-1""#, extra: "&sortBy=userName") == ["a", "b", "existing"])
+            }
+        }
+
+        @Test(
+            "failOnErrors inside a run stops at the operation that spends it; nothing after it is written",
+            arguments: [
+                // (failOnErrors, userNames, statuses of the operations that ran)
+                (1, [Optional("taken"), "a", "b"], ["409"]),
+                (1, ["a", "b", "A", "c"], ["201", "201", "409"]),
+                (2, ["a", "taken", "b", "A", "c"], ["201", "409", "201", "409"]),
+                (2, ["a", nil, "b", "taken", "c"], ["201", "400", "201", "409"]),
+                (2, ["a", nil, nil, "b"], ["201", "400", "400"]),
+                (3, ["a", "A", "b", "B"], ["201", "409", "201", "409"]),
+            ] as [(Int, [String?], [String])])
+        func runFailOnErrors(failOnErrors: Int, userNames: [String?], statuses: [String]) async throws {
+            try await Roster.run { roster in
+                _ = try await roster.createUser("taken")
+                let operations = results(try await bulk(
+                    roster, Self.list(userNames.enumerated().map { Self.userPost("u\($0)", $1) }), failOnErrors: failOnErrors))
+                #expect(operations.map { $0["status"] } == statuses.map { .string($0) })
+                let created = zip(userNames, statuses).filter { $1 == "201" }.compactMap(\.0)
+                let events = try await Self.events(roster)
+                #expect(events.dropFirst().map { $0["data"]?["userName"]?.stringValue } == created.map { Optional($0) })
+                let names = try await roster.userNames(filter: #"userName pr"#, extra: "&sortBy=userName")
+                #expect(names == (created + ["taken"]).sorted())
+            }
+        }
+
+        @Test("an earlier error counts toward failOnErrors in a later run")
+        func failOnErrorsAcrossRuns() async throws {
+            try await Roster.run { roster in
+                let operations = results(try await bulk(roster, Self.list([
+                    #"{"method":"DELETE","path":"/Users/\#(UUID())"}"#,
+                    Self.userPost("a", "a"), Self.userPost("b", "A"), Self.userPost("c", "c"),
+                ]), failOnErrors: 2))
+                #expect(operations.map { $0["status"] } == ["404", "201", "409"])
+                #expect(try await roster.userNames(filter: #"userName pr"#) == ["a"])
+            }
+        }
+
+        @Test("bulkId references to users created in a run resolve, forward and backward; other writes split runs and keep the order")
+        func runReferencesAndOrder() async throws {
+            try await Roster.run { roster in
+                let existing = try await roster.createGroup("Existing")
+                let before = try await Self.events(roster).count
+                let operations = results(try await bulk(roster, #"""
+                    [{"method":"POST","path":"/Groups","bulkId":"early","data":{"schemas":["\#(Self.group)"],"displayName":"Early",
+                       "members":[{"value":"bulkId:u3"}]}},
+                     \#(Self.userPost("u1", "u1")), \#(Self.userPost("u2", "u2")),
+                     {"method":"PATCH","path":"/Groups/\#(existing)","data":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                       "Operations":[{"op":"add","path":"members","value":[{"value":"bulkId:u1"},{"value":"bulkId:u2"}]}]}},
+                     \#(Self.userPost("u3", "u3")), \#(Self.userPost("u4", "u4")), \#(Self.userPost("u5", "u5")),
+                     {"method":"POST","path":"/Groups","bulkId":"late","data":{"schemas":["\#(Self.group)"],"displayName":"Late",
+                       "members":[{"value":"bulkId:u4"},{"value":"bulkId:u5"}]}},
+                     \#(Self.userPost("u6", "u6"))]
+                    """#))
+                #expect(operations.map { $0["status"] } == ["201", "201", "201", "200", "201", "201", "201", "201", "201"])
+                func id(_ index: Int) -> String { String(operations[index]["location"]?.stringValue?.split(separator: "/").last ?? "") }
+                func members(_ group: String) async throws -> Set<String> {
+                    Set(try await roster.scim(.get, "/Groups/\(group)").json["members"]?.arrayValue?.compactMap { $0["value"]?.stringValue } ?? [])
+                }
+                #expect(try await members(id(0)) == [id(4)])
+                #expect(try await members(existing) == [id(1), id(2)])
+                #expect(try await members(id(7)) == [id(5), id(6)])
+                // u3 ran first (the early group needs it), then the rest in request order.
+                let events = try await Self.events(roster, after: before)
+                let shown = events.map { event -> String in
+                    let type = event["type"]?.stringValue ?? ""
+                    if type == "user.created" { return event["data"]?["userName"]?.stringValue ?? "?" }
+                    return type + (event["data"]?["displayName"]?.stringValue.map { " " + $0 } ?? "")
+                }
+                #expect(shown == [
+                    "u3", "group.created Early", "group.members.added", "u1", "u2", "group.members.added", "u4", "u5",
+                    "group.created Late", "group.members.added", "u6",
+                ])
+            }
+        }
+
+        @Test("a run creates in the token's tenant only: another tenant's userName does not collide")
+        func runTenantIsolation() async throws {
+            try await Roster.run { roster in
+                _ = try await roster.createUser("alice")
+                let other = try await roster.otherTenant("other")
+                let reply = try await roster.scim(.post, "/Bulk", token: other.token, body: #"""
+                    {"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                     "Operations":\#(Self.list([Self.userPost("a", "alice"), Self.userPost("b", "bob"), Self.userPost("c", "ALICE")]))}
+                    """#)
+                #expect(results(reply).map { $0["status"] } == ["201", "201", "409"])
+                let listed = try await roster.scim(.get, "/Users?count=10", token: other.token).json["Resources"]?.arrayValue ?? []
+                #expect(Set(listed.compactMap { $0["userName"]?.stringValue }) == ["alice", "bob"])
+                #expect(try await roster.userNames(filter: #"userName pr"#) == ["alice"])
+                #expect(try await Self.events(roster).count == 1, "the default tenant's feed has only its own user")
+            }
+        }
     }
 }

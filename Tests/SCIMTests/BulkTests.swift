@@ -137,6 +137,69 @@ struct BulkTests {
         #expect(all.results.map(\.result.status) == [404, 200, 404, 200])
     }
 
+    /// What the closures of one run saw.
+    final class Log {
+        var order: [String] = []
+        var budgets: [Int?] = []
+    }
+
+    @Test("runs of batchable operations with no references go to performBatch together, in order; the rest one by one")
+    func batches() async throws {
+        let bulk = try request(#"""
+            [{"method":"POST","path":"/Groups","bulkId":"g","data":{"displayName":"G","members":[{"value":"bulkId:c"}]}},
+             {"method":"POST","path":"/Users","bulkId":"a","data":{"userName":"a"}},
+             {"method":"POST","path":"/Users","bulkId":"b","data":{"userName":"b"}},
+             {"method":"POST","path":"/Users","bulkId":"c","data":{"userName":"c"}},
+             {"method":"POST","path":"/Users","bulkId":"d","data":{"userName":"d"}},
+             {"method":"PATCH","path":"/Groups/bulkId:g","data":{"Operations":[]}},
+             {"method":"POST","path":"/Users","bulkId":"e","data":{"userName":"e"}},
+             {"method":"POST","path":"/Users","bulkId":"f","data":{"userName":"bulkId:a"}},
+             {"method":"POST","path":"/Users","bulkId":"h","data":{"userName":"h"}}]
+            """#)
+        let log = Log()
+        let results = await BulkProcessor(bulk).run(
+            batchable: { $0.method == .post && $0.target.endpoint == "Users" },
+            performBatch: { operations, budget in
+                log.order.append("batch " + operations.compactMap(\.bulkID).joined(separator: ","))
+                log.budgets.append(budget)
+                return operations.map { BulkResult(status: 201, id: "id-\($0.bulkID ?? "")") }
+            },
+            perform: { operation in
+                log.order.append("\(operation.method.rawValue) \(operation.bulkID ?? operation.path)")
+                return BulkResult(status: operation.method == .post ? 201 : 200, id: "id-\(operation.bulkID ?? "")")
+            })
+        // c ran first for g; a, b and d then form one run (c already done), e runs alone (f refers to a).
+        #expect(log.order == ["POST c", "POST g", "batch a,b,d", "PATCH /Groups/id-g", "POST e", "POST f", "POST h"])
+        #expect(log.budgets == [nil])
+        #expect(results.map(\.operation.bulkID) == ["g", "a", "b", "c", "d", nil, "e", "f", "h"])
+        #expect(results[7].operation.data?["userName"] == "id-a")
+    }
+
+    @Test("failOnErrors: a batch gets the errors left, and results after the one that spends them are dropped")
+    func batchBudget() async throws {
+        let bulk = try request(#"""
+            [{"method":"DELETE","path":"/Users/1"},
+             {"method":"POST","path":"/Users","bulkId":"a","data":{}},
+             {"method":"POST","path":"/Users","bulkId":"b","data":{}},
+             {"method":"POST","path":"/Users","bulkId":"c","data":{}},
+             {"method":"DELETE","path":"/Users/2"}]
+            """#, failOnErrors: 3)
+        let log = Log()
+        let results = await BulkProcessor(bulk).run(
+            batchable: { $0.method == .post },
+            performBatch: { operations, budget in
+                log.budgets.append(budget)
+                return operations.map { BulkResult.failed(.uniqueness("taken \($0.bulkID ?? "")")) }
+            },
+            perform: { operation in
+                log.order.append(operation.path)
+                return .failed(.notFound("gone"))
+            })
+        #expect(log.budgets == [2])
+        #expect(log.order == ["/Users/1"])
+        #expect(results.map(\.result.status) == [404, 409, 409])
+    }
+
     @Test("the response carries method, bulkId, status as a string, location, version, and the error when one failed")
     func response() {
         let post = BulkRequest.Operation(method: .post, bulkID: "u", path: "/Users", data: [:])
