@@ -259,12 +259,14 @@ public struct GroupRepository: Sendable {
         guard !members.isEmpty else { return }
         let ids = members.map(\.id)
         var found: [UUID: MemberType] = [:]
-        for try await id in try await connection.query(
-            "SELECT id FROM users WHERE tenant_id = \(tenant) AND id = ANY(\(ids)) FOR KEY SHARE", logger: logger
-        ).decode(UUID.self) { found[id] = .user }
-        for try await id in try await connection.query(
-            "SELECT id FROM groups WHERE tenant_id = \(tenant) AND id = ANY(\(ids)) FOR KEY SHARE", logger: logger
-        ).decode(UUID.self) { found[id] = .group }
+        // Users and groups in one round trip: this runs while the group's row is held.
+        for try await (id, type) in try await connection.query(
+            """
+            WITH u AS (SELECT id FROM users WHERE tenant_id = \(tenant) AND id = ANY(\(ids)) FOR KEY SHARE),
+                 g AS (SELECT id FROM groups WHERE tenant_id = \(tenant) AND id = ANY(\(ids)) FOR KEY SHARE)
+            SELECT id, 'User' FROM u UNION ALL SELECT id, 'Group' FROM g
+            """, logger: logger
+        ).decode((UUID, String).self) { found[id] = type == "Group" ? .group : .user }
 
         for member in members {
             guard let type = found[member.id] else {
