@@ -17,10 +17,11 @@ extension StoreSuite {
                 let registry = try FilterIndexTests.registry()
                 let users = UserRepository(database: db, resourceType: registry.user)
                 let groups = GroupRepository(database: db, resourceType: registry.group)
-                var ids: [UUID] = []
+                var created: [UUID] = []
                 for name in ["carol", "ada", "bob"] {
-                    ids.append(try await users.create(tenant: tenant, body: ["userName": .string(name)], change: ChangeContext(actor: .system)).id)
+                    created.append(try await users.create(tenant: tenant, body: ["userName": .string(name)], change: ChangeContext(actor: .system)).id)
                 }
+                let ids = created
                 let group = try await groups.create(
                     tenant: tenant, body: ["displayName": "Eng"], members: [MemberReference(id: ids[0], type: .user)], withMembers: true,
                     change: ChangeContext(actor: .system)).resource.id

@@ -18,7 +18,7 @@ struct JSONWriterTests {
         let values: [JSONValue] = [
             .null, true, false, 0, -42, .integer(Int.max), .integer(Int.min), .decimal(1.5), .decimal(2), .decimal(-0.001), .decimal(1e21),
             "", "plain", #"quote " backslash \ slash / "#, .string(controls), "Zoë 東京 👩🏽‍💻", "\u{7F}\u{2028}",
-            [], [1, "two", nil, [true]], ["key": "value"], ["k\"e/y": ["nested": [1, 2.5]]], [:],
+            [], [1, "two", nil, [true]], ["key": "value"], ["k\"e/y": ["nested": [1, .decimal(2.5)]]], [:],
         ]
         for value in values {
             #expect(value.encodedBytes() == Self.encoder(value), "\(value)")
