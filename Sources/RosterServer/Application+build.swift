@@ -34,11 +34,16 @@ public func buildApplication(
     let rateLimits = RateLimits(
         defaults: { settings.current.rateLimitDefaults }, refreshInterval: configuration.rateLimits.refreshInterval,
         repository: RateLimitRepository(database: database))
+    let tokenCache = ScimTokenCache()
     let router = try buildRouter(
         database: database, registry: registry, migrator: Migrator(migrations: try Migration.bundled()), configuration: configuration,
-        metrics: metrics, rateLimits: rateLimits, settings: settings)
+        metrics: metrics, rateLimits: rateLimits, settings: settings, tokenCache: tokenCache)
     var services: [any Service] = [
-        client, FeedRetention(database: database, retention: configuration.eventRetention, logger: logger),
+        client,
+        ScimTokenCacheService(
+            cache: tokenCache, tokens: ScimTokenRepository(database: database),
+            connection: try url.connectionConfiguration(applicationName: pool.applicationName + "-listen"), logger: logger),
+        FeedRetention(database: database, retention: configuration.eventRetention, logger: logger),
         RateLimitRefresher(rateLimits: rateLimits, logger: logger),
         RuntimeSettingsRefresher(holder: settings, interval: configuration.settingsRefreshInterval, logger: logger),
     ]
@@ -62,7 +67,8 @@ public func buildApplication(
 
 func buildRouter(
     database: RosterDatabase, registry: SchemaRegistry, migrator: Migrator, configuration: RosterConfiguration,
-    metrics: RosterMetrics? = nil, rateLimits: RateLimits? = nil, settings: RuntimeSettingsHolder? = nil
+    metrics: RosterMetrics? = nil, rateLimits: RateLimits? = nil, settings: RuntimeSettingsHolder? = nil,
+    tokenCache: ScimTokenCache? = nil
 ) throws -> Router<RosterRequestContext> {
     let settings = try settings ?? RuntimeSettingsHolder(baseline: SettingsBaseline(configuration), repository: RuntimeSettingsRepository(database: database))
     let rateLimits = rateLimits ?? RateLimits(
@@ -82,7 +88,8 @@ func buildRouter(
         perTenant: configuration.limits.tenantRequests(maxConnections: configuration.databaseMaxConnections),
         maxWait: configuration.limits.scimStatementTimeout)
     let scim = router.group("scim/v2", context: ScimRequestContext.self)
-        .add(middleware: ScimAuthMiddleware(tokens: ScimTokenRepository(database: database), bootstrapKey: configuration.adminKey, metrics: metrics))
+        .add(middleware: ScimAuthMiddleware(
+            tokens: ScimTokenRepository(database: database), bootstrapKey: configuration.adminKey, metrics: metrics, cache: tokenCache))
         .add(middleware: RateLimitMiddleware<ScimRequestContext>(limits: rateLimits))
         .add(middleware: WorkLimitMiddleware<ScimRequestContext>(slots: slots, statementTimeout: configuration.limits.scimStatementTimeout))
     let cursors = CursorKeys(secrets: ServerSecrets(database: database))
@@ -133,7 +140,8 @@ func buildRouter(
     try api.registerHandlers(
         on: admin, serverURL: URL(string: "/")!, configuration: .init(dateTranscoder: RFC3339Dates()), middlewares: [ETagMiddleware(), NoStoreMiddleware()])
     if let metrics {
-        MetricsController(metrics: metrics, database: database, timeout: .milliseconds(configuration.healthTimeoutMilliseconds))
+        MetricsController(metrics: metrics, database: database, timeout: .milliseconds(configuration.healthTimeoutMilliseconds),
+                          tokenCache: tokenCache)
             .addRoutes(to: authenticated)  // a Prometheus scrape is never rate limited
     }
     router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))

@@ -1,14 +1,25 @@
 import Hummingbird
+import Logging
 import NIOCore
+import PostgresNIO
 import RosterStore
 import SCIM
+import ServiceLifecycle
 
 /// `/scim/v2` resource routes: a SCIM token decides the tenant; an admin key is turned away by name.
+///
+/// A read (GET, HEAD, POST …/.search) whose token is in `cache` costs no lookup of its own: it runs with
+/// `CredentialCheck.current` set, and the statement that reads its data re-checks the token in the same round trip
+/// (a revoked or expired token is 401, however fresh the cache). A read that ran no such statement (an error before
+/// any read, an empty page counted only) is confirmed by one lookup before it is answered. Writes, and tokens the
+/// cache does not hold, are looked up in the database first, as before; a valid one is then cached.
 struct ScimAuthMiddleware: RouterMiddleware {
     typealias Context = ScimRequestContext
     let tokens: ScimTokenRepository
     let bootstrapKey: BootstrapAdminKey?
     let metrics: RosterMetrics?
+    /// nil: every request looks its token up (no cache).
+    var cache: ScimTokenCache? = nil
 
     static let missingToken = ScimError.unauthorized(
         "A SCIM bearer token is required: send 'Authorization: Bearer scim_…'.")
@@ -28,22 +39,110 @@ struct ScimAuthMiddleware: RouterMiddleware {
             reject("malformed")
             throw Self.invalidToken
         }
-        guard let principal = try await tokens.authenticate(secret) else {
+        if let cache, secret.kind == .scimToken, Self.isRead(request), let hit = cache.lookup(secret.hash) {
+            // last_used, when due, is written by `ScimTokenCacheService`, off the request's path.
+            return try await checked(request, context: context, principal: hit.principal, secret: secret, cache: cache, next: next)
+        }
+        let generation = cache?.generation() ?? 0
+        guard let (principal, expires) = try await tokens.lookup(secret) else {
             if metrics != nil { reject((try? await tokens.rejection(of: secret))?.rawValue ?? "unknown") }
             throw Self.invalidToken
         }
+        cache?.insert(secret.hash, principal: principal, expires: expires, generation: generation)
+        return try await next(request, authenticated(context, principal, method: request.method))
+    }
+
+    /// GET and HEAD, and the POST of a search: the requests whose statements re-check a cached token.
+    static func isRead(_ request: Request) -> Bool {
+        switch request.method {
+        case .get, .head: true
+        case .post: request.uri.path.hasSuffix("/.search")
+        default: false
+        }
+    }
+
+    /// A read authenticated from the cache: answered only once a statement of it (or a lookup) found the token live.
+    private func checked(
+        _ request: Request, context: Context, principal: ScimPrincipal, secret: Secret, cache: ScimTokenCache,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let credential = LiveCredential(principal)
+        let context = authenticated(context, principal, method: request.method)
+        do {
+            let response = try await CredentialCheck.$current.withValue(credential) { try await next(request, context) }
+            if !credential.confirmed { try await confirm(principal, secret: secret, cache: cache) }
+            return response
+        } catch is CredentialNotLive {
+            try await refuse(principal, secret: secret, cache: cache)
+        } catch {
+            if !credential.confirmed { try await confirm(principal, secret: secret, cache: cache) }
+            throw error
+        }
+    }
+
+    /// One lookup, for a cached read that ran no checking statement.
+    private func confirm(_ principal: ScimPrincipal, secret: Secret, cache: ScimTokenCache) async throws {
+        guard try await tokens.lookup(secret)?.principal == principal else {
+            try await refuse(principal, secret: secret, cache: cache)
+        }
+    }
+
+    private func refuse(_ principal: ScimPrincipal, secret: Secret, cache: ScimTokenCache) async throws -> Never {
+        cache.evict(tokenID: principal.tokenID)
+        if metrics != nil { reject((try? await tokens.rejection(of: secret))?.rawValue ?? "unknown") }
+        throw Self.invalidToken
+    }
+
+    private func authenticated(_ context: Context, _ principal: ScimPrincipal, method: HTTPRequest.Method) -> Context {
         var context = context
         context.principal = principal
         context.logger[metadataKey: "tenant_id"] = .string(principal.tenantID.uuidString.lowercased())
         context.logger[metadataKey: "credential_id"] = .string(principal.tokenID.uuidString.lowercased())
-        context.logger.debug("SCIM request authenticated", metadata: ["method": .string(request.method.rawValue)])
-        return try await next(request, context)
+        context.logger.debug("SCIM request authenticated", metadata: ["method": .string(method.rawValue)])
+        return context
     }
 
     private static let invalidToken = ScimError.unauthorized("The SCIM bearer token is invalid, expired or revoked.")
 
     private func reject(_ reason: String) {
         metrics?.recordRejection(expected: "scim_token", reason: reason)
+    }
+}
+
+/// Keeps `ScimTokenCache` in step with revocations on every replica (LISTEN), and writes the last_used of
+/// cached tokens every `touchInterval` (one statement), for the life of the application. (A stop loses at most
+/// one interval's last_used of cached tokens; a later use writes it again.)
+struct ScimTokenCacheService: Service {
+    let cache: ScimTokenCache
+    let tokens: ScimTokenRepository
+    let connection: PostgresConnection.Configuration
+    let logger: Logger
+    var touchInterval: Duration = .seconds(10)
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { [self] in
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await cache.listen(connection, logger: logger) }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: touchInterval)
+                        await touch()
+                    }
+                }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    private func touch() async {
+        let due = cache.drainTouches()
+        guard !due.isEmpty else { return }
+        do {
+            try await tokens.touch(due)
+        } catch {
+            logger.warning("SCIM token cache: could not write last_used", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+        }
     }
 }
 

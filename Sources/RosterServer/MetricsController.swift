@@ -9,6 +9,8 @@ struct MetricsController {
     let database: RosterDatabase
     /// How long a scrape waits for the database to count the pool's sessions.
     var timeout: Duration = .seconds(3)
+    /// The SCIM token cache, for `roster_scim_token_cache_entries`; nil when there is none.
+    var tokenCache: ScimTokenCache? = nil
 
     func addRoutes(to group: RouterGroup<AdminRequestContext>) {
         group.get("metrics") { _, _ in
@@ -17,6 +19,7 @@ struct MetricsController {
                 throw AdminError.forbidden("Metrics span every tenant: they need the 'metrics' scope globally.")
             }
             await recordPool()
+            if let tokenCache { metrics.recordTokenCache(entries: tokenCache.count) }
             metrics.recordWebhooks(try? await withTimeout(timeout) { try await WebhookSubscriptions(database: database).lags() })
             metrics.recordEvents(committed: try? await withTimeout(timeout) { try await EventLog(database: database).committed() })
             return Response(

@@ -7,7 +7,7 @@ enum ScimResponse {
     static func json(_ status: HTTPResponse.Status, _ body: JSONValue, headers: HTTPFields = [:]) -> Response {
         var fields = headers
         fields[.contentType] = "application/scim+json"
-        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(data: body.encoded())))
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body.encodedBytes())))
     }
 
     /// A resource with its `Location` and `ETag` headers (RFC 7644 §3.3, §3.14).
@@ -21,7 +21,7 @@ enum AdminResponse {
     static func json(_ status: HTTPResponse.Status, _ body: JSONValue) -> Response {
         Response(
             status: status, headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(data: body.encoded())))
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body.encodedBytes())))
     }
 }
 

@@ -56,6 +56,11 @@ public struct RosterMetrics: Sendable {
         if let maxConnections { maxMeter.set(maxConnections) } else { maxMeter.destroy() }
     }
 
+    /// `roster_scim_token_cache_entries`: SCIM tokens this process holds in its cache, set by each scrape.
+    func recordTokenCache(entries: Int) {
+        Meter(label: "roster_scim_token_cache_entries", factory: factory).set(entries)
+    }
+
     /// `roster_webhook_subscriptions{state}` and `roster_webhook_lag_seconds` (the most any active
     /// subscription is behind), set by each scrape; removed when the database did not answer.
     func recordWebhooks(_ lags: [SubscriptionLag]?) {

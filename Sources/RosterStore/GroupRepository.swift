@@ -46,10 +46,9 @@ public struct GroupRepository: Sendable {
     /// - Parameter withMembers: false reads the group row only, never `group_members`.
     public func get(tenant: UUID, id: UUID, withMembers: Bool = true) async throws -> StoredGroup? {
         try await database.withConnection { connection in
-            let rows = try await connection.query(
-                "SELECT \(unescaped: StoredResource.columns) FROM groups WHERE tenant_id = \(tenant) AND id = \(id)",
-                logger: database.logger)
-            guard let group = try await StoredResource.decode(rows).first else { return nil }
+            let rows = try await database.checkedQuery(  // token re-check of a cache-authenticated read (ScimTokenCache)
+                "SELECT \(unescaped: StoredResource.columns) FROM groups WHERE tenant_id = \(tenant) AND id = \(id)", on: connection)
+            guard let group = try StoredResource.decode(rows).first else { return nil }
             guard withMembers else { return StoredGroup(resource: group, members: []) }
             let members = try await Self.members(of: [id], tenant: tenant, connection: connection, logger: database.logger)
             return StoredGroup(resource: group, members: members[id] ?? [])

@@ -8,11 +8,11 @@ enum HotStatements {
     /// The token lookup of every SCIM request (an index probe on scim_tokens_hash_key).
     struct AuthenticateScimToken: PostgresPreparedStatement {
         static let sql = """
-            SELECT tenant_id, id, last_used IS NULL OR last_used < now() - interval '\(ScimTokenRepository.lastUsedResolution) seconds'
+            SELECT tenant_id, id, last_used IS NULL OR last_used < now() - interval '\(ScimTokenRepository.lastUsedResolution) seconds', expires
             FROM scim_tokens
             WHERE token_hash = $1 AND revoked IS NULL AND (expires IS NULL OR expires > now())
             """
-        typealias Row = (UUID, UUID, Bool)
+        typealias Row = (UUID, UUID, Bool, Date?)
         var hash: Data
 
         func makeBindings() throws -> PostgresBindings {
@@ -24,27 +24,35 @@ enum HotStatements {
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
     }
 
-    /// GET /Users/{id}, with the user's groups (direct and indirect) in the same round trip.
+    /// GET /Users/{id}, with the user's groups (direct and indirect) in the same round trip, and — when the request
+    /// was authenticated from the token cache (`token` set) — the token re-checked in the same statement
+    /// (`CredentialCheck.wrap`): one round trip for the whole GET.
     struct FetchUser: PostgresPreparedStatement {
-        static let sql = """
+        static let sql = CredentialCheck.wrap(
+            """
             SELECT u.id, u.body, u.created, u.last_modified, u.version, \(UserGroups.subquery(user: "u"))
             FROM users u WHERE u.tenant_id = $1 AND u.id = $2
-            """
-        typealias Row = StoredResource
+            """, tenant: "$1", token: "$3")
+        /// The user (nil: no such user), and whether the token was live (always true when `token` is nil).
+        typealias Row = (user: StoredResource?, live: Bool)
         var tenant: UUID
         var id: UUID
+        var token: UUID?
 
         func makeBindings() throws -> PostgresBindings {
             var bindings = PostgresBindings()
             bindings.append(tenant)
             bindings.append(id)
+            bindings.append(token)
             return bindings
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Row {
-            let (id, body, created, lastModified, version, groups) = try row.decode((UUID, ResourceBody, Date, Date, Int64, UserGroups?).self)
-            return StoredResource(
-                id: id, body: body.object, created: created, lastModified: lastModified, version: version, groups: groups?.groups ?? [])
+            let (id, body, created, lastModified, version, groups, present, live) = try row.decode(
+                (UUID?, ResourceBody?, Date?, Date?, Int64?, UserGroups?, Bool?, Bool).self)
+            guard present != nil, let id, let body, let created, let lastModified, let version else { return (nil, live) }
+            return (StoredResource(
+                id: id, body: body.object, created: created, lastModified: lastModified, version: version, groups: groups?.groups ?? []), live)
         }
     }
 }
@@ -122,14 +130,18 @@ extension HotStatements {
         static var name: String { "roster_lookup_\(Key.table)_\(String(describing: Key.self))" }
         static var sql: String {
             let table = Key.table == ResourceTable.users.name ? ResourceTable.users : ResourceTable.groups
-            return table.pageSelect(total: true) + " WHERE tenant_id = $1 AND \(Key.condition) ORDER BY created, id LIMIT $3 OFFSET $4"
+            let page = table.pageSelect(total: true) + " WHERE tenant_id = $1 AND \(Key.condition) ORDER BY created, id LIMIT $3 OFFSET $4"
                 + (table.wrapsPages ? table.pageClose + "created, id" : "")
+            // The token re-check (`CredentialCheck`), its parameter after the optional `$5`.
+            return CredentialCheck.wrap(page, tenant: "$1", token: Key.typed ? "$6" : "$5")
         }
-        typealias Row = (StoredResource, Int)
+        /// A row of the page with the total (nil: the page is empty), and whether the token was live.
+        typealias Row = (row: (StoredResource, Int)?, live: Bool)
         var tenant: UUID
         var value: String
         var type: String?
         var page: Pagination
+        var token: UUID?
 
         func makeBindings() throws -> PostgresBindings {
             var bindings = PostgresBindings()
@@ -138,11 +150,14 @@ extension HotStatements {
             bindings.append(page.count)
             bindings.append(page.startIndex - 1)
             if Key.typed { bindings.append(type ?? "") }
+            bindings.append(token)
             return bindings
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Row {
-            (try StoredResource.decode([row])[0], try row.makeRandomAccess()["total"].decode(Int.self))
+            let (present, live) = try row.trailingCheck()
+            guard present else { return (nil, live) }
+            return ((try StoredResource.decode([row])[0], try row.makeRandomAccess()["total"].decode(Int.self)), live)
         }
     }
 

@@ -84,7 +84,7 @@ extension CursorPage where Resource == StoredResource {
         select.append(") \(direction), id \(direction) LIMIT ")
         select.bind(count + 1)
 
-        let rows = try await database.query(select.query)
+        let rows = try await database.checkedQuery(select.query)  // token re-check of a cache-authenticated read (ScimTokenCache)
         let page = backward ? Array(rows.prefix(count).reversed()) : Array(rows.prefix(count))
         let more = rows.count > count
         func position(_ row: PostgresRow?, backward: Bool) throws -> CursorPosition? {

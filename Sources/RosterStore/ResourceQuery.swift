@@ -160,7 +160,12 @@ extension ResourcePage where Resource == StoredResource {
     ) async throws -> Self? {
         guard query.sortBy == nil, query.page.count > 0, let filter = query.filter else { return nil }
         func run<Key: EqualityLookup>(_ key: Key.Type, _ value: String, type: String? = nil) async throws -> Self {
-            let rows = try await database.execute(HotStatements.Lookup<Key>(tenant: tenant, value: value, type: type, page: query.page))
+            // Token re-check of a cache-authenticated read: the same statement (see `ScimTokenCache`).
+            let credential = CredentialCheck.current
+            let checked = try await database.execute(
+                HotStatements.Lookup<Key>(tenant: tenant, value: value, type: type, page: query.page, token: credential?.principal.tokenID))
+            if let first = checked.first { try credential?.verify(first.live) }
+            let rows = checked.compactMap(\.row)
             if rows.isEmpty && query.page.startIndex > 1 {
                 return try await compiled(table: table, resourceType: resourceType, tenant: tenant, query: query, database: database, countLimit: countLimit)
             }
@@ -260,7 +265,7 @@ extension ResourcePage where Resource == StoredResource {
             return try await compiler.count(condition, limit: offset + countLimit + 1, database: database)
         }
         guard page.count > 0 else { return ResourcePage(totalResults: try await total(), resources: []) }
-        let rows = try await database.query(try pageQuery(compiler: compiler, condition: condition, query: query))
+        let rows = try await database.checkedQuery(try pageQuery(compiler: compiler, condition: condition, query: query))  // ScimTokenCache
         let resources = try StoredResource.decode(rows)
         if resources.count < page.count && (!resources.isEmpty || offset == 0) {
             return ResourcePage(totalResults: offset + resources.count, resources: resources)

@@ -14,7 +14,7 @@ public struct ScimTokenRecord: Sendable, Equatable {
 }
 
 /// Who a SCIM request acts as: the token decides the tenant.
-public struct ScimPrincipal: Sendable, Equatable {
+public struct ScimPrincipal: Sendable, Hashable {
     public var tenantID: UUID
     public var tokenID: UUID
 }
@@ -52,6 +52,8 @@ public struct ScimTokenRepository: Sendable {
 
     /// Revokes a token of the tenant, with its audit entry; returns nil (and records nothing) when it
     /// has no such token. Revoking twice keeps the first time, and records both calls.
+    /// The same statement NOTIFYs `ScimTokenCache.channel` with the token's id (never its hash): every replica
+    /// drops it from its cache as the revocation commits (and its reads re-check the token meanwhile).
     public func revoke(tenant: UUID, id: UUID, by context: AuditContext) async throws -> ScimTokenRecord? {
         try await Self.decode(database.query(
             """
@@ -61,26 +63,47 @@ public struct ScimTokenRepository: Sendable {
                 RETURNING \(unescaped: Self.columns)),
             audit AS (\(audit: .scimTokenRevoked, by: context, from: "token", tenant: "token.tenant_id", target: "token.id",
                           details: "jsonb_build_object('name', token.name, 'revoked', \(AuditSQL.date("token.revoked")))"))
-            SELECT \(unescaped: Self.columns) FROM token
+            SELECT \(unescaped: Self.columns) FROM token, LATERAL (SELECT pg_notify(\(ScimTokenCache.channel), token.id::text)) AS wake
             """)).first
     }
 
     /// The principal for a presented token, or nil when it is unknown, revoked or expired.
     /// One indexed lookup; a second statement only when last_used is older than a minute.
     public func authenticate(_ secret: Secret) async throws -> ScimPrincipal? {
+        try await lookup(secret)?.principal
+    }
+
+    /// `authenticate`, with the token's expiry (for `ScimTokenCache`).
+    public func lookup(_ secret: Secret) async throws -> (principal: ScimPrincipal, expires: Date?)? {
         guard secret.kind == .scimToken else { return nil }
-        guard let (tenant, id, stale) = try await database.execute(HotStatements.AuthenticateScimToken(hash: secret.hash)).first else {
+        guard let (tenant, id, stale, expires) = try await database.execute(HotStatements.AuthenticateScimToken(hash: secret.hash)).first else {
             return nil
         }
-        if stale {
-            try await database.query(
-                """
-                UPDATE scim_tokens SET last_used = now()
-                WHERE tenant_id = \(tenant) AND id = \(id)
-                  AND (last_used IS NULL OR last_used < now() - make_interval(secs => \(Self.lastUsedResolution)))
-                """)
-        }
-        return ScimPrincipal(tenantID: tenant, tokenID: id)
+        let principal = ScimPrincipal(tenantID: tenant, tokenID: id)
+        if stale { try await touch(principal) }
+        return (principal, expires)
+    }
+
+    /// Writes last_used unless it is younger than `lastUsedResolution` (another replica may just have).
+    public func touch(_ principal: ScimPrincipal) async throws {
+        try await database.query(
+            """
+            UPDATE scim_tokens SET last_used = now()
+            WHERE tenant_id = \(principal.tenantID) AND id = \(principal.tokenID)
+              AND (last_used IS NULL OR last_used < now() - make_interval(secs => \(Self.lastUsedResolution)))
+            """)
+    }
+
+    /// `touch` for many tokens in one statement (the token cache's background writes).
+    public func touch(_ principals: [ScimPrincipal]) async throws {
+        guard !principals.isEmpty else { return }
+        try await database.query(
+            """
+            UPDATE scim_tokens SET last_used = now()
+            FROM unnest(\(principals.map(\.tenantID)), \(principals.map(\.tokenID))) AS used(tenant_id, id)
+            WHERE scim_tokens.tenant_id = used.tenant_id AND scim_tokens.id = used.id
+              AND (last_used IS NULL OR last_used < now() - make_interval(secs => \(Self.lastUsedResolution)))
+            """)
     }
 
     static let columns = "id, tenant_id, name, prefix, created, last_used, expires, revoked"

@@ -124,7 +124,12 @@ public struct UserRepository: Sendable {
     }
 
     public func get(tenant: UUID, id: UUID) async throws -> StoredResource? {
-        try await database.execute(HotStatements.FetchUser(tenant: tenant, id: id)).first
+        // Token re-check of a cache-authenticated read: the same statement (see `ScimTokenCache`).
+        let credential = CredentialCheck.current
+        guard let row = try await database.execute(HotStatements.FetchUser(tenant: tenant, id: id, token: credential?.principal.tokenID)).first
+        else { return nil }
+        try credential?.verify(row.live)
+        return row.user
     }
 
     /// Replaces (PUT) or patches (PATCH) a user: `transform` computes the new body from the stored one

@@ -137,9 +137,7 @@ extension JSONValue {
     }
 
     public func encoded() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        // Encoding a JSONValue cannot fail: every case maps to a JSON primitive.
-        return (try? encoder.encode(self)) ?? Data("null".utf8)
+        // JSONEncoder's text (`.withoutEscapingSlashes`), written directly (JSONWriter.swift).
+        Data(encodedBytes())
     }
 }

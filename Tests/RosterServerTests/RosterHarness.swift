@@ -39,6 +39,27 @@ struct Roster: Sendable {
             return (token.reveal(), key.reveal())
         }
         let bootstrap = Secret.generate(.adminKey).reveal()
+        var configuration = configuration(url: url, bootstrap: bootstrap, schemasDirectory: schemasDirectory)
+        configure(&configuration)
+        try await prepareStoredSecrets(configuration, logger: postgres.logger)
+        let app = try buildApplication(configuration, logger: postgres.logger)
+        try await app.test(live ? .live : .router) { client in
+            try await body(Roster(client: client, databaseURL: url, scimToken: token, adminKey: key, bootstrapKey: bootstrap, port: client.port))
+        }
+    }
+
+    /// A second application instance on this Roster's database (a replica: its own pool, its own LISTEN
+    /// connection, its own caches), with the same credentials, for as long as `body` runs.
+    func replica(_ body: @Sendable (Roster) async throws -> Void) async throws {
+        let postgres = try TestPostgres.require()
+        let app = try buildApplication(Self.configuration(url: databaseURL, bootstrap: bootstrapKey), logger: postgres.logger)
+        try await app.test(.router) { client in
+            try await body(Roster(client: client, databaseURL: databaseURL, scimToken: scimToken, adminKey: adminKey, bootstrapKey: bootstrapKey))
+        }
+    }
+
+    /// The configuration every test Roster starts from.
+    static func configuration(url: String, bootstrap: String, schemasDirectory: String? = nil) -> RosterConfiguration {
         var configuration = RosterConfiguration(
             databaseURL: url, publicURL: publicURL, adminKey: BootstrapAdminKey(bootstrap), schemasDirectory: schemasDirectory,
             logLevel: .warning, databaseMaxConnections: 4, healthLatencyBudgetMilliseconds: 60_000)
@@ -55,12 +76,7 @@ struct Roster: Sendable {
         configuration.limits.tenantPoolSharePercent = 100
         // Secrets sealed as `roster serve` seals them, with the start's sealing pass.
         configuration.secrets = TestSecrets.atRest
-        configure(&configuration)
-        try await prepareStoredSecrets(configuration, logger: postgres.logger)
-        let app = try buildApplication(configuration, logger: postgres.logger)
-        try await app.test(live ? .live : .router) { client in
-            try await body(Roster(client: client, databaseURL: url, scimToken: token, adminKey: key, bootstrapKey: bootstrap, port: client.port))
-        }
+        return configuration
     }
 
     /// A SCIM request with the default tenant's token (or the one given).

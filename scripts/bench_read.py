@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""GET /Users/{id} against `pgbench -S` in one run, with a `perf` profile of roster while wrk runs.
+
+Usage: python3 scripts/bench_read.py [--roster .build/release/roster] [--users 10000] [--seconds 10] [--perf]
+
+Starts `roster dev` (use a release build), seeds users with psql, runs `pgbench -S` (its tables made in
+the dev database) and `wrk -t2 -c32` on one user, and prints both rates and their ratio (the issue's
+target: GET by id >= 0.25 x pgbench -S). With --perf, records roster with `perf record -g` while wrk
+runs and prints `perf report --no-children --percent-limit 1` (the top frames). Loopback only; stops
+everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+
+from bench_scim import SEED
+from devserver import roster_dev
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--roster", default=".build/release/roster")
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--port", type=int, default=18191)
+    parser.add_argument("--perf", action="store_true", help="profile roster while wrk runs")
+    parser.add_argument("--perf-lines", type=int, default=60)
+    args = parser.parse_args()
+    for tool in ("wrk", "psql", "pgbench") + (("perf",) if args.perf else ()):
+        if shutil.which(tool) is None:
+            print(f"bench: {tool} is needed")
+            return 1
+
+    with roster_dev(args.roster, args.port) as (proc, banner):
+        db = banner["db"]
+        subprocess.run(["psql", db, "-q", "-v", "ON_ERROR_STOP=1", "-c", SEED.format(count=args.users),
+                        "-c", "VACUUM ANALYZE users"], check=True)
+        subprocess.run(["pgbench", "-i", "-q", "-s", "1", db], check=True, capture_output=True)
+        headers = {"Authorization": f"Bearer {banner['token']}"}
+        middle = args.users // 2
+        request = urllib.request.Request(
+            f"{banner['base']}/Users?filter=" + urllib.parse.quote(f'userName eq "user-{middle}"'), headers=headers)
+        body = urllib.request.urlopen(request, timeout=30).read().decode()
+        user_id = re.search(r'"id":"([0-9a-f-]{36})"', body).group(1)
+        url = f"{banner['base']}/Users/{user_id}"
+        assert urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30).status == 200
+
+        # Warm up, then pgbench -S, then wrk (profiled when asked), each alone.
+        subprocess.run(["wrk", "-t2", f"-c{args.connections}", "-d2s", "-H", f"Authorization: Bearer {banner['token']}", url],
+                       capture_output=True, check=True)
+        out = subprocess.run(["pgbench", "-S", "-n", f"-c{args.connections}", "-j2", f"-T{args.seconds}", db],
+                             capture_output=True, text=True, check=True).stdout
+        tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
+
+        record = None
+        data = f"/tmp/roster-bench-read-{os.getpid()}.perf"
+        if args.perf:
+            record = subprocess.Popen(["perf", "record", "-g", "-o", data, "-p", str(proc.pid), "--", "sleep", str(args.seconds)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out = subprocess.run(["wrk", "-t2", f"-c{args.connections}", f"-d{args.seconds}s",
+                              "-H", f"Authorization: Bearer {banner['token']}", url],
+                             capture_output=True, text=True, check=True).stdout
+        rate = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))
+        errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        if record is not None:
+            record.wait()
+
+        print(f"bench: {args.users} users, wrk -t2 -c{args.connections} -d{args.seconds}s, pgbench -S -c{args.connections} -j2 -T{args.seconds}")
+        print(f"GET /Users/{{id}}   {rate:>9.0f} req/s   errors {int(errors.group(1)) if errors else 0}")
+        print(f"pgbench -S         {tps:>9.0f} tps")
+        print(f"ratio GET / pgbench -S = {rate / tps:.3f} (target >= 0.25)")
+        if record is not None:
+            report = subprocess.run(["perf", "report", "-i", data, "--no-children", "--percent-limit", "1", "--stdio"],
+                                    capture_output=True, text=True).stdout
+            print("\n".join(report.splitlines()[: args.perf_lines]))
+            os.unlink(data)
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
