@@ -33,16 +33,46 @@ public final class TestPostgres: Sendable {
 
     /// A new, migrated, empty database; returns its URL.
     public func freshDatabase() async throws -> String {
-        let name = "\(template)_t\(await counter.next())"
-        try await maintenance.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) TEMPLATE \(template)"), logger: logger)
+        let number = await counter.next()
+        let name = "\(template)_t\(number)"
+        try await maintain("CREATE DATABASE \(name) TEMPLATE \(template)", id: number)
         return url(database: name)
     }
 
     /// An empty database that has not been migrated, for migration tests.
     public func emptyDatabase() async throws -> String {
-        let name = "\(template)_e\(await counter.next())"
-        try await maintenance.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+        let number = await counter.next()
+        let name = "\(template)_e\(number)"
+        try await maintain("CREATE DATABASE \(name)", id: number)
         return url(database: name)
+    }
+
+    /// One statement on a connection of its own, opened for it and closed after. Hundreds of tests start at
+    /// once and each asks for a database: a shared pool of two connections made them all queue on it, and a
+    /// whole run was seen waiting for ever, with no connection open and no timer left, on leases it never
+    /// handed out. A connection that cannot be opened is tried again, a few times.
+    private func maintain(_ sql: String, id: Int) async throws {
+        let configuration = try server.connectionConfiguration(applicationName: "roster-test-maintenance")
+        var attempt = 0
+        while true {
+            let connection: PostgresConnection
+            do {
+                connection = try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
+            } catch {
+                attempt += 1
+                if attempt >= 5 { throw error }
+                try await Task.sleep(for: .milliseconds(200 * attempt))
+                continue
+            }
+            do {
+                try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+            try await connection.close()
+            return
+        }
     }
 
     private func url(database: String) -> String {

@@ -131,10 +131,11 @@ extension ServerSuite {
                     #expect(try await b.scim(.get, "/Users?filter=" + #"userName eq "ada""#.urlQueryEncoded, token: expired).status == .ok)
                     try await Self.silently(a, "UPDATE scim_tokens SET expires = now() - interval '1 second' WHERE id = \(UUID(uuidString: expiredID)!)")
                     try await b.scim(.get, "/Users?filter=" + #"userName eq "ada""#.urlQueryEncoded, token: expired).expectScimError(.unauthorized)
-                    let soon = ISO8601DateFormatter().string(from: Date().addingTimeInterval(4))
-                    let (short, _) = try await Self.token(a, expires: soon)
+                    // Ten seconds ahead, so a loaded machine still creates it before then; then past it, whatever that took.
+                    let expiry = Date().addingTimeInterval(10)
+                    let (short, _) = try await Self.token(a, expires: ISO8601DateFormatter().string(from: expiry))
                     #expect(try await b.scim(.get, "/Users/\(user)", token: short).status == .ok)
-                    try await Task.sleep(for: .milliseconds(4500))
+                    try await Task.sleep(for: .seconds(max(0, expiry.timeIntervalSinceNow) + 1))
                     try await b.scim(.get, "/Users/\(user)", token: short).expectScimError(.unauthorized)
 
                     // A token of tenant A on tenant B's resource id: 404, and nothing of the resource.
