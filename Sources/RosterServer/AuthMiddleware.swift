@@ -112,7 +112,10 @@ struct ScimAuthMiddleware: RouterMiddleware {
 /// Keeps `ScimTokenCache` in step with revocations on every replica (LISTEN), and writes the last_used of
 /// cached tokens every `touchInterval` (one statement), for the life of the application. (A stop loses at most
 /// one interval's last_used of cached tokens; a later use writes it again.)
-struct ScimTokenCacheService: Service {
+struct ScimTokenCacheService: Service, CustomStringConvertible {
+    /// What service-lifecycle logs at start: never the fields (the connection configuration holds the database password).
+    var description: String { "ScimTokenCacheService" }
+
     let cache: ScimTokenCache
     let tokens: ScimTokenRepository
     let connection: PostgresConnection.Configuration
