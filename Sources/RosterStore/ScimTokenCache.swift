@@ -139,11 +139,18 @@ public final class ScimTokenCache: Sendable {
             do {
                 let connection = try await PostgresConnection.connect(configuration: configuration, id: attempt, logger: logger)
                 do {
-                    let notifications = try await connection.listen(Self.channel)
-                    // Subscribed: anything revoked from now on is notified; what was cached before may have missed one.
-                    clear()
-                    for try await notification in notifications {
-                        if let id = UUID(uuidString: notification.payload) { evict(tokenID: id) } else { clear() }
+                    // The notification sequence does not end when the task is cancelled: closing the connection ends it,
+                    // or every stopped application would leave its LISTEN connection open.
+                    try await withTaskCancellationHandler {
+                        let notifications = try await connection.listen(Self.channel)
+                        // Subscribed: anything revoked from now on is notified; what was cached before may have missed one.
+                        clear()
+                        for try await notification in notifications {
+                            if let id = UUID(uuidString: notification.payload) { evict(tokenID: id) } else { clear() }
+                        }
+                    } onCancel: {
+                        let future: EventLoopFuture<Void> = connection.close()
+                        _ = future
                     }
                 } catch {
                     try? await connection.close()
