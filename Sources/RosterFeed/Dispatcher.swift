@@ -284,9 +284,10 @@ public struct WebhookDispatcher: Service {
             FROM moved
             RETURNING id
             """)
-        // A failed attempt's statement handed the lease back; no row: the lease was lost.
-        subscription.holdsLease = succeeded && !rows.isEmpty
-        guard subscription.holdsLease else { return false }
+        // A failed attempt's statement handed the lease back. No row: disabled or paused meanwhile (the lease is
+        // still this worker's, and is released as it stops) or the lease lapsed (then the release matches nothing).
+        subscription.holdsLease = succeeded || rows.isEmpty
+        guard !rows.isEmpty, succeeded else { return false }
         subscription.position = event.sequence
         subscription.attempts = 0
         return true
