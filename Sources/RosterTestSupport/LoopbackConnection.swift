@@ -21,7 +21,20 @@ public final class LoopbackConnection: @unchecked Sendable {
     /// Connects to 127.0.0.1:`port`; each `receive` waits at most `receiveTimeout` (long: with every suite running
     /// at once on two cores a server may take seconds to answer; only a failing test waits it out).
     public init(port: Int, receiveTimeout: Duration = .seconds(15)) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = try Self.connectedSocket(port: port)
+        let (seconds, attoseconds) = receiveTimeout.components
+        var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// A socket connected to 127.0.0.1:`port`, or an error with the socket already closed. Not done in `init`: a class
+    /// initializer that throws once every property is set still runs `deinit`, and that second close reached whatever
+    /// descriptor another thread had opened meanwhile under the same number (a refused connect is common here: the
+    /// CLI tests poll a port until `roster serve` listens). Whole test runs were seen waiting for ever so, tests stuck
+    /// with no database connection left.
+    private static func connectedSocket(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw NotConnected() }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -33,9 +46,7 @@ public final class LoopbackConnection: @unchecked Sendable {
             closeDescriptor(fd)
             throw NotConnected()
         }
-        let (seconds, attoseconds) = receiveTimeout.components
-        var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        return fd
     }
 
     // The descriptor is released only here, when nothing can use it any more. Closing it earlier, while another
