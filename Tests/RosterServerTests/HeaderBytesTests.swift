@@ -15,7 +15,7 @@ extension ServerSuite {
         }
 
         /// Runs `body` with the port of a live Roster (a real listening socket: these bytes never reach a router).
-        static func live(_ body: @Sendable (Int) async throws -> Void) async throws {
+        static func live(_ body: @escaping @Sendable (Int) async throws -> Void) async throws {
             let postgres = try TestPostgres.require()
             let url = try await postgres.freshDatabase()
             var configuration = RosterConfiguration(host: "127.0.0.1", port: 0, databaseURL: url, logLevel: .critical, databaseMaxConnections: 2)

@@ -24,7 +24,7 @@ extension ServerSuite {
 
         /// A Roster trusting one issuer whose JWKS is served on loopback, mapping its "groups" claim value "roster-auditors" to
         /// `auditor`, and matching its `sub` to the externalId of the default tenant's users.
-        func run(_ body: @Sendable (Roster, TestIssuerKey) async throws -> Void) async throws {
+        func run(_ body: @escaping @Sendable (Roster, TestIssuerKey) async throws -> Void) async throws {
             let key = TestIssuerKey.es256()
             try await JWKSServer.run(publishing: [key]) { _, url in
                 try await Roster.run(configure: { configuration in

@@ -22,7 +22,7 @@ extension ServerSuite {
         }
 
         /// A Roster trusting one issuer whose "groups" claim values "roster-admins" and "roster-viewers" map to `admin` and `viewer`.
-        func run(_ body: @Sendable (Roster, TestIssuerKey) async throws -> Void) async throws {
+        func run(_ body: @escaping @Sendable (Roster, TestIssuerKey) async throws -> Void) async throws {
             let key = TestIssuerKey.es256()
             try await JWKSServer.run(publishing: [key]) { _, url in
                 try await Roster.run(configure: { configuration in

@@ -160,7 +160,7 @@ extension ServerSuite {
                 configuration.identity.trustedIssuers = try Self.issuers(url, [(Self.issuer, "")])
                 let token = key.token(Self.claims())
                 let app = try buildApplication(configuration, logger: logger)
-                try await app.test(.router) { client in
+                try await testApplication(app, .router) { client in
                     try await client.execute(uri: "/api/v1/audit", method: .get, headers: [.authorization: "Bearer \(token)"]) { response in
                         #expect(response.status == .unauthorized)
                         let body = String(buffer: response.body)

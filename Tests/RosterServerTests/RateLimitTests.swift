@@ -16,7 +16,7 @@ extension HTTPField.Name {
 extension Roster {
     /// Runs with the given default limits (nil: off).
     static func run(
-        scim: RateLimitPolicy?, admin: RateLimitPolicy?, refresh: Duration = .seconds(2), _ body: @Sendable (Roster) async throws -> Void
+        scim: RateLimitPolicy?, admin: RateLimitPolicy?, refresh: Duration = .seconds(2), _ body: @escaping @Sendable (Roster) async throws -> Void
     ) async throws {
         try await run(configure: { configuration in
             configuration.rateLimits.scim = scim

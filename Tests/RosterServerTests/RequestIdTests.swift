@@ -72,7 +72,7 @@ extension ServerSuite {
             var configuration = RosterConfiguration(databaseURL: url, databaseMaxConnections: 2)
             configuration.secrets = TestSecrets.atRest
             let app = try buildApplication(configuration, logger: logger)
-            try await app.test(.router) { client in
+            try await testApplication(app, .router) { client in
                 try await client.execute(
                     uri: "/scim/v2/Users", method: .get,
                     headers: [.authorization: "Bearer \(token)", .init("X-Request-Id")!: "req-logs-1"]

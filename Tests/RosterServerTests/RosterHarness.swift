@@ -28,7 +28,7 @@ struct Roster: Sendable {
     /// Runs `body` against a Roster on its own database; `live`: on a socket on 127.0.0.1, through its channel handlers.
     static func run(
         schemasDirectory: String? = nil, live: Bool = false, configure: (inout RosterConfiguration) -> Void = { _ in },
-        _ body: @Sendable (Roster) async throws -> Void
+        _ body: @escaping @Sendable (Roster) async throws -> Void
     ) async throws {
         let postgres = try TestPostgres.require()
         let url = try await postgres.freshDatabase()
@@ -43,17 +43,17 @@ struct Roster: Sendable {
         configure(&configuration)
         try await prepareStoredSecrets(configuration, logger: postgres.logger)
         let app = try buildApplication(configuration, logger: postgres.logger)
-        try await app.test(live ? .live : .router) { client in
+        try await testApplication(app, live ? .live : .router) { client in
             try await body(Roster(client: client, databaseURL: url, scimToken: token, adminKey: key, bootstrapKey: bootstrap, port: client.port))
         }
     }
 
     /// A second application instance on this Roster's database (a replica: its own pool, its own LISTEN
     /// connection, its own caches), with the same credentials, for as long as `body` runs.
-    func replica(_ body: @Sendable (Roster) async throws -> Void) async throws {
+    func replica(_ body: @escaping @Sendable (Roster) async throws -> Void) async throws {
         let postgres = try TestPostgres.require()
         let app = try buildApplication(Self.configuration(url: databaseURL, bootstrap: bootstrapKey), logger: postgres.logger)
-        try await app.test(.router) { client in
+        try await testApplication(app, .router) { client in
             try await body(Roster(client: client, databaseURL: databaseURL, scimToken: scimToken, adminKey: adminKey, bootstrapKey: bootstrapKey))
         }
     }
@@ -201,4 +201,59 @@ struct Reply: Sendable {
         #expect(self.status == status, "\(body)", sourceLocation: sourceLocation)
         #expect(json["error"]?["message"]?.stringValue?.isEmpty == false, "\(body)", sourceLocation: sourceLocation)
     }
+}
+
+enum ApplicationTestEvent: Sendable {
+    case bodyDone((any Error)?)
+    case finished((any Error)?)
+    case outOfTime
+}
+
+/// `app.test(mode, body)`, except that once `body` is done the application gets `grace` to stop, and is left behind
+/// (with a line saying so) if it has not: the test's outcome is `body`'s. Whole-suite runs were seen hanging for
+/// ever, a few times in ten, on an application whose service group never finished stopping after its test had
+/// passed: once its database pool, its connections all closed already. Until that is found, a stuck stop costs
+/// the run `grace`, not the run.
+func testApplication<App: ApplicationProtocol & Sendable>(
+    _ app: App, _ mode: TestingSetup, grace: Duration = .seconds(120),
+    _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void
+) async throws {
+    let (events, emit) = AsyncStream.makeStream(of: ApplicationTestEvent.self)
+    let running = Task {
+        do {
+            try await app.test(mode) { client in
+                do {
+                    try await body(client)
+                    emit.yield(.bodyDone(nil))
+                } catch {
+                    emit.yield(.bodyDone(error))
+                    throw error
+                }
+            }
+            emit.yield(.finished(nil))
+        } catch {
+            emit.yield(.finished(error))
+        }
+    }
+    var timer: Task<Void, Never>?
+    defer { timer?.cancel() }
+    var bodyError: (any Error)?
+    for await event in events {
+        switch event {
+        case .bodyDone(let error):
+            bodyError = error
+            timer = Task {
+                try? await Task.sleep(for: grace)
+                emit.yield(.outOfTime)
+            }
+        case .finished(let error):
+            if let error { throw error }
+            return
+        case .outOfTime:
+            print("roster test harness: \(Test.current?.name ?? "a test")'s application did not stop within \(grace) of its body's end; left running")
+            if let bodyError { throw bodyError }
+            return
+        }
+    }
+    _ = running
 }

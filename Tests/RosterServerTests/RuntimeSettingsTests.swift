@@ -207,7 +207,7 @@ extension ServerSuite {
                 configuration.webhooksEnabled = false
                 configuration.secrets = TestSecrets.atRest
                 let app = try buildApplication(configuration, logger: try TestPostgres.require().logger)
-                try await app.test(.router) { client in
+                try await testApplication(app, .router) { client in
                     let other = Roster(
                         client: client, databaseURL: roster.databaseURL, scimToken: roster.scimToken, adminKey: roster.adminKey,
                         bootstrapKey: roster.bootstrapKey)
