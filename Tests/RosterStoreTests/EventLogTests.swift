@@ -199,6 +199,37 @@ extension StoreSuite {
             }
         }
 
+        @Test("tenants are numbered apart: a stamp or a read of one tenant never numbers, shows or shifts another's events")
+        func tenantsApart() async throws {
+            let url = try await TestPostgres.require().freshDatabase()
+            let logger = try TestPostgres.require().logger
+            try await withStore(url: url) { db in
+                let a = try #require(try await TenantRepository(database: db).find("default")).id
+                let b = try await TenantRepository(database: db).create(name: "tenant-b", by: .system).id
+                let log = EventLog(database: db)
+                try await db.withConnection { connection in
+                    for n in 0..<5 {
+                        try await Self.append("a\(n)", tenant: a, on: connection, logger: logger)
+                        try await Self.append("b\(n)", tenant: b, on: connection, logger: logger)
+                    }
+                }
+                // A stamp of A, and A's readers (which stamp A first), leave B's events unnumbered and unseen.
+                #expect(try await log.stamp(tenant: a) == [a: 5])
+                let seenByA = try await Self.read(log, tenant: a)
+                #expect(seenByA.map(\.0) == Array(1...5))
+                #expect(seenByA.map(\.1) == (0..<5).map { "a\($0)" })
+                let unnumbered = try await db.query("SELECT count(*) FROM events WHERE tenant_id = \(b) AND seq IS NULL").first?.decode(Int.self)
+                #expect(unnumbered == 5, "a stamp of tenant A numbered tenant B's events")
+                #expect(try await log.read(tenant: b, .init(), stampFirst: false).isEmpty)
+                // B's numbers start at 1 whatever A has; a cursor of A's (5) read against B skips nothing of B's.
+                let seenByB = try await Self.read(log, tenant: b)
+                #expect(seenByB.map(\.0) == Array(1...5))
+                #expect(seenByB.map(\.1) == (0..<5).map { "b\($0)" })
+                #expect(try await Self.read(log, tenant: b, after: 5).isEmpty)
+                #expect(try await Self.read(log, tenant: a, after: 5).isEmpty)
+            }
+        }
+
         static func waitForLockWait(_ db: RosterDatabase) async throws {
             for _ in 0..<250 {
                 let rows = try await db.query(
