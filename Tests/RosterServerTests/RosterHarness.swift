@@ -30,6 +30,24 @@ struct Roster: Sendable {
         schemasDirectory: String? = nil, live: Bool = false, configure: (inout RosterConfiguration) -> Void = { _ in },
         _ body: @escaping @Sendable (Roster) async throws -> Void
     ) async throws {
+        // At most 32 applications at once: hundreds of tests start together, and each application's pool and
+        // LISTEN connections, times hundreds, passed the cluster's 1000 connections ("too many clients": 503s).
+        await applicationSlots.acquire()
+        do {
+            try await runInSlot(schemasDirectory: schemasDirectory, live: live, configure: configure, body)
+        } catch {
+            await applicationSlots.release()
+            throw error
+        }
+        await applicationSlots.release()
+    }
+
+    static let applicationSlots = TestSlots(32)
+
+    private static func runInSlot(
+        schemasDirectory: String?, live: Bool, configure: (inout RosterConfiguration) -> Void,
+        _ body: @escaping @Sendable (Roster) async throws -> Void
+    ) async throws {
         let postgres = try TestPostgres.require()
         let url = try await postgres.freshDatabase()
         let (token, key) = try await withDatabase(url: url, logger: postgres.logger) { db in
