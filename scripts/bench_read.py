@@ -3,9 +3,9 @@
 
 Usage: python3 scripts/bench_read.py [--roster .build/release/roster] [--users 10000] [--seconds 10] [--perf]
 
-Starts `roster dev` (use a release build), seeds users with psql, runs `pgbench -S` (its tables made in
-the dev database) and `wrk -t2 -c32` on one user, and prints both rates and their ratio (the issue's
-target: GET by id >= 0.25 x pgbench -S). With --perf, records roster with `perf record -g` while wrk
+Starts `roster serve` (use a release build) with rate limits off on a throwaway PostgreSQL (bench_peer.py's
+helpers), seeds users with psql, runs `pgbench -S` (its tables made in roster's database) and `wrk -t2 -c32`
+on one user, and prints both rates and their ratio (the issue's target: GET by id >= 0.25 x pgbench -S). With --perf, records roster with `perf record -g` while wrk
 runs and prints `perf report --no-children --percent-limit 1` (the top frames). Loopback only; stops
 everything it started.
 """
@@ -18,11 +18,13 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 from bench_scim import SEED
-from devserver import roster_dev
+from bench_peer import Cluster, roster_server
 
 
 def main() -> int:
@@ -31,7 +33,6 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--port", type=int, default=18191)
     parser.add_argument("--perf", action="store_true", help="profile roster while wrk runs")
     parser.add_argument("--perf-lines", type=int, default=60)
     args = parser.parse_args()
@@ -40,11 +41,12 @@ def main() -> int:
             print(f"bench: {tool} is needed")
             return 1
 
-    # `roster dev` keeps its default SCIM rate limit (3 000 requests per 60 s per token; it reads no ROSTER_RATE_LIMIT_*):
-    # wrk passes it within seconds and the rest are 429s, which the check below reports. Until this script runs
-    # `roster serve` with limits off, as bench_peer.py does, its figures are not GET by id's.
-    with roster_dev(args.roster, args.port) as (proc, banner):
-        db = banner["db"]
+    # `roster serve` with rate limits off, as bench_peer.py starts it: `roster dev` keeps its default SCIM limit
+    # (3 000 requests per 60 s per token), which wrk passes within seconds, and the rest were 429s.
+    with tempfile.TemporaryDirectory() as folder, Cluster() as cluster, \
+            roster_server(args.roster, cluster, Path(folder)) as (proc, port, token):
+        db = cluster.url("roster")
+        banner = {"base": f"http://127.0.0.1:{port}/scim/v2", "token": token}
         subprocess.run(["psql", db, "-q", "-v", "ON_ERROR_STOP=1", "-c", SEED.format(count=args.users),
                         "-c", "VACUUM ANALYZE users"], check=True)
         subprocess.run(["pgbench", "-i", "-q", "-s", "1", db], check=True, capture_output=True)
