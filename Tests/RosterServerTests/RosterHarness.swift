@@ -237,7 +237,8 @@ func testApplication<App: ApplicationProtocol & Sendable>(
     _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void
 ) async throws {
     let (events, emit) = AsyncStream.makeStream(of: ApplicationTestEvent.self)
-    let running = Task {
+    // Not awaited: a stop that never finishes is what this leaves behind.
+    Task {
         do {
             try await app.test(mode) { client in
                 do {
@@ -273,5 +274,4 @@ func testApplication<App: ApplicationProtocol & Sendable>(
             return
         }
     }
-    _ = running
 }

@@ -13,16 +13,22 @@ extension StoreSuite {
             try await EventLog.append([event], tenant: tenant, context: ChangeContext(actor: .system), connection: connection, logger: logger)
         }
 
+        /// A fresh database's store, its default tenant's id and the suite's logger.
+        static func withDefaultTenant(_ body: @Sendable (RosterDatabase, UUID, Logger) async throws -> Void) async throws {
+            let url = try await TestPostgres.require().freshDatabase()
+            let logger = try TestPostgres.require().logger
+            try await withStore(url: url) { db in
+                try await body(db, try #require(try await TenantRepository(database: db).find("default")).id, logger)
+            }
+        }
+
         static func read(_ log: EventLog, tenant: UUID, after: Int64 = 0) async throws -> [(Int64, String)] {
             try await log.read(tenant: tenant, .init(after: after)).map { ($0.sequence, $0.data["label"]?.stringValue ?? "") }
         }
 
         @Test("two transactions that commit in the opposite order of their inserts: numbers follow commits, a resuming reader skips nothing")
         func oppositeCommitOrder() async throws {
-            let url = try await TestPostgres.require().freshDatabase()
-            let logger = try TestPostgres.require().logger
-            try await withStore(url: url) { db in
-                let tenant = try #require(try await TenantRepository(database: db).find("default")).id
+            try await Self.withDefaultTenant { db, tenant, logger in
                 let log = EventLog(database: db)
                 try await db.withConnection { first in
                     try await db.withConnection { second in
@@ -51,10 +57,7 @@ extension StoreSuite {
 
         @Test("a long transaction holds neither other writers nor readers; its events are numbered when it commits")
         func longTransaction() async throws {
-            let url = try await TestPostgres.require().freshDatabase()
-            let logger = try TestPostgres.require().logger
-            try await withStore(url: url) { db in
-                let tenant = try #require(try await TenantRepository(database: db).find("default")).id
+            try await Self.withDefaultTenant { db, tenant, logger in
                 let log = EventLog(database: db)
                 try await db.withConnection { long in
                     try await long.query("BEGIN", logger: logger)
@@ -80,10 +83,7 @@ extension StoreSuite {
         func waitedOnResource() async throws {
             // The case that rules out ordering by transaction id (0017): `bulk` writes a user first (its id is
             // the older one), then waits for `patch`, which holds the group row, to commit.
-            let url = try await TestPostgres.require().freshDatabase()
-            let logger = try TestPostgres.require().logger
-            try await withStore(url: url) { db in
-                let tenant = try #require(try await TenantRepository(database: db).find("default")).id
+            try await Self.withDefaultTenant { db, tenant, logger in
                 let group = UUID()
                 try await db.query(
                     "INSERT INTO groups (tenant_id, id, display_name, created, last_modified, body) VALUES (\(tenant), \(group), 'g', now(), now(), '{}')")
@@ -117,9 +117,7 @@ extension StoreSuite {
 
         @Test("writers of one resource: its events follow its versions")
         func oneResourceManyWriters() async throws {
-            let url = try await TestPostgres.require().freshDatabase()
-            try await withStore(url: url) { db in
-                let tenant = try #require(try await TenantRepository(database: db).find("default")).id
+            try await Self.withDefaultTenant { db, tenant, _ in
                 let users = UserRepository(database: db, resourceType: try FilterIndexTests.registry().user)
                 let user = try await users.create(tenant: tenant, body: ["userName": "shared", "title": "0"], change: ChangeContext(actor: .system))
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -145,9 +143,7 @@ extension StoreSuite {
 
         @Test("readers and stamps racing writers: every event read exactly once, numbers without a gap")
         func racingReaders() async throws {
-            let url = try await TestPostgres.require().freshDatabase()
-            try await withStore(url: url) { db in
-                let tenant = try #require(try await TenantRepository(database: db).find("default")).id
+            try await Self.withDefaultTenant { db, tenant, _ in
                 let users = UserRepository(database: db, resourceType: try FilterIndexTests.registry().user)
                 let log = EventLog(database: db)
                 let (writers, perWriter) = (3, 40)
@@ -180,10 +176,7 @@ extension StoreSuite {
 
         @Test("two stamps at once number each event once")
         func concurrentStamps() async throws {
-            let url = try await TestPostgres.require().freshDatabase()
-            let logger = try TestPostgres.require().logger
-            try await withStore(url: url) { db in
-                let tenant = try #require(try await TenantRepository(database: db).find("default")).id
+            try await Self.withDefaultTenant { db, tenant, logger in
                 let log = EventLog(database: db)
                 try await db.withConnection { connection in
                     for n in 0..<50 { try await Self.append("e\(n)", tenant: tenant, on: connection, logger: logger) }
@@ -201,10 +194,7 @@ extension StoreSuite {
 
         @Test("tenants are numbered apart: a stamp or a read of one tenant never numbers, shows or shifts another's events")
         func tenantsApart() async throws {
-            let url = try await TestPostgres.require().freshDatabase()
-            let logger = try TestPostgres.require().logger
-            try await withStore(url: url) { db in
-                let a = try #require(try await TenantRepository(database: db).find("default")).id
+            try await Self.withDefaultTenant { db, a, logger in
                 let b = try await TenantRepository(database: db).create(name: "tenant-b", by: .system).id
                 let log = EventLog(database: db)
                 try await db.withConnection { connection in
@@ -242,10 +232,7 @@ extension StoreSuite {
 
         @Test("a rolled-back change leaves no event and no gap")
         func rollback() async throws {
-            let url = try await TestPostgres.require().freshDatabase()
-            let logger = try TestPostgres.require().logger
-            try await withStore(url: url) { db in
-                let tenant = try #require(try await TenantRepository(database: db).find("default")).id
+            try await Self.withDefaultTenant { db, tenant, logger in
                 try await db.withConnection { connection in
                     try await connection.query("BEGIN", logger: logger)
                     try await Self.append("undone", tenant: tenant, on: connection, logger: logger)
