@@ -30,9 +30,6 @@ extension Request {
     func scimJSON(context: some RequestContext) async throws -> JSONValue {
         let buffer = try await body.collect(upTo: context.maxUploadSize)
         // Parsed where the bytes lie: a 16 MiB Bulk body is not copied again first.
-        return try buffer.withUnsafeReadableBytes { bytes throws(ScimError) in
-            guard let base = bytes.baseAddress, !bytes.isEmpty else { return try JSONValue.parse(Data()) }
-            return try JSONValue.parse(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: bytes.count, deallocator: .none))
-        }
+        return try buffer.withUnsafeReadableBytes { bytes throws(ScimError) in try JSONValue.parse(bytes) }
     }
 }

@@ -58,7 +58,7 @@ enum HotStatements {
 }
 
 /// A jsonb array of a user's groups.
-struct UserGroups: Codable, PostgresCodable, Sendable {
+struct UserGroups: PostgresDecodable, Sendable {
     var groups: [UserGroup]
 
     /// The groups of the user row aliased `user`, direct and through nested groups, as jsonb.
@@ -76,13 +76,18 @@ struct UserGroups: Codable, PostgresCodable, Sendable {
         """
     }
 
-    init(from decoder: any Decoder) throws {
-        groups = try decoder.singleValueContainer().decode([UserGroup].self)
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(groups)
+    init<JSONDecoder: PostgresJSONDecoder>(
+        from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat, context: PostgresDecodingContext<JSONDecoder>
+    ) throws {
+        guard case .array(let elements) = try ResourceBody.read(from: &buffer, type: type, format: format) else {
+            throw PostgresDecodingError.Code.failure
+        }
+        groups = try elements.map { element in
+            guard case .string(let text)? = element["id"], let id = UUID(uuidString: text), case .string(let display)? = element["display"],
+                case .bool(let direct)? = element["direct"]
+            else { throw PostgresDecodingError.Code.failure }
+            return UserGroup(id: id, display: display, direct: direct)
+        }
     }
 }
 

@@ -101,39 +101,26 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, Ex
 }
 
 extension JSONValue {
-    /// Parses a request body; any failure is the client's `invalidSyntax`.
+    /// Parses a request body; any failure is the client's `invalidSyntax`, saying what and where.
     public static func parse(_ data: some Collection<UInt8>) throws(ScimError) -> JSONValue {
-        try parse(Data(data))
+        let result = data.withContiguousStorageIfAvailable { bytes in
+            Result { () throws(ScimError) in try parse(UnsafeRawBufferPointer(bytes)) }
+        }
+        if let result { return try result.get() }
+        return try parse(Data(data))
     }
 
     /// As `parse(_:)`, without copying `data` first (it may be a view of a request's buffer).
     public static func parse(_ data: Data) throws(ScimError) -> JSONValue {
-        // Foundation's decoder takes `{"a":1,}`; RFC 8259 does not, and neither does Roster.
-        guard !hasTrailingComma(data) else { throw ScimError.invalidSyntax("The request body is not valid JSON (a trailing comma).") }
-        do {
-            return try JSONDecoder().decode(JSONValue.self, from: data)
-        } catch {
-            throw ScimError.invalidSyntax("The request body is not valid JSON.")
-        }
+        try data.withUnsafeBytes { bytes in Result { () throws(ScimError) in try parse(bytes) } }.get()
     }
 
-    /// Whether a `,` is followed (past whitespace) by `}` or `]` outside a string.
-    static func hasTrailingComma(_ data: some Collection<UInt8>) -> Bool {
-        var inString = false, escaped = false, afterComma = false
-        for byte in data {
-            if inString {
-                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
-                continue
-            }
-            switch byte {
-            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"): continue
-            case UInt8(ascii: "}"), UInt8(ascii: "]"): if afterComma { return true }
-            case UInt8(ascii: "\""): inString = true
-            default: break
-            }
-            afterComma = byte == UInt8(ascii: ",")
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(ScimError) -> JSONValue {
+        do {
+            return try read(bytes)
+        } catch {
+            throw ScimError.invalidSyntax("The request body is not valid JSON: \(error.description).")
         }
-        return false
     }
 
     public func encoded() -> Data {
