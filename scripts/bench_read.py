@@ -6,7 +6,7 @@ Usage: python3 scripts/bench_read.py [--roster .build/release/roster] [--users 1
 Starts `roster serve` (use a release build) with rate limits off on a throwaway PostgreSQL (bench_peer.py's
 helpers), seeds users with psql, runs `pgbench -S` (its tables made in roster's database) and `wrk -t2 -c32`
 on one user, and prints both rates and their ratio (the issue's target: GET by id >= 0.25 x pgbench -S). With --perf, records roster with `perf record -g` while wrk
-runs and prints `perf report --no-children --percent-limit 1` (the top frames). Loopback only; stops
+runs and prints the top of the profile three ways: by shared object, by function (self), by function with callees. Loopback only; stops
 everything it started.
 """
 
@@ -34,7 +34,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--perf", action="store_true", help="profile roster while wrk runs")
-    parser.add_argument("--perf-lines", type=int, default=60)
+    parser.add_argument("--perf-lines", type=int, default=25, help="rows per profile view")
+    parser.add_argument("--keep-perf", help="keep the perf recording at this path")
     args = parser.parse_args()
     for tool in ("wrk", "psql", "pgbench") + (("perf",) if args.perf else ()):
         if shutil.which(tool) is None:
@@ -89,10 +90,21 @@ def main() -> int:
         else:
             status = 0
         if record is not None:
-            report = subprocess.run(["perf", "report", "-i", data, "--no-children", "--percent-limit", "1", "--stdio"],
-                                    capture_output=True, text=True).stdout
-            print("\n".join(report.splitlines()[: args.perf_lines]))
-            os.unlink(data)
+            # Three views of one recording: where the CPU went by library, the hottest functions by their own time,
+            # and the hottest by time including what they called (what a request's stages cost).
+            views = [("by shared object", ["--no-children", "--sort", "dso"]),
+                     ("by function, self", ["--no-children", "--sort", "sym"]),
+                     ("by function, with callees", ["--children", "--sort", "sym"])]
+            for title, options in views:
+                report = subprocess.run(["perf", "report", "-i", data, "-g", "none", "--percent-limit", "1.5", "--stdio",
+                                         *options], capture_output=True, text=True).stdout
+                rows = [line for line in report.splitlines() if line.strip() and not line.startswith("#")]
+                print(f"\nperf, {title}:")
+                print("\n".join(line.rstrip()[:160] for line in rows[: args.perf_lines]))
+            if args.keep_perf:
+                shutil.move(data, args.keep_perf)
+            else:
+                os.unlink(data)
         return status
 
 

@@ -8,14 +8,22 @@ enum PresentedCredential {
         guard let header = request.headers[.authorization] else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let value = parts[1].trimmingCharacters(in: .whitespaces)
-        return value.isEmpty ? nil : value
+        let value = trimmedSpace(parts[1])
+        return value.isEmpty ? nil : String(value)
     }
 
     /// `X-Admin-API-Key: <key>`, else the bearer credential.
     static func adminKey(_ request: Request) -> String? {
-        if let key = request.headers[.adminAPIKey]?.trimmingCharacters(in: .whitespaces), !key.isEmpty { return key }
+        if let key = request.headers[.adminAPIKey].map({ trimmedSpace($0[...]) }), !key.isEmpty { return String(key) }
         return bearer(request)
+    }
+
+    /// Without the spaces and tabs around it (HTTP's optional whitespace). Foundation's `trimmingCharacters` bridges
+    /// through `NSString` on Linux: 2 % of a GET by id's CPU in `perf`, on every request.
+    static func trimmedSpace(_ text: Substring) -> Substring {
+        let isSpace = { (character: Character) in character == " " || character == "\t" }
+        guard let first = text.firstIndex(where: { !isSpace($0) }), let last = text.lastIndex(where: { !isSpace($0) }) else { return "" }
+        return text[first...last]
     }
 }
 

@@ -204,7 +204,7 @@ public enum LogFormat: String, Sendable, CaseIterable {
     /// Installs the process's log handler; call once, before the first `Logger` is made.
     public func bootstrap() {
         switch self {
-        case .text: LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        case .text: LoggingSystem.bootstrap(TextLogHandler.init)
         case .json: LoggingSystem.bootstrap(JSONLogHandler.init)
         }
     }
