@@ -126,7 +126,7 @@ let package = Package(
         ),
         .testTarget(name: "SCIMTests", dependencies: ["SCIM"]),
         .testTarget(name: "RosterStoreTests", dependencies: ["RosterStore", "RosterTestSupport"]),
-        .testTarget(name: "RosterFeedTests", dependencies: ["RosterFeed", "RosterOutbound", "RosterTestSupport"]),
+        .testTarget(name: "RosterFeedTests", dependencies: ["RosterFeed", "RosterStore", "RosterOutbound", "RosterTestSupport"]),
         .testTarget(
             name: "RosterOutboundTests",
             dependencies: ["RosterOutbound", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio")]

@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 
 from bench_scim import SEED
-from bench_peer import Cluster, roster_server
+from bench_peer import Cluster, lua_post, roster_server, wrk
 
 
 def main() -> int:
@@ -34,6 +34,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--perf", action="store_true", help="profile roster while wrk runs")
+    parser.add_argument("--post", action="store_true", help="then POST /Users for as long, profiled too when --perf")
     parser.add_argument("--perf-lines", type=int, default=25, help="rows per profile view")
     parser.add_argument("--keep-perf", help="keep the perf recording at this path")
     args = parser.parse_args()
@@ -89,23 +90,47 @@ def main() -> int:
             status = 1
         else:
             status = 0
+        if args.post:
+            # The write path: new users, each its own commit, profiled the same way.
+            post_data = f"/tmp/roster-bench-post-{os.getpid()}.perf"
+            post_record = None
+            if args.perf:
+                post_record = subprocess.Popen(["perf", "record", "-g", "-o", post_data, "-p", str(proc.pid), "--", "sleep", str(args.seconds)],
+                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            posted = wrk(port, token, lua_post("/scim/v2", "bench-post"), args.seconds, Path(folder))
+            if post_record is not None:
+                post_record.wait()
+            print(f"POST /Users        {posted.rate:>9.0f} req/s   errors {posted.errors}")
+            if posted.errors:
+                status = 1
         if record is not None:
-            # Three views of one recording: where the CPU went by library, the hottest functions by their own time,
-            # and the hottest by time including what they called (what a request's stages cost).
-            views = [("by shared object", ["--no-children", "--sort", "dso"]),
-                     ("by function, self", ["--no-children", "--sort", "sym"]),
-                     ("by function, with callees", ["--children", "--sort", "sym"])]
-            for title, options in views:
-                report = subprocess.run(["perf", "report", "-i", data, "-g", "none", "--percent-limit", "1.5", "--stdio",
-                                         *options], capture_output=True, text=True).stdout
-                rows = [line for line in report.splitlines() if line.strip() and not line.startswith("#")]
-                print(f"\nperf, {title}:")
-                print("\n".join(line.rstrip()[:160] for line in rows[: args.perf_lines]))
+            show_profile(data, args.perf_lines)
             if args.keep_perf:
                 shutil.move(data, args.keep_perf)
             else:
                 os.unlink(data)
+        if args.post and args.perf:
+            print("\nPOST /Users:")
+            show_profile(post_data, args.perf_lines)
+            if args.keep_perf:
+                shutil.move(post_data, args.keep_perf + ".post")
+            else:
+                os.unlink(post_data)
         return status
+
+
+def show_profile(data: str, lines: int) -> None:
+    """Three views of one recording: where the CPU went by library, the hottest functions by their own time, and
+    the hottest by time including what they called (what a request's stages cost)."""
+    views = [("by shared object", ["--no-children", "--sort", "dso"]),
+             ("by function, self", ["--no-children", "--sort", "sym"]),
+             ("by function, with callees", ["--children", "--sort", "sym"])]
+    for title, options in views:
+        report = subprocess.run(["perf", "report", "-i", data, "-g", "none", "--percent-limit", "1.5", "--stdio", *options],
+                                capture_output=True, text=True).stdout
+        rows = [line for line in report.splitlines() if line.strip() and not line.startswith("#")]
+        print(f"\nperf, {title}:")
+        print("\n".join(line.rstrip()[:160] for line in rows[:lines]))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,6 @@
 import Foundation
 import Logging
 import Metrics
-import NIOCore
-import PostgresNIO
 import RosterStore
 import SCIM
 import ServiceLifecycle
@@ -40,8 +38,8 @@ public struct WebhookDispatcher: Service {
     let database: RosterDatabase
     let configuration: DispatcherConfiguration
     let logger: Logger
-    /// This process's lease owner id.
-    let owner = UUID()
+    /// This process's leases (its owner id is this process's).
+    let leases: WebhookLeases
     let sender: WebhookSender
     /// The retry schedule of the next failed attempt, read at each one: the runtime settings may change it.
     let schedule: @Sendable () -> RetrySchedule
@@ -55,6 +53,7 @@ public struct WebhookDispatcher: Service {
         schedule: (@Sendable () -> RetrySchedule)? = nil
     ) {
         self.database = database
+        self.leases = WebhookLeases(database: database, owner: UUID())
         self.configuration = configuration
         self.logger = logger
         self.schedule = schedule ?? { [fixed = configuration.schedule] in fixed }
@@ -114,9 +113,7 @@ public struct WebhookDispatcher: Service {
     private func listen(_ wake: AsyncStream<Void>.Continuation) async {
         while !Task.isCancelled {
             do {
-                try await database.withConnection { connection in
-                    for try await _ in try await connection.listen(EventLog.channel) { wake.yield() }
-                }
+                try await EventLog(database: database).onStamps { wake.yield() }
             } catch {
                 if Task.isCancelled { return }
                 logger.warning("Webhook dispatcher: LISTEN failed; polling until it is back", metadata: ["error": "\(String(reflecting: type(of: error)))"])
@@ -152,17 +149,17 @@ public struct WebhookDispatcher: Service {
         }
     }
 
-    // MARK: Leases (taken by `claim`)
+    // MARK: Leases
+
+    /// Takes the lease of up to `limit` subscriptions that have an event due, none of a tenant beyond
+    /// `configuration.tenantLimit` workers (`busy`: this process's workers per tenant now).
+    func claim(limit: Int, busy: [UUID: Int]) async throws -> [Claimed] {
+        try await leases.claim(limit: limit, busy: busy, tenantLimit: configuration.tenantLimit, lease: configuration.lease, logger: logger)
+    }
 
     /// On shutdown, hands this process's subscriptions back at once instead of after the lease time.
     func releaseLeases() async {
-        _ = try? await database.query(
-            "UPDATE webhook_subscriptions SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = \(owner)")
-    }
-
-    static func interval(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        return "\(Double(seconds) + Double(attoseconds) / 1e18) seconds"
+        await leases.releaseAll()
     }
 
     // MARK: Delivery
@@ -175,7 +172,7 @@ public struct WebhookDispatcher: Service {
             while !Task.isCancelled {
                 // An admin may have changed the URL, the types or the secret, or disabled it, meanwhile.
                 if !first {
-                    guard let current = try await refreshed(subscription) else { break }
+                    guard let current = try await leases.refreshed(subscription) else { break }
                     subscription = current
                 }
                 first = false
@@ -192,41 +189,12 @@ public struct WebhookDispatcher: Service {
             }
             // Hands the lease back, unless the last attempt's statement already did: then this process may have
             // claimed the subscription again meanwhile, and a release by owner would free that new worker's lease.
-            if subscription.holdsLease { try await release(subscription) }
+            if subscription.holdsLease { try await leases.release(subscription) }
         } catch {
             logger.error(
                 "Webhook dispatcher: a subscription's work failed; its lease will lapse and it is retried",
                 metadata: ["subscription": "\(claimed.id)", "error": "\(String(reflecting: type(of: error)))"])
         }
-    }
-
-    /// The subscription as it is now, while this process holds its lease and it may still be sent to.
-    private func refreshed(_ subscription: Claimed) async throws -> Claimed? {
-        try await database.query(
-            """
-            SELECT url, event_types, \(unescaped: WebhookSecretColumns.signing())
-            FROM webhook_subscriptions
-            WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
-              AND enabled AND paused_at IS NULL
-            """
-        ).first.map { row in
-            let (url, types, secret, sealed, previous, previousSealed) = try row.decode((String, [String]?, String?, Data?, String?, Data?).self)
-            var current = subscription
-            current.url = url
-            current.types = types
-            current.secrets = try WebhookSecretColumns.reveal(
-                current: (secret, sealed), previous: (previous, previousSealed), tenant: subscription.tenant, id: subscription.id,
-                in: database.secrets)
-            return current
-        }
-    }
-
-    private func release(_ subscription: Claimed) async throws {
-        try await database.query(
-            """
-            UPDATE webhook_subscriptions SET lease_owner = NULL, lease_until = NULL
-            WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
-            """)
     }
 
     /// One event, one attempt; records it and moves the subscription on. False: stop working this subscription.
@@ -257,37 +225,11 @@ public struct WebhookDispatcher: Service {
             duration.recordMilliseconds(result.milliseconds)
         }
         let succeeded = delivery.outcome == .succeeded
-        // One statement moves the subscription on and logs the attempt. It matches nothing when this
-        // process lost the lease (another took over) or an admin disabled the subscription meanwhile:
-        // then the attempt is not recorded, and the event is sent again when it is resumed.
-        let rows = try await database.query(
-            """
-            WITH moved AS (
-                UPDATE webhook_subscriptions SET
-                    position = \(succeeded ? event.sequence : subscription.position),
-                    attempts = \(succeeded ? 0 : failures),
-                    next_attempt_at = now() + \(Self.interval(delay))::interval,
-                    enabled = enabled AND \(delivery.outcome != .disabled),
-                    disabled_reason = CASE WHEN \(delivery.outcome == .disabled) THEN 'gone' ELSE disabled_reason END,
-                    paused_at = CASE WHEN \(delivery.outcome == .failed) THEN now() ELSE paused_at END,
-                    lease_owner = CASE WHEN \(succeeded) THEN lease_owner END,
-                    lease_until = CASE WHEN \(succeeded) THEN now() + \(Self.interval(configuration.lease))::interval END
-                WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
-                  AND enabled AND paused_at IS NULL
-                RETURNING tenant_id, id
-            )
-            INSERT INTO webhook_deliveries (tenant_id, subscription_id, id, event_seq, event_id, attempt, status_code, outcome,
-                                            error, latency_ms, next_retry_at)
-            SELECT moved.tenant_id, moved.id, \(delivery.id), \(delivery.eventSequence), \(delivery.eventID), \(delivery.attempt),
-                   \(delivery.statusCode), \(delivery.outcome.rawValue), \(delivery.error), \(delivery.latencyMilliseconds),
-                   \(delivery.nextRetryAt)
-            FROM moved
-            RETURNING id
-            """)
+        let recorded = try await leases.record(delivery, of: subscription, delay: delay, lease: configuration.lease)
         // A failed attempt's statement handed the lease back. No row: disabled or paused meanwhile (the lease is
         // still this worker's, and is released as it stops) or the lease lapsed (then the release matches nothing).
-        subscription.holdsLease = succeeded || rows.isEmpty
-        guard !rows.isEmpty, succeeded else { return false }
+        subscription.holdsLease = succeeded || !recorded
+        guard recorded, succeeded else { return false }
         subscription.position = event.sequence
         subscription.attempts = 0
         return true

@@ -39,24 +39,12 @@ public struct FeedRetention: Service {
         let seconds = Double(retention.components.seconds)
         var events = 0, deliveries = 0
         while true {
-            let deleted = try await database.query(
-                """
-                DELETE FROM events WHERE pos IN (
-                    SELECT pos FROM events
-                    WHERE occurred_at < now() - make_interval(secs => \(seconds)) AND seq IS NOT NULL LIMIT \(batch))
-                RETURNING 1
-                """).count
+            let deleted = try await EventLog(database: database).deleteNumbered(olderThan: seconds, batch: batch)
             events += deleted
             if deleted < batch { break }
         }
         while true {
-            let deleted = try await database.query(
-                """
-                DELETE FROM webhook_deliveries WHERE (tenant_id, subscription_id, id) IN (
-                    SELECT tenant_id, subscription_id, id FROM webhook_deliveries
-                    WHERE attempted_at < now() - make_interval(secs => \(seconds)) LIMIT \(batch))
-                RETURNING 1
-                """).count
+            let deleted = try await WebhookSubscriptions(database: database).deleteDeliveries(olderThan: seconds, batch: batch)
             deliveries += deleted
             if deleted < batch { break }
         }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import RosterStore
 import NIOCore
 import RosterOutbound
 

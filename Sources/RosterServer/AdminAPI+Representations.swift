@@ -69,7 +69,7 @@ extension Components.Schemas.WebhookWithSecret {
 }
 
 extension Components.Schemas.WebhookDelivery {
-    init(_ delivery: RosterFeed.WebhookDelivery) {
+    init(_ delivery: RosterStore.WebhookDelivery) {
         let outcome: OutcomePayload =
             switch delivery.outcome {
             case .succeeded: .succeeded

@@ -178,7 +178,7 @@ extension AdminAPI {
         let attempt = await WebhookSender.once(
             id: eventID.lowercasedString, body: WebhookPayload.test(subscription: subscription.id), to: url, secrets: secrets,
             timeout: webhookTimeout, policy: webhookPolicy)
-        let delivery = WebhookDelivery(
+        let delivery = RosterStore.WebhookDelivery(
             eventSequence: nil, eventID: eventID, attempt: 1, statusCode: attempt.status, outcome: attempt.succeeded ? .succeeded : .failed,
             error: attempt.error, latencyMilliseconds: attempt.milliseconds, nextRetryAt: nil)
         try await webhooks.recordTest(delivery, tenant: tenant.id, subscription: subscription.id, by: AuthenticatedAdmin.auditContext())

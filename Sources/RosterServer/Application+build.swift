@@ -2,7 +2,6 @@ import Foundation
 import Hummingbird
 import Logging
 import OpenAPIHummingbird
-import PostgresNIO
 import RosterAuth
 import RosterFeed
 import RosterStore
@@ -22,13 +21,11 @@ public func buildApplication(
     }
     let url = try DatabaseURL(databaseURL)
     let pool = ConnectionPoolIdentity(maxConnections: configuration.databaseMaxConnections)
-    let client = PostgresClient(
-        configuration: url.clientConfiguration(pool: pool, statementTimeout: configuration.limits.scimStatementTimeout), backgroundLogger: logger)
     let registry = try SchemaDocuments.registry(extraDirectory: configuration.schemasDirectory)
     let metrics = configuration.metricsEnabled ? RosterMetrics() : nil
     let database = RosterDatabase(
-        client: client, logger: logger, metrics: metrics?.factory, pool: pool, statementTimeout: configuration.limits.scimStatementTimeout,
-        secrets: configuration.secrets)
+        url: url, pool: pool, statementTimeout: configuration.limits.scimStatementTimeout, secrets: configuration.secrets,
+        metrics: metrics?.factory, logger: logger)
     let settings = try RuntimeSettingsHolder(
         baseline: SettingsBaseline(configuration, logger: logger), repository: RuntimeSettingsRepository(database: database))
     let rateLimits = RateLimits(
@@ -39,10 +36,10 @@ public func buildApplication(
         database: database, registry: registry, migrator: Migrator(migrations: try Migration.bundled()), configuration: configuration,
         metrics: metrics, rateLimits: rateLimits, settings: settings, tokenCache: tokenCache)
     var services: [any Service] = [
-        client,
+        DatabaseService(database: database),
         ScimTokenCacheService(
             cache: tokenCache, tokens: ScimTokenRepository(database: database),
-            connection: try url.connectionConfiguration(applicationName: pool.applicationName + "-listen"), logger: logger),
+            endpoint: try ListenEndpoint(url: url, applicationName: pool.applicationName + "-listen"), logger: logger),
         FeedRetention(database: database, retention: configuration.eventRetention, logger: logger),
         RateLimitRefresher(rateLimits: rateLimits, logger: logger),
         RuntimeSettingsRefresher(holder: settings, interval: configuration.settingsRefreshInterval, logger: logger),
@@ -63,6 +60,17 @@ public func buildApplication(
         services: services,
         onServerRunning: { _ in await onServerRunning() },
         logger: logger)
+}
+
+/// The connection pool, as a service of the application: first to start, last to stop.
+struct DatabaseService: Service, CustomStringConvertible {
+    let database: RosterDatabase
+    /// What service-lifecycle logs at start: never the fields (the pool's configuration holds the database password).
+    var description: String { "DatabaseService" }
+
+    func run() async {
+        await database.run()
+    }
 }
 
 func buildRouter(

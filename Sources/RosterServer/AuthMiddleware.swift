@@ -1,7 +1,6 @@
 import Hummingbird
 import Logging
 import NIOCore
-import PostgresNIO
 import RosterStore
 import SCIM
 import ServiceLifecycle
@@ -118,14 +117,14 @@ struct ScimTokenCacheService: Service, CustomStringConvertible {
 
     let cache: ScimTokenCache
     let tokens: ScimTokenRepository
-    let connection: PostgresConnection.Configuration
+    let endpoint: ListenEndpoint
     let logger: Logger
     var touchInterval: Duration = .seconds(10)
 
     func run() async throws {
         await cancelWhenGracefulShutdown { [self] in
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await cache.listen(connection, logger: logger) }
+                group.addTask { await cache.listen(endpoint, logger: logger) }
                 group.addTask {
                     while !Task.isCancelled {
                         try? await Task.sleep(for: touchInterval)

@@ -3,6 +3,7 @@ import CoreMetrics
 import Hummingbird
 import Prometheus
 import RosterFeed
+import RosterStore
 
 /// One Prometheus registry per application (so tests running side by side never share counts),
 /// fed through swift-metrics. Labels are route templates and closed sets, never ids or raw paths.

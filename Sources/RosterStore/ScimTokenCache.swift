@@ -127,6 +127,11 @@ public final class ScimTokenCache: Sendable {
         state.hashByID[id] = nil
     }
 
+    /// As `listen(_:retry:logger:)`, on the connection `endpoint` names.
+    public func listen(_ endpoint: ListenEndpoint, retry: Duration = .seconds(1), logger: Logger) async {
+        await listen(endpoint.configuration, retry: retry, logger: logger)
+    }
+
     /// Evicts revoked tokens as their revocations commit, on every replica; listens again when the connection
     /// drops (clearing the cache each time it (re)subscribes). Runs until cancelled.
     /// The LISTEN has its own connection, outside the pool: it never takes a request's connection or a tenant's share.
@@ -260,5 +265,16 @@ extension CredentialCheck {
         binds.append(credential.principal.tenantID)
         binds.append(credential.principal.tokenID)
         return (PostgresQuery(unsafeSQL: wrap(query.sql, tenant: tenant, token: token), binds: binds), credential)
+    }
+}
+
+/// Where a LISTEN connects: one connection outside the pool, named `applicationName` in `pg_stat_activity`.
+public struct ListenEndpoint: Sendable, CustomStringConvertible {
+    let configuration: PostgresConnection.Configuration
+    /// Never the configuration: it holds the database password.
+    public var description: String { "ListenEndpoint" }
+
+    public init(url: DatabaseURL, applicationName: String) throws {
+        configuration = try url.connectionConfiguration(applicationName: applicationName)
     }
 }

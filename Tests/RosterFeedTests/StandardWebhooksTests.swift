@@ -1,6 +1,7 @@
 import Foundation
 import RosterFeed
 import RosterOutbound
+import RosterStore
 import Testing
 
 @Suite("Standard Webhooks signatures and the retry schedule")

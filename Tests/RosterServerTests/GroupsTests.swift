@@ -1,5 +1,6 @@
 import Foundation
 import RosterServer
+import RosterStore
 import RosterTestSupport
 import SCIM
 import Testing

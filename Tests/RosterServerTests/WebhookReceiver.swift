@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import RosterFeed
+import RosterStore
 import SCIM
 import Testing
 

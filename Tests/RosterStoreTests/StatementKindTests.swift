@@ -13,5 +13,10 @@ struct StatementKindTests {
         #expect(RosterDatabase.StatementKind("WITH s AS (UPDATE webhook_subscriptions\n SET updated = now() RETURNING *) SELECT * FROM s") == .update)
         #expect(RosterDatabase.StatementKind("WITH s AS (DELETE FROM webhook_subscriptions RETURNING *) SELECT id FROM s") == .delete)
         #expect(RosterDatabase.StatementKind("WITH RECURSIVE up(id) AS (SELECT 1) SELECT updated, last_modified FROM up") == .select)
+        #expect(RosterDatabase.StatementKind("with moved as (update webhook_subscriptions s set position = 1) insert into d select 1") == .update)
+        #expect(RosterDatabase.StatementKind("WITH x AS (SELECT 1) SELECT inserted, set_at, deleted FROM x WHERE insert_into = 1") == .select)
+        #expect(RosterDatabase.StatementKind("") == .other)
+        #expect(RosterDatabase.StatementKind("  delete FROM events") == .delete)
+        #expect(RosterDatabase.StatementKind("UPDATE groups SET version = version + 1") == .update)
     }
 }

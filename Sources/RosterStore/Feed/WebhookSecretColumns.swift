@@ -1,6 +1,5 @@
 import Foundation
 import PostgresNIO
-import RosterStore
 
 /// A subscription's secrets as its row holds them: `secret` / `previous_secret` (text, plaintext) or
 /// `secret_sealed` / `previous_secret_sealed` (sealed with the operator's key), one form each.

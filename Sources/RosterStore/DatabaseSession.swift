@@ -1,6 +1,5 @@
 import Logging
 import PostgresNIO
-import RosterStore
 
 /// Runs `body` with a PostgreSQL client that is running for exactly that long: for the CLI and migrations.
 /// `secrets` is how it stores and reads secrets; the default refuses to, for commands that touch none.

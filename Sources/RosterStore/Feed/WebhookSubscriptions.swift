@@ -1,6 +1,5 @@
 import Foundation
 import PostgresNIO
-import RosterStore
 
 /// Where a tenant's events go. The secret is not part of it: it is shown once, at creation or rotation.
 public struct WebhookSubscription: Sendable, Equatable {
@@ -269,12 +268,9 @@ public struct WebhookSubscriptions: Sendable {
     public func recordTest(_ delivery: WebhookDelivery, tenant: UUID, subscription: UUID, by context: AuditContext) async throws {
         try await database.query(
             """
-            WITH delivery AS (
-                INSERT INTO webhook_deliveries (tenant_id, subscription_id, id, event_seq, event_id, attempt, status_code, outcome,
-                                                error, latency_ms, next_retry_at)
-                VALUES (\(tenant), \(subscription), \(delivery.id), \(delivery.eventSequence), \(delivery.eventID), \(delivery.attempt),
-                        \(delivery.statusCode), \(delivery.outcome.rawValue), \(delivery.error), \(delivery.latencyMilliseconds),
-                        \(delivery.nextRetryAt))
+            WITH target AS (SELECT \(tenant)::uuid AS tenant_id, \(subscription)::uuid AS id),
+            delivery AS (
+                \(insertDelivery: delivery, from: "target")
                 RETURNING *),
             audit AS (\(audit: .webhookTestSent, by: context, from: "delivery", tenant: "tenant_id", target: "subscription_id",
                           details: "jsonb_strip_nulls(jsonb_build_object('outcome', outcome, 'status_code', status_code, 'event_id', event_id))"))
@@ -334,5 +330,18 @@ extension WebhookSubscriptions {
             let state: SubscriptionLag.State = !enabled ? .disabled : paused ? .paused : .active
             return SubscriptionLag(tenant: tenant, id: id, state: state, oldestPending: oldest)
         }
+    }
+}
+
+extension WebhookSubscriptions {
+    /// Deletes up to `batch` delivery attempts made more than `seconds` ago; returns how many went.
+    public func deleteDeliveries(olderThan seconds: Double, batch: Int) async throws -> Int {
+        try await database.query(
+            """
+            DELETE FROM webhook_deliveries WHERE (tenant_id, subscription_id, id) IN (
+                SELECT tenant_id, subscription_id, id FROM webhook_deliveries
+                WHERE attempted_at < now() - make_interval(secs => \(seconds)) LIMIT \(batch))
+            RETURNING 1
+            """).count
     }
 }

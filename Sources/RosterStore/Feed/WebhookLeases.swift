@@ -1,0 +1,198 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// A subscription whose lease this process holds, with what sending to it needs.
+public struct LeasedSubscription: Sendable {
+    public var tenant: UUID
+    public var id: UUID
+    public var url: String
+    public var types: [String]?
+    public var secrets: [WebhookSecret]
+    /// The sequence number of the last event delivered or given up.
+    public var position: Int64
+    /// Failed attempts at the event after `position`.
+    public var attempts: Int
+    /// False once a statement of this worker handed the lease back or found it lost.
+    public var holdsLease = true
+}
+
+/// The dispatcher's statements: leases on subscriptions (a row lease, `lease_owner` and `lease_until`, taken with
+/// `FOR UPDATE SKIP LOCKED`), and each attempt recorded with the subscription moved on, in one statement.
+public struct WebhookLeases: Sendable {
+    let database: RosterDatabase
+    /// This process's lease owner id.
+    public let owner: UUID
+
+    public init(database: RosterDatabase, owner: UUID) {
+        self.database = database
+        self.owner = owner
+    }
+
+    /// Takes the lease (for `lease`) of up to `limit` subscriptions that have an event due, none of a tenant beyond
+    /// `tenantLimit` workers (`busy`: this process's workers per tenant now). Free workers go to tenants in turn:
+    /// each tenant's next subscription is ranked by how many workers that tenant would then hold. A subscription
+    /// whose secret does not open is logged and left out (its lease lapses and it is tried again).
+    public func claim(limit: Int, busy: [UUID: Int], tenantLimit cap: Int, lease: Duration, logger: Logger) async throws -> [LeasedSubscription] {
+        let tenants = Array(busy.keys), workers = tenants.map { busy[$0] ?? 0 }
+        // Per tenant with events and subscriptions, below its cap: its oldest due subscriptions, read from
+        // (tenant_id, next_attempt_at) only as far as its remaining share, so a tenant with thousands due costs
+        // no more than one with a few. `position < last_seq` skips idle subscriptions without touching events;
+        // the LATERAL ... LIMIT 1 probes events by (tenant_id, seq), which an EXISTS let the planner turn into
+        // a scan of all the tenant's events. FOR UPDATE cannot sit beside a window function, so the rows are
+        // locked (and their lease checked again, should another process have taken one meanwhile) a level up.
+        let rows = try await database.query(
+            """
+            UPDATE webhook_subscriptions s SET lease_owner = \(owner), lease_until = now() + \(Self.interval(lease))::interval
+            FROM (
+                SELECT w.tenant_id, w.id FROM webhook_subscriptions w
+                JOIN (
+                    SELECT c.tenant_id, c.id, c.next_attempt_at,
+                           t.workers + row_number() OVER (PARTITION BY c.tenant_id ORDER BY c.next_attempt_at, c.id) AS slot
+                    FROM (
+                        SELECT q.tenant_id, q.last_seq, coalesce(b.workers, 0) AS workers
+                        FROM event_sequences q
+                        LEFT JOIN unnest(\(tenants)::uuid[], \(workers)::bigint[]) AS b (tenant_id, workers) ON b.tenant_id = q.tenant_id
+                        WHERE coalesce(b.workers, 0) < \(cap)
+                          AND q.tenant_id IN (SELECT tenant_id FROM webhook_subscriptions WHERE enabled AND paused_at IS NULL)
+                    ) t
+                    CROSS JOIN LATERAL (
+                        SELECT d.tenant_id, d.id, d.next_attempt_at FROM webhook_subscriptions d
+                        CROSS JOIN LATERAL (
+                            SELECT FROM events e
+                            WHERE e.tenant_id = d.tenant_id AND e.seq > d.position AND (d.event_types IS NULL OR e.type = ANY(d.event_types))
+                            LIMIT 1
+                        ) pending
+                        WHERE d.tenant_id = t.tenant_id AND d.enabled AND d.paused_at IS NULL AND d.next_attempt_at <= now()
+                          AND (d.lease_until IS NULL OR d.lease_until < now()) AND d.position < t.last_seq
+                        ORDER BY d.next_attempt_at, d.id
+                        LIMIT \(cap) - t.workers
+                    ) c
+                ) ranked ON w.tenant_id = ranked.tenant_id AND w.id = ranked.id
+                WHERE w.enabled AND w.paused_at IS NULL AND w.next_attempt_at <= now()
+                  AND (w.lease_until IS NULL OR w.lease_until < now())
+                -- The next worker goes to the tenant that would then hold the fewest; among equals, the longest due.
+                ORDER BY ranked.slot, ranked.next_attempt_at, w.tenant_id
+                LIMIT \(limit)
+                FOR UPDATE OF w SKIP LOCKED
+            ) due
+            WHERE s.tenant_id = due.tenant_id AND s.id = due.id
+            RETURNING s.tenant_id, s.id, s.url, s.event_types, s.position, s.attempts, \(unescaped: WebhookSecretColumns.signing("s"))
+            """)
+        return try rows.compactMap { row in
+            let (tenant, id, url, types, position, attempts, secret, sealed, previous, previousSealed) = try row.decode(
+                (UUID, UUID, String, [String]?, Int64, Int, String?, Data?, String?, Data?).self)
+            do {
+                let secrets = try WebhookSecretColumns.reveal(
+                    current: (secret, sealed), previous: (previous, previousSealed), tenant: tenant, id: id, in: database.secrets)
+                return LeasedSubscription(tenant: tenant, id: id, url: url, types: types, secrets: secrets, position: position, attempts: attempts)
+            } catch let error as SecretsAtRestError {
+                // One subscription whose secret does not open must not stop the others.
+                logger.error("Webhook dispatcher: a subscription's signing secret cannot be read", metadata: [
+                    "subscription": "\(id)", "error": "\(error.description)"])
+                return nil
+            }
+        }
+    }
+
+    /// The subscription as it is now, while this process holds its lease and it may still be sent to
+    /// (an admin may have changed the URL, the types or the secret, or disabled it, meanwhile).
+    public func refreshed(_ subscription: LeasedSubscription) async throws -> LeasedSubscription? {
+        try await database.query(
+            """
+            SELECT url, event_types, \(unescaped: WebhookSecretColumns.signing())
+            FROM webhook_subscriptions
+            WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
+              AND enabled AND paused_at IS NULL
+            """
+        ).first.map { row in
+            let (url, types, secret, sealed, previous, previousSealed) = try row.decode((String, [String]?, String?, Data?, String?, Data?).self)
+            var current = subscription
+            current.url = url
+            current.types = types
+            current.secrets = try WebhookSecretColumns.reveal(
+                current: (secret, sealed), previous: (previous, previousSealed), tenant: subscription.tenant, id: subscription.id,
+                in: database.secrets)
+            return current
+        }
+    }
+
+    /// Hands one lease back, if this process still holds it.
+    public func release(_ subscription: LeasedSubscription) async throws {
+        try await database.query(
+            """
+            UPDATE webhook_subscriptions SET lease_owner = NULL, lease_until = NULL
+            WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
+            """)
+    }
+
+    /// On shutdown, hands every lease of this process back at once instead of after the lease time.
+    public func releaseAll() async {
+        _ = try? await database.query(
+            "UPDATE webhook_subscriptions SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = \(owner)")
+    }
+
+    /// Records one attempt and moves the subscription on, in one statement: after a success, past the event with
+    /// the lease renewed for `lease`; after a failure, to its next attempt in `delay` with the lease handed back
+    /// (and disabled on `.disabled`, paused on `.failed`). False when it matched nothing: this process lost the
+    /// lease (another took over) or an admin disabled or paused the subscription meanwhile; then the attempt is
+    /// not recorded, and the event is sent again when it is resumed.
+    public func record(_ delivery: WebhookDelivery, of subscription: LeasedSubscription, delay: Duration, lease: Duration) async throws -> Bool {
+        let succeeded = delivery.outcome == .succeeded
+        return !(try await database.query(
+            """
+            WITH moved AS (
+                UPDATE webhook_subscriptions SET
+                    position = \(succeeded ? delivery.eventSequence ?? subscription.position : subscription.position),
+                    attempts = \(succeeded ? 0 : delivery.attempt),
+                    next_attempt_at = now() + \(Self.interval(delay))::interval,
+                    enabled = enabled AND \(delivery.outcome != .disabled),
+                    disabled_reason = CASE WHEN \(delivery.outcome == .disabled) THEN 'gone' ELSE disabled_reason END,
+                    paused_at = CASE WHEN \(delivery.outcome == .failed) THEN now() ELSE paused_at END,
+                    lease_owner = CASE WHEN \(succeeded) THEN lease_owner END,
+                    lease_until = CASE WHEN \(succeeded) THEN now() + \(Self.interval(lease))::interval END
+                WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
+                  AND enabled AND paused_at IS NULL
+                RETURNING tenant_id, id
+            )
+            \(insertDelivery: delivery, from: "moved")
+            RETURNING id
+            """)).isEmpty
+    }
+
+    static func interval(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        return "\(Double(seconds) + Double(attoseconds) / 1e18) seconds"
+    }
+}
+
+extension PostgresQuery.StringInterpolation {
+    /// The one INSERT of a delivery attempt, for the subscriptions of `source` (a CTE or subquery with the columns
+    /// `tenant_id` and `id`): the dispatcher's attempts and the test sends both write it.
+    mutating func appendInterpolation(insertDelivery delivery: WebhookDelivery, from source: String) {
+        appendLiteral(
+            """
+            INSERT INTO webhook_deliveries (tenant_id, subscription_id, id, event_seq, event_id, attempt, status_code, outcome,
+                                            error, latency_ms, next_retry_at)
+            SELECT \(source).tenant_id, \(source).id, 
+            """)
+        appendInterpolation(delivery.id)
+        appendLiteral(", ")
+        appendInterpolation(delivery.eventSequence)
+        appendLiteral(", ")
+        appendInterpolation(delivery.eventID)
+        appendLiteral(", ")
+        appendInterpolation(delivery.attempt)
+        appendLiteral(", ")
+        appendInterpolation(delivery.statusCode)
+        appendLiteral(", ")
+        appendInterpolation(delivery.outcome.rawValue)
+        appendLiteral(", ")
+        appendInterpolation(delivery.error)
+        appendLiteral(", ")
+        appendInterpolation(delivery.latencyMilliseconds)
+        appendLiteral(", ")
+        appendInterpolation(delivery.nextRetryAt)
+        appendLiteral(" FROM \(source)")
+    }
+}
