@@ -112,12 +112,12 @@ public struct GroupRepository: Sendable {
                 DELETE FROM group_members WHERE tenant_id = \(tenant) AND group_id = \(group) AND member_id = ANY(\(ids))
                 RETURNING member_id, member_type
                 """, logger: logger)
-            for try await (id, type) in rows.decode((UUID, String).self) { delta.remove(id, MemberType(rawValue: type) ?? .user) }
+            for try await (id, type) in rows.decode((UUID, MemberType).self) { delta.remove(id, type) }
         case .removeAll:
             let rows = try await connection.query(
                 "DELETE FROM group_members WHERE tenant_id = \(tenant) AND group_id = \(group) RETURNING member_id, member_type",
                 logger: logger)
-            for try await (id, type) in rows.decode((UUID, String).self) { delta.remove(id, MemberType(rawValue: type) ?? .user) }
+            for try await (id, type) in rows.decode((UUID, MemberType).self) { delta.remove(id, type) }
         case .replace(let members):
             let existing = Set(try await connection.query(
                 "SELECT member_id FROM group_members WHERE tenant_id = \(tenant) AND group_id = \(group)", logger: logger
@@ -306,9 +306,9 @@ public struct GroupRepository: Sendable {
             INSERT INTO group_members (tenant_id, group_id, member_id, member_type)
             SELECT \(tenant), \(group), m.id, m.type FROM unnest(\(ids)::uuid[], \(types)::text[]) AS m(id, type)
             ON CONFLICT DO NOTHING
-            RETURNING member_id
+            RETURNING member_id, member_type
             """, logger: logger)
-        for try await id in rows.decode(UUID.self) { delta.add(id, found[id] ?? .user) }
+        for try await (id, type) in rows.decode((UUID, MemberType).self) { delta.add(id, type) }
     }
 
     /// Removes a deleted resource from every group it belonged to, and bumps those groups' version;
@@ -351,8 +351,8 @@ public struct GroupRepository: Sendable {
             ORDER BY m.group_id, m.member_id
             """, logger: logger)
         var result: [UUID: [GroupMember]] = [:]
-        for try await (group, id, type, display) in rows.decode((UUID, UUID, String, String?).self) {
-            result[group, default: []].append(GroupMember(id: id, type: MemberType(rawValue: type) ?? .user, display: display))
+        for try await (group, id, type, display) in rows.decode((UUID, UUID, MemberType, String?).self) {
+            result[group, default: []].append(GroupMember(id: id, type: type, display: display))
         }
         return result
     }

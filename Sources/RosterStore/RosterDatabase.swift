@@ -207,36 +207,39 @@ public enum StoreError: Error, Sendable, Equatable {
     }
 
     init(translating error: any Error) {
-        if let psql = error as? PSQLError {
-            if let code = psql.serverInfo?[.sqlState], code == "23505" {
-                self = .uniqueness(constraint: psql.serverInfo?[.constraintName] ?? "unique")
-                return
-            }
-            // Class 22 is "data exception": a value PostgreSQL cannot take, from a client's input.
-            if let code = psql.serverInfo?[.sqlState], code.hasPrefix("22") {
-                self = .invalidValue(psql.serverInfo?[.message] ?? "invalid value")
-                return
-            }
-            // 54000 program_limit_exceeded: an index entry over its size limit, from a value the client sent too long.
-            if let code = psql.serverInfo?[.sqlState], code == "54000" {
-                self = .invalidValue(psql.serverInfo?[.message] ?? "a value is too long")
-                return
-            }
-            if let code = psql.serverInfo?[.sqlState], code == "57014" {
-                self = .statementTimeout
-                return
-            }
-            if psql.serverInfo == nil {
-                self = .unavailable("database connection failed (\(psql.code))")
-                return
-            }
-        }
-        if let psql = error as? PSQLError, let info = psql.serverInfo {
-            // SQLSTATE and the server's message, to tell a broken query from a broken database.
-            self = .unavailable("SQLSTATE \(info[.sqlState] ?? "?"): \(info[.message] ?? "")")
+        guard let psql = error as? PSQLError else {
+            self = .unavailable(String(describing: error))
             return
         }
-        self = .unavailable(String(describing: error))
+        guard let info = psql.serverInfo, let state = info[.sqlState] else {
+            self = .unavailable("database connection failed (\(psql.code))")
+            return
+        }
+        let code = PostgresError.Code(raw: state)
+        switch code {
+        case .uniqueViolation:
+            self = .uniqueness(constraint: info[.constraintName] ?? "unique")
+        case .foreignKeyViolation:
+            // A row the write refers to is gone (deleted by another request meanwhile) or never was: the client's
+            // reference, not the database's failure.
+            self = .invalidReference("A resource this change refers to does not exist (\(info[.constraintName] ?? "a reference")).")
+        case .programLimitExceeded:
+            // An index entry over its size limit, from a value the client sent too long.
+            self = .invalidValue(info[.message] ?? "a value is too long")
+        case .queryCanceled:
+            self = .statementTimeout
+        case _ where Self.isDataException(code):
+            // A value PostgreSQL cannot take, from a client's input.
+            self = .invalidValue(info[.message] ?? "invalid value")
+        default:
+            // SQLSTATE and the server's message, to tell a broken query from a broken database.
+            self = .unavailable("SQLSTATE \(state): \(info[.message] ?? "")")
+        }
+    }
+
+    /// Class 22, data exception (`22000` and its subclasses: a value out of range, malformed, too long, …).
+    static func isDataException(_ code: PostgresError.Code) -> Bool {
+        code.raw.hasPrefix(String(PostgresError.Code.dataException.raw.prefix(2)))
     }
 }
 

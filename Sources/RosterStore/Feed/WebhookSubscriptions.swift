@@ -288,10 +288,10 @@ public struct WebhookSubscriptions: Sendable {
             """
         ).map { row in
             let (id, seq, event, attempt, at, status, outcome, error, latency, next) = try row.decode(
-                (UUID, Int64?, UUID, Int, Date, Int?, String, String?, Int, Date?).self)
+                (UUID, Int64?, UUID, Int, Date, Int?, WebhookDelivery.Outcome, String?, Int, Date?).self)
             return WebhookDelivery(
                 id: id, eventSequence: seq, eventID: event, attempt: attempt, attemptedAt: at, statusCode: status,
-                outcome: WebhookDelivery.Outcome(rawValue: outcome) ?? .failed, error: error, latencyMilliseconds: latency, nextRetryAt: next)
+                outcome: outcome, error: error, latencyMilliseconds: latency, nextRetryAt: next)
         }
     }
 }

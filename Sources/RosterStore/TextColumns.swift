@@ -1,0 +1,27 @@
+import PostgresNIO
+import SCIM
+
+/// An enum stored as its raw text. A value the enum does not know is a decoding error, never a default: a row
+/// that says something Roster cannot read must not be read as something else.
+public protocol TextColumn: RawRepresentable, PostgresCodable where RawValue == String {}
+
+extension TextColumn {
+    public static var psqlType: PostgresDataType { .text }
+    public static var psqlFormat: PostgresFormat { .binary }
+
+    public func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
+        buffer.writeString(rawValue)
+    }
+
+    public init<JSONDecoder: PostgresJSONDecoder>(
+        from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat, context: PostgresDecodingContext<JSONDecoder>
+    ) throws {
+        guard let value = Self(rawValue: try String(from: &buffer, type: type, format: format, context: context)) else {
+            throw PostgresDecodingError.Code.failure
+        }
+        self = value
+    }
+}
+
+extension MemberType: TextColumn {}
+extension WebhookDelivery.Outcome: TextColumn {}

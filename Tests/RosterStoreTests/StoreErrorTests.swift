@@ -1,0 +1,51 @@
+import PostgresNIO
+import RosterStore
+import RosterTestSupport
+import Testing
+
+extension StoreSuite {
+    @Suite("PostgreSQL's refusals become StoreErrors by their SQLSTATE: the client's mistakes apart from the database's failures")
+    struct StoreErrorTests {
+        static let setup = [
+            "CREATE TABLE parent (id int PRIMARY KEY)",
+            "CREATE TABLE child (id int PRIMARY KEY, parent int REFERENCES parent (id), code varchar(3), note text)",
+            "CREATE INDEX child_note ON child (note)",
+            "INSERT INTO parent VALUES (1)",
+            "INSERT INTO child VALUES (1, 1, 'a', 'n')",
+        ]
+
+        static func kind(_ error: StoreError) -> String {
+            switch error {
+            case .uniqueness(let constraint): "uniqueness \(constraint)"
+            case .invalidReference: "invalidReference"
+            case .invalidValue: "invalidValue"
+            case .notFound: "notFound"
+            case .statementTimeout: "statementTimeout"
+            case .unavailable: "unavailable"
+            }
+        }
+
+        @Test("each class of refusal", arguments: [
+            ("INSERT INTO child VALUES (1, 1, 'b', 'n')", "uniqueness child_pkey"),  // 23505
+            ("INSERT INTO child VALUES (2, 99, 'b', 'n')", "invalidReference"),  // 23503: no parent 99
+            ("DELETE FROM parent WHERE id = 1", "invalidReference"),  // 23503: a child still refers to it
+            ("INSERT INTO child VALUES (3, 1, 'abcd', 'n')", "invalidValue"),  // 22001: too long for varchar(3)
+            ("SELECT 1 / 0", "invalidValue"),  // 22012
+            ("SELECT 'x'::int", "invalidValue"),  // 22P02
+            ("INSERT INTO child VALUES (4, 1, 'c', (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 400) i))", "invalidValue"),  // 54000
+            ("SELECT * FROM no_such_table", "unavailable"),  // 42P01: Roster's own query is broken, not the client's
+        ])
+        func refusal(statement: String, expected: String) async throws {
+            let url = try await TestPostgres.require().freshDatabase()
+            try await withStore(url: url, pool: ConnectionPoolIdentity(maxConnections: 1)) { db in
+                for sql in Self.setup { try await db.query(PostgresQuery(unsafeSQL: sql)) }
+                do {
+                    try await db.query(PostgresQuery(unsafeSQL: statement))
+                    Issue.record("\(statement) was accepted")
+                } catch let error as StoreError {
+                    #expect(Self.kind(error) == expected, "\(statement): \(error)")
+                }
+            }
+        }
+    }
+}
