@@ -279,28 +279,6 @@ extension WebhookPayload {
     }
 }
 
-extension ChangeEvent {
-    /// The event's JSON, the same fields as the pull API's.
-    public var json: JSONValue {
-        var actor: [String: JSONValue] = ["type": .string(self.actor.type)]
-        if let id = self.actor.id { actor["id"] = .string(id.uuidString.lowercased()) }
-        return [
-            "id": .string(id.uuidString.lowercased()),
-            "sequence": .integer(Int(sequence)),
-            "type": .string(type.rawValue),
-            "event_uri": .string(type.eventURI),
-            "tenant_id": .string(tenant.uuidString.lowercased()),
-            "resource_type": .string(resourceType),
-            "resource_id": .string(resourceID.uuidString.lowercased()),
-            "resource_version": .integer(Int(resourceVersion)),
-            "actor": .object(actor),
-            "transaction_id": .string(transaction.uuidString.lowercased()),
-            "occurred_at": .string(SCIMDate.format(occurred)),
-            "data": .object(data),
-        ]
-    }
-}
-
 extension WebhookDispatcher: CustomStringConvertible {
     /// ServiceLifecycle logs services by their description: a name, not every stored property.
     public var description: String { "WebhookDispatcher" }

@@ -54,20 +54,20 @@ extension AdminAPI {
 }
 
 extension Components.Schemas.Event {
+    /// Read from `ChangeEvent.json`, the webhook's shape: one rendering of an event for both ways of reading the feed.
     init(_ event: ChangeEvent) throws {
-        let actor: ActorPayload._TypePayload =
-            switch event.actor {
-            case .scimToken: .scimToken
-            case .adminKey, .adminUser, .oidc: .adminKey
-            case .system: .system
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = SCIMDate.parse(text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an RFC 3339 date"))
             }
-        self.init(
-            id: event.id.lowercasedString, sequence: event.sequence, _type: .init(event.type), eventUri: event.type.eventURI,
-            tenantId: event.tenant.lowercasedString, resourceType: event.resourceType == "User" ? .user : .group,
-            resourceId: event.resourceID.lowercasedString, resourceVersion: event.resourceVersion,
-            actor: .init(_type: actor, id: event.actor.id?.lowercasedString),
-            transactionId: event.transaction.lowercasedString, occurredAt: event.occurred,
-            data: .init(additionalProperties: try OpenAPIObjectContainer(unvalidatedValue: event.data.mapValues(\.unvalidated))))
+            return date
+        }
+        self = try decoder.decode(Self.self, from: event.json.encoded())
+        // The instant itself, not its text read back: milliseconds parsed from text can land a hair below the
+        // instant (…49.685 as 49.68499…), and the writer, which truncates, would then write …49.684.
+        occurredAt = event.occurred
     }
 }
 
