@@ -118,27 +118,27 @@ SELF_TEST_CLEAN = [
 ]
 
 
+def breaches_of(sources: Path, module: str, text: str) -> list[str]:
+    """What the check reports about one file holding `text`, added to `module` in a copy of the tree."""
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / "Sources"
+        shutil.copytree(sources, copy)
+        (copy / module / "ZZSelfTest.swift").write_text(text)
+        return [b for b in check(copy) if "ZZSelfTest.swift" in b]
+
+
 def self_test(sources: Path) -> int:
-    baseline = set(check(sources))
     failures = []
     for module, text, expected in SELF_TEST:
-        with tempfile.TemporaryDirectory() as folder:
-            copy = Path(folder) / "Sources"
-            shutil.copytree(sources, copy)
-            (copy / module / "ZZBreach.swift").write_text(text)
-            new = [b for b in check(copy) if b not in baseline and "ZZBreach.swift" in b]
-            if not any(expected in b for b in new):
-                failures.append(f"not caught: {text.strip()!r} in {module} (expected {expected!r}; got {new})")
-            else:
-                print(f"import_check self-test: caught {text.strip()[:60]!r} in {module}")
+        found = breaches_of(sources, module, text)
+        if any(expected in b for b in found):
+            print(f"import_check self-test: caught {text.strip()[:60]!r} in {module}")
+        else:
+            failures.append(f"not caught: {text.strip()!r} in {module} (expected {expected!r}; got {found})")
     for module, text in SELF_TEST_CLEAN:
-        with tempfile.TemporaryDirectory() as folder:
-            copy = Path(folder) / "Sources"
-            shutil.copytree(sources, copy)
-            (copy / module / "ZZClean.swift").write_text(text)
-            new = [b for b in check(copy) if "ZZClean.swift" in b]
-            if new:
-                failures.append(f"wrongly reported: {text.strip()!r} in {module}: {new}")
+        found = breaches_of(sources, module, text)
+        if found:
+            failures.append(f"wrongly reported: {text.strip()!r} in {module}: {found}")
     for failure in failures:
         print(f"import_check self-test: {failure}")
     print(f"import_check self-test: {len(SELF_TEST)} breaches, {len(SELF_TEST_CLEAN)} clean texts, {len(failures)} failures")
