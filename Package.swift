@@ -42,6 +42,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // A throwaway PostgreSQL cluster (initdb, start, stop) for `roster dev` and the tests; the server never uses it.
+        .target(
+            name: "RosterEmbeddedPostgres",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "RosterStore",
             dependencies: [
@@ -106,6 +111,7 @@ let package = Package(
             name: "roster",
             dependencies: [
                 "RosterServer",
+                "RosterEmbeddedPostgres",
                 "RosterFeed",
                 "RosterStore",
                 "RosterAuth",
@@ -116,6 +122,7 @@ let package = Package(
         .target(
             name: "RosterTestSupport",
             dependencies: [
+                "RosterEmbeddedPostgres",
                 "RosterStore",
                 "SCIM",
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -28,12 +28,13 @@ STANDARD = {"Foundation", "FoundationEssentials", "Swift", "Synchronization", "D
 ARROWS = {
     "SCIM": set(),
     "RosterOutbound": set(),
+    "RosterEmbeddedPostgres": set(),
     "RosterStore": {"SCIM"},
     "RosterAuth": {"SCIM", "RosterStore", "RosterOutbound"},
     "RosterFeed": {"SCIM", "RosterStore", "RosterOutbound"},
     "RosterServer": {"SCIM", "RosterStore", "RosterAuth", "RosterFeed", "RosterOutbound"},
-    "roster": {"SCIM", "RosterStore", "RosterAuth", "RosterFeed", "RosterOutbound", "RosterServer"},
-    "RosterTestSupport": {"SCIM", "RosterStore"},
+    "roster": {"SCIM", "RosterStore", "RosterAuth", "RosterFeed", "RosterOutbound", "RosterServer", "RosterEmbeddedPostgres"},
+    "RosterTestSupport": {"SCIM", "RosterStore", "RosterEmbeddedPostgres"},
 }
 ROSTER_MODULES = set(ARROWS)
 POSTGRES = {"PostgresNIO", "_ConnectionPoolModule"}
@@ -96,6 +97,7 @@ def check(sources: Path) -> list[str]:
 SELF_TEST = [
     ("RosterStore", "import RosterServer\n", "RosterStore may not import RosterServer"),
     ("RosterFeed", "import RosterAuth\n", "RosterFeed may not import RosterAuth"),
+    ("RosterServer", "import RosterEmbeddedPostgres\n", "RosterServer may not import RosterEmbeddedPostgres"),
     ("SCIM", "import Logging\n", "SCIM imports Foundation only, not Logging"),
     ("SCIM", "import RosterStore\n", "SCIM may not import RosterStore"),
     ("RosterServer", "import PostgresNIO\n", "PostgresNIO only in RosterStore"),

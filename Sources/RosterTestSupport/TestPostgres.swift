@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RosterEmbeddedPostgres
 import PostgresNIO
 import RosterStore
 import Testing

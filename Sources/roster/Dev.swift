@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import RosterEmbeddedPostgres
 import RosterFeed
 import RosterServer
 import RosterStore
