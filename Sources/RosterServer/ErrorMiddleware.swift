@@ -73,6 +73,13 @@ struct Problem {
                 self.init(status: 400, scimType: .invalidValue, code: "invalid_request", message: "A value was refused: \(detail)")
             case .notFound(let detail):
                 self.init(status: 404, scimType: nil, code: "not_found", message: "\(detail) not found.")
+            case .versionMismatch:
+                self.init(status: 412, scimType: nil, code: Self.code(412), message: error.description)
+            case .invalidMembers(let detail):
+                self.init(status: 400, scimType: .invalidValue, code: ScimType.invalidValue.rawValue, message: detail)
+            case .tooMuch(let detail):
+                // RFC 7644 §3.12 tooMany: more than the server is willing to process in one answer.
+                self.init(status: 400, scimType: .tooMany, code: ScimType.tooMany.rawValue, message: detail)
             case .statementTimeout where reading:
                 // RFC 7644 §3.12 tooMany: more than the server is willing to process; a narrower query may pass.
                 logger.notice("A read ran past its statement limit")

@@ -215,7 +215,7 @@ public struct GroupRepository: Sendable {
                 let sizes = try await Self.memberCounts(of: ids, upTo: budget + 1, tenant: tenant, connection: connection, logger: database.logger)
                 if sizes.values.reduce(0, +) > budget {
                     // RFC 7644 §3.12 tooMany: more than the server is willing to process in one answer.
-                    throw ScimError(status: 400, scimType: .tooMany, detail: """
+                    throw StoreError.tooMuch("""
                         The groups of this page have more than \(budget) members together, more than one page returns. \
                         Exclude them (excludedAttributes=members, as Entra ID and Okta do), ask for fewer groups (count), \
                         or read one group's members with GET /Groups/{id}.
@@ -269,15 +269,15 @@ public struct GroupRepository: Sendable {
 
         for member in members {
             guard let type = found[member.id] else {
-                throw ScimError.invalidValue("Member \(member.id.uuidString.lowercased()) is not a User or Group of this tenant.")
+                throw StoreError.invalidMembers("Member \(member.id.uuidString.lowercased()) is not a User or Group of this tenant.")
             }
             if let claimed = member.type, claimed != type {
-                throw ScimError.invalidValue("Member \(member.id.uuidString.lowercased()) is a \(type.rawValue), not a \(claimed.rawValue).")
+                throw StoreError.invalidMembers("Member \(member.id.uuidString.lowercased()) is a \(type.rawValue), not a \(claimed.rawValue).")
             }
         }
         let groupMembers = members.filter { found[$0.id] == .group }.map(\.id)
         if groupMembers.contains(group) {
-            throw ScimError.invalidValue("A group cannot be a member of itself.")
+            throw StoreError.invalidMembers("A group cannot be a member of itself.")
         }
         if !groupMembers.isEmpty {
             // Two transactions adding A to B and B to A would each see no cycle in its own snapshot: nesting
@@ -297,7 +297,7 @@ public struct GroupRepository: Sendable {
                 SELECT EXISTS (SELECT 1 FROM descendants WHERE id = \(group))
                 """, logger: logger
             ).decode(Bool.self).first(where: { _ in true }) ?? false
-            if cycle { throw ScimError.invalidValue("Adding these members would make the group a member of itself.") }
+            if cycle { throw StoreError.invalidMembers("Adding these members would make the group a member of itself.") }
         }
         let types = members.map { found[$0.id]!.rawValue }
         // Adding an existing member is not an error, and not a change (RFC 7644 §3.5.2.1).

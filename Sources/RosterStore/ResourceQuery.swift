@@ -54,10 +54,8 @@ public struct VersionPrecondition: Sendable, Equatable {
         self.versions = versions
     }
 
-    func check(_ current: Int64) throws(ScimError) {
-        guard versions.contains(current) else {
-            throw .preconditionFailed("The resource has changed: its version is W/\"\(current)\", not the one in If-Match.")
-        }
+    func check(_ current: Int64) throws(StoreError) {
+        guard versions.contains(current) else { throw .versionMismatch(current: current) }
     }
 }
 

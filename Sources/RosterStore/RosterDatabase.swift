@@ -195,6 +195,13 @@ public enum StoreError: Error, Sendable, Equatable {
     case statementTimeout
     /// The database could not be reached or failed for reasons no client caused.
     case unavailable(String)
+    /// An `If-Match` named other versions than the resource's, now `current`.
+    case versionMismatch(current: Int64)
+    /// A membership change the store refuses: a member that is not a User or Group of the tenant, or of another type
+    /// than claimed, or one that would make a group contain itself.
+    case invalidMembers(String)
+    /// More than the store is willing to read for one answer (the detail says what to ask instead).
+    case tooMuch(String)
 
     /// Postgres errors become `StoreError`s; the caller's own errors (SCIM validation) pass through.
     static func translate(_ error: any Error) -> any Error {
@@ -252,6 +259,8 @@ extension StoreError: CustomStringConvertible {
         case .notFound(let what): "\(what) not found."
         case .statementTimeout: "A statement ran past its time limit."
         case .unavailable(let detail): "The database is unavailable: \(detail)"
+        case .versionMismatch(let current): "The resource has changed: its version is W/\"\(current)\", not the one in If-Match."
+        case .invalidMembers(let detail), .tooMuch(let detail): detail
         }
     }
 }

@@ -22,6 +22,9 @@ extension StoreSuite {
             case .notFound: "notFound"
             case .statementTimeout: "statementTimeout"
             case .unavailable: "unavailable"
+            case .versionMismatch: "versionMismatch"
+            case .invalidMembers: "invalidMembers"
+            case .tooMuch: "tooMuch"
             }
         }
 
