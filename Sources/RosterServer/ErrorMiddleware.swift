@@ -77,6 +77,16 @@ struct Problem {
                 self.init(status: 412, scimType: nil, code: Self.code(412), message: error.description)
             case .invalidMembers(let detail):
                 self.init(status: 400, scimType: .invalidValue, code: ScimType.invalidValue.rawValue, message: detail)
+            case .invalidFilter(let detail):
+                self.init(status: 400, scimType: .invalidFilter, code: ScimType.invalidFilter.rawValue, message: detail)
+            case .invalidSort(let detail):
+                self.init(status: 400, scimType: .invalidValue, code: ScimType.invalidValue.rawValue, message: detail)
+            case .invalidCursor(let detail):
+                self.init(status: 400, scimType: .invalidCursor, code: ScimType.invalidCursor.rawValue, message: detail)
+            case .expiredCursor(let detail):
+                self.init(status: 400, scimType: .expiredCursor, code: ScimType.expiredCursor.rawValue, message: detail)
+            case .invalidCount(let detail):
+                self.init(status: 400, scimType: .invalidCount, code: ScimType.invalidCount.rawValue, message: detail)
             case .tooMuch(let detail):
                 // RFC 7644 §3.12 tooMany: more than the server is willing to process in one answer.
                 self.init(status: 400, scimType: .tooMany, code: ScimType.tooMany.rawValue, message: detail)

@@ -53,7 +53,7 @@ struct SearchController {
     private func total(_ count: () async throws -> Int) async throws -> Int? {
         do {
             return try await count()
-        } catch let error as ScimError where error.scimType == .invalidFilter && error.detail.hasPrefix("Unknown ") {
+        } catch StoreError.invalidFilter(let detail) where detail.hasPrefix("Unknown ") {
             return nil
         }
     }

@@ -60,8 +60,8 @@ public struct CursorCodec: Sendable {
     }
 
     /// The position of a cursor this server issued for exactly this tenant, type, query and count.
-    public func decode(_ cursor: String, tenant: UUID, type: String, query: String, count: Int, now: Date = Date()) throws(ScimError) -> CursorPosition {
-        let invalid = ScimError(status: 400, scimType: .invalidCursor, detail: "The cursor is not one this server issued for this query; start again with an empty cursor.")
+    public func decode(_ cursor: String, tenant: UUID, type: String, query: String, count: Int, now: Date = Date()) throws(StoreError) -> CursorPosition {
+        let invalid = StoreError.invalidCursor("The cursor is not one this server issued for this query; start again with an empty cursor.")
         let parts = cursor.split(separator: ".")
         guard parts.count == 2, let body = Data(base64URLEncoded: String(parts[0])), let signature = Data(base64URLEncoded: String(parts[1])),
             HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: body, using: key),
@@ -69,10 +69,10 @@ public struct CursorCodec: Sendable {
         else { throw invalid }
         guard payload.tenant == tenant, payload.type == type, payload.query == Self.digest(query) else { throw invalid }
         guard payload.count == count else {
-            throw .init(status: 400, scimType: .invalidCount, detail: "count must stay \(payload.count), as in the query that made this cursor.")
+            throw .invalidCount("count must stay \(payload.count), as in the query that made this cursor.")
         }
         guard Double(payload.expires) >= now.timeIntervalSince1970 else {
-            throw .init(status: 400, scimType: .expiredCursor, detail: "The cursor has expired (cursors last \(Int(Self.lifetime)) seconds); start again with an empty cursor.")
+            throw .expiredCursor("The cursor has expired (cursors last \(Int(Self.lifetime)) seconds); start again with an empty cursor.")
         }
         return payload.position
     }

@@ -5,7 +5,7 @@ import SCIM
 extension FilterCompiler {
 
     /// Membership filters read `group_members`, never a member list in the group's body.
-    func membersExists(where condition: Filter?, into sql: inout SQLBuilder) throws(ScimError) {
+    func membersExists(where condition: Filter?, into sql: inout SQLBuilder) throws(StoreError) {
         sql.append("EXISTS (SELECT 1 FROM group_members m WHERE m.tenant_id = groups.tenant_id AND m.group_id = groups.id")
         if let condition {
             sql.append(" AND ")
@@ -15,7 +15,7 @@ extension FilterCompiler {
     }
 
     /// A user's groups, walking nested groups up from the user.
-    func userGroupsExists(where condition: Filter?, into sql: inout SQLBuilder) throws(ScimError) {
+    func userGroupsExists(where condition: Filter?, into sql: inout SQLBuilder) throws(StoreError) {
         sql.append("""
             EXISTS (WITH RECURSIVE up(group_id, direct) AS (SELECT m.group_id, true FROM group_members m \
             WHERE m.tenant_id = users.tenant_id AND m.member_id = users.id UNION SELECT m.group_id, false FROM up \
@@ -40,11 +40,11 @@ extension FilterCompiler {
     }
 
     /// `value` is the group id (eq / ne), `type` is direct or indirect.
-    func userGroupCondition(_ filter: Filter, into sql: inout SQLBuilder) throws(ScimError) {
-        try logical(filter, into: &sql) { filter, sql throws(ScimError) in try userGroupLeaf(filter, into: &sql) }
+    func userGroupCondition(_ filter: Filter, into sql: inout SQLBuilder) throws(StoreError) {
+        try logical(filter, into: &sql) { filter, sql throws(StoreError) in try userGroupLeaf(filter, into: &sql) }
     }
 
-    func userGroupLeaf(_ filter: Filter, into sql: inout SQLBuilder) throws(ScimError) {
+    func userGroupLeaf(_ filter: Filter, into sql: inout SQLBuilder) throws(StoreError) {
         switch filter {
         case .present(let path) where ["value", "type"].contains(path.attribute.lowercased()):
             sql.append("TRUE")
@@ -64,11 +64,11 @@ extension FilterCompiler {
     }
 
     /// `value` is the member id (eq / ne), `type` is User or Group.
-    func memberCondition(_ filter: Filter, into sql: inout SQLBuilder) throws(ScimError) {
-        try logical(filter, into: &sql) { filter, sql throws(ScimError) in try memberLeaf(filter, into: &sql) }
+    func memberCondition(_ filter: Filter, into sql: inout SQLBuilder) throws(StoreError) {
+        try logical(filter, into: &sql) { filter, sql throws(StoreError) in try memberLeaf(filter, into: &sql) }
     }
 
-    func memberLeaf(_ filter: Filter, into sql: inout SQLBuilder) throws(ScimError) {
+    func memberLeaf(_ filter: Filter, into sql: inout SQLBuilder) throws(StoreError) {
         switch filter {
         case .present(let path) where ["value", "type"].contains(path.attribute.lowercased()):
             sql.append("TRUE")

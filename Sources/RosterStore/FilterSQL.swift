@@ -86,15 +86,15 @@ struct FilterCompiler {
     /// When known, membership filters start from the group (`groups.value eq`) instead of from each user.
     var tenant: UUID? = nil
 
-    func compile(_ filter: Filter, into sql: inout SQLBuilder) throws(ScimError) {
-        try logical(filter, into: &sql) { filter, sql throws(ScimError) in try compileLeaf(filter, into: &sql) }
+    func compile(_ filter: Filter, into sql: inout SQLBuilder) throws(StoreError) {
+        try logical(filter, into: &sql) { filter, sql throws(StoreError) in try compileLeaf(filter, into: &sql) }
     }
 
     /// `and`, `or` and `not` around leaf conditions, the same for every kind of filter.
     /// `not` is IS NOT TRUE: an absent value is NULL inside, and not-NULL must be true.
     func logical(
-        _ filter: Filter, into sql: inout SQLBuilder, leaf: (Filter, inout SQLBuilder) throws(ScimError) -> Void
-    ) throws(ScimError) {
+        _ filter: Filter, into sql: inout SQLBuilder, leaf: (Filter, inout SQLBuilder) throws(StoreError) -> Void
+    ) throws(StoreError) {
         switch filter {
         case .and(let left, let right), .or(let left, let right):
             sql.append("(")
@@ -111,7 +111,7 @@ struct FilterCompiler {
         }
     }
 
-    private func compileLeaf(_ filter: Filter, into sql: inout SQLBuilder) throws(ScimError) {
+    private func compileLeaf(_ filter: Filter, into sql: inout SQLBuilder) throws(StoreError) {
         switch filter {
         case .and, .or, .not:
             try compile(filter, into: &sql)
@@ -139,7 +139,7 @@ struct FilterCompiler {
         case userGroups(SchemaAttribute?)
     }
 
-    func resolve(_ path: AttributePath) throws(ScimError) -> Location {
+    func resolve(_ path: AttributePath) throws(StoreError) -> Location {
         let qualified = path.schema.map { $0 + ":" } ?? ""
         if path.schema == nil || path.schema!.caseInsensitiveEquals(resourceType.schema.id) {
             let name = path.attribute.lowercased()
@@ -160,7 +160,7 @@ struct FilterCompiler {
         return try resolve(path, in: ext.schema, keyPrefix: [ext.schema.id])
     }
 
-    private func resolve(_ path: AttributePath, in schema: Schema, keyPrefix: [String]) throws(ScimError) -> Location {
+    private func resolve(_ path: AttributePath, in schema: Schema, keyPrefix: [String]) throws(StoreError) -> Location {
         guard let attribute = schema.attribute(named: path.attribute) else {
             throw .invalidFilter("Unknown attribute '\(path)' in filter.")
         }
@@ -202,7 +202,7 @@ struct FilterCompiler {
 
     // MARK: - Conditions
 
-    private func present(_ location: Location, into sql: inout SQLBuilder) throws(ScimError) {
+    private func present(_ location: Location, into sql: inout SQLBuilder) throws(StoreError) {
         switch location {
         case .id:
             sql.append("TRUE")
@@ -229,7 +229,7 @@ struct FilterCompiler {
         }
     }
 
-    private func valuePath(_ location: Location, _ inner: Filter, into sql: inout SQLBuilder) throws(ScimError) {
+    private func valuePath(_ location: Location, _ inner: Filter, into sql: inout SQLBuilder) throws(StoreError) {
         switch location {
         case .elements(let keys, let attribute, _) where attribute.type == .complex:
             let narrowed = table.hasEmailColumn && keys == ["emails"] ? Self.valueComparison(inner) : nil
@@ -255,11 +255,11 @@ struct FilterCompiler {
     }
 
     /// The inner filter of a value path, over one element `e.v`.
-    private func elementCondition(_ filter: Filter, _ attribute: SchemaAttribute, into sql: inout SQLBuilder) throws(ScimError) {
-        try logical(filter, into: &sql) { filter, sql throws(ScimError) in try elementLeaf(filter, attribute, into: &sql) }
+    private func elementCondition(_ filter: Filter, _ attribute: SchemaAttribute, into sql: inout SQLBuilder) throws(StoreError) {
+        try logical(filter, into: &sql) { filter, sql throws(StoreError) in try elementLeaf(filter, attribute, into: &sql) }
     }
 
-    private func elementLeaf(_ filter: Filter, _ attribute: SchemaAttribute, into sql: inout SQLBuilder) throws(ScimError) {
+    private func elementLeaf(_ filter: Filter, _ attribute: SchemaAttribute, into sql: inout SQLBuilder) throws(StoreError) {
         switch filter {
         case .and, .or, .not:
             try elementCondition(filter, attribute, into: &sql)
@@ -281,14 +281,14 @@ struct FilterCompiler {
         }
     }
 
-    private func elementSub(_ path: AttributePath, _ attribute: SchemaAttribute) throws(ScimError) -> SchemaAttribute {
+    private func elementSub(_ path: AttributePath, _ attribute: SchemaAttribute) throws(StoreError) -> SchemaAttribute {
         guard path.schema == nil, path.subAttribute == nil, let sub = attribute.subAttribute(named: path.attribute) else {
             throw .invalidFilter("'\(path)' is not a sub-attribute of '\(attribute.name)'.")
         }
         return sub
     }
 
-    private func comparison(_ location: Location, _ op: Filter.ComparisonOperator, _ value: JSONValue, into sql: inout SQLBuilder) throws(ScimError) {
+    private func comparison(_ location: Location, _ op: Filter.ComparisonOperator, _ value: JSONValue, into sql: inout SQLBuilder) throws(StoreError) {
         if value.isNull, op == .eq || op == .ne {
             // `attr eq null` asks for absence, `attr ne null` for presence.
             if op == .eq { sql.append("(NOT ") }
@@ -373,7 +373,7 @@ struct FilterCompiler {
     private func compare(
         _ lhs: (inout SQLBuilder) -> Void, type: SchemaAttribute.DataType, caseExact: Bool,
         _ op: Filter.ComparisonOperator, _ value: JSONValue, path: String, into sql: inout SQLBuilder
-    ) throws(ScimError) {
+    ) throws(StoreError) {
         sql.append("(")
         switch type {
         case .string, .reference, .binary:

@@ -14,7 +14,7 @@ extension CursorPage where Resource == StoredResource {
     ) async throws -> Self {
         let compiler = FilterCompiler(resourceType: resourceType, table: table, tenant: tenant)
         let notNull = query.sortBy.map { ["id", "username"].contains($0.attribute.lowercased()) && $0.subAttribute == nil && $0.schema == nil } ?? true
-        func key(into sql: inout SQLBuilder) throws(ScimError) -> String {
+        func key(into sql: inout SQLBuilder) throws(StoreError) -> String {
             guard let sortBy = query.sortBy else {
                 sql.append("created")
                 return "timestamptz"
@@ -40,7 +40,7 @@ extension CursorPage where Resource == StoredResource {
         try compiler.appendCondition(query.filter, tenant: tenant, into: &select)
         if let position = query.cursor {
             /// `((key) beyond saved OR ((key) = saved AND id beyond the row's))`
-            func beyondRow(_ saved: String) throws(ScimError) {
+            func beyondRow(_ saved: String) throws(StoreError) {
                 select.append("((")
                 _ = try key(into: &select)
                 select.append(") \(beyond) ")

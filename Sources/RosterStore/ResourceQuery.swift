@@ -61,14 +61,14 @@ public struct VersionPrecondition: Sendable, Equatable {
 
 extension FilterCompiler {
     /// ` WHERE tenant_id = $1 [AND <filter>]`: every list query's condition.
-    func condition(_ filter: Filter?, tenant: UUID) throws(ScimError) -> SQLBuilder {
+    func condition(_ filter: Filter?, tenant: UUID) throws(StoreError) -> SQLBuilder {
         var condition = SQLBuilder()
         try appendCondition(filter, tenant: tenant, into: &condition)
         return condition
     }
 
     /// The same condition, appended where the builder stands (its placeholders follow what is bound).
-    func appendCondition(_ filter: Filter?, tenant: UUID, into sql: inout SQLBuilder) throws(ScimError) {
+    func appendCondition(_ filter: Filter?, tenant: UUID, into sql: inout SQLBuilder) throws(StoreError) {
         sql.append(" WHERE tenant_id = ")
         sql.bind(tenant)
         if let filter {
@@ -95,12 +95,12 @@ extension FilterCompiler {
     /// case-folded where it is not caseExact; a multi-valued attribute sorts by its primary (or first) value.
     /// Returns the SQL type a cursor's saved key is cast back to.
     @discardableResult
-    func sortExpression(_ path: AttributePath, into sql: inout SQLBuilder) throws(ScimError) -> String {
+    func sortExpression(_ path: AttributePath, into sql: inout SQLBuilder) throws(StoreError) -> String {
         let location: Location
         do {
             location = try resolve(path)
         } catch {
-            throw .invalidValue("Cannot sort by '\(path)': \(error.detail)")
+            throw .invalidSort("Cannot sort by '\(path)': \(error.description)")
         }
         switch location {
         case .id:
@@ -110,7 +110,7 @@ extension FilterCompiler {
             sql.append(type == .string && column != "external_id" ? "lower(\(column))" : column)
             return Self.sqlType(type)
         case .json(let keys, let attribute):
-            guard attribute.type != .complex else { throw .invalidValue("Cannot sort by the complex attribute '\(path)'.") }
+            guard attribute.type != .complex else { throw .invalidSort("Cannot sort by the complex attribute '\(path)'.") }
             Self.typed(attribute, into: &sql) { jsonPath(keys, text: true, into: &$0) }
             return Self.sqlType(attribute.type)
         case .elements(let keys, _, let sub?):
@@ -124,7 +124,7 @@ extension FilterCompiler {
             sql.append(") WITH ORDINALITY AS e(v, n) ORDER BY coalesce((e.v ->> 'primary') = 'true', false) DESC, n LIMIT 1)")
             return Self.sqlType(sub.type)
         case .elements, .members, .userGroups:
-            throw .invalidValue("Cannot sort by '\(path)'.")
+            throw .invalidSort("Cannot sort by '\(path)'.")
         }
     }
 
@@ -200,9 +200,9 @@ extension ResourcePage where Resource == StoredResource {
     }
 
     /// The statement of one index page (with its filtered total, when filtered).
-    static func pageQuery(compiler: FilterCompiler, condition: SQLBuilder, query: ResourceQuery) throws(ScimError) -> PostgresQuery {
+    static func pageQuery(compiler: FilterCompiler, condition: SQLBuilder, query: ResourceQuery) throws(StoreError) -> PostgresQuery {
         // Written twice when the page is wrapped (its values bound again).
-        func order(into sql: inout SQLBuilder) throws(ScimError) {
+        func order(into sql: inout SQLBuilder) throws(StoreError) {
             if let sortBy = query.sortBy {
                 try compiler.sortExpression(sortBy, into: &sql)
                 sql.append(query.descending ? " DESC NULLS LAST, id DESC" : " ASC NULLS LAST, id ASC")

@@ -202,6 +202,12 @@ public enum StoreError: Error, Sendable, Equatable {
     case invalidMembers(String)
     /// More than the store is willing to read for one answer (the detail says what to ask instead).
     case tooMuch(String)
+    /// A filter names what this resource type does not have or cannot compare that way.
+    case invalidFilter(String)
+    /// A sort key this resource type cannot sort by.
+    case invalidSort(String)
+    /// A cursor this server did not issue for this query, one past its lifetime, or a count other than its own.
+    case invalidCursor(String), expiredCursor(String), invalidCount(String)
 
     /// Postgres errors become `StoreError`s; the caller's own errors (SCIM validation) pass through.
     static func translate(_ error: any Error) -> any Error {
@@ -260,7 +266,9 @@ extension StoreError: CustomStringConvertible {
         case .statementTimeout: "A statement ran past its time limit."
         case .unavailable(let detail): "The database is unavailable: \(detail)"
         case .versionMismatch(let current): "The resource has changed: its version is W/\"\(current)\", not the one in If-Match."
-        case .invalidMembers(let detail), .tooMuch(let detail): detail
+        case .invalidMembers(let detail), .tooMuch(let detail), .invalidFilter(let detail), .invalidSort(let detail),
+            .invalidCursor(let detail), .expiredCursor(let detail), .invalidCount(let detail):
+            detail
         }
     }
 }

@@ -25,6 +25,7 @@ extension StoreSuite {
             case .versionMismatch: "versionMismatch"
             case .invalidMembers: "invalidMembers"
             case .tooMuch: "tooMuch"
+            case .invalidFilter, .invalidSort, .invalidCursor, .expiredCursor, .invalidCount: "query"
             }
         }
 
