@@ -52,6 +52,8 @@ let package = Package(
             dependencies: [
                 "SCIM",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                // The pool's own error type (ConnectionPoolError), to tell "no connection" apart by type.
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,6 +1,7 @@
 import Logging
 import Metrics
 import PostgresNIO
+import _ConnectionPoolModule
 
 /// The store's handle on PostgreSQL: a pooled client plus the error translation every repository shares.
 /// Every connection is leased through `withConnection`, which counts it: the client itself is private.
@@ -212,8 +213,8 @@ public enum StoreError: Error, Sendable, Equatable {
     /// Postgres errors become `StoreError`s; the caller's own errors (SCIM validation) pass through.
     static func translate(_ error: any Error) -> any Error {
         if error is PSQLError || error is PostgresTransactionError { return StoreError(translating: error) }
-        // The pool's own error type lives in an underscored module; it means no connection could be made.
-        if String(reflecting: type(of: error)).hasPrefix("_ConnectionPoolModule.") {
+        // The pool's own error: no connection could be made (its circuit breaker), or the pool is shutting down.
+        if error is ConnectionPoolError {
             return StoreError.unavailable("no connection could be made (\(error))")
         }
         return error

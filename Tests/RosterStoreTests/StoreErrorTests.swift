@@ -29,6 +29,19 @@ extension StoreSuite {
             }
         }
 
+        @Test("a database nobody answers for is StoreError.unavailable, whatever layer gives up (connection or pool)")
+        func unreachable() async throws {
+            // Port 1 on loopback: nothing listens, so every connection attempt is refused.
+            try await withStore(url: "postgres://roster@127.0.0.1:1/roster", pool: ConnectionPoolIdentity(maxConnections: 1)) { db in
+                do {
+                    try await db.query("SELECT 1")
+                    Issue.record("a query was answered")
+                } catch let error as StoreError {
+                    guard case .unavailable = error else { Issue.record("\(error)"); return }
+                }
+            }
+        }
+
         @Test("each class of refusal", arguments: [
             ("INSERT INTO child VALUES (1, 1, 'b', 'n')", "uniqueness child_pkey"),  // 23505
             ("INSERT INTO child VALUES (2, 99, 'b', 'n')", "invalidReference"),  // 23503: no parent 99
