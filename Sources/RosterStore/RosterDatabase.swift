@@ -127,7 +127,7 @@ public struct RosterDatabase: Sendable {
     /// `connectionsInUse` counts from the moment the pool hands it over until `body` returns it.
     /// Statements run under the task's `StatementTimeout.override` when it differs from the connections' default.
     /// Errors pass through untranslated.
-    public func withConnection<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+    package func withConnection<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
         try await client.withConnection { connection in
             leases.acquired()
             defer { leases.released() }
@@ -149,7 +149,7 @@ public struct RosterDatabase: Sendable {
     public var connectionsInUse: Int { leases.current }
 
     /// Runs `body` in one transaction; Postgres errors leave it as `StoreError`s, the closure's own errors unwrapped.
-    public func transaction<Result: Sendable>(
+    package func transaction<Result: Sendable>(
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         do {
@@ -172,7 +172,7 @@ public struct RosterDatabase: Sendable {
     /// Runs a single statement outside an explicit transaction and collects its rows, so errors
     /// raised while streaming them (a unique violation on INSERT … RETURNING) are translated too.
     @discardableResult
-    public func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
+    package func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
         do {
             return try await timed(StatementKind(query.sql)) {
                 try await withConnection { try await $0.query(query, logger: logger).collect() }
