@@ -15,8 +15,14 @@ extension EmbeddedPostgres {
 
         static func prepare(_ options: Options, account: RunAccount?) throws -> Layout {
             guard let given = options.dataDirectory else {
-                let root = try makeTemporaryDirectory(prefix: "roster-pg-", account: account)
-                do { try account?.checkCanReach(root + "/data") } catch {
+                // A process killed before it could remove its cluster (SIGKILL, a crash) left it behind: gigabytes
+                // each, and a machine that runs the tests often fills its disk with them.
+                removeAbandoned(in: temporaryBase, prefix: temporaryPrefix)
+                let root = try makeTemporaryDirectory(prefix: temporaryPrefix, account: account)
+                do {
+                    try account?.checkCanReach(root + "/data")
+                    try writePrivateFile(root + "/" + ownerFile, contents: "\(getpid())\n", account: nil)
+                } catch {
                     removeTree(root, logger: nil)
                     throw error
                 }
@@ -164,11 +170,50 @@ extension EmbeddedPostgres {
         return URL(fileURLWithPath: absolute).standardizedFileURL.path
     }
 
-    /// mkdtemp under NSTemporaryDirectory() (normally /tmp), mode 0700, owned by `account` when given.
-    private static func makeTemporaryDirectory(prefix: String, account: RunAccount?) throws -> String {
+    static let temporaryPrefix = "roster-pg-"
+    /// In a temporary cluster's root: the pid of the process that made it.
+    static let ownerFile = "owner.pid"
+
+    /// NSTemporaryDirectory() (normally /tmp), with a trailing slash.
+    static var temporaryBase: String {
         var base = NSTemporaryDirectory()
         if base.isEmpty { base = "/tmp/" }
         if !base.hasSuffix("/") { base += "/" }
+        return base
+    }
+
+    /// Removes the temporary clusters under `base` whose maker is gone and whose server is not running: the
+    /// process named in `owner.pid` no longer exists, and neither does the one in `data/postmaster.pid` (if any).
+    /// A directory without `owner.pid` (not ours, or made before it was written) is left alone, and so is one
+    /// whose processes cannot be told dead. Returns the paths removed.
+    @discardableResult
+    static func removeAbandoned(in base: String, prefix: String) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: base) else { return [] }
+        var removed: [String] = []
+        for name in names where name.hasPrefix(prefix) {
+            let root = base.hasSuffix("/") ? base + name : base + "/" + name
+            guard let owner = firstNumber(in: root + "/" + ownerFile), isGone(owner) else { continue }
+            if let server = firstNumber(in: root + "/data/postmaster.pid"), !isGone(server) { continue }
+            removeTree(root, logger: nil)
+            removed.append(root)
+        }
+        return removed
+    }
+
+    /// The number on the first line of a file, if it has one.
+    private static func firstNumber(in path: String) -> pid_t? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        return text.split(separator: "\n").first.flatMap { pid_t($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    /// Whether no process has this id (kill with signal 0 answers ESRCH); a process we may not signal exists.
+    private static func isGone(_ pid: pid_t) -> Bool {
+        pid > 0 && kill(pid, 0) != 0 && errno == ESRCH
+    }
+
+    /// mkdtemp under NSTemporaryDirectory() (normally /tmp), mode 0700, owned by `account` when given.
+    private static func makeTemporaryDirectory(prefix: String, account: RunAccount?) throws -> String {
+        let base = temporaryBase
         var template = Array((base + prefix + "XXXXXX").utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) != nil }) else {
             throw EmbeddedPostgresError.dataDirectoryUnusable(path: base + prefix + "XXXXXX", reason: "mkdtemp: \(errnoText())")
