@@ -75,21 +75,19 @@ struct Problem {
                 self.init(status: 404, scimType: nil, code: "not_found", message: "\(detail) not found.")
             case .versionMismatch:
                 self.init(status: 412, scimType: nil, code: Self.code(412), message: error.description)
-            case .invalidMembers(let detail):
-                self.init(status: 400, scimType: .invalidValue, code: ScimType.invalidValue.rawValue, message: detail)
+            case .invalidMembers(let detail), .invalidSort(let detail):
+                self.init(client: .invalidValue, detail)
             case .invalidFilter(let detail):
-                self.init(status: 400, scimType: .invalidFilter, code: ScimType.invalidFilter.rawValue, message: detail)
-            case .invalidSort(let detail):
-                self.init(status: 400, scimType: .invalidValue, code: ScimType.invalidValue.rawValue, message: detail)
+                self.init(client: .invalidFilter, detail)
             case .invalidCursor(let detail):
-                self.init(status: 400, scimType: .invalidCursor, code: ScimType.invalidCursor.rawValue, message: detail)
+                self.init(client: .invalidCursor, detail)
             case .expiredCursor(let detail):
-                self.init(status: 400, scimType: .expiredCursor, code: ScimType.expiredCursor.rawValue, message: detail)
+                self.init(client: .expiredCursor, detail)
             case .invalidCount(let detail):
-                self.init(status: 400, scimType: .invalidCount, code: ScimType.invalidCount.rawValue, message: detail)
+                self.init(client: .invalidCount, detail)
             case .tooMuch(let detail):
                 // RFC 7644 §3.12 tooMany: more than the server is willing to process in one answer.
-                self.init(status: 400, scimType: .tooMany, code: ScimType.tooMany.rawValue, message: detail)
+                self.init(client: .tooMany, detail)
             case .statementTimeout where reading:
                 // RFC 7644 §3.12 tooMany: more than the server is willing to process; a narrower query may pass.
                 logger.notice("A read ran past its statement limit")
@@ -180,6 +178,11 @@ struct Problem {
         case 413: "The request body is larger than \(ScimLimits.maxRequestBytes) bytes."
         default: HTTPResponse.Status(code: status).reasonPhrase
         }
+    }
+
+    /// A 400 the store's refusal maps to: the SCIM type is also the admin API's code, as for a `ScimError`.
+    private init(client scimType: ScimType, _ detail: String) {
+        self.init(status: 400, scimType: scimType, code: scimType.rawValue, message: detail)
     }
 
     static func code(_ status: Int) -> String {
