@@ -1,6 +1,7 @@
 import PostgresNIO
 import RosterStore
 import RosterTestSupport
+import SCIM
 import Testing
 
 extension StoreSuite {
@@ -61,6 +62,26 @@ extension StoreSuite {
                     Issue.record("\(statement) was accepted")
                 } catch let error as StoreError {
                     #expect(Self.kind(error) == expected, "\(statement): \(error)")
+                }
+            }
+        }
+    }
+}
+
+extension StoreSuite {
+    @Suite("Enum columns decode as their enums; a value the enum does not know is an error, never a default")
+    struct TextColumnTests {
+        @Test("known member types decode; an unknown one throws instead of becoming 'User'", arguments: [
+            ("User", MemberType.user as MemberType?), ("Group", .group), ("Robot", nil), ("user", nil),
+        ])
+        func memberType(text: String, expected: MemberType?) async throws {
+            let url = try await TestPostgres.require().freshDatabase()
+            try await withStore(url: url, pool: ConnectionPoolIdentity(maxConnections: 1)) { db in
+                let row = try #require(try await db.query("SELECT \(text)::text").first)
+                if let expected {
+                    #expect(try row.decode(MemberType.self) == expected)
+                } else {
+                    #expect(throws: (any Error).self) { try row.decode(MemberType.self) }
                 }
             }
         }
