@@ -51,6 +51,8 @@ let package = Package(
             name: "RosterStore",
             dependencies: [
                 "SCIM",
+                // The identity model (scopes, grants, principals, secrets) it persists; RosterAuth never sees SQL.
+                "RosterAuth",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 // The pool's own error type (ConnectionPoolError), to tell "no connection" apart by type.
                 .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
@@ -79,7 +81,6 @@ let package = Package(
             name: "RosterAuth",
             dependencies: [
                 "SCIM",
-                "RosterStore",
                 "RosterOutbound",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -134,7 +135,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SCIMTests", dependencies: ["SCIM"]),
-        .testTarget(name: "RosterStoreTests", dependencies: ["RosterStore", "RosterTestSupport"]),
+        .testTarget(name: "RosterStoreTests", dependencies: ["RosterStore", "RosterAuth", "RosterTestSupport"]),
         .testTarget(name: "RosterFeedTests", dependencies: ["RosterFeed", "RosterStore", "RosterOutbound", "RosterTestSupport"]),
         .testTarget(
             name: "RosterOutboundTests",

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import RosterAuth
 import RosterStore
 import Yams
 

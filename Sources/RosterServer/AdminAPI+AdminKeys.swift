@@ -1,4 +1,5 @@
 import Foundation
+import RosterAuth
 import RosterStore
 
 /// `/api/v1/admin-keys`: a global grant manages every key; a tenant grant only that tenant's,

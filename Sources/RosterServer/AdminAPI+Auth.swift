@@ -106,8 +106,8 @@ extension AdminAPI {
             }
         let (token, _) = try await identity.tokens.issue(subject: accessSubject, sessionID: session)
         return .init(
-            accessToken: token, tokenType: .bearer, expiresIn: Int(AdminSessions.seconds(identity.tokens.lifetime)),
-            refreshToken: refresh.reveal(), refreshExpiresIn: Int(AdminSessions.seconds(identity.configuration.refreshTokenLifetime)))
+            accessToken: token, tokenType: .bearer, expiresIn: Int(identity.tokens.lifetime.timeInterval),
+            refreshToken: refresh.reveal(), refreshExpiresIn: Int(identity.configuration.refreshTokenLifetime.timeInterval))
     }
 
     private static var invalidRefresh: AdminError {

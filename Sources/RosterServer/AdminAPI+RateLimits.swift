@@ -10,7 +10,7 @@ extension AdminAPI {
 
     func getTenantRateLimit(_ input: Operations.GetTenantRateLimit.Input) async throws -> Operations.GetTenantRateLimit.Output {
         let tenant = try await tenant(named: input.path.tenant, for: AuthenticatedAdmin.require(.config), scope: .config)
-        return .ok(.init(body: .json(tenantStatus(try await rateLimits.repository.tenant(tenant.id)))))
+        return .ok(.init(body: .json(tenantStatus(try await rateLimitStore.tenant(tenant.id)))))
     }
 
     func setTenantRateLimit(_ input: Operations.SetTenantRateLimit.Input) async throws -> Operations.SetTenantRateLimit.Output {
@@ -23,14 +23,14 @@ extension AdminAPI {
             throw AdminError.invalidRequest(
                 #"Give 'scim', 'admin' or both, e.g. {"scim": {"requests": 6000, "window_seconds": 60}}; DELETE removes the tenant's limits."#)
         }
-        let stored = try await rateLimits.repository.setTenant(tenant.id, settings, by: AuthenticatedAdmin.auditContext())
+        let stored = try await rateLimitStore.setTenant(tenant.id, settings, by: AuthenticatedAdmin.auditContext())
         await reloadRateLimits()
         return .ok(.init(body: .json(tenantStatus(stored))))
     }
 
     func removeTenantRateLimit(_ input: Operations.RemoveTenantRateLimit.Input) async throws -> Operations.RemoveTenantRateLimit.Output {
         let tenant = try await tenant(named: input.path.tenant, for: AuthenticatedAdmin.require(.config), scope: .config)
-        try await rateLimits.repository.removeTenant(tenant.id, by: AuthenticatedAdmin.auditContext())
+        try await rateLimitStore.removeTenant(tenant.id, by: AuthenticatedAdmin.auditContext())
         await reloadRateLimits()
         return .ok(.init(body: .json(tenantStatus([:]))))
     }
@@ -91,7 +91,7 @@ extension AdminAPI {
     private func tokenRateLimit(_ id: String, tenant reference: String?, change: RateLimitChange?) async throws -> Components.Schemas.RateLimitStatus {
         let principal = try AuthenticatedAdmin.require(.config)
         let tenant = try await tenant(named: reference, for: principal, scope: .config)
-        let store = rateLimits.repository
+        let store = rateLimitStore
         guard let id = UUID(uuidString: id), try await store.scimToken(tenant: tenant.id, id: id) != nil else {
             throw AdminError.notFound("No such SCIM token in tenant '\(tenant.name)'.")
         }
@@ -118,7 +118,7 @@ extension AdminAPI {
         guard let id = UUID(uuidString: id), let key = try await keys.get(id: id), principal.allows(.config, in: key.tenantID) else {
             throw AdminError.notFound("No such admin key.")
         }
-        let store = rateLimits.repository
+        let store = rateLimitStore
         switch change {
         case .set(let body):
             let setting = try Self.validRateLimit(body, field: "")

@@ -1,5 +1,6 @@
 import Foundation
 import OpenAPIRuntime
+import RosterAuth
 import RosterFeed
 import RosterStore
 import SCIM

@@ -1,4 +1,5 @@
 import Foundation
+import RosterAuth
 import RosterStore
 
 /// `/api/v1/admin/roles` and their grants. A credential creates and grants only what it holds itself.

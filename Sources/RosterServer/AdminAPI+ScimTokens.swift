@@ -1,4 +1,5 @@
 import Foundation
+import RosterAuth
 import RosterStore
 
 /// `/api/v1/scim/tokens` (the key's tenant) and `/api/v1/tenants/{tenant}/scim/tokens`.

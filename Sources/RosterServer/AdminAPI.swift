@@ -1,4 +1,5 @@
 import Foundation
+import RosterAuth
 import RosterFeed
 import RosterStore
 import SCIM
@@ -25,6 +26,8 @@ struct AdminAPI: APIProtocol {
     let identity: AdminIdentity
     /// Overrides change here, then apply at once in this process (others re-read them within seconds).
     let rateLimits: RateLimits
+    /// Where the overrides are kept.
+    let rateLimitStore: RateLimitRepository
     /// The runtime settings (GET/PUT /api/v1/config).
     let settings: RuntimeSettingsHolder
 

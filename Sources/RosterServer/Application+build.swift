@@ -30,7 +30,7 @@ public func buildApplication(
         baseline: SettingsBaseline(configuration, logger: logger), repository: RuntimeSettingsRepository(database: database))
     let rateLimits = RateLimits(
         defaults: { settings.current.rateLimitDefaults }, refreshInterval: configuration.rateLimits.refreshInterval,
-        repository: RateLimitRepository(database: database))
+        source: RateLimitRepository(database: database))
     let tokenCache = ScimTokenCache()
     let router = try buildRouter(
         database: database, registry: registry, migrator: Migrator(migrations: try Migration.bundled()), configuration: configuration,
@@ -81,7 +81,7 @@ func buildRouter(
     let settings = try settings ?? RuntimeSettingsHolder(baseline: SettingsBaseline(configuration), repository: RuntimeSettingsRepository(database: database))
     let rateLimits = rateLimits ?? RateLimits(
         defaults: { settings.current.rateLimitDefaults }, refreshInterval: configuration.rateLimits.refreshInterval,
-        repository: RateLimitRepository(database: database))
+        source: RateLimitRepository(database: database))
     let router = Router(context: RosterRequestContext.self)
     router.add(middleware: RequestIdMiddleware())
     if let metrics { router.add(middleware: MetricsMiddleware(metrics: metrics)) }
@@ -126,9 +126,10 @@ func buildRouter(
         bootstrapKey: configuration.adminKey, directoryMatch: configuration.identity.directoryMatch,
         cache: GrantCache(lifetime: configuration.identity.grantCacheLifetime),
         tokens: AccessTokenAuthority(
-            database: database, issuer: configuration.publicURL, audience: AdminIdentityConfiguration.accessTokenAudience,
+            keys: SigningKeyRepository(database: database), issuer: configuration.publicURL,
+            audience: AdminIdentityConfiguration.accessTokenAudience,
             lifetime: configuration.identity.accessTokenLifetime),
-        settings: settings, oidcRights: OIDCRightsRepository(database: database))
+        oidc: { settings.oidc }, oidcRights: OIDCRightsRepository(database: database))
     // The document's paths are absolute (/api/v1/…), so the generated routes hang off the root.
     let authenticated = router.group(context: AdminRequestContext.self)
         .add(middleware: AdminAuthMiddleware(authenticator: authenticator, access: document.access, metrics: metrics))
@@ -144,7 +145,7 @@ func buildRouter(
         webhookTimeout: configuration.webhooks.timeout,
         webhookSecretOverlap: configuration.webhookSecretOverlap, dispatcher: configuration.webhooksEnabled, scimBaseURL: scimBase,
         identity: AdminIdentity(database: database, authenticator: authenticator, configuration: configuration.identity),
-        rateLimits: rateLimits, settings: settings)
+        rateLimits: rateLimits, rateLimitStore: RateLimitRepository(database: database), settings: settings)
     try api.registerHandlers(
         on: admin, serverURL: URL(string: "/")!, configuration: .init(dateTranscoder: RFC3339Dates()), middlewares: [ETagMiddleware(), NoStoreMiddleware()])
     if let metrics {

@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import NIOCore
+import RosterAuth
 import RosterStore
 import SCIM
 import ServiceLifecycle
@@ -197,9 +198,9 @@ struct AdminAuthMiddleware: RouterMiddleware {
             principal = try await authenticator.principal(
                 presented: PresentedCredential.adminKey(request), authorizationSent: request.headers[.authorization] != nil,
                 activeGroup: request.headers[.activeGroup])
-        } catch let rejection as AdminAuthenticator.Rejection {
+        } catch let rejection as AuthError {
             metrics?.recordRejection(expected: "admin_key", reason: rejection.reason)
-            throw rejection.error
+            throw rejection
         }
         // Least privilege by construction: the document names each route's scope; a route that names none is refused.
         guard case .scope(let scope) = requirement else {

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import OpenAPIRuntime
+import RosterAuth
 import RosterStore
 import SCIM
 
@@ -63,6 +64,16 @@ struct Problem {
         case let error as AdminError:
             self.init(status: Int(error.status.code), scimType: nil, code: error.code, message: error.message)
             retryAfter = error.retryAfter
+        case let error as AuthError:
+            switch error.kind {
+            case .unauthorized: self.init(status: 401, scimType: nil, code: "unauthorized", message: error.message)
+            case .forbidden: self.init(status: 403, scimType: nil, code: "forbidden", message: error.message)
+            case .invalidRequest: self.init(status: 400, scimType: nil, code: "invalid_request", message: error.message)
+            case .unavailable:
+                // Roster's own state (its signing keys), not the client's request: named in the log only.
+                logger.error("Identity state unusable", metadata: ["error": "\(error.message)"])
+                self.init(status: 503, scimType: nil, code: "unavailable", message: "Sign-in is unavailable; try again shortly.")
+            }
         case let error as StoreError:
             switch error {
             case .uniqueness(let constraint):
@@ -122,7 +133,7 @@ struct Problem {
             self.init(status: 400, scimType: .invalidSyntax, code: "invalid_request", message: Self.decodingMessage(error))
         case let error as ServerError:
             // The generated admin API wraps what its handlers throw, and its own request checks.
-            let known = error.underlyingError is AdminError || error.underlyingError is StoreError
+            let known = error.underlyingError is AdminError || error.underlyingError is StoreError || error.underlyingError is AuthError
                 || error.underlyingError is DecodingError || error.underlyingError is NIOTooManyBytesError
             if known || error.httpStatus == .internalServerError {
                 self.init(error.underlyingError, reading: reading, logger: logger)

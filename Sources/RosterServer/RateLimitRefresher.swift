@@ -1,4 +1,5 @@
 import Logging
+import RosterAuth
 import ServiceLifecycle
 
 /// Re-reads the rate-limit overrides every `ROSTER_RATE_LIMIT_REFRESH_MS` (2 s), so every process

@@ -1,27 +1,6 @@
 import Foundation
 import PostgresNIO
-
-/// What an admin key may do. A route declares the scope it needs; `*` grants all.
-public enum AdminScope: String, Sendable, CaseIterable, Codable {
-    case all = "*"
-    case tenants
-    case scimTokens = "scim-tokens"
-    case adminKeys = "admin-keys"
-    /// Reads `/metrics` (with a global key).
-    case metrics
-    /// Reads the directory: whether a user belongs to a group.
-    case directoryRead = "directory:read"
-    /// Reads the change feed.
-    case feedRead = "feed:read"
-    /// Manages webhook subscriptions.
-    case webhooks
-    /// Reads the audit log.
-    case auditRead = "audit:read"
-    /// Manages admin users, roles and role grants.
-    case adminUsers = "admin-users"
-    /// Reads and changes runtime settings: rate limits, page sizes, retry schedule (trusted issuers need `*`).
-    case config
-}
+import RosterAuth
 
 public struct AdminKeyRecord: Sendable, Equatable {
     public var id: UUID
@@ -42,29 +21,7 @@ public struct AdminKeyRecord: Sendable, Equatable {
     public var ownerSubject: String? = nil
 }
 
-/// A presented admin key that is live: its scopes, and its owners whose rights bound them.
-public struct AuthenticatedKey: Sendable, Equatable {
-    public var id: UUID
-    public var tenantID: UUID?
-    public var scopes: Set<AdminScope>
-    public var owner: UUID?
-    /// A trusted issuer's subject that made the key, with the rights its latest verified token resolved to.
-    public var ownerSubject: OIDCRights? = nil
-    /// The keys it descends from, its maker first, each live; their rights bound this one's.
-    public var ancestors: [AuthenticatedKey] = []
-
-    public init(id: UUID, tenantID: UUID?, scopes: Set<AdminScope>, owner: UUID?) {
-        self.id = id
-        self.tenantID = tenantID
-        self.scopes = scopes
-        self.owner = owner
-    }
-
-    /// The key's own rights, before its owner's bound them.
-    public var grants: AdminGrants { AdminGrants(scopes: scopes, tenant: tenantID) }
-}
-
-public struct AdminKeyRepository: Sendable {
+public struct AdminKeyRepository: AdminKeyLookup {
     let database: RosterDatabase
 
     public init(database: RosterDatabase) {

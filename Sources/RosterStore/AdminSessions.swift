@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import RosterAuth
 
 /// Who a session belongs to.
 public enum SessionSubject: Sendable, Hashable {
@@ -9,7 +10,7 @@ public enum SessionSubject: Sendable, Hashable {
 
 /// Signed-in admin sessions and their rotating refresh tokens (0009_admin_identity.sql). A refresh token
 /// is stored only as its SHA-256; each use replaces it, and a used one presented again ends the session.
-public struct AdminSessions: Sendable {
+public struct AdminSessions: SessionLiveness {
     let database: RosterDatabase
 
     public init(database: RosterDatabase) {
@@ -32,7 +33,7 @@ public struct AdminSessions: Sendable {
                 INSERT INTO admin_sessions (user_id, key_id, source_address) VALUES (\(user), \(key), \(sourceAddress)) RETURNING id, user_id, key_id),
             token AS (
                 INSERT INTO admin_refresh_tokens (token_hash, session_id, expires)
-                SELECT \(refresh.hash), id, now() + \(Self.seconds(refreshLifetime)) * interval '1 second' FROM session),
+                SELECT \(refresh.hash), id, now() + \(refreshLifetime.timeInterval) * interval '1 second' FROM session),
             login AS (UPDATE admin_users SET last_login = now() WHERE id = \(user)),
             audit AS (\(audit: .signedIn, by: context, from: "session", tenant: "NULL::uuid", target: "session.id",
                           details: "jsonb_strip_nulls(jsonb_build_object('user_id', session.user_id, 'key_id', session.key_id))"))
@@ -98,7 +99,7 @@ public struct AdminSessions: Sendable {
                     RETURNING s.id, s.user_id, s.key_id),
                 successor AS (
                     INSERT INTO admin_refresh_tokens (token_hash, session_id, expires)
-                    SELECT \(next.hash), id, now() + \(Self.seconds(lifetime)) * interval '1 second' FROM used)
+                    SELECT \(next.hash), id, now() + \(lifetime.timeInterval) * interval '1 second' FROM used)
                 SELECT id, user_id, key_id FROM used
                 """, logger: database.logger
             ).collect()
@@ -165,9 +166,5 @@ public struct AdminSessions: Sendable {
                           details: "jsonb_strip_nulls(jsonb_build_object('email', attempt.email, 'method', attempt.method))"))
             SELECT 1
             """)
-    }
-
-    public static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

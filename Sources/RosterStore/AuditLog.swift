@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import RosterAuth
 import SCIM
 
 /// One entry of the audit log: a SCIM change (an event of the change feed) or an admin action.
@@ -57,12 +58,12 @@ public struct AuditPosition: Sendable, Equatable {
 
     /// The opaque text of `cursor` and `next_cursor`.
     public var cursor: String {
-        Data("a1.\(microseconds).\(source.rawValue).\(key.uuidString.lowercased()).\(sequence)".utf8).base64URLEncoded()
+        Base64URL.encode(Data("a1.\(microseconds).\(source.rawValue).\(key.uuidString.lowercased()).\(sequence)".utf8))
     }
 
     /// nil when `cursor` is not one this log issued.
     public init?(cursor: String) {
-        guard cursor.utf8.count <= 200, let data = Data(base64URLEncoded: cursor), let text = String(data: data, encoding: .utf8) else {
+        guard cursor.utf8.count <= 200, let data = Base64URL.decode(cursor), let text = String(data: data, encoding: .utf8) else {
             return nil
         }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)

@@ -56,14 +56,14 @@ public struct CursorCodec: Sendable {
             expires: Int(now.timeIntervalSince1970 + Self.lifetime))
         let body = (try? JSONEncoder().encode(payload)) ?? Data()
         let signature = Data(HMAC<SHA256>.authenticationCode(for: body, using: key))
-        return body.base64URLEncoded() + "." + signature.base64URLEncoded()
+        return Base64URL.encode(body) + "." + Base64URL.encode(signature)
     }
 
     /// The position of a cursor this server issued for exactly this tenant, type, query and count.
     public func decode(_ cursor: String, tenant: UUID, type: String, query: String, count: Int, now: Date = Date()) throws(StoreError) -> CursorPosition {
         let invalid = StoreError.invalidCursor("The cursor is not one this server issued for this query; start again with an empty cursor.")
         let parts = cursor.split(separator: ".")
-        guard parts.count == 2, let body = Data(base64URLEncoded: String(parts[0])), let signature = Data(base64URLEncoded: String(parts[1])),
+        guard parts.count == 2, let body = Base64URL.decode(String(parts[0])), let signature = Base64URL.decode(String(parts[1])),
             HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: body, using: key),
             let payload = try? JSONDecoder().decode(Payload.self, from: body)
         else { throw invalid }
@@ -78,15 +78,7 @@ public struct CursorCodec: Sendable {
     }
 
     private static func digest(_ query: String) -> String {
-        Data(SHA256.hash(data: Data(query.utf8))).base64URLEncoded()
-    }
-}
-
-extension Data {
-    init?(base64URLEncoded text: String) {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        self.init(base64Encoded: base64)
+        Base64URL.encode(Data(SHA256.hash(data: Data(query.utf8))))
     }
 }
 

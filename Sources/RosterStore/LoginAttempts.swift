@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import RosterAuth
 
 /// Sign-in attempts counted per account and per client address (0014_owned_keys_and_login_throttle.sql).
 /// An attempt is counted before its password is checked, in one statement whose upserts lock the counters,
@@ -33,7 +34,7 @@ public struct LoginAttempts: Sendable {
     /// Counts one attempt for `email` (nil: an admin-key sign-in, counted per address only) and the address
     /// (nil: all clients whose address is unknown share one counter), and says whether it may be checked.
     public func admit(email: String?, address: String?, limits: Limits) async throws -> Admission {
-        let window = AdminSessions.seconds(limits.window)
+        let window = limits.window.timeInterval
         let (account, source) = (Self.accountKey(email), Self.addressKey(address))
         let rows = try await database.query(
             """

@@ -1,20 +1,8 @@
 import Foundation
 import PostgresNIO
+import RosterAuth
 
-/// The rights a trusted issuer's subject held at its latest verified token (0014_owned_keys_and_login_throttle.sql):
-/// Roster cannot ask the issuer again without a token, so a key that subject made acts within these, until `validUntil`.
-public struct OIDCRights: Sendable, Equatable {
-    /// "issuer subject".
-    public var subject: String
-    public var grants: AdminGrants
-    public var validUntil: Date
-
-    public init(subject: String, grants: AdminGrants, validUntil: Date) {
-        self.subject = subject
-        self.grants = grants
-        self.validUntil = validUntil
-    }
-
+extension OIDCRights {
     private struct Stored: Codable {
         var global: [String]
         var tenants: [String: [String]]
@@ -38,7 +26,7 @@ public struct OIDCRights: Sendable, Equatable {
     }
 }
 
-public struct OIDCRightsRepository: Sendable {
+public struct OIDCRightsRepository: OIDCRightsRecording {
     let database: RosterDatabase
 
     public init(database: RosterDatabase) {

@@ -1,22 +1,6 @@
 import Foundation
 import PostgresNIO
-
-/// How an admin identity is found among a tenant's provisioned SCIM users.
-public struct DirectoryMatch: Sendable, Hashable {
-    public enum Attribute: String, Sendable, Hashable, Codable, CaseIterable {
-        case userName
-        case emails
-        case externalId
-    }
-
-    public var attribute: Attribute
-    public var value: String
-
-    public init(attribute: Attribute, value: String) {
-        self.attribute = attribute
-        self.value = value
-    }
-}
+import RosterAuth
 
 extension PostgresQuery.StringInterpolation {
     /// The condition over `users u` that a match names (each uses its own index), with the value bound; FALSE for none.
@@ -32,30 +16,13 @@ extension PostgresQuery.StringInterpolation {
     }
 }
 
-/// A role named by an OIDC token's claim, on every tenant (nil) or on one (a name or id).
-public struct NamedRole: Sendable, Hashable {
-    public var role: String
-    public var tenant: String?
-
-    public init(role: String, tenant: String? = nil) {
-        self.role = role
-        self.tenant = tenant
-    }
-}
-
 /// What an admin identity may do right now: its own grants, the roles named for it, and the roles of
 /// the SCIM groups its directory user belongs to, directly or through nested groups.
-public struct RoleResolution: Sendable {
+public struct RoleResolution: RoleResolving {
     let database: RosterDatabase
 
     public init(database: RosterDatabase) {
         self.database = database
-    }
-
-    public enum Outcome: Sendable, Equatable {
-        case granted(AdminGrants)
-        /// An active group was named that the identity does not belong to.
-        case notAMember
     }
 
     /// Resolves in one statement. With `activeGroup` (a group id or displayName), only that group's roles
@@ -63,7 +30,7 @@ public struct RoleResolution: Sendable {
     /// those tenants' users (an OIDC issuer's `directoryTenants`); nil: any tenant's (Roster's own admin users).
     public func resolve(
         user: UUID?, match: DirectoryMatch?, matchTenants: [String]? = nil, named: [NamedRole] = [], activeGroup: String? = nil
-    ) async throws -> Outcome {
+    ) async throws -> RoleOutcome {
         let groupID = activeGroup.flatMap(UUID.init(uuidString:))
         let confined = matchTenants != nil
         let tenants = matchTenants ?? []
@@ -114,7 +81,7 @@ public struct RoleResolution: Sendable {
 extension RoleResolution {
     /// An admin user's rights: their own grants plus those of the groups their directory user (found by
     /// `attribute` = their email) belongs to; nil when the user does not exist or is disabled.
-    public func resolve(adminUser id: UUID, attribute: DirectoryMatch.Attribute, activeGroup: String? = nil) async throws -> Outcome? {
+    public func resolve(adminUser id: UUID, attribute: DirectoryMatch.Attribute, activeGroup: String? = nil) async throws -> RoleOutcome? {
         let rows = try await database.query("SELECT email FROM admin_users WHERE id = \(id) AND disabled IS NULL")
         guard let email = try rows.first?.decode(String.self) else { return nil }
         return try await resolve(user: id, match: DirectoryMatch(attribute: attribute, value: email), activeGroup: activeGroup)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import RosterAuth
 import Synchronization
 
 /// SCIM tokens this process has seen valid: token hash → (tenant, token id, expiry), so a read costs one round trip.

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import RosterAuth
 
 /// A SCIM token as admins see it: everything but the secret.
 public struct ScimTokenRecord: Sendable, Equatable {
@@ -11,12 +12,6 @@ public struct ScimTokenRecord: Sendable, Equatable {
     public var lastUsed: Date?
     public var expires: Date?
     public var revoked: Date?
-}
-
-/// Who a SCIM request acts as: the token decides the tenant.
-public struct ScimPrincipal: Sendable, Hashable {
-    public var tenantID: UUID
-    public var tokenID: UUID
 }
 
 public struct ScimTokenRepository: Sendable {

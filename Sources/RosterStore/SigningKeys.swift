@@ -1,51 +1,10 @@
 import Foundation
 import PostgresNIO
-
-/// The private half of a signing key. It never prints itself, so a key that reaches a log line or an
-/// error message by accident is still not disclosed.
-public struct SigningKeyMaterial: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
-    private let bytes: Data
-
-    public init(_ bytes: Data) {
-        self.bytes = bytes
-    }
-
-    /// The raw key, for the one place that turns it into a signer.
-    public func reveal() -> Data { bytes }
-
-    public var description: String { "signing key (redacted)" }
-    public var debugDescription: String { description }
-}
-
-/// One row of `signing_keys`: an Ed25519 key that signs (current) or only verifies (retired) admin access tokens.
-public struct SigningKeyRecord: Sendable, Equatable {
-    public var kid: String
-    public var privateKey: SigningKeyMaterial
-    /// The public JWK as JSON text: what the JWKS publishes, and all a verifier needs.
-    public var publicJWK: String
-    public var created: Date
-    /// When it stopped signing; nil for the current key.
-    public var retired: Date?
-
-    public var isCurrent: Bool { retired == nil }
-}
-
-/// A key made by the caller (the store holds keys, it does not make them).
-public struct NewSigningKey: Sendable {
-    public var kid: String
-    public var privateKey: SigningKeyMaterial
-    public var publicJWK: String
-
-    public init(kid: String, privateKey: SigningKeyMaterial, publicJWK: String) {
-        self.kid = kid
-        self.privateKey = privateKey
-        self.publicJWK = publicJWK
-    }
-}
+import RosterAuth
 
 /// The signing keys every replica shares. At most one is current: a unique partial index guarantees
 /// it, so replicas that start together cannot create two, and rotations are serialised by an advisory lock.
-public struct SigningKeyRepository: Sendable {
+public struct SigningKeyRepository: SigningKeyStore {
     /// pg_advisory_xact_lock key for rotations: "RstrKeys" in ASCII.
     static let rotationLock: Int64 = 0x5273_7472_4B65_7973
     let database: RosterDatabase

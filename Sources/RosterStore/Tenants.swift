@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import RosterAuth
 
 public struct Tenant: Sendable, Equatable, Codable {
     public var id: UUID

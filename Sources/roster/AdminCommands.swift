@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RosterAuth
 import RosterServer
 import RosterStore
 

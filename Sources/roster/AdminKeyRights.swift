@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RosterAuth
 import RosterStore
 
 extension AdminScope {

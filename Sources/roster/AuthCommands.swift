@@ -23,8 +23,7 @@ struct AuthCommand: AsyncParsableCommand {
             let secrets = try commandSecrets()
             let keys = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning), secrets: secrets) { db in
                 // Issuer and audience play no part in a rotation; the lifetime decides which retired keys may go.
-                let authority = AccessTokenAuthority(
-                    database: db, issuer: settings.publicURL, audience: AdminIdentityConfiguration.accessTokenAudience,
+                let authority = AccessTokenAuthority(keys: SigningKeyRepository(database: db), issuer: settings.publicURL, audience: AdminIdentityConfiguration.accessTokenAudience,
                     lifetime: settings.identity.accessTokenLifetime)
                 try await authority.rotate()
                 return try await SigningKeyRepository(database: db).verifiable(retiredAfter: .distantPast)

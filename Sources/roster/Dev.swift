@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import RosterAuth
 import RosterEmbeddedPostgres
 import RosterFeed
 import RosterServer

@@ -16,7 +16,7 @@ extension AuthSuite {
         static func authority(
             _ database: RosterDatabase, issuer: String = issuer, audience: String = audience, shift: TimeInterval = 0
         ) -> AccessTokenAuthority {
-            AccessTokenAuthority(database: database, issuer: issuer, audience: audience, now: { Date() + shift })
+            AccessTokenAuthority(keys: SigningKeyRepository(database: database), issuer: issuer, audience: audience, now: { Date() + shift })
         }
 
         static func refusal(_ authority: AccessTokenAuthority, _ token: String) async -> TokenError? {

@@ -12,7 +12,7 @@ extension CLISuite {
         func rotate() async throws {
             let url = try await freshDatabase()
             @Sendable func authority(_ db: RosterDatabase) -> AccessTokenAuthority {
-                AccessTokenAuthority(database: db, issuer: "https://roster.example.com", audience: "roster-admin")
+                AccessTokenAuthority(keys: SigningKeyRepository(database: db), issuer: "https://roster.example.com", audience: "roster-admin")
             }
             let (before, oldKID) = try await inspect(url) { db in
                 let issued = try await authority(db).issue(subject: .user(UUID()), sessionID: UUID())

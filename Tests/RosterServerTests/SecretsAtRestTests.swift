@@ -101,7 +101,7 @@ extension ServerSuite {
             let logger = try TestPostgres.require().logger
             try await prepareStoredSecrets(Self.configuration(url, TestSecrets.atRest), logger: logger)
             _ = try await withDatabase(url: url, logger: logger, secrets: TestSecrets.atRest) { db in
-                try await AccessTokenAuthority(database: db, issuer: "https://roster.example.test", audience: "roster-admin").loadKeys()
+                try await AccessTokenAuthority(keys: SigningKeyRepository(database: db), issuer: "https://roster.example.test", audience: "roster-admin").loadKeys()
             }
             // The same key id with other key bytes: the tag does not verify.
             let impostor = try Self.keyring(SecretKeyring.generateEntry(keyID: "test"))
@@ -114,7 +114,7 @@ extension ServerSuite {
             }
             #expect(!String(describing: wrongKey).contains(String(TestSecrets.entry.dropFirst(5))))
             let signed = try? await withDatabase(url: url, logger: logger, secrets: .encrypted(impostor)) { db in
-                try await AccessTokenAuthority(database: db, issuer: "https://roster.example.test", audience: "roster-admin")
+                try await AccessTokenAuthority(keys: SigningKeyRepository(database: db), issuer: "https://roster.example.test", audience: "roster-admin")
                     .issue(subject: .user(UUID()), sessionID: UUID())
             }
             #expect(signed == nil, "a token was signed with a key another keyring sealed")
@@ -152,7 +152,7 @@ extension ServerSuite {
                 let census = try await StoredSecrets(database: db).census(opening: TestSecrets.keyring)
                 let keys = try await SigningKeyRepository(database: db).verifiable(retiredAfter: .distantPast)
                 let secrets = try #require(try await WebhookSubscriptions(database: db).target(tenant: legacy.tenant, id: legacy.webhook)).secrets
-                let authority = AccessTokenAuthority(database: db, issuer: "https://roster.example.test", audience: "roster-admin")
+                let authority = AccessTokenAuthority(keys: SigningKeyRepository(database: db), issuer: "https://roster.example.test", audience: "roster-admin")
                 let (token, _) = try await authority.issue(subject: .user(UUID()), sessionID: UUID())
                 _ = try await authority.verify(token)
                 return (census, keys, secrets, token)

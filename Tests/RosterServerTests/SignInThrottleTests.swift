@@ -23,7 +23,7 @@ final class CountingVerifier: Sendable {
         { [self] password, hash in
             state.withLock { $0.runs += 1; $0.running += 1 }
             defer { state.withLock { $0.running -= 1 } }
-            if delay > .zero { Thread.sleep(forTimeInterval: AdminSessions.seconds(delay)) }
+            if delay > .zero { Thread.sleep(forTimeInterval: delay.timeInterval) }
             return PasswordHasher.bcrypt(password, hash)
         }
     }

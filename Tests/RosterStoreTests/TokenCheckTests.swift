@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import RosterAuth
 @testable import RosterStore
 import RosterTestSupport
 import SCIM

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import RosterAuth
 import SCIM
 
 /// Who made a change, as the change feed and the audit log name them.
@@ -46,6 +47,18 @@ public enum Actor: Sendable, Equatable {
         case ("admin_user", let id?): self = .adminUser(id)
         case ("oidc", _): self = .oidc(subject ?? "")
         default: self = .system
+        }
+    }
+}
+
+extension AdminPrincipal {
+    /// The audit log's name for this principal.
+    public var actor: Actor {
+        switch identity {
+        case .bootstrap: .adminKey(nil)
+        case .key(let id): .adminKey(id)
+        case .user(let id): .adminUser(id)
+        case .oidc(let subject): .oidc(subject)
         }
     }
 }

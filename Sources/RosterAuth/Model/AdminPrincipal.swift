@@ -122,14 +122,4 @@ public struct AdminPrincipal: Sendable, Equatable {
         case .oidc(let subject): return "oidc:" + subject
         }
     }
-
-    /// The audit log's name for this principal.
-    public var actor: Actor {
-        switch identity {
-        case .bootstrap: .adminKey(nil)
-        case .key(let id): .adminKey(id)
-        case .user(let id): .adminUser(id)
-        case .oidc(let subject): .oidc(subject)
-        }
-    }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SCIM
 
 /// A bearer credential: a SCIM token (`scim_…`), an admin API key (`radm_…`) or a refresh token (`rrt_…`).
 ///
@@ -20,7 +21,7 @@ public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConver
     public static func generate(_ kind: Kind) -> Secret {
         let key = SymmetricKey(size: .bits256)
         let random = key.withUnsafeBytes { Data($0) }
-        return Secret(kind: kind, value: kind.rawValue + random.base64URLEncoded())
+        return Secret(kind: kind, value: kind.rawValue + Base64URL.encode(random))
     }
 
     /// A credential as a client presented it; nil when it has neither prefix.
@@ -70,13 +71,4 @@ public struct BootstrapAdminKey: Sendable, CustomStringConvertible {
     }
 
     public var description: String { "bootstrap admin key (redacted)" }
-}
-
-extension Data {
-    func base64URLEncoded() -> String {
-        base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import JWTKit
 import Logging
-import RosterStore
 import SCIM
 
 /// Who a Roster access token acts for: an admin user, or an admin API key exchanged for a token.
@@ -62,7 +61,7 @@ public final class AccessTokenAuthority: Sendable {
     private let reloadInterval: Duration
     /// How long after retirement a key still verifies (and stays in the JWKS).
     private let retention: TimeInterval
-    private let repository: SigningKeyRepository
+    private let repository: any SigningKeyStore
     private let cache: KeySetCache<SigningKeySet>
     private let now: @Sendable () -> Date
 
@@ -72,12 +71,11 @@ public final class AccessTokenAuthority: Sendable {
     ///   - reloadInterval: how often at most an unknown `kid` reloads the keys, and how old keys may be when issuing.
     ///   - now: the clock tokens are issued and checked by (tests move it).
     public init(
-        database: RosterDatabase, issuer: String, audience: String, lifetime: Duration = .seconds(3600),
+        keys repository: any SigningKeyStore, issuer: String, audience: String, lifetime: Duration = .seconds(3600),
         reloadInterval: Duration = .seconds(60), now: @escaping @Sendable () -> Date = Date.init,
         logger: Logger = Logger(label: "roster.auth")
     ) {
         precondition(lifetime > .zero, "an access token lifetime must be positive")
-        let repository = SigningKeyRepository(database: database)
         // A retired key verifies for a token lifetime, plus the time a peer may still sign with it, plus skew.
         let retention = (lifetime + reloadInterval).timeInterval + TokenValidity.clockSkew
         self.issuer = issuer
@@ -177,11 +175,4 @@ struct ClaimSet: JWTPayload {
     }
 
     func verify(using algorithm: some JWTAlgorithm) async throws {}
-}
-
-extension Duration {
-    var timeInterval: TimeInterval {
-        let (seconds, attoseconds) = components
-        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
-    }
 }

@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
 import JWTKit
-import RosterStore
 import SCIM
 
 /// Roster's signing keys as loaded from `signing_keys`: the current key to sign with, every key that
@@ -17,7 +16,7 @@ struct SigningKeySet: Sendable {
     let publicJWKs: [JSONValue]
 
     init(records: [SigningKeyRecord]) async throws {
-        guard let current = records.first(where: \.isCurrent) else { throw StoreError.notFound("current signing key") }
+        guard let current = records.first(where: \.isCurrent) else { throw AuthError(.unavailable, "There is no current signing key.", reason: "no_signing_key") }
         let privateKey = try Curve25519.Signing.PrivateKey(rawRepresentation: current.privateKey.reveal())
         signer = JWTKeyCollection()
         await signer.add(eddsa: EdDSA.PrivateKey(backing: privateKey), kid: JWKIdentifier(string: current.kid))
@@ -27,7 +26,7 @@ struct SigningKeySet: Sendable {
         for record in records {
             let stored = try JSONDecoder().decode(JSONValue.self, from: Data(record.publicJWK.utf8))
             guard let x = stored["x"]?.stringValue, let raw = Base64URL.decode(x) else {
-                throw StoreError.invalidValue("signing key \(record.kid) has no public key")
+                throw AuthError(.unavailable, "Signing key \(record.kid) has no public key.", reason: "bad_signing_key")
             }
             let keys = JWTKeyCollection()
             await keys.add(eddsa: EdDSA.PublicKey(backing: try Curve25519.Signing.PublicKey(rawRepresentation: raw)), kid: JWKIdentifier(string: record.kid))

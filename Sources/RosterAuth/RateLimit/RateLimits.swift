@@ -1,6 +1,4 @@
 import Foundation
-import RosterAuth
-import RosterStore
 import Synchronization
 
 /// The limits every credential gets unless an override says otherwise (README "Rate limits"); nil: off.
@@ -16,14 +14,20 @@ public struct RateLimitDefaults: Sendable, Equatable {
     public init() {}
 }
 
+/// Where the overrides are kept (RosterStore's `RateLimitRepository`).
+public protocol RateLimitOverrideSource: Sendable {
+    /// Every override; each process polls this.
+    func all() async throws -> RateLimitOverrides
+}
+
 /// Which limit a request gets: its credential's own, else its tenant's for that API, else the default.
 /// Overrides are held in memory (see `reload`), so deciding never touches the database.
-final class RateLimits: Sendable {
-    let limiter: RateLimiter
+public final class RateLimits: Sendable {
+    public let limiter: RateLimiter
     /// The defaults now: the runtime settings' (PUT /api/v1/config), else ROSTER_RATE_LIMIT_*.
     private let currentDefaults: @Sendable () -> RateLimitDefaults
-    let refreshInterval: Duration
-    let repository: RateLimitRepository
+    public let refreshInterval: Duration
+    private let source: any RateLimitOverrideSource
     private let state = Mutex(State())
 
     private struct State {
@@ -50,29 +54,29 @@ final class RateLimits: Sendable {
         }
     }
 
-    init(
-        defaults: @escaping @Sendable () -> RateLimitDefaults, refreshInterval: Duration, repository: RateLimitRepository,
+    public init(
+        defaults: @escaping @Sendable () -> RateLimitDefaults, refreshInterval: Duration, source: any RateLimitOverrideSource,
         limiter: RateLimiter = RateLimiter()
     ) {
         currentDefaults = defaults
         self.refreshInterval = refreshInterval
-        self.repository = repository
+        self.source = source
         self.limiter = limiter
     }
 
-    convenience init(defaults: RateLimitDefaults, repository: RateLimitRepository, limiter: RateLimiter = RateLimiter()) {
-        self.init(defaults: { defaults }, refreshInterval: defaults.refreshInterval, repository: repository, limiter: limiter)
+    public convenience init(defaults: RateLimitDefaults, source: any RateLimitOverrideSource, limiter: RateLimiter = RateLimiter()) {
+        self.init(defaults: { defaults }, refreshInterval: defaults.refreshInterval, source: source, limiter: limiter)
     }
 
-    var defaults: RateLimitDefaults { currentDefaults() }
+    public var defaults: RateLimitDefaults { currentDefaults() }
 
-    func policy(for principal: ScimPrincipal) -> RateLimitPolicy? {
+    public func policy(for principal: ScimPrincipal) -> RateLimitPolicy? {
         state.withLock { state in
             state.table.scimTokens[principal.tokenID] ?? state.table.tenants[.scim]?[principal.tenantID]
         } ?? defaults.scim
     }
 
-    func policy(for principal: AdminPrincipal) -> RateLimitPolicy? {
+    public func policy(for principal: AdminPrincipal) -> RateLimitPolicy? {
         state.withLock { state in
             principal.keyID.flatMap { state.table.adminKeys[$0] } ?? principal.tenantID.flatMap { state.table.tenants[.admin]?[$0] }
         } ?? defaults.admin
@@ -80,12 +84,12 @@ final class RateLimits: Sendable {
 
     /// Re-reads every override; a change made through this process's admin API calls it at once,
     /// other processes see it at their next poll.
-    func reload() async throws {
+    public func reload() async throws {
         let ticket = state.withLock { state in
             state.issued += 1
             return state.issued
         }
-        let table = PolicyTable(try await repository.all())
+        let table = PolicyTable(try await source.all())
         state.withLock { state in
             guard ticket > state.applied else { return }
             state.applied = ticket
