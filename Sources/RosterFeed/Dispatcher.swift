@@ -178,7 +178,7 @@ public struct WebhookDispatcher: Service {
                 first = false
                 let events = try await EventLog(database: database).read(
                     tenant: subscription.tenant,
-                    .init(after: subscription.position, limit: 100, types: subscription.types?.compactMap(EventType.init(rawValue:))),
+                    .init(after: subscription.position, limit: 100, types: subscription.types),
                     stampFirst: false)
                 if events.isEmpty { break }
                 var going = true

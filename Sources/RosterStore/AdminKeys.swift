@@ -115,10 +115,10 @@ public struct AdminKeyRepository: AdminKeyLookup {
         var (parent, stale): (UUID?, Bool) = (nil, false)
         for row in rows {
             let (id, tenant, scopes, owner, ownerKey, subject, grants, validUntil, live, unused) = try row.decode(
-                (UUID, UUID?, [String], UUID?, UUID?, String?, String?, Date?, Bool, Bool).self)
+                (UUID, UUID?, [AdminScope], UUID?, UUID?, String?, String?, Date?, Bool, Bool).self)
             if links.isEmpty { stale = unused }
             guard live else { return nil }
-            var link = AuthenticatedKey(id: id, tenantID: tenant, scopes: Set(scopes.compactMap(AdminScope.init(rawValue:))), owner: owner)
+            var link = AuthenticatedKey(id: id, tenantID: tenant, scopes: Set(scopes), owner: owner)
             if let subject {
                 guard let grants, let validUntil else { return nil }
                 link.ownerSubject = OIDCRights(subject: subject, grants: try OIDCRights.decode(grants), validUntil: validUntil)
@@ -137,10 +137,10 @@ public struct AdminKeyRepository: AdminKeyLookup {
     static func decode(_ rows: [PostgresRow]) throws -> [AdminKeyRecord] {
         try rows.map { row in
             let (id, tenant, name, prefix, scopes, created, lastUsed, expires, revoked, owner, ownerKey, ownerSubject) = try row.decode(
-                (UUID, UUID?, String, String, [String], Date, Date?, Date?, Date?, UUID?, UUID?, String?).self)
+                (UUID, UUID?, String, String, [AdminScope], Date, Date?, Date?, Date?, UUID?, UUID?, String?).self)
             return AdminKeyRecord(
                 id: id, tenantID: tenant, name: name, prefix: prefix,
-                scopes: scopes.compactMap(AdminScope.init(rawValue:)), created: created,
+                scopes: scopes, created: created,
                 lastUsed: lastUsed, expires: expires, revoked: revoked, owner: owner, ownerKey: ownerKey, ownerSubject: ownerSubject)
         }
     }

@@ -147,9 +147,9 @@ public struct AdminRoles: Sendable {
 
     static func decode(_ rows: [PostgresRow]) throws -> [AdminRoleRecord] {
         try rows.map { row in
-            let (id, name, description, scopes, builtin, created) = try row.decode((UUID, String, String?, [String], Bool, Date).self)
+            let (id, name, description, scopes, builtin, created) = try row.decode((UUID, String, String?, [AdminScope], Bool, Date).self)
             return AdminRoleRecord(
-                id: id, name: name, description: description, scopes: scopes.compactMap(AdminScope.init(rawValue:)), builtin: builtin,
+                id: id, name: name, description: description, scopes: scopes, builtin: builtin,
                 created: created)
         }
     }

@@ -3,24 +3,25 @@ import PostgresNIO
 import RosterAuth
 
 extension OIDCRights {
+    /// A scope or tenant id the row holds that Roster cannot read is an error, never a right dropped or kept.
     private struct Stored: Codable {
-        var global: [String]
-        var tenants: [String: [String]]
+        var global: [AdminScope]
+        var tenants: [String: [AdminScope]]
     }
 
     static func encode(_ grants: AdminGrants) throws -> String {
         let stored = Stored(
-            global: grants.global.map(\.rawValue).sorted(),
-            tenants: Dictionary(uniqueKeysWithValues: grants.tenants.map { ($0.key.uuidString.lowercased(), $0.value.map(\.rawValue).sorted()) }))
+            global: grants.global.sorted { $0.rawValue < $1.rawValue },
+            tenants: Dictionary(uniqueKeysWithValues: grants.tenants.map { ($0.key.uuidString.lowercased(), $0.value.sorted { $0.rawValue < $1.rawValue }) }))
         return String(decoding: try JSONEncoder().encode(stored), as: UTF8.self)
     }
 
     static func decode(_ text: String) throws -> AdminGrants {
         let stored = try JSONDecoder().decode(Stored.self, from: Data(text.utf8))
-        var grants = AdminGrants(global: Set(stored.global.compactMap(AdminScope.init(rawValue:))))
+        var grants = AdminGrants(global: Set(stored.global))
         for (tenant, scopes) in stored.tenants {
-            guard let id = UUID(uuidString: tenant) else { continue }
-            grants.tenants[id] = Set(scopes.compactMap(AdminScope.init(rawValue:)))
+            guard let id = UUID(uuidString: tenant) else { throw StoreError.invalidValue("recorded OIDC rights name tenant '\(tenant)'") }
+            grants.tenants[id] = Set(scopes)
         }
         return grants
     }

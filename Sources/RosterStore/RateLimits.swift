@@ -21,10 +21,12 @@ public struct RateLimitRepository: RateLimitOverrideSource {
             """)
         var overrides = RateLimitOverrides()
         for row in rows {
-            let (kind, id, api, requests, window) = try row.decode((String, UUID, String?, Int, Int).self)
+            let (kind, id, api, requests, window) = try row.decode((String, UUID, RateLimitedAPI?, Int, Int).self)
             let setting = RateLimitSetting(requests: requests, windowSeconds: window)
             switch kind {
-            case "tenant": if let api = api.flatMap(RateLimitedAPI.init(rawValue:)) { overrides.tenants[id, default: [:]][api] = setting }
+            case "tenant":
+                guard let api else { throw StoreError.invalidValue("a tenant rate limit without its API") }
+                overrides.tenants[id, default: [:]][api] = setting
             case "scim_token": overrides.scimTokens[id] = setting
             default: overrides.adminKeys[id] = setting
             }
@@ -45,9 +47,8 @@ public struct RateLimitRepository: RateLimitOverrideSource {
     public func setTenant(
         _ tenant: UUID, _ settings: [RateLimitedAPI: RateLimitSetting], by context: AuditContext
     ) async throws -> [RateLimitedAPI: RateLimitSetting] {
-        let apis = settings.keys.map(\.rawValue).sorted()
-        let requests = apis.map { settings[RateLimitedAPI(rawValue: $0)!]!.requests }
-        let windows = apis.map { settings[RateLimitedAPI(rawValue: $0)!]!.windowSeconds }
+        let ordered = settings.sorted { $0.key.rawValue < $1.key.rawValue }
+        let apis = ordered.map(\.key.rawValue), requests = ordered.map(\.value.requests), windows = ordered.map(\.value.windowSeconds)
         let rows = try await database.query(
             """
             WITH tenant AS (SELECT id, name FROM tenants WHERE id = \(tenant)),
@@ -177,8 +178,8 @@ public struct RateLimitRepository: RateLimitOverrideSource {
     static func byAPI(_ rows: [PostgresRow]) throws -> [RateLimitedAPI: RateLimitSetting] {
         var settings: [RateLimitedAPI: RateLimitSetting] = [:]
         for row in rows {
-            let (api, requests, window) = try row.decode((String, Int, Int).self)
-            if let api = RateLimitedAPI(rawValue: api) { settings[api] = RateLimitSetting(requests: requests, windowSeconds: window) }
+            let (api, requests, window) = try row.decode((RateLimitedAPI, Int, Int).self)
+            settings[api] = RateLimitSetting(requests: requests, windowSeconds: window)
         }
         return settings
     }

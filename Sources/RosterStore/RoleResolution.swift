@@ -69,9 +69,9 @@ public struct RoleResolution: RoleResolving {
         var grants = AdminGrants.none
         var memberOfActive = false
         for row in rows {
-            let (kind, tenant, scopes) = try row.decode((String, UUID?, [String]).self)
+            let (kind, tenant, scopes) = try row.decode((String, UUID?, [AdminScope]).self)
             if kind == "active" { memberOfActive = true; continue }
-            grants.add(Set(scopes.compactMap(AdminScope.init(rawValue:))), tenant: tenant)
+            grants.add(Set(scopes), tenant: tenant)
         }
         if activeGroup != nil && !memberOfActive { return .notAMember }
         return .granted(grants)

@@ -70,7 +70,7 @@ public struct TenantRepository: Sendable {
             SELECT DISTINCT s FROM admin_role_grants g JOIN admin_roles r ON r.id = g.role_id, unnest(r.scopes) s
             WHERE g.group_tenant_id = \(tenant) AND g.group_id IS NOT NULL AND g.tenant_id = \(tenant)
             """)
-        return Set(try rows.compactMap { AdminScope(rawValue: try $0.decode(String.self)) })
+        return Set(try rows.map { try $0.decode(AdminScope.self) })
     }
 
     static let columns = "id, name, created, operator_directory"

@@ -1,12 +1,14 @@
 import PostgresNIO
+import RosterAuth
 import SCIM
 
 /// An enum stored as its raw text. A value the enum does not know is a decoding error, never a default: a row
 /// that says something Roster cannot read must not be read as something else.
-public protocol TextColumn: RawRepresentable, PostgresCodable where RawValue == String {}
+public protocol TextColumn: RawRepresentable, PostgresCodable, PostgresArrayEncodable, PostgresArrayDecodable where RawValue == String {}
 
 extension TextColumn {
     public static var psqlType: PostgresDataType { .text }
+    public static var psqlArrayType: PostgresDataType { .textArray }
     public static var psqlFormat: PostgresFormat { .binary }
 
     public func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
@@ -25,3 +27,6 @@ extension TextColumn {
 
 extension MemberType: TextColumn {}
 extension WebhookDelivery.Outcome: TextColumn {}
+extension AdminScope: TextColumn {}
+extension RateLimitedAPI: TextColumn {}
+extension EventType: TextColumn {}

@@ -1,4 +1,5 @@
 import PostgresNIO
+import RosterAuth
 import RosterStore
 import RosterTestSupport
 import SCIM
@@ -83,6 +84,26 @@ extension StoreSuite {
                 } else {
                     #expect(throws: (any Error).self) { try row.decode(MemberType.self) }
                 }
+            }
+        }
+
+        @Test("arrays of scopes, event types and rate-limited APIs: one unknown element makes the whole row an error, never a shorter list")
+        func arrays() async throws {
+            let url = try await TestPostgres.require().freshDatabase()
+            try await withStore(url: url, pool: ConnectionPoolIdentity(maxConnections: 1)) { db in
+                let row = try #require(try await db.query(
+                    """
+                    SELECT ARRAY['*', 'scim-tokens', 'feed:read']::text[], ARRAY['*', 'root']::text[],
+                           ARRAY['user.created', 'group.members.added']::text[], ARRAY['user.created', 'user.exploded']::text[],
+                           'scim'::text, 'soap'::text
+                    """).first)
+                let columns = row.makeRandomAccess()
+                #expect(try columns[0].decode([AdminScope].self) == [.all, .scimTokens, .feedRead])
+                #expect(throws: (any Error).self) { try columns[1].decode([AdminScope].self) }
+                #expect(try columns[2].decode([EventType].self) == [.userCreated, .groupMembersAdded])
+                #expect(throws: (any Error).self) { try columns[3].decode([EventType].self) }
+                #expect(try columns[4].decode(RateLimitedAPI.self) == .scim)
+                #expect(throws: (any Error).self) { try columns[5].decode(RateLimitedAPI.self) }
             }
         }
     }

@@ -7,7 +7,7 @@ public struct LeasedSubscription: Sendable {
     public var tenant: UUID
     public var id: UUID
     public var url: String
-    public var types: [String]?
+    public var types: [EventType]?
     public var secrets: [WebhookSecret]
     /// The sequence number of the last event delivered or given up.
     public var position: Int64
@@ -81,7 +81,7 @@ public struct WebhookLeases: Sendable {
             """)
         return try rows.compactMap { row in
             let (tenant, id, url, types, position, attempts, secret, sealed, previous, previousSealed) = try row.decode(
-                (UUID, UUID, String, [String]?, Int64, Int, String?, Data?, String?, Data?).self)
+                (UUID, UUID, String, [EventType]?, Int64, Int, String?, Data?, String?, Data?).self)
             do {
                 let secrets = try WebhookSecretColumns.reveal(
                     current: (secret, sealed), previous: (previous, previousSealed), tenant: tenant, id: id, in: database.secrets)
@@ -106,7 +106,7 @@ public struct WebhookLeases: Sendable {
               AND enabled AND paused_at IS NULL
             """
         ).first.map { row in
-            let (url, types, secret, sealed, previous, previousSealed) = try row.decode((String, [String]?, String?, Data?, String?, Data?).self)
+            let (url, types, secret, sealed, previous, previousSealed) = try row.decode((String, [EventType]?, String?, Data?, String?, Data?).self)
             var current = subscription
             current.url = url
             current.types = types

@@ -31,9 +31,9 @@ public struct WebhookSubscription: Sendable, Equatable {
 
     init(_ row: PostgresRow) throws {
         let (tenant, id, url, description, types, enabled, reason, paused, position, attempts, next, previous, created, updated) =
-            try row.decode((UUID, UUID, String, String, [String]?, Bool, String?, Date?, Int64, Int, Date, Date?, Date, Date).self)
+            try row.decode((UUID, UUID, String, String, [EventType]?, Bool, String?, Date?, Int64, Int, Date, Date?, Date, Date).self)
         self.init(
-            tenant: tenant, id: id, url: url, description: description, eventTypes: types?.compactMap(EventType.init(rawValue:)),
+            tenant: tenant, id: id, url: url, description: description, eventTypes: types,
             enabled: enabled, disabledReason: reason, pausedAt: paused, position: position, attempts: attempts, nextAttemptAt: next,
             previousSecretUntil: previous, created: created, updated: updated)
     }
