@@ -1,6 +1,15 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+/// Every target: an import is internal unless marked `public import` (so a dependency's types reach another module
+/// only where a public declaration needs them), members are visible only from modules a file imports itself, and
+/// an existential says `any`. Hummingbird builds with the same three.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
 let package = Package(
     name: "roster",
     platforms: [.macOS(.v15)],
@@ -29,7 +38,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
     ],
     targets: [
-        .target(name: "SCIM"),
+        .target(name: "SCIM", swiftSettings: strict),
         // The one outbound policy (address checks, connecting only to checked addresses) that webhooks
         // (RosterFeed) and JWKS fetches (RosterAuth) share; it knows nothing of Roster's other modules.
         .target(
@@ -40,12 +49,14 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         // A throwaway PostgreSQL cluster (initdb, start, stop) for `roster dev` and the tests; the server never uses it.
         .target(
             name: "RosterEmbeddedPostgres",
-            dependencies: [.product(name: "Logging", package: "swift-log")]
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
         ),
         .target(
             name: "RosterStore",
@@ -61,7 +72,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
-            resources: [.copy("Migrations")]
+            resources: [.copy("Migrations")],
+            swiftSettings: strict
         ),
         .target(
             name: "RosterFeed",
@@ -75,7 +87,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .target(
             name: "RosterAuth",
@@ -87,7 +100,8 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .target(
             name: "RosterServer",

@@ -3,7 +3,7 @@
 
 import Foundation
 import Glibc
-import Logging
+public import Logging
 import Synchronization
 
 public final class EmbeddedPostgres: Sendable {

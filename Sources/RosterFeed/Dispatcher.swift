@@ -1,9 +1,9 @@
-import Foundation
-import Logging
-import Metrics
-import RosterStore
+public import Foundation
+public import Logging
+public import Metrics
+public import RosterStore
 import SCIM
-import ServiceLifecycle
+public import ServiceLifecycle
 
 /// How the dispatcher delivers.
 public struct DispatcherConfiguration: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
-import Logging
-import RosterStore
-import ServiceLifecycle
+public import Logging
+public import RosterStore
+public import ServiceLifecycle
 
 /// Deletes events and webhook delivery attempts older than the retention, in batches, once an
 /// hour (and a minute after start). Every process runs it; the deletes are idempotent. A reader or

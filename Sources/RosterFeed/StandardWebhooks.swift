@@ -1,6 +1,6 @@
 import Crypto
-import Foundation
-import RosterStore
+public import Foundation
+public import RosterStore
 
 /// Signs webhook requests as the Standard Webhooks specification says, so any of its libraries
 /// verifies them: `webhook-signature` is `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, one per

@@ -1,4 +1,4 @@
-import RosterOutbound
+public import RosterOutbound
 
 /// Which webhook URLs Roster sends to: the outbound policy (RosterOutbound), worded for a subscription's
 /// `url`. A receiver on loopback or a private network would let whoever creates a subscription reach

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
-import RosterStore
+import NIOHTTP1
+public import RosterStore
 import NIOCore
 import RosterOutbound
 

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The one rule for every request Roster makes to a URL someone supplied (webhooks, test sends, JWKS):
 /// http(s) only, no credentials in the URL, a host that is a proper name or an address in standard

@@ -1,3 +1,4 @@
+import Foundation
 /// RFC 7644 §3.7: a bulk request, parsed and checked against the advertised limits.
 public struct BulkRequest: Sendable {
     public static let schema = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// RFC 7643 §4.2: what a Group's `members` sub-attribute `type` may say.
 public enum MemberType: String, Sendable, Hashable, Codable {

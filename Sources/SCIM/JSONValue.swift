@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A JSON value as SCIM carries it: resource bodies, PATCH values and schema documents.
 public enum JSONValue: Sendable, Hashable {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A change to a group's membership that a PATCH asks for; stored apart from the group body so
 /// it costs the size of the change, not of the group.

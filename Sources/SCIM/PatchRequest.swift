@@ -1,3 +1,4 @@
+import Foundation
 /// A parsed PATCH request body (RFC 7644 §3.5.2).
 public struct PatchRequest: Sendable {
     public static let schema = "urn:ietf:params:scim:api:messages:2.0:PatchOp"

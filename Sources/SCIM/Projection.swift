@@ -1,3 +1,4 @@
+import Foundation
 /// RFC 7644 §3.4.2.5 / §3.9: `attributes` and `excludedAttributes` on returned resources.
 ///
 /// Attributes whose `returned` is `always` (and `id`, `schemas`) survive both; `request`

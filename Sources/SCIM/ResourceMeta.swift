@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// RFC 7643 §3.1 `meta`: set by the server, never by the client.
 public struct ResourceMeta: Sendable, Equatable {

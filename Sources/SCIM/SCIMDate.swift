@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// RFC 7643 §2.3.5: dateTime values are xsd:dateTime, written here as RFC 3339 UTC with milliseconds.
 public enum SCIMDate {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 // What the admin authenticator reads from storage. RosterStore implements each (AdminKeyRepository,
 // RoleResolution, AdminSessions, OIDCRightsRepository), so this module decides and the store only persists.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The scopes a credential holds: on every tenant, and on particular tenants.
 public struct AdminGrants: Sendable, Equatable {

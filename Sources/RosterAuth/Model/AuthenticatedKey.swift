@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A presented admin key that is live: its scopes, and its owners whose rights bound them.
 public struct AuthenticatedKey: Sendable, Equatable {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The rights a trusted issuer's subject held at its latest verified token (0014_owned_keys_and_login_throttle.sql):
 /// Roster cannot ask the issuer again without a token, so a key that subject made acts within these, until `validUntil`.

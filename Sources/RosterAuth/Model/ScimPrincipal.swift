@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Who a SCIM request acts as: the token decides the tenant.
 public struct ScimPrincipal: Sendable, Hashable {

@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+public import Foundation
 import SCIM
 
 /// A bearer credential: a SCIM token (`scim_…`), an admin API key (`radm_…`) or a refresh token (`rrt_…`).

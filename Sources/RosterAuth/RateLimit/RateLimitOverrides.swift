@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A stored rate limit: `requests` per `windowSeconds` (0011_rate_limits.sql bounds both).
 public struct RateLimitSetting: Sendable, Hashable {

@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import JWTKit
-import Logging
+public import Logging
 import SCIM
 
 /// Who a Roster access token acts for: an admin user, or an admin API key exchanged for a token.

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import JWTKit
 import Logging
+import NIOHTTP1
 import RosterOutbound
 
 /// Where an issuer's keys may come from: HTTPS, so nobody on the path can substitute keys; plain HTTP

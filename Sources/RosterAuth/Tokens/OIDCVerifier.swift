@@ -1,7 +1,7 @@
-import Foundation
+public import Foundation
 import JWTKit
-import Logging
-import RosterOutbound
+public import Logging
+public import RosterOutbound
 import SCIM
 
 /// How a verified token names its user: the value of the issuer's user claim, the SCIM attribute it matches,

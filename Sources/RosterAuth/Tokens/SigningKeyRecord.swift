@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The private half of a signing key. It never prints itself, so a key that reaches a log line or an
 /// error message by accident is still not disclosed.

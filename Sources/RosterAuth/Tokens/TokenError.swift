@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Why a bearer JWT was refused: Roster's own access tokens and a trusted issuer's alike.
 ///

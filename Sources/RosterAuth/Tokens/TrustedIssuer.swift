@@ -1,5 +1,5 @@
-import Foundation
-import SCIM
+public import Foundation
+public import SCIM
 
 /// A JWS `alg` value (RFC 7518 §3.1) as configured or presented. Only asymmetric algorithms are ever accepted.
 public struct JWSAlgorithm: RawRepresentable, Codable, Hashable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {

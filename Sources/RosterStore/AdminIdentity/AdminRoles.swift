@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import PostgresNIO
-import RosterAuth
+public import RosterAuth
 
 /// A named set of scopes (0009_admin_identity.sql). Built-in roles cannot change.
 public struct AdminRoleRecord: Sendable, Equatable {

@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import PostgresNIO
-import RosterAuth
+public import RosterAuth
 
 /// Who a session belongs to.
 public enum SessionSubject: Sendable, Hashable {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import PostgresNIO
 
 /// A person who administers Roster (0009_admin_identity.sql).

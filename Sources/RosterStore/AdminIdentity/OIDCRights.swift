@@ -1,6 +1,6 @@
 import Foundation
 import PostgresNIO
-import RosterAuth
+public import RosterAuth
 
 extension OIDCRights {
     /// A scope or tenant id the row holds that Roster cannot read is an error, never a right dropped or kept.

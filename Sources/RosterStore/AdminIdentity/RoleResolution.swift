@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import PostgresNIO
-import RosterAuth
+public import RosterAuth
 
 extension PostgresQuery.StringInterpolation {
     /// The condition over `users u` that a match names (each uses its own index), with the value bound; FALSE for none.

@@ -1,5 +1,5 @@
 import Foundation
-import PostgresNIO
+package import PostgresNIO
 
 /// The admin actions the audit log records beside the change feed's SCIM changes.
 public enum AdminAction: String, Sendable, CaseIterable, Codable {
@@ -75,7 +75,7 @@ extension PostgresQuery.StringInterpolation {
     /// row acted on) has it, none when the action found nothing, and none when the statement fails.
     /// `tenant`, `target` and `details` are SQL over `row`, written by the repository (never input);
     /// the actor and request id are bound.
-    public mutating func appendInterpolation(
+    mutating func appendInterpolation(
         audit action: AdminAction, by context: AuditContext, from row: String, tenant: String, target: String, details: String
     ) {
         appendLiteral(

@@ -1,7 +1,7 @@
-import Foundation
+public import Foundation
 import PostgresNIO
 import RosterAuth
-import SCIM
+public import SCIM
 
 /// One entry of the audit log: a SCIM change (an event of the change feed) or an admin action.
 public struct AuditEntry: Sendable, Equatable {

@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import PostgresNIO
-import RosterAuth
+public import RosterAuth
 
 public struct AdminKeyRecord: Sendable, Equatable {
     public var id: UUID

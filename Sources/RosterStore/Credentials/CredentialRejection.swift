@@ -1,6 +1,6 @@
 import Foundation
 import PostgresNIO
-import RosterAuth
+public import RosterAuth
 
 extension ScimTokenRepository {
     public func rejection(of secret: Secret) async throws -> CredentialRejection {

@@ -1,7 +1,7 @@
-import Foundation
-import Logging
-import PostgresNIO
-import RosterAuth
+public import Foundation
+public import Logging
+package import PostgresNIO
+public import RosterAuth
 import Synchronization
 
 /// SCIM tokens this process has seen valid: token hash → (tenant, token id, expiry), so a read costs one round trip.
@@ -136,7 +136,7 @@ public final class ScimTokenCache: Sendable {
     /// Evicts revoked tokens as their revocations commit, on every replica; listens again when the connection
     /// drops (clearing the cache each time it (re)subscribes). Runs until cancelled.
     /// The LISTEN has its own connection, outside the pool: it never takes a request's connection or a tenant's share.
-    public func listen(
+    package func listen(
         _ configuration: PostgresConnection.Configuration, retry: Duration = .seconds(1), logger: Logger
     ) async {
         var attempt = 0
@@ -243,7 +243,7 @@ extension PostgresRow {
 extension RosterDatabase {
     /// `query` for a SCIM read: when the request was authenticated from the token cache, the statement also
     /// re-checks the token (`CredentialCheck.wrap`), in one round trip; otherwise it runs as given.
-    public func checkedQuery(_ query: PostgresQuery) async throws -> [PostgresRow] {
+    package func checkedQuery(_ query: PostgresQuery) async throws -> [PostgresRow] {
         guard let (wrapped, credential) = CredentialCheck.checked(query) else { return try await self.query(query) }
         return try CredentialCheck.rows(try await self.query(wrapped), credential: credential)
     }

@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import PostgresNIO
-import RosterAuth
+public import RosterAuth
 
 /// A SCIM token as admins see it: everything but the secret.
 public struct ScimTokenRecord: Sendable, Equatable {

@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import PostgresNIO
-import RosterAuth
+public import RosterAuth
 
 /// The signing keys every replica shares. At most one is current: a unique partial index guarantees
 /// it, so replicas that start together cannot create two, and rotations are serialised by an advisory lock.

@@ -1,4 +1,4 @@
-import Logging
+public import Logging
 import PostgresNIO
 
 /// Runs `body` with a PostgreSQL client that is running for exactly that long: for the CLI and migrations.

@@ -1,6 +1,6 @@
 import Foundation
 import NIOSSL
-import PostgresNIO
+package import PostgresNIO
 
 /// A `postgres://user:password@host:port/database?sslmode=…` URL as PostgresClient configuration.
 public struct DatabaseURL: Sendable, CustomStringConvertible {
@@ -63,7 +63,7 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
 
     /// A client whose connections announce the pool's `application_name`, so its sessions can be counted,
     /// and start with `statementTimeout` as their statement limit (none: the server's own default).
-    public func clientConfiguration(pool: ConnectionPoolIdentity, statementTimeout: Duration? = nil) -> PostgresClient.Configuration {
+    package func clientConfiguration(pool: ConnectionPoolIdentity, statementTimeout: Duration? = nil) -> PostgresClient.Configuration {
         var configuration = clientConfiguration(maxConnections: pool.maxConnections)
         configuration.options.additionalStartupParameters = [("application_name", pool.applicationName)]
         if let statementTimeout {
@@ -73,7 +73,7 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
     }
 
     /// A single connection outside the pool (the token cache's LISTEN), named `applicationName` in `pg_stat_activity`.
-    public func connectionConfiguration(applicationName: String) throws -> PostgresConnection.Configuration {
+    package func connectionConfiguration(applicationName: String) throws -> PostgresConnection.Configuration {
         let tls: PostgresConnection.Configuration.TLS
         switch tlsMode {
         case .disable: tls = .disable
@@ -86,7 +86,7 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         return configuration
     }
 
-    public func clientConfiguration(maxConnections: Int = 16) -> PostgresClient.Configuration {
+    package func clientConfiguration(maxConnections: Int = 16) -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS
         switch tlsMode {
         case .disable: tls = .disable

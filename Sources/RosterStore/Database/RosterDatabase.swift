@@ -1,6 +1,6 @@
-import Logging
-import Metrics
-import PostgresNIO
+public import Logging
+public import Metrics
+package import PostgresNIO
 import _ConnectionPoolModule
 
 /// The store's handle on PostgreSQL: a pooled client plus the error translation every repository shares.
@@ -25,7 +25,7 @@ public struct RosterDatabase: Sendable {
     /// - Parameter pool: the identity `client` was configured with (`DatabaseURL.clientConfiguration(pool:)`), for pool statistics.
     /// - Parameter statementTimeout: the limit `client`'s connections were configured with, so a task asking for the same one pays nothing.
     /// - Parameter secrets: `.unconfigured` (the default) makes any secret read or write an error, never a plaintext one.
-    public init(
+    package init(
         client: PostgresClient, logger: Logger, metrics: (any MetricsFactory)? = nil, pool: ConnectionPoolIdentity? = nil,
         statementTimeout: Duration? = nil, secrets: SecretsAtRest = .unconfigured
     ) {

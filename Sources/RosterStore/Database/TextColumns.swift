@@ -1,21 +1,21 @@
-import PostgresNIO
+package import PostgresNIO
 import RosterAuth
 import SCIM
 
 /// An enum stored as its raw text. A value the enum does not know is a decoding error, never a default: a row
 /// that says something Roster cannot read must not be read as something else.
-public protocol TextColumn: RawRepresentable, PostgresCodable, PostgresArrayEncodable, PostgresArrayDecodable where RawValue == String {}
+package protocol TextColumn: RawRepresentable, PostgresCodable, PostgresArrayEncodable, PostgresArrayDecodable where RawValue == String {}
 
 extension TextColumn {
-    public static var psqlType: PostgresDataType { .text }
-    public static var psqlArrayType: PostgresDataType { .textArray }
-    public static var psqlFormat: PostgresFormat { .binary }
+    package static var psqlType: PostgresDataType { .text }
+    package static var psqlArrayType: PostgresDataType { .textArray }
+    package static var psqlFormat: PostgresFormat { .binary }
 
-    public func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
+    package func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
         buffer.writeString(rawValue)
     }
 
-    public init<JSONDecoder: PostgresJSONDecoder>(
+    package init<JSONDecoder: PostgresJSONDecoder>(
         from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat, context: PostgresDecodingContext<JSONDecoder>
     ) throws {
         guard let value = Self(rawValue: try String(from: &buffer, type: type, format: format, context: context)) else {

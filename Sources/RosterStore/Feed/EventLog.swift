@@ -1,8 +1,8 @@
-import Foundation
+public import Foundation
 import Logging
 import PostgresNIO
-import RosterAuth
-import SCIM
+public import RosterAuth
+public import SCIM
 
 /// Who made a change, as the change feed and the audit log name them.
 public enum Actor: Sendable, Equatable {

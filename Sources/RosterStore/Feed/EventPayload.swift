@@ -1,5 +1,5 @@
 import Foundation
-import SCIM
+public import SCIM
 
 extension ChangeEvent {
     /// The event as applications see it, the one shape of both the webhook's `data` and the pull API's event

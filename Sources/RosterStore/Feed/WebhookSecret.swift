@@ -1,4 +1,4 @@
-import Crypto
+package import Crypto
 import Foundation
 
 /// A webhook signing secret in the Standard Webhooks form: `whsec_` and the base64 of the key.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import PostgresNIO
 
 /// Where a tenant's events go. The secret is not part of it: it is shown once, at creation or rotation.

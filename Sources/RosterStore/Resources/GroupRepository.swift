@@ -1,7 +1,7 @@
-import Foundation
+public import Foundation
 import Logging
 import PostgresNIO
-import SCIM
+public import SCIM
 
 /// A Group row with its members, resolved from `group_members`.
 public struct StoredGroup: Sendable, Equatable {

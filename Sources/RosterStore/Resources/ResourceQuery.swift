@@ -1,6 +1,7 @@
 import Foundation
 import PostgresNIO
-import SCIM
+import RosterAuth
+public import SCIM
 
 /// What a list or search asks for (RFC 7644 §3.4.2): filter, sort and page.
 public struct ResourceQuery: Sendable {

@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import PostgresNIO
-import SCIM
+public import SCIM
 
 /// A User or Group row: the canonical body plus what `meta` needs.
 public struct StoredResource: Sendable, Equatable {

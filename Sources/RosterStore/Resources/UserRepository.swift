@@ -1,6 +1,7 @@
-import Foundation
+public import Foundation
 import PostgresNIO
-import SCIM
+import RosterAuth
+public import SCIM
 
 /// SCIM Users of one tenant. Every statement is scoped by tenant_id.
 public struct UserRepository: Sendable {

@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+public import Foundation
 
 /// The operator's keys for secrets at rest (`ROSTER_SECRET_KEY` or `ROSTER_SECRET_KEY_FILE`): one current key that
 /// seals, and older keys, by key id, that still open what they sealed until `roster secrets rotate` re-seals it.

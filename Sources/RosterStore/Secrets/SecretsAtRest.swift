@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// How this process stores the secrets Roster must use, not only check (webhook signing secrets, the access-token
 /// signing keys, the cursor key): sealed with the operator's key, as they are (the operator said so), or not at all.

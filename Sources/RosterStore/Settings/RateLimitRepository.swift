@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import PostgresNIO
-import RosterAuth
+public import RosterAuth
 
 /// Rate-limit overrides: a tenant's defaults, one SCIM token's, one admin key's. Each change writes
 /// its audit entry in the same statement; nothing here is read per request (see `all()`).

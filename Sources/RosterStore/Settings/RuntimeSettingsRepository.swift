@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import PostgresNIO
-import SCIM
+public import SCIM
 
 /// The runtime settings document as stored (0012_runtime_settings.sql): a JSON object whose top-level
 /// keys are sections, and its version (0 until the first replace).

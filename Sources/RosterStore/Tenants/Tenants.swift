@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import PostgresNIO
-import RosterAuth
+public import RosterAuth
 
 public struct Tenant: Sendable, Equatable, Codable {
     public var id: UUID
