@@ -50,6 +50,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict,
             swiftSettings: strict
         ),
         // A throwaway PostgreSQL cluster (initdb, start, stop) for `roster dev` and the tests; the server never uses it.
@@ -146,7 +147,8 @@ let package = Package(
                 // A JWKS endpoint and hand-signed JWTs for the admin-identity tests.
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .testTarget(name: "SCIMTests", dependencies: ["SCIM"]),
         .testTarget(name: "RosterStoreTests", dependencies: ["RosterStore", "RosterAuth", "RosterTestSupport"]),
