@@ -11,6 +11,8 @@ Rules (Tests/ is not checked; RosterTestSupport drives the server and the databa
 4. The HTTP framework (Hummingbird*, OpenAPIHummingbird) only in RosterServer and RosterTestSupport.
    HummingbirdBcrypt is the bcrypt hash alone (RosterAuth checks passwords with it), not the framework.
 5. SQL text (a statement in code, not in a comment) only in RosterStore; migrations live in sql/.
+6. PostgresNIO stays inside RosterStore: no `public import` (or `@_exported import`) of it there, so no public
+   declaration can hand a PostgresNIO type to another module (`package` is for the tests and test support).
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ def check(sources: Path) -> list[str]:
                         breaches.append(f"{where}:{number}: SCIM imports Foundation only, not {name} (rule 2)")
                     if name in POSTGRES and module not in POSTGRES_ALLOWED:
                         breaches.append(f"{where}:{number}: {name} only in RosterStore (rule 3), not in {module}")
+                    if name in POSTGRES and module == "RosterStore" and re.match(r"^\s*(?:@_exported\s+|public\s+)", line):
+                        breaches.append(f"{where}:{number}: {name} may not be imported publicly (rule 6: it stays inside RosterStore)")
                     if HTTP_FRAMEWORK.match(name) and module not in HTTP_ALLOWED:
                         breaches.append(f"{where}:{number}: {name} only in RosterServer (rule 4), not in {module}")
                     continue
@@ -105,6 +109,8 @@ SELF_TEST = [
     ("RosterServer", "import PostgresNIO\n", "PostgresNIO only in RosterStore"),
     ("RosterFeed", "@preconcurrency import PostgresNIO\n", "PostgresNIO only in RosterStore"),
     ("RosterAuth", "public import _ConnectionPoolModule\n", "_ConnectionPoolModule only in RosterStore"),
+    ("RosterStore", "public import PostgresNIO\n", "may not be imported publicly"),
+    ("RosterStore", "@_exported import PostgresNIO\n", "may not be imported publicly"),
     ("RosterFeed", "import HummingbirdCore\n", "HummingbirdCore only in RosterServer"),
     ("roster", "import Hummingbird\n", "Hummingbird only in RosterServer"),
     ("RosterAuth", 'let q = "SELECT id FROM users WHERE tenant_id = $1"\n', "SQL outside RosterStore"),
@@ -116,6 +122,7 @@ SELF_TEST = [
 SELF_TEST_CLEAN = [
     ("RosterAuth", "import HummingbirdBcrypt\n"),
     ("RosterStore", "import RosterAuth\n"),
+    ("RosterStore", "package import PostgresNIO\n"),
     ("RosterFeed", "// SELECT id FROM events: the reader's statement, described\n"),
     ("RosterServer", "/* INSERT INTO is the store's business */\n"),
     ("RosterServer", 'let message = "Select the tenant from the list"\n'),
