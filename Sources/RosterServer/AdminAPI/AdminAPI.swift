@@ -50,53 +50,17 @@ struct AdminAPI: APIProtocol {
 
     func getTenant(_ input: Operations.GetTenant.Input) async throws -> Operations.GetTenant.Output {
         let principal = try AuthenticatedAdmin.require(.tenants)
-        return .ok(.init(body: .json(.init(try await tenant(named: input.path.tenant, for: principal, scope: .tenants)))))
+        return .ok(.init(body: .json(.init(try await tenants.tenant(named: input.path.tenant, for: principal, scope: .tenants)))))
     }
 
     /// Only an owner marks the operator's directory: its groups' grants reach every tenant.
     func updateTenant(_ input: Operations.UpdateTenant.Input) async throws -> Operations.UpdateTenant.Output {
-        let principal = try Self.requireGlobal(.all)
+        let principal = try AuthenticatedAdmin.requireGlobal(.all)
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
-        let found = try await tenant(named: input.path.tenant, for: principal, scope: .all)
+        let found = try await tenants.tenant(named: input.path.tenant, for: principal, scope: .all)
         guard let tenant = try await tenants.setOperatorDirectory(body.operatorDirectory, tenant: found.id, by: AuthenticatedAdmin.auditContext())
         else { throw AdminError.notFound("No tenant '\(input.path.tenant)'.") }
         identity.cache.invalidate()
         return .ok(.init(body: .json(.init(tenant))))
-    }
-
-    // MARK: Shared
-
-    /// The tenant a route acts on: the one named in the path, else the credential's only tenant, else `default`.
-    /// A tenant the credential holds nothing on does not exist for it (404); one it holds other scopes on is 403.
-    func tenant(named reference: String?, for principal: AdminPrincipal, scope: AdminScope) async throws -> Tenant {
-        let name = reference ?? principal.tenantID?.uuidString ?? TenantRepository.defaultName
-        guard TenantRepository.isValidName(name) || UUID(uuidString: name) != nil, let tenant = try await tenants.find(name),
-            principal.sees(tenant: tenant.id)
-        else { throw AdminError.notFound("No tenant '\(name)'.") }
-        guard principal.allows(scope, in: tenant.id) else {
-            throw AdminError.forbidden("This credential lacks the '\(scope.rawValue)' scope on tenant '\(tenant.name)'.")
-        }
-        return tenant
-    }
-
-    /// A display name for a token or key: not blank, at most 200 characters.
-    static func validName(_ name: String, example: String) throws -> String {
-        guard !name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, name.count <= 200 else {
-            throw AdminError.invalidRequest("'name' is required, at most 200 characters, e.g. \"\(example)\".")
-        }
-        // Control and format characters (U+0000, zero-width spaces) hide what a name says.
-        guard name.unicodeScalars.allSatisfy({ !CharacterSet.controlCharacters.contains($0) }) else {
-            throw AdminError.invalidRequest("'name' must not contain control or invisible formatting characters.")
-        }
-        return name
-    }
-
-    /// An optional expiry, which must lie in the future.
-    static func validExpiry(_ date: Date?) throws -> Date? {
-        guard let date else { return nil }
-        guard date > Date() else {
-            throw AdminError.invalidRequest("'expires_at' must be a future RFC 3339 date-time, e.g. \"2027-01-01T00:00:00Z\".")
-        }
-        return date
     }
 }

@@ -13,7 +13,7 @@ extension AdminAPI {
     func createAdminKey(_ input: Operations.CreateAdminKey.Input) async throws -> Operations.CreateAdminKey.Output {
         let principal = try AuthenticatedAdmin.require(.adminKeys)
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
-        let name = try Self.validName(body.name, example: "acme-ci")
+        let name = try AdminInput.validName(body.name, example: "acme-ci")
         let scopes = try body.scopes.map { scope in
             guard let scope = AdminScope(rawValue: scope.rawValue) else { throw AdminError.invalidRequest("Unknown scope '\(scope.rawValue)'.") }
             return scope
@@ -23,7 +23,7 @@ extension AdminAPI {
         }
         // Without `tenant`, a credential creates a key like itself: global for global, its own tenant's otherwise.
         var tenantID = principal.tenantID
-        if let reference = body.tenant { tenantID = try await tenant(named: reference, for: principal, scope: .adminKeys).id }
+        if let reference = body.tenant { tenantID = try await tenants.tenant(named: reference, for: principal, scope: .adminKeys).id }
         guard principal.allows(.adminKeys, in: tenantID) else {
             throw AdminError.forbidden("A global key needs the 'admin-keys' scope globally; name a 'tenant' for a tenant's key.")
         }
@@ -31,7 +31,7 @@ extension AdminAPI {
         if let missing = scopes.first(where: { !principal.allows($0, in: tenantID) }) {
             throw AdminError.forbidden("This credential cannot grant the '\(missing.rawValue)' scope: it does not hold it there.")
         }
-        let expires = try Self.validExpiry(body.expiresAt)
+        let expires = try AdminInput.validExpiry(body.expiresAt)
         var unique: [AdminScope] = []
         for scope in scopes where !unique.contains(scope) { unique.append(scope) }
         // The key belongs to whoever made it, so it never outlives nor outranks them: their user, the key they

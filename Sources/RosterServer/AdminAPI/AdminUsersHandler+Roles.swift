@@ -9,7 +9,7 @@ extension AdminAPI {
     }
 
     func createRole(_ input: Operations.CreateRole.Input) async throws -> Operations.CreateRole.Output {
-        let principal = try Self.requireGlobal(.adminUsers)
+        let principal = try AuthenticatedAdmin.requireGlobal(.adminUsers)
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
         guard AdminRoles.isValidName(body.name) else {
             throw AdminError.invalidRequest("'name' must be lowercase letters, digits, '_' and '-', at most 63 characters, e.g. \"provisioning\".")
@@ -26,7 +26,7 @@ extension AdminAPI {
     }
 
     func updateRole(_ input: Operations.UpdateRole.Input) async throws -> Operations.UpdateRole.Output {
-        let principal = try Self.requireGlobal(.adminUsers)
+        let principal = try AuthenticatedAdmin.requireGlobal(.adminUsers)
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
         let existing = try await role(input.path.role)
         guard !existing.builtin else { throw AdminError.invalidRequest("The built-in role '\(existing.name)' cannot change.") }
@@ -39,7 +39,7 @@ extension AdminAPI {
     }
 
     func deleteRole(_ input: Operations.DeleteRole.Input) async throws -> Operations.DeleteRole.Output {
-        _ = try Self.requireGlobal(.adminUsers)
+        _ = try AuthenticatedAdmin.requireGlobal(.adminUsers)
         let existing = try await role(input.path.role)
         guard !existing.builtin else { throw AdminError.invalidRequest("The built-in role '\(existing.name)' cannot be deleted.") }
         guard try await identity.roles.delete(id: existing.id, by: AuthenticatedAdmin.auditContext()) else { throw Self.noSuchRole }
@@ -60,10 +60,10 @@ extension AdminAPI {
     }
 
     func grantRole(_ input: Operations.GrantRole.Input) async throws -> Operations.GrantRole.Output {
-        let principal = try Self.requireGlobal(.adminUsers)
+        let principal = try AuthenticatedAdmin.requireGlobal(.adminUsers)
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
         var on: UUID?
-        if let reference = body.tenant { on = try await tenant(named: reference, for: principal, scope: .adminUsers).id }
+        if let reference = body.tenant { on = try await tenants.tenant(named: reference, for: principal, scope: .adminUsers).id }
         let role = try await grantableRole(input.path.role, by: principal, on: on)
         let holder: RoleHolder
         switch (body.userId, body.group) {
@@ -73,7 +73,7 @@ extension AdminAPI {
             }
             holder = .user(id)
         case (nil, let group?):
-            let tenant = try await tenant(named: group.tenant, for: principal, scope: .adminUsers)
+            let tenant = try await tenants.tenant(named: group.tenant, for: principal, scope: .adminUsers)
             let found = try await groups.find(tenant: tenant.id, idOrDisplayName: group.group)
             guard let id = found.first else { throw AdminError.notFound("No group '\(group.group)' in tenant '\(tenant.name)'.") }
             guard found.count == 1 else {
@@ -94,7 +94,7 @@ extension AdminAPI {
     }
 
     func revokeRoleGrant(_ input: Operations.RevokeRoleGrant.Input) async throws -> Operations.RevokeRoleGrant.Output {
-        _ = try Self.requireGlobal(.adminUsers)
+        _ = try AuthenticatedAdmin.requireGlobal(.adminUsers)
         guard let id = UUID(uuidString: input.path.id), try await identity.roles.revokeGrant(id: id, by: AuthenticatedAdmin.auditContext()) else {
             throw AdminError.notFound("No such grant.")
         }

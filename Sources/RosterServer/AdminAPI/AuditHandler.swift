@@ -28,7 +28,7 @@ extension AdminAPI {
         var query = AuditLog.Query()
         // Without a tenant in the path: a bound key's own tenant, a global key's whole log (global entries too).
         if reference != nil || !principal.allowsGlobally(.auditRead) {
-            query.tenant = try await tenant(named: reference, for: principal, scope: .auditRead).id
+            query.tenant = try await tenants.tenant(named: reference, for: principal, scope: .auditRead).id
         }
         if let cursor {
             guard let position = AuditPosition(cursor: cursor) else {

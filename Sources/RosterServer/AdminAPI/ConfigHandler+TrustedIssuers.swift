@@ -8,13 +8,13 @@ import SCIM
 /// They are the `trusted_issuers` section of the runtime settings, and share their version (the ETag).
 extension AdminAPI {
     func getTrustedIssuers(_ input: Operations.GetTrustedIssuers.Input) async throws -> Operations.GetTrustedIssuers.Output {
-        _ = try Self.requireGlobal(.all)
+        _ = try AuthenticatedAdmin.requireGlobal(.all)
         let current = try await storedSettings()
         return .ok(.init(headers: .init(eTag: Self.etag(current.version)), body: .json(.init(current))))
     }
 
     func replaceTrustedIssuers(_ input: Operations.ReplaceTrustedIssuers.Input) async throws -> Operations.ReplaceTrustedIssuers.Output {
-        _ = try Self.requireGlobal(.all)
+        _ = try AuthenticatedAdmin.requireGlobal(.all)
         let expected = try Self.expectedVersions(input.headers.ifMatch)
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
         let issuers = try body.trustedIssuers.map { try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode($0)) }

@@ -8,13 +8,13 @@ import SCIM
 /// here: they decide who is owner, so only `*` replaces them (AdminAPI+TrustedIssuers.swift).
 extension AdminAPI {
     func getConfig(_ input: Operations.GetConfig.Input) async throws -> Operations.GetConfig.Output {
-        _ = try Self.requireGlobal(.config)
+        _ = try AuthenticatedAdmin.requireGlobal(.config)
         let current = try await storedSettings()
         return .ok(.init(headers: .init(eTag: Self.etag(current.version)), body: .json(.init(current))))
     }
 
     func replaceConfig(_ input: Operations.ReplaceConfig.Input) async throws -> Operations.ReplaceConfig.Output {
-        _ = try Self.requireGlobal(.config)
+        _ = try AuthenticatedAdmin.requireGlobal(.config)
         let expected = try Self.expectedVersions(input.headers.ifMatch)
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
         let sections = try Self.json(body.settings)

@@ -5,7 +5,7 @@ import RosterStore
 extension AdminAPI {
     func getGroupMembership(_ input: Operations.GetGroupMembership.Input) async throws -> Operations.GetGroupMembership.Output {
         let principal = try AuthenticatedAdmin.require(.directoryRead)
-        let tenant = try await tenant(named: input.path.tenant, for: principal, scope: .directoryRead)
+        let tenant = try await tenants.tenant(named: input.path.tenant, for: principal, scope: .directoryRead)
         guard let group = UUID(uuidString: input.path.group), let member = UUID(uuidString: input.path.member),
             let membership = try await groups.membership(tenant: tenant.id, group: group, member: member)
         else { throw AdminError.notFound("No such group or member in tenant '\(tenant.name)'.") }

@@ -21,7 +21,7 @@ extension AdminAPI {
         tenant reference: String?, after: String?, limit: Int?, types: String?, resource: String?, since: Date?
     ) async throws -> Components.Schemas.EventList {
         let principal = try AuthenticatedAdmin.require(.feedRead)
-        let tenant = try await tenant(named: reference, for: principal, scope: .feedRead)
+        let tenant = try await tenants.tenant(named: reference, for: principal, scope: .feedRead)
         var query = EventLog.Query()
         if let after {
             guard let sequence = Int64(after), sequence >= 0 else {

@@ -9,12 +9,12 @@ extension AdminAPI {
     // MARK: Tenants
 
     func getTenantRateLimit(_ input: Operations.GetTenantRateLimit.Input) async throws -> Operations.GetTenantRateLimit.Output {
-        let tenant = try await tenant(named: input.path.tenant, for: AuthenticatedAdmin.require(.config), scope: .config)
+        let tenant = try await tenants.tenant(named: input.path.tenant, for: AuthenticatedAdmin.require(.config), scope: .config)
         return .ok(.init(body: .json(tenantStatus(try await rateLimits.repository.tenant(tenant.id)))))
     }
 
     func setTenantRateLimit(_ input: Operations.SetTenantRateLimit.Input) async throws -> Operations.SetTenantRateLimit.Output {
-        let tenant = try await tenant(named: input.path.tenant, for: AuthenticatedAdmin.require(.config), scope: .config)
+        let tenant = try await tenants.tenant(named: input.path.tenant, for: AuthenticatedAdmin.require(.config), scope: .config)
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
         var settings: [RateLimitedAPI: RateLimitSetting] = [:]
         if let scim = body.scim { settings[.scim] = try Self.validRateLimit(scim, field: "scim.") }
@@ -29,7 +29,7 @@ extension AdminAPI {
     }
 
     func removeTenantRateLimit(_ input: Operations.RemoveTenantRateLimit.Input) async throws -> Operations.RemoveTenantRateLimit.Output {
-        let tenant = try await tenant(named: input.path.tenant, for: AuthenticatedAdmin.require(.config), scope: .config)
+        let tenant = try await tenants.tenant(named: input.path.tenant, for: AuthenticatedAdmin.require(.config), scope: .config)
         try await rateLimits.repository.removeTenant(tenant.id, by: AuthenticatedAdmin.auditContext())
         await reloadRateLimits()
         return .ok(.init(body: .json(tenantStatus([:]))))
@@ -90,7 +90,7 @@ extension AdminAPI {
     /// Reads, sets or removes a token's own limit, then answers what applies to it now.
     private func tokenRateLimit(_ id: String, tenant reference: String?, change: RateLimitChange?) async throws -> Components.Schemas.RateLimitStatus {
         let principal = try AuthenticatedAdmin.require(.config)
-        let tenant = try await tenant(named: reference, for: principal, scope: .config)
+        let tenant = try await tenants.tenant(named: reference, for: principal, scope: .config)
         let store = rateLimits.repository
         guard let id = UUID(uuidString: id), try await store.scimToken(tenant: tenant.id, id: id) != nil else {
             throw AdminError.notFound("No such SCIM token in tenant '\(tenant.name)'.")

@@ -31,17 +31,17 @@ extension AdminAPI {
 
     private func list(tenant reference: String?) async throws -> Components.Responses.ScimTokenList {
         let principal = try AuthenticatedAdmin.require(.scimTokens)
-        let tenant = try await tenant(named: reference, for: principal, scope: .scimTokens)
+        let tenant = try await tenants.tenant(named: reference, for: principal, scope: .scimTokens)
         let records = try await tokens.list(tenant: tenant.id)
         return .init(body: .json(.init(data: records.map(Components.Schemas.ScimToken.init))))
     }
 
     private func create(_ body: Components.Schemas.ScimTokenCreate, tenant reference: String?) async throws -> Components.Responses.ScimTokenCreated {
         let principal = try AuthenticatedAdmin.require(.scimTokens)
-        let tenant = try await tenant(named: reference, for: principal, scope: .scimTokens)
+        let tenant = try await tenants.tenant(named: reference, for: principal, scope: .scimTokens)
         try await requireDirectoryRights(of: tenant, for: principal)
-        let name = try Self.validName(body.name, example: "Entra ID production")
-        let expires = try Self.validExpiry(body.expiresAt)
+        let name = try AdminInput.validName(body.name, example: "Entra ID production")
+        let expires = try AdminInput.validExpiry(body.expiresAt)
         let (record, secret) = try await tokens.create(
             tenant: tenant.id, name: name, expires: expires, by: AuthenticatedAdmin.auditContext())
         return .init(body: .json(.init(record, secret: secret, scimBaseURL: scimBaseURL)))
@@ -66,7 +66,7 @@ extension AdminAPI {
 
     private func revoke(_ id: String, tenant reference: String?) async throws -> Components.Responses.ScimTokenRevoked {
         let principal = try AuthenticatedAdmin.require(.scimTokens)
-        let tenant = try await tenant(named: reference, for: principal, scope: .scimTokens)
+        let tenant = try await tenants.tenant(named: reference, for: principal, scope: .scimTokens)
         guard let id = UUID(uuidString: id), let record = try await tokens.revoke(tenant: tenant.id, id: id, by: AuthenticatedAdmin.auditContext()) else {
             throw AdminError.notFound("No such SCIM token in tenant '\(tenant.name)'.")
         }

@@ -84,7 +84,7 @@ extension AdminAPI {
     // MARK: Shared by both route families
 
     private func webhookTenant(_ reference: String?) async throws -> Tenant {
-        try await tenant(named: reference, for: AuthenticatedAdmin.require(.webhooks), scope: .webhooks)
+        try await tenants.tenant(named: reference, for: AuthenticatedAdmin.require(.webhooks), scope: .webhooks)
     }
 
     private func listSubscriptions(tenant reference: String?) async throws -> Components.Responses.WebhookList {
