@@ -3,7 +3,13 @@ import RosterStore
 
 /// `/api/v1/admin-keys`: a global grant manages every key; a tenant grant only that tenant's,
 /// and no credential grants a scope it lacks itself. A key belongs to the user, key or OIDC subject that made it.
-extension AdminAPI {
+struct AdminKeysHandler: Sendable {
+    /// For the tenant a new key is bound to.
+    let tenants: TenantRepository
+    let keys: AdminKeyRepository
+    /// A revoked key's sessions and the keys it made stop at once.
+    let grantCache: GrantCache
+
     func listAdminKeys(_ input: Operations.ListAdminKeys.Input) async throws -> Operations.ListAdminKeys.Output {
         let principal = try AuthenticatedAdmin.require(.adminKeys)
         let records = try await keys.list().filter { principal.allows(.adminKeys, in: $0.tenantID) }
@@ -56,7 +62,7 @@ extension AdminAPI {
         let key = try await visibleKey(input.path.id, to: principal)
         guard let revoked = try await keys.revoke(id: key.id, by: AuthenticatedAdmin.auditContext()) else { throw Self.noSuchKey }
         // Its sessions and the keys it made stop at once here, on other replicas within the cache's lifetime.
-        identity.cache.invalidate()
+        grantCache.invalidate()
         return .ok(.init(body: .json(.init(revoked))))
     }
 
@@ -70,4 +76,22 @@ extension AdminAPI {
     }
 
     private static var noSuchKey: AdminError { .notFound("No such admin key.") }
+}
+
+extension AdminAPI {
+    func listAdminKeys(_ input: Operations.ListAdminKeys.Input) async throws -> Operations.ListAdminKeys.Output {
+        try await adminKeys.listAdminKeys(input)
+    }
+
+    func createAdminKey(_ input: Operations.CreateAdminKey.Input) async throws -> Operations.CreateAdminKey.Output {
+        try await adminKeys.createAdminKey(input)
+    }
+
+    func getAdminKey(_ input: Operations.GetAdminKey.Input) async throws -> Operations.GetAdminKey.Output {
+        try await adminKeys.getAdminKey(input)
+    }
+
+    func revokeAdminKey(_ input: Operations.RevokeAdminKey.Input) async throws -> Operations.RevokeAdminKey.Output {
+        try await adminKeys.revokeAdminKey(input)
+    }
 }

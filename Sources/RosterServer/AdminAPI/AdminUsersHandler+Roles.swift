@@ -2,7 +2,7 @@ import Foundation
 import RosterStore
 
 /// `/api/v1/admin/roles` and their grants. A credential creates and grants only what it holds itself.
-extension AdminAPI {
+extension AdminUsersHandler {
     func listRoles(_ input: Operations.ListRoles.Input) async throws -> Operations.ListRoles.Output {
         _ = try AuthenticatedAdmin.require(.adminUsers)
         return .ok(.init(body: .json(.init(data: try await identity.roles.list().map(Components.Schemas.Role.init)))))
@@ -136,6 +136,40 @@ extension AdminAPI {
     }
 
     private static var noSuchRole: AdminError { .notFound("No such role.") }
+}
+
+extension AdminAPI {
+    func listRoles(_ input: Operations.ListRoles.Input) async throws -> Operations.ListRoles.Output {
+        try await adminUsers.listRoles(input)
+    }
+
+    func createRole(_ input: Operations.CreateRole.Input) async throws -> Operations.CreateRole.Output {
+        try await adminUsers.createRole(input)
+    }
+
+    func getRole(_ input: Operations.GetRole.Input) async throws -> Operations.GetRole.Output {
+        try await adminUsers.getRole(input)
+    }
+
+    func updateRole(_ input: Operations.UpdateRole.Input) async throws -> Operations.UpdateRole.Output {
+        try await adminUsers.updateRole(input)
+    }
+
+    func deleteRole(_ input: Operations.DeleteRole.Input) async throws -> Operations.DeleteRole.Output {
+        try await adminUsers.deleteRole(input)
+    }
+
+    func listRoleGrants(_ input: Operations.ListRoleGrants.Input) async throws -> Operations.ListRoleGrants.Output {
+        try await adminUsers.listRoleGrants(input)
+    }
+
+    func grantRole(_ input: Operations.GrantRole.Input) async throws -> Operations.GrantRole.Output {
+        try await adminUsers.grantRole(input)
+    }
+
+    func revokeRoleGrant(_ input: Operations.RevokeRoleGrant.Input) async throws -> Operations.RevokeRoleGrant.Output {
+        try await adminUsers.revokeRoleGrant(input)
+    }
 }
 
 extension Components.Schemas.Role {

@@ -3,8 +3,15 @@ import RosterAuth
 import RosterStore
 
 /// `/api/v1/admin/users`: people who administer Roster. Managing them needs `admin-users` globally:
-/// whoever manages admins can make themselves one, so it is never a tenant's right.
-extension AdminAPI {
+/// whoever manages admins can make themselves one, so it is never a tenant's right. Roles and grants are in
+/// AdminUsersHandler+Roles.swift (the same tag).
+struct AdminUsersHandler: Sendable {
+    /// For the tenant a role is granted on.
+    let tenants: TenantRepository
+    /// For the group a role is granted to.
+    let groups: GroupRepository
+    let identity: AdminIdentity
+
     func listAdminUsers(_ input: Operations.ListAdminUsers.Input) async throws -> Operations.ListAdminUsers.Output {
         _ = try AuthenticatedAdmin.requireGlobal(.adminUsers)
         return .ok(.init(body: .json(.init(data: try await identity.users.list().map(Components.Schemas.AdminUser.init)))))
@@ -58,8 +65,6 @@ extension AdminAPI {
         return .noContent(.init())
     }
 
-    // MARK: Shared
-
     static func validEmail(_ email: String) throws -> String {
         guard let valid = AdminUsers.validEmail(email) else {
             throw AdminError.invalidRequest("'email' must be an address, e.g. \"ada@example.com\".")
@@ -68,6 +73,28 @@ extension AdminAPI {
     }
 
     private static var noSuchUser: AdminError { .notFound("No such admin user.") }
+}
+
+extension AdminAPI {
+    func listAdminUsers(_ input: Operations.ListAdminUsers.Input) async throws -> Operations.ListAdminUsers.Output {
+        try await adminUsers.listAdminUsers(input)
+    }
+
+    func createAdminUser(_ input: Operations.CreateAdminUser.Input) async throws -> Operations.CreateAdminUser.Output {
+        try await adminUsers.createAdminUser(input)
+    }
+
+    func getAdminUser(_ input: Operations.GetAdminUser.Input) async throws -> Operations.GetAdminUser.Output {
+        try await adminUsers.getAdminUser(input)
+    }
+
+    func updateAdminUser(_ input: Operations.UpdateAdminUser.Input) async throws -> Operations.UpdateAdminUser.Output {
+        try await adminUsers.updateAdminUser(input)
+    }
+
+    func deleteAdminUser(_ input: Operations.DeleteAdminUser.Input) async throws -> Operations.DeleteAdminUser.Output {
+        try await adminUsers.deleteAdminUser(input)
+    }
 }
 
 extension Sequence {

@@ -5,8 +5,11 @@ import SCIM
 
 /// `/api/v1/config`: the runtime settings, versioned by an ETag. Scope `config` on every tenant: the
 /// settings are global, so a grant on one tenant cannot change them. Trusted issuers are not among them
-/// here: they decide who is owner, so only `*` replaces them (AdminAPI+TrustedIssuers.swift).
-extension AdminAPI {
+/// here: they decide who is owner, so only `*` replaces them (ConfigHandler+TrustedIssuers.swift).
+struct ConfigHandler: Sendable {
+    /// The runtime settings (GET/PUT /api/v1/config).
+    let settings: RuntimeSettingsHolder
+
     func getConfig(_ input: Operations.GetConfig.Input) async throws -> Operations.GetConfig.Output {
         _ = try AuthenticatedAdmin.requireGlobal(.config)
         let current = try await storedSettings()
@@ -95,6 +98,16 @@ extension AdminAPI {
     static func json(_ document: RuntimeSettings) throws -> [String: JSONValue] {
         let data = try JSONEncoder().encode(document)
         return try JSONDecoder().decode([String: JSONValue].self, from: data)
+    }
+}
+
+extension AdminAPI {
+    func getConfig(_ input: Operations.GetConfig.Input) async throws -> Operations.GetConfig.Output {
+        try await config.getConfig(input)
+    }
+
+    func replaceConfig(_ input: Operations.ReplaceConfig.Input) async throws -> Operations.ReplaceConfig.Output {
+        try await config.replaceConfig(input)
     }
 }
 

@@ -2,7 +2,10 @@ import Foundation
 import RosterStore
 
 /// `/api/v1/tenants/{tenant}/groups/{group}/members/{member}`: the membership probe.
-extension AdminAPI {
+struct DirectoryHandler: Sendable {
+    let tenants: TenantRepository
+    let groups: GroupRepository
+
     func getGroupMembership(_ input: Operations.GetGroupMembership.Input) async throws -> Operations.GetGroupMembership.Output {
         let principal = try AuthenticatedAdmin.require(.directoryRead)
         let tenant = try await tenants.tenant(named: input.path.tenant, for: principal, scope: .directoryRead)
@@ -12,5 +15,11 @@ extension AdminAPI {
         return .ok(.init(body: .json(.init(
             groupId: group.uuidString.lowercased(), memberId: member.uuidString.lowercased(),
             member: membership != .notMember, direct: membership == .direct))))
+    }
+}
+
+extension AdminAPI {
+    func getGroupMembership(_ input: Operations.GetGroupMembership.Input) async throws -> Operations.GetGroupMembership.Output {
+        try await directory.getGroupMembership(input)
     }
 }

@@ -1,42 +1,21 @@
 import Foundation
 import RosterStore
 
-/// `/api/v1/scim/tokens` (the key's tenant) and `/api/v1/tenants/{tenant}/scim/tokens`.
-extension AdminAPI {
-    func listScimTokens(_ input: Operations.ListScimTokens.Input) async throws -> Operations.ListScimTokens.Output {
-        .ok(try await list(tenant: nil))
-    }
+/// `/api/v1/scim/tokens` (the key's tenant) and `/api/v1/tenants/{tenant}/scim/tokens`: one method per pair of routes.
+struct ScimTokensHandler: Sendable {
+    let tenants: TenantRepository
+    let tokens: ScimTokenRepository
+    /// Shown with a new token, for the IdP's provisioning settings.
+    let scimBaseURL: String
 
-    func listTenantScimTokens(_ input: Operations.ListTenantScimTokens.Input) async throws -> Operations.ListTenantScimTokens.Output {
-        .ok(try await list(tenant: input.path.tenant))
-    }
-
-    func createScimToken(_ input: Operations.CreateScimToken.Input) async throws -> Operations.CreateScimToken.Output {
-        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
-        return .created(try await create(body, tenant: nil))
-    }
-
-    func createTenantScimToken(_ input: Operations.CreateTenantScimToken.Input) async throws -> Operations.CreateTenantScimToken.Output {
-        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
-        return .created(try await create(body, tenant: input.path.tenant))
-    }
-
-    func revokeScimToken(_ input: Operations.RevokeScimToken.Input) async throws -> Operations.RevokeScimToken.Output {
-        .ok(try await revoke(input.path.id, tenant: nil))
-    }
-
-    func revokeTenantScimToken(_ input: Operations.RevokeTenantScimToken.Input) async throws -> Operations.RevokeTenantScimToken.Output {
-        .ok(try await revoke(input.path.id, tenant: input.path.tenant))
-    }
-
-    private func list(tenant reference: String?) async throws -> Components.Responses.ScimTokenList {
+    func list(tenant reference: String?) async throws -> Components.Responses.ScimTokenList {
         let principal = try AuthenticatedAdmin.require(.scimTokens)
         let tenant = try await tenants.tenant(named: reference, for: principal, scope: .scimTokens)
         let records = try await tokens.list(tenant: tenant.id)
         return .init(body: .json(.init(data: records.map(Components.Schemas.ScimToken.init))))
     }
 
-    private func create(_ body: Components.Schemas.ScimTokenCreate, tenant reference: String?) async throws -> Components.Responses.ScimTokenCreated {
+    func create(_ body: Components.Schemas.ScimTokenCreate, tenant reference: String?) async throws -> Components.Responses.ScimTokenCreated {
         let principal = try AuthenticatedAdmin.require(.scimTokens)
         let tenant = try await tenants.tenant(named: reference, for: principal, scope: .scimTokens)
         try await requireDirectoryRights(of: tenant, for: principal)
@@ -64,12 +43,40 @@ extension AdminAPI {
         }
     }
 
-    private func revoke(_ id: String, tenant reference: String?) async throws -> Components.Responses.ScimTokenRevoked {
+    func revoke(_ id: String, tenant reference: String?) async throws -> Components.Responses.ScimTokenRevoked {
         let principal = try AuthenticatedAdmin.require(.scimTokens)
         let tenant = try await tenants.tenant(named: reference, for: principal, scope: .scimTokens)
         guard let id = UUID(uuidString: id), let record = try await tokens.revoke(tenant: tenant.id, id: id, by: AuthenticatedAdmin.auditContext()) else {
             throw AdminError.notFound("No such SCIM token in tenant '\(tenant.name)'.")
         }
         return .init(body: .json(.init(record)))
+    }
+}
+
+extension AdminAPI {
+    func listScimTokens(_ input: Operations.ListScimTokens.Input) async throws -> Operations.ListScimTokens.Output {
+        .ok(try await scimTokens.list(tenant: nil))
+    }
+
+    func listTenantScimTokens(_ input: Operations.ListTenantScimTokens.Input) async throws -> Operations.ListTenantScimTokens.Output {
+        .ok(try await scimTokens.list(tenant: input.path.tenant))
+    }
+
+    func createScimToken(_ input: Operations.CreateScimToken.Input) async throws -> Operations.CreateScimToken.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .created(try await scimTokens.create(body, tenant: nil))
+    }
+
+    func createTenantScimToken(_ input: Operations.CreateTenantScimToken.Input) async throws -> Operations.CreateTenantScimToken.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .created(try await scimTokens.create(body, tenant: input.path.tenant))
+    }
+
+    func revokeScimToken(_ input: Operations.RevokeScimToken.Input) async throws -> Operations.RevokeScimToken.Output {
+        .ok(try await scimTokens.revoke(input.path.id, tenant: nil))
+    }
+
+    func revokeTenantScimToken(_ input: Operations.RevokeTenantScimToken.Input) async throws -> Operations.RevokeTenantScimToken.Output {
+        .ok(try await scimTokens.revoke(input.path.id, tenant: input.path.tenant))
     }
 }

@@ -4,95 +4,28 @@ import RosterStore
 
 /// `/api/v1/webhooks` (the key's tenant) and `/api/v1/tenants/{tenant}/webhooks`: subscriptions,
 /// their secrets (shown once, at creation or rotation), replay and the delivery log. Scope `webhooks`.
-extension AdminAPI {
-    func listWebhooks(_ input: Operations.ListWebhooks.Input) async throws -> Operations.ListWebhooks.Output {
-        .ok(try await listSubscriptions(tenant: nil))
-    }
-
-    func listTenantWebhooks(_ input: Operations.ListTenantWebhooks.Input) async throws -> Operations.ListTenantWebhooks.Output {
-        .ok(try await listSubscriptions(tenant: input.path.tenant))
-    }
-
-    func createWebhook(_ input: Operations.CreateWebhook.Input) async throws -> Operations.CreateWebhook.Output {
-        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
-        return .created(try await createSubscription(body, tenant: nil))
-    }
-
-    func createTenantWebhook(_ input: Operations.CreateTenantWebhook.Input) async throws -> Operations.CreateTenantWebhook.Output {
-        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
-        return .created(try await createSubscription(body, tenant: input.path.tenant))
-    }
-
-    func getWebhook(_ input: Operations.GetWebhook.Input) async throws -> Operations.GetWebhook.Output {
-        .ok(.init(body: .json(.init(try await subscription(input.path.id, tenant: nil).subscription))))
-    }
-
-    func getTenantWebhook(_ input: Operations.GetTenantWebhook.Input) async throws -> Operations.GetTenantWebhook.Output {
-        .ok(.init(body: .json(.init(try await subscription(input.path.id, tenant: input.path.tenant).subscription))))
-    }
-
-    func updateWebhook(_ input: Operations.UpdateWebhook.Input) async throws -> Operations.UpdateWebhook.Output {
-        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
-        return .ok(try await updateSubscription(input.path.id, body, tenant: nil))
-    }
-
-    func updateTenantWebhook(_ input: Operations.UpdateTenantWebhook.Input) async throws -> Operations.UpdateTenantWebhook.Output {
-        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
-        return .ok(try await updateSubscription(input.path.id, body, tenant: input.path.tenant))
-    }
-
-    func deleteWebhook(_ input: Operations.DeleteWebhook.Input) async throws -> Operations.DeleteWebhook.Output {
-        try await deleteSubscription(input.path.id, tenant: nil)
-        return .noContent(.init())
-    }
-
-    func deleteTenantWebhook(_ input: Operations.DeleteTenantWebhook.Input) async throws -> Operations.DeleteTenantWebhook.Output {
-        try await deleteSubscription(input.path.id, tenant: input.path.tenant)
-        return .noContent(.init())
-    }
-
-    func rotateWebhookSecret(_ input: Operations.RotateWebhookSecret.Input) async throws -> Operations.RotateWebhookSecret.Output {
-        .ok(try await rotateSecret(input.path.id, tenant: nil))
-    }
-
-    func rotateTenantWebhookSecret(
-        _ input: Operations.RotateTenantWebhookSecret.Input
-    ) async throws -> Operations.RotateTenantWebhookSecret.Output {
-        .ok(try await rotateSecret(input.path.id, tenant: input.path.tenant))
-    }
-
-    func listWebhookDeliveries(_ input: Operations.ListWebhookDeliveries.Input) async throws -> Operations.ListWebhookDeliveries.Output {
-        .ok(try await deliveries(input.path.id, limit: input.query.limit, tenant: nil))
-    }
-
-    func listTenantWebhookDeliveries(
-        _ input: Operations.ListTenantWebhookDeliveries.Input
-    ) async throws -> Operations.ListTenantWebhookDeliveries.Output {
-        .ok(try await deliveries(input.path.id, limit: input.query.limit, tenant: input.path.tenant))
-    }
-
-    func replayWebhook(_ input: Operations.ReplayWebhook.Input) async throws -> Operations.ReplayWebhook.Output {
-        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
-        return .accepted(try await replay(input.path.id, from: body.eventId, tenant: nil))
-    }
-
-    func replayTenantWebhook(_ input: Operations.ReplayTenantWebhook.Input) async throws -> Operations.ReplayTenantWebhook.Output {
-        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
-        return .accepted(try await replay(input.path.id, from: body.eventId, tenant: input.path.tenant))
-    }
-
-    // MARK: Shared by both route families
+/// One method per pair of routes, `tenant` nil for the credential's.
+struct WebhooksHandler: Sendable {
+    let tenants: TenantRepository
+    let webhooks: WebhookSubscriptions
+    let webhookPolicy: WebhookURLPolicy
+    /// How long a test event waits for the receiver.
+    let webhookTimeout: Duration
+    /// How long a rotated-out webhook secret keeps signing.
+    let webhookSecretOverlap: Duration
+    /// Whether this process runs the webhook dispatcher.
+    let dispatcher: Bool
 
     private func webhookTenant(_ reference: String?) async throws -> Tenant {
         try await tenants.tenant(named: reference, for: AuthenticatedAdmin.require(.webhooks), scope: .webhooks)
     }
 
-    private func listSubscriptions(tenant reference: String?) async throws -> Components.Responses.WebhookList {
+    func list(tenant reference: String?) async throws -> Components.Responses.WebhookList {
         let tenant = try await webhookTenant(reference)
         return .init(body: .json(.init(data: try await webhooks.list(tenant: tenant.id).map(Components.Schemas.Webhook.init))))
     }
 
-    private func createSubscription(_ body: WebhookCreateBody, tenant reference: String?) async throws -> Components.Responses.WebhookWithSecret {
+    func create(_ body: WebhookCreateBody, tenant reference: String?) async throws -> Components.Responses.WebhookWithSecret {
         let tenant = try await webhookTenant(reference)
         let url = try await webhookURL(body.url)
         let types = try Self.eventTypes(body.eventTypes)
@@ -100,6 +33,10 @@ extension AdminAPI {
         let (subscription, secret) = try await webhooks.create(
             tenant: tenant.id, url: url, eventTypes: types, description: description, by: AuthenticatedAdmin.auditContext())
         return .init(body: .json(.init(subscription, secret: secret)))
+    }
+
+    func get(_ id: String, tenant reference: String?) async throws -> Components.Responses.Webhook {
+        .init(body: .json(.init(try await subscription(id, tenant: reference).subscription)))
     }
 
     /// The subscription `id` names in the tenant; 404 otherwise (another tenant's ids do not leak).
@@ -111,9 +48,7 @@ extension AdminAPI {
         return (tenant, subscription)
     }
 
-    private func updateSubscription(
-        _ id: String, _ body: WebhookUpdateBody, tenant reference: String?
-    ) async throws -> Components.Responses.Webhook {
+    func update(_ id: String, _ body: WebhookUpdateBody, tenant reference: String?) async throws -> Components.Responses.Webhook {
         let tenant = try await webhookTenant(reference)
         var change = WebhookSubscriptions.Change()
         if let url = body.url { change.url = try await webhookURL(url) }
@@ -126,14 +61,14 @@ extension AdminAPI {
         return .init(body: .json(.init(updated)))
     }
 
-    private func deleteSubscription(_ id: String, tenant reference: String?) async throws {
+    func delete(_ id: String, tenant reference: String?) async throws {
         let tenant = try await webhookTenant(reference)
         guard let id = UUID(uuidString: id), try await webhooks.delete(tenant: tenant.id, id: id, by: AuthenticatedAdmin.auditContext()) else {
             throw Self.noSuchSubscription(tenant)
         }
     }
 
-    private func rotateSecret(_ id: String, tenant reference: String?) async throws -> Components.Responses.WebhookWithSecret {
+    func rotateSecret(_ id: String, tenant reference: String?) async throws -> Components.Responses.WebhookWithSecret {
         let tenant = try await webhookTenant(reference)
         guard let id = UUID(uuidString: id),
             case let (subscription, secret)? = try await webhooks.rotateSecret(
@@ -142,7 +77,7 @@ extension AdminAPI {
         return .init(body: .json(.init(subscription, secret: secret)))
     }
 
-    private func deliveries(_ id: String, limit: Int?, tenant reference: String?) async throws -> Components.Responses.WebhookDeliveryList {
+    func deliveries(_ id: String, limit: Int?, tenant reference: String?) async throws -> Components.Responses.WebhookDeliveryList {
         let (tenant, subscription) = try await subscription(id, tenant: reference)
         let limit = limit ?? 100
         guard (1...1000).contains(limit) else { throw AdminError.invalidRequest("'limit' must be between 1 and 1000.") }
@@ -150,7 +85,7 @@ extension AdminAPI {
         return .init(body: .json(.init(data: attempts.map(Components.Schemas.WebhookDelivery.init))))
     }
 
-    private func replay(_ id: String, from event: String, tenant reference: String?) async throws -> Components.Responses.Webhook {
+    func replay(_ id: String, from event: String, tenant reference: String?) async throws -> Components.Responses.Webhook {
         let (tenant, subscription) = try await subscription(id, tenant: reference)
         guard let eventID = UUID(uuidString: event) else {
             throw AdminError.invalidRequest("'event_id' must be an event's id, as the change feed (GET /api/v1/events) shows it.")
@@ -162,16 +97,8 @@ extension AdminAPI {
         return .init(body: .json(.init(replayed)))
     }
 
-    func sendWebhookTest(_ input: Operations.SendWebhookTest.Input) async throws -> Operations.SendWebhookTest.Output {
-        .ok(.init(body: .json(try await sendTest(input.path.id, tenant: nil))))
-    }
-
-    func sendTenantWebhookTest(_ input: Operations.SendTenantWebhookTest.Input) async throws -> Operations.SendTenantWebhookTest.Output {
-        .ok(.init(body: .json(try await sendTest(input.path.id, tenant: input.path.tenant))))
-    }
-
     /// One signed test POST, now; logged with the subscription's deliveries.
-    private func sendTest(_ id: String, tenant reference: String?) async throws -> Components.Schemas.WebhookDelivery {
+    func sendTest(_ id: String, tenant reference: String?) async throws -> Components.Schemas.WebhookDelivery {
         let (tenant, subscription) = try await subscription(id, tenant: reference)
         guard let (url, secrets) = try await webhooks.target(tenant: tenant.id, id: subscription.id) else { throw Self.noSuchSubscription(tenant) }
         let eventID = UUID()
@@ -185,17 +112,105 @@ extension AdminAPI {
         return .init(delivery)
     }
 
-    private static func noSuchSubscription(_ tenant: Tenant) -> AdminError {
-        .notFound("No such webhook subscription in tenant '\(tenant.name)'.")
-    }
-}
-
-extension AdminAPI {
     /// Each subscription's lag on the tenants where the credential holds `webhooks` (every tenant for a global grant).
     func getWebhookHealth(_ input: Operations.GetWebhookHealth.Input) async throws -> Operations.GetWebhookHealth.Output {
         let principal = try AuthenticatedAdmin.require(.webhooks)
         let tenants: Set<UUID>? =
             principal.allowsGlobally(.webhooks) ? nil : Set(principal.grants.tenants.keys.filter { principal.allows(.webhooks, in: $0) })
         return .ok(.init(body: .json(try await HealthController.webhooks(webhooks, tenants: tenants, dispatcher: dispatcher))))
+    }
+
+    private static func noSuchSubscription(_ tenant: Tenant) -> AdminError {
+        .notFound("No such webhook subscription in tenant '\(tenant.name)'.")
+    }
+}
+
+extension AdminAPI {
+    func listWebhooks(_ input: Operations.ListWebhooks.Input) async throws -> Operations.ListWebhooks.Output {
+        .ok(try await webhooks.list(tenant: nil))
+    }
+
+    func listTenantWebhooks(_ input: Operations.ListTenantWebhooks.Input) async throws -> Operations.ListTenantWebhooks.Output {
+        .ok(try await webhooks.list(tenant: input.path.tenant))
+    }
+
+    func createWebhook(_ input: Operations.CreateWebhook.Input) async throws -> Operations.CreateWebhook.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .created(try await webhooks.create(body, tenant: nil))
+    }
+
+    func createTenantWebhook(_ input: Operations.CreateTenantWebhook.Input) async throws -> Operations.CreateTenantWebhook.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .created(try await webhooks.create(body, tenant: input.path.tenant))
+    }
+
+    func getWebhook(_ input: Operations.GetWebhook.Input) async throws -> Operations.GetWebhook.Output {
+        .ok(try await webhooks.get(input.path.id, tenant: nil))
+    }
+
+    func getTenantWebhook(_ input: Operations.GetTenantWebhook.Input) async throws -> Operations.GetTenantWebhook.Output {
+        .ok(try await webhooks.get(input.path.id, tenant: input.path.tenant))
+    }
+
+    func updateWebhook(_ input: Operations.UpdateWebhook.Input) async throws -> Operations.UpdateWebhook.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .ok(try await webhooks.update(input.path.id, body, tenant: nil))
+    }
+
+    func updateTenantWebhook(_ input: Operations.UpdateTenantWebhook.Input) async throws -> Operations.UpdateTenantWebhook.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .ok(try await webhooks.update(input.path.id, body, tenant: input.path.tenant))
+    }
+
+    func deleteWebhook(_ input: Operations.DeleteWebhook.Input) async throws -> Operations.DeleteWebhook.Output {
+        try await webhooks.delete(input.path.id, tenant: nil)
+        return .noContent(.init())
+    }
+
+    func deleteTenantWebhook(_ input: Operations.DeleteTenantWebhook.Input) async throws -> Operations.DeleteTenantWebhook.Output {
+        try await webhooks.delete(input.path.id, tenant: input.path.tenant)
+        return .noContent(.init())
+    }
+
+    func rotateWebhookSecret(_ input: Operations.RotateWebhookSecret.Input) async throws -> Operations.RotateWebhookSecret.Output {
+        .ok(try await webhooks.rotateSecret(input.path.id, tenant: nil))
+    }
+
+    func rotateTenantWebhookSecret(
+        _ input: Operations.RotateTenantWebhookSecret.Input
+    ) async throws -> Operations.RotateTenantWebhookSecret.Output {
+        .ok(try await webhooks.rotateSecret(input.path.id, tenant: input.path.tenant))
+    }
+
+    func listWebhookDeliveries(_ input: Operations.ListWebhookDeliveries.Input) async throws -> Operations.ListWebhookDeliveries.Output {
+        .ok(try await webhooks.deliveries(input.path.id, limit: input.query.limit, tenant: nil))
+    }
+
+    func listTenantWebhookDeliveries(
+        _ input: Operations.ListTenantWebhookDeliveries.Input
+    ) async throws -> Operations.ListTenantWebhookDeliveries.Output {
+        .ok(try await webhooks.deliveries(input.path.id, limit: input.query.limit, tenant: input.path.tenant))
+    }
+
+    func replayWebhook(_ input: Operations.ReplayWebhook.Input) async throws -> Operations.ReplayWebhook.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .accepted(try await webhooks.replay(input.path.id, from: body.eventId, tenant: nil))
+    }
+
+    func replayTenantWebhook(_ input: Operations.ReplayTenantWebhook.Input) async throws -> Operations.ReplayTenantWebhook.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .accepted(try await webhooks.replay(input.path.id, from: body.eventId, tenant: input.path.tenant))
+    }
+
+    func sendWebhookTest(_ input: Operations.SendWebhookTest.Input) async throws -> Operations.SendWebhookTest.Output {
+        .ok(.init(body: .json(try await webhooks.sendTest(input.path.id, tenant: nil))))
+    }
+
+    func sendTenantWebhookTest(_ input: Operations.SendTenantWebhookTest.Input) async throws -> Operations.SendTenantWebhookTest.Output {
+        .ok(.init(body: .json(try await webhooks.sendTest(input.path.id, tenant: input.path.tenant))))
+    }
+
+    func getWebhookHealth(_ input: Operations.GetWebhookHealth.Input) async throws -> Operations.GetWebhookHealth.Output {
+        try await webhooks.getWebhookHealth(input)
     }
 }
