@@ -50,7 +50,6 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict,
             swiftSettings: strict
         ),
         // A throwaway PostgreSQL cluster (initdb, start, stop) for `roster dev` and the tests; the server never uses it.
@@ -135,7 +134,8 @@ let package = Package(
                 "RosterAuth",
                 "RosterOutbound",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .target(
             name: "RosterTestSupport",

@@ -136,16 +136,27 @@ func buildRouter(
     let admin = authenticated.group()
         .add(middleware: RateLimitMiddleware<AdminRequestContext>(limits: rateLimits))
         .add(middleware: WorkLimitMiddleware<AdminRequestContext>(slots: slots, statementTimeout: configuration.limits.adminStatementTimeout))
+    // One handler per tag of the document, each given only what its operations use.
+    let tenants = TenantRepository(database: database)
+    let keys = AdminKeyRepository(database: database)
+    let directory = GroupRepository(database: database, resourceType: registry.group)
+    let identity = AdminIdentity(database: database, authenticator: authenticator, configuration: configuration.identity)
     let api = AdminAPI(
-        tenants: TenantRepository(database: database), tokens: ScimTokenRepository(database: database),
-        keys: AdminKeyRepository(database: database),
-        groups: GroupRepository(database: database, resourceType: registry.group), events: EventLog(database: database),
-        audit: AuditLog(database: database),
-        webhooks: WebhookSubscriptions(database: database), webhookPolicy: configuration.webhooks.urlPolicy,
-        webhookTimeout: configuration.webhooks.timeout,
-        webhookSecretOverlap: configuration.webhookSecretOverlap, dispatcher: configuration.webhooksEnabled, scimBaseURL: scimBase,
-        identity: AdminIdentity(database: database, authenticator: authenticator, configuration: configuration.identity),
-        rateLimits: rateLimits, rateLimitStore: RateLimitRepository(database: database), settings: settings)
+        tenants: TenantsHandler(tenants: tenants, grantCache: identity.cache),
+        scimTokens: ScimTokensHandler(tenants: tenants, tokens: ScimTokenRepository(database: database), scimBaseURL: scimBase),
+        adminKeys: AdminKeysHandler(tenants: tenants, keys: keys, grantCache: identity.cache),
+        directory: DirectoryHandler(tenants: tenants, groups: directory),
+        feed: FeedHandler(tenants: tenants, events: EventLog(database: database)),
+        webhooks: WebhooksHandler(
+            tenants: tenants, webhooks: WebhookSubscriptions(database: database), webhookPolicy: configuration.webhooks.urlPolicy,
+            webhookTimeout: configuration.webhooks.timeout, webhookSecretOverlap: configuration.webhookSecretOverlap,
+            dispatcher: configuration.webhooksEnabled),
+        audit: AuditHandler(tenants: tenants, audit: AuditLog(database: database)),
+        adminUsers: AdminUsersHandler(tenants: tenants, groups: directory, identity: identity),
+        auth: AuthHandler(identity: identity, keys: keys),
+        rateLimits: RateLimitsHandler(
+            tenants: tenants, keys: keys, rateLimits: rateLimits, rateLimitStore: RateLimitRepository(database: database)),
+        config: ConfigHandler(settings: settings))
     try api.registerHandlers(
         on: admin, serverURL: URL(string: "/")!, configuration: .init(dateTranscoder: RFC3339Dates()), middlewares: [ETagMiddleware(), NoStoreMiddleware()])
     if let metrics {

@@ -1,7 +1,7 @@
 import Crypto
-import Foundation
+public import Foundation
 import PostgresNIO
-import RosterStore
+public import RosterStore
 
 /// Secrets written as Roster wrote them before secrets at rest (the code of migration 14's time): plaintext columns.
 public struct LegacySecretRows: Sendable {

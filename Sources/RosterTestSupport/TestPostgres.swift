@@ -1,9 +1,9 @@
 import Foundation
-import Logging
+public import Logging
 import RosterEmbeddedPostgres
 import PostgresNIO
 import RosterStore
-import Testing
+public import Testing
 
 /// The PostgreSQL a test run uses: a throwaway cluster the support starts itself, or the server
 /// `ROSTER_TEST_DATABASE_URL` names (its user needs CREATEDB). Each test gets its own database,

@@ -1,4 +1,4 @@
-import RosterStore
+public import RosterStore
 
 /// The secret key of a test run: what tests put in `ROSTER_SECRET_KEY`, and the keyring it parses to.
 public enum TestSecrets {

@@ -1,6 +1,7 @@
 import Crypto
-import Foundation
-import SCIM
+import CryptoExtras
+public import Foundation
+public import SCIM
 
 /// Compact JWTs built by hand with swift-crypto, independent of the code under test, so a test can
 /// make any token an attacker could: any header, any claims, any signature.

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Configuration
 import Foundation
+import Logging
 import RosterFeed
+import RosterOutbound
 import RosterServer
 import RosterStore
 

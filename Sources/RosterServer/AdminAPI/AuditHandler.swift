@@ -5,30 +5,22 @@ import SCIM
 
 /// `/api/v1/audit` (every tenant for a global key, its own for a bound one) and
 /// `/api/v1/tenants/{tenant}/audit`: SCIM changes and admin actions, by time, by cursor. Scope `audit:read`.
-extension AdminAPI {
-    func listAuditEntries(_ input: Operations.ListAuditEntries.Input) async throws -> Operations.ListAuditEntries.Output {
-        let q = input.query
-        return .ok(.init(body: .json(try await auditEntries(
-            tenant: nil, cursor: q.cursor, limit: q.limit, actor: q.actor, actions: q.action, since: q.since))))
-    }
-
-    func listTenantAuditEntries(_ input: Operations.ListTenantAuditEntries.Input) async throws -> Operations.ListTenantAuditEntries.Output {
-        let q = input.query
-        return .ok(.init(body: .json(try await auditEntries(
-            tenant: input.path.tenant, cursor: q.cursor, limit: q.limit, actor: q.actor, actions: q.action, since: q.since))))
-    }
+struct AuditHandler: Sendable {
+    let tenants: TenantRepository
+    let audit: AuditLog
 
     /// Every action name the log can hold: the change feed's event types, then the admin actions.
     static let auditActions = EventType.allCases.map(\.rawValue) + AdminAction.allCases.map(\.rawValue)
 
-    private func auditEntries(
+    /// Both routes' entries, `tenant` nil for the credential's (a global key's: every tenant's).
+    func list(
         tenant reference: String?, cursor: String?, limit: Int?, actor: String?, actions: String?, since: Date?
     ) async throws -> Components.Schemas.AuditLog {
         let principal = try AuthenticatedAdmin.require(.auditRead)
         var query = AuditLog.Query()
         // Without a tenant in the path: a bound key's own tenant, a global key's whole log (global entries too).
         if reference != nil || !principal.allowsGlobally(.auditRead) {
-            query.tenant = try await tenant(named: reference, for: principal, scope: .auditRead).id
+            query.tenant = try await tenants.tenant(named: reference, for: principal, scope: .auditRead).id
         }
         if let cursor {
             guard let position = AuditPosition(cursor: cursor) else {
@@ -62,6 +54,20 @@ extension AdminAPI {
         query.since = since
         let (entries, more) = try await audit.read(query)
         return .init(data: try entries.map(Components.Schemas.AuditEntry.init), nextCursor: more ? entries.last?.position.cursor : nil)
+    }
+}
+
+extension AdminAPI {
+    func listAuditEntries(_ input: Operations.ListAuditEntries.Input) async throws -> Operations.ListAuditEntries.Output {
+        let q = input.query
+        return .ok(.init(body: .json(try await audit.list(
+            tenant: nil, cursor: q.cursor, limit: q.limit, actor: q.actor, actions: q.action, since: q.since))))
+    }
+
+    func listTenantAuditEntries(_ input: Operations.ListTenantAuditEntries.Input) async throws -> Operations.ListTenantAuditEntries.Output {
+        let q = input.query
+        return .ok(.init(body: .json(try await audit.list(
+            tenant: input.path.tenant, cursor: q.cursor, limit: q.limit, actor: q.actor, actions: q.action, since: q.since))))
     }
 }
 

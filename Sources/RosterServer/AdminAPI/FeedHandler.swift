@@ -4,24 +4,16 @@ import RosterStore
 import SCIM
 
 /// `/api/v1/events` (the key's tenant) and `/api/v1/tenants/{tenant}/events`: the change feed, by cursor.
-extension AdminAPI {
-    func listEvents(_ input: Operations.ListEvents.Input) async throws -> Operations.ListEvents.Output {
-        let q = input.query
-        return .ok(.init(body: .json(try await events(
-            tenant: nil, after: q.after, limit: q.limit, types: q._type, resource: q.resourceId, since: q.since))))
-    }
+struct FeedHandler: Sendable {
+    let tenants: TenantRepository
+    let events: EventLog
 
-    func listTenantEvents(_ input: Operations.ListTenantEvents.Input) async throws -> Operations.ListTenantEvents.Output {
-        let q = input.query
-        return .ok(.init(body: .json(try await events(
-            tenant: input.path.tenant, after: q.after, limit: q.limit, types: q._type, resource: q.resourceId, since: q.since))))
-    }
-
-    private func events(
+    /// Both routes' events, `tenant` nil for the credential's.
+    func list(
         tenant reference: String?, after: String?, limit: Int?, types: String?, resource: String?, since: Date?
     ) async throws -> Components.Schemas.EventList {
         let principal = try AuthenticatedAdmin.require(.feedRead)
-        let tenant = try await tenant(named: reference, for: principal, scope: .feedRead)
+        let tenant = try await tenants.tenant(named: reference, for: principal, scope: .feedRead)
         var query = EventLog.Query()
         if let after {
             guard let sequence = Int64(after), sequence >= 0 else {
@@ -48,8 +40,22 @@ extension AdminAPI {
             query.resource = id
         }
         query.since = since
-        let page = try await self.events.read(tenant: tenant.id, query)
+        let page = try await events.read(tenant: tenant.id, query)
         return .init(data: try page.map(Components.Schemas.Event.init), nextCursor: String(page.last?.sequence ?? query.after))
+    }
+}
+
+extension AdminAPI {
+    func listEvents(_ input: Operations.ListEvents.Input) async throws -> Operations.ListEvents.Output {
+        let q = input.query
+        return .ok(.init(body: .json(try await feed.list(
+            tenant: nil, after: q.after, limit: q.limit, types: q._type, resource: q.resourceId, since: q.since))))
+    }
+
+    func listTenantEvents(_ input: Operations.ListTenantEvents.Input) async throws -> Operations.ListTenantEvents.Output {
+        let q = input.query
+        return .ok(.init(body: .json(try await feed.list(
+            tenant: input.path.tenant, after: q.after, limit: q.limit, types: q._type, resource: q.resourceId, since: q.since))))
     }
 }
 

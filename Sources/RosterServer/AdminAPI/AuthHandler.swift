@@ -4,7 +4,11 @@ import RosterAuth
 import RosterStore
 
 /// `/api/v1/auth`: signing in for a short-lived access JWT and a rotating refresh token, and the JWKS.
-extension AdminAPI {
+struct AuthHandler: Sendable {
+    let identity: AdminIdentity
+    /// For signing in with an admin key.
+    let keys: AdminKeyRepository
+
     func signIn(_ input: Operations.SignIn.Input) async throws -> Operations.SignIn.Output {
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
         let context = AuditContext(actor: .system, requestID: AuthenticatedAdmin.requestID, sourceAddress: AuthenticatedAdmin.sourceAddress)
@@ -52,8 +56,6 @@ extension AdminAPI {
         let document = try await identity.tokens.jwks()
         return .ok(.init(body: .json(try JSONDecoder().decode(Components.Schemas.Jwks.self, from: document))))
     }
-
-    // MARK: Shared
 
     /// Checks a password: within the process-wide cap on checks running at once, and only once the attempt is
     /// counted against the account and the address (so parallel guesses cannot all pass); every failure is audited.
@@ -112,5 +114,23 @@ extension AdminAPI {
 
     private static var invalidRefresh: AdminError {
         .unauthorized("The refresh token is invalid, expired, or its session has ended: sign in again.")
+    }
+}
+
+extension AdminAPI {
+    func signIn(_ input: Operations.SignIn.Input) async throws -> Operations.SignIn.Output {
+        try await auth.signIn(input)
+    }
+
+    func refreshSession(_ input: Operations.RefreshSession.Input) async throws -> Operations.RefreshSession.Output {
+        try await auth.refreshSession(input)
+    }
+
+    func revokeSession(_ input: Operations.RevokeSession.Input) async throws -> Operations.RevokeSession.Output {
+        try await auth.revokeSession(input)
+    }
+
+    func getJWKS(_ input: Operations.GetJWKS.Input) async throws -> Operations.GetJWKS.Output {
+        try await auth.getJWKS(input)
     }
 }

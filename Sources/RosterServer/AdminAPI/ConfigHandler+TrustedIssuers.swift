@@ -6,15 +6,15 @@ import SCIM
 /// `/api/v1/config/trusted-issuers`: the OIDC issuers whose tokens the admin API accepts. Scope `*`: an issuer's
 /// role mappings and directory tenants decide who is owner, so a holder of `config` alone must not replace them.
 /// They are the `trusted_issuers` section of the runtime settings, and share their version (the ETag).
-extension AdminAPI {
+extension ConfigHandler {
     func getTrustedIssuers(_ input: Operations.GetTrustedIssuers.Input) async throws -> Operations.GetTrustedIssuers.Output {
-        _ = try Self.requireGlobal(.all)
+        _ = try AuthenticatedAdmin.requireGlobal(.all)
         let current = try await storedSettings()
         return .ok(.init(headers: .init(eTag: Self.etag(current.version)), body: .json(.init(current))))
     }
 
     func replaceTrustedIssuers(_ input: Operations.ReplaceTrustedIssuers.Input) async throws -> Operations.ReplaceTrustedIssuers.Output {
-        _ = try Self.requireGlobal(.all)
+        _ = try AuthenticatedAdmin.requireGlobal(.all)
         let expected = try Self.expectedVersions(input.headers.ifMatch)
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
         let issuers = try body.trustedIssuers.map { try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode($0)) }
@@ -25,6 +25,16 @@ extension AdminAPI {
             return document
         }
         return .ok(.init(headers: .init(eTag: Self.etag(current.version)), body: .json(.init(current))))
+    }
+}
+
+extension AdminAPI {
+    func getTrustedIssuers(_ input: Operations.GetTrustedIssuers.Input) async throws -> Operations.GetTrustedIssuers.Output {
+        try await config.getTrustedIssuers(input)
+    }
+
+    func replaceTrustedIssuers(_ input: Operations.ReplaceTrustedIssuers.Input) async throws -> Operations.ReplaceTrustedIssuers.Output {
+        try await config.replaceTrustedIssuers(input)
     }
 }
 

@@ -5,16 +5,22 @@ import RosterStore
 /// `/api/v1/…/rate-limit` (scope `config`): a tenant's defaults, one SCIM token's and one admin key's
 /// limit. Answers say what applies now and where it comes from, read from the database; a change
 /// reloads this process's overrides at once (others poll).
-extension AdminAPI {
-    // MARK: Tenants
+struct RateLimitsHandler: Sendable {
+    let tenants: TenantRepository
+    /// For an admin key's tenant, whose limit applies to it.
+    let keys: AdminKeyRepository
+    /// Overrides change here, then apply at once in this process (others re-read them within seconds).
+    let rateLimits: RateLimits
+    /// Where the overrides are kept.
+    let rateLimitStore: RateLimitRepository
 
     func getTenantRateLimit(_ input: Operations.GetTenantRateLimit.Input) async throws -> Operations.GetTenantRateLimit.Output {
-        let tenant = try await tenant(named: input.path.tenant, for: AuthenticatedAdmin.require(.config), scope: .config)
+        let tenant = try await tenants.tenant(named: input.path.tenant, for: AuthenticatedAdmin.require(.config), scope: .config)
         return .ok(.init(body: .json(tenantStatus(try await rateLimitStore.tenant(tenant.id)))))
     }
 
     func setTenantRateLimit(_ input: Operations.SetTenantRateLimit.Input) async throws -> Operations.SetTenantRateLimit.Output {
-        let tenant = try await tenant(named: input.path.tenant, for: AuthenticatedAdmin.require(.config), scope: .config)
+        let tenant = try await tenants.tenant(named: input.path.tenant, for: AuthenticatedAdmin.require(.config), scope: .config)
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
         var settings: [RateLimitedAPI: RateLimitSetting] = [:]
         if let scim = body.scim { settings[.scim] = try Self.validRateLimit(scim, field: "scim.") }
@@ -29,68 +35,21 @@ extension AdminAPI {
     }
 
     func removeTenantRateLimit(_ input: Operations.RemoveTenantRateLimit.Input) async throws -> Operations.RemoveTenantRateLimit.Output {
-        let tenant = try await tenant(named: input.path.tenant, for: AuthenticatedAdmin.require(.config), scope: .config)
+        let tenant = try await tenants.tenant(named: input.path.tenant, for: AuthenticatedAdmin.require(.config), scope: .config)
         try await rateLimitStore.removeTenant(tenant.id, by: AuthenticatedAdmin.auditContext())
         await reloadRateLimits()
         return .ok(.init(body: .json(tenantStatus([:]))))
     }
 
-    // MARK: SCIM tokens
-
-    func getScimTokenRateLimit(_ input: Operations.GetScimTokenRateLimit.Input) async throws -> Operations.GetScimTokenRateLimit.Output {
-        .ok(.init(body: .json(try await tokenRateLimit(input.path.id, tenant: nil, change: nil))))
-    }
-
-    func setScimTokenRateLimit(_ input: Operations.SetScimTokenRateLimit.Input) async throws -> Operations.SetScimTokenRateLimit.Output {
-        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
-        return .ok(.init(body: .json(try await tokenRateLimit(input.path.id, tenant: nil, change: .set(body)))))
-    }
-
-    func removeScimTokenRateLimit(_ input: Operations.RemoveScimTokenRateLimit.Input) async throws -> Operations.RemoveScimTokenRateLimit.Output {
-        .ok(.init(body: .json(try await tokenRateLimit(input.path.id, tenant: nil, change: .remove))))
-    }
-
-    func getTenantScimTokenRateLimit(_ input: Operations.GetTenantScimTokenRateLimit.Input) async throws -> Operations.GetTenantScimTokenRateLimit.Output {
-        .ok(.init(body: .json(try await tokenRateLimit(input.path.id, tenant: input.path.tenant, change: nil))))
-    }
-
-    func setTenantScimTokenRateLimit(_ input: Operations.SetTenantScimTokenRateLimit.Input) async throws -> Operations.SetTenantScimTokenRateLimit.Output {
-        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
-        return .ok(.init(body: .json(try await tokenRateLimit(input.path.id, tenant: input.path.tenant, change: .set(body)))))
-    }
-
-    func removeTenantScimTokenRateLimit(_ input: Operations.RemoveTenantScimTokenRateLimit.Input) async throws
-        -> Operations.RemoveTenantScimTokenRateLimit.Output
-    {
-        .ok(.init(body: .json(try await tokenRateLimit(input.path.id, tenant: input.path.tenant, change: .remove))))
-    }
-
-    // MARK: Admin keys
-
-    func getAdminKeyRateLimit(_ input: Operations.GetAdminKeyRateLimit.Input) async throws -> Operations.GetAdminKeyRateLimit.Output {
-        .ok(.init(body: .json(try await keyRateLimit(input.path.id, change: nil))))
-    }
-
-    func setAdminKeyRateLimit(_ input: Operations.SetAdminKeyRateLimit.Input) async throws -> Operations.SetAdminKeyRateLimit.Output {
-        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
-        return .ok(.init(body: .json(try await keyRateLimit(input.path.id, change: .set(body)))))
-    }
-
-    func removeAdminKeyRateLimit(_ input: Operations.RemoveAdminKeyRateLimit.Input) async throws -> Operations.RemoveAdminKeyRateLimit.Output {
-        .ok(.init(body: .json(try await keyRateLimit(input.path.id, change: .remove))))
-    }
-
-    // MARK: Shared
-
-    enum RateLimitChange {
+    enum Change {
         case set(Components.Schemas.RateLimit)
         case remove
     }
 
     /// Reads, sets or removes a token's own limit, then answers what applies to it now.
-    private func tokenRateLimit(_ id: String, tenant reference: String?, change: RateLimitChange?) async throws -> Components.Schemas.RateLimitStatus {
+    func tokenRateLimit(_ id: String, tenant reference: String?, change: Change?) async throws -> Components.Schemas.RateLimitStatus {
         let principal = try AuthenticatedAdmin.require(.config)
-        let tenant = try await tenant(named: reference, for: principal, scope: .config)
+        let tenant = try await tenants.tenant(named: reference, for: principal, scope: .config)
         let store = rateLimitStore
         guard let id = UUID(uuidString: id), try await store.scimToken(tenant: tenant.id, id: id) != nil else {
             throw AdminError.notFound("No such SCIM token in tenant '\(tenant.name)'.")
@@ -112,7 +71,7 @@ extension AdminAPI {
     }
 
     /// Reads, sets or removes a key's own limit, then answers what applies to it now.
-    private func keyRateLimit(_ id: String, change: RateLimitChange?) async throws -> Components.Schemas.RateLimitStatus {
+    func keyRateLimit(_ id: String, change: Change?) async throws -> Components.Schemas.RateLimitStatus {
         let principal = try AuthenticatedAdmin.require(.config)
         // A global key's limit needs 'config' globally, a tenant's key's on that tenant; others are 404, so ids do not leak.
         guard let id = UUID(uuidString: id), let key = try await keys.get(id: id), principal.allows(.config, in: key.tenantID) else {
@@ -161,6 +120,68 @@ extension AdminAPI {
     /// The change is committed; if re-reading fails now, the next poll picks it up.
     private func reloadRateLimits() async {
         try? await rateLimits.reload()
+    }
+}
+
+/// A SCIM token's routes and their `{tenant}` twins share `tokenRateLimit` (`tenant` nil for the credential's), an admin key's `keyRateLimit`.
+extension AdminAPI {
+    // MARK: Tenants
+
+    func getTenantRateLimit(_ input: Operations.GetTenantRateLimit.Input) async throws -> Operations.GetTenantRateLimit.Output {
+        try await rateLimits.getTenantRateLimit(input)
+    }
+
+    func setTenantRateLimit(_ input: Operations.SetTenantRateLimit.Input) async throws -> Operations.SetTenantRateLimit.Output {
+        try await rateLimits.setTenantRateLimit(input)
+    }
+
+    func removeTenantRateLimit(_ input: Operations.RemoveTenantRateLimit.Input) async throws -> Operations.RemoveTenantRateLimit.Output {
+        try await rateLimits.removeTenantRateLimit(input)
+    }
+
+    // MARK: SCIM tokens
+
+    func getScimTokenRateLimit(_ input: Operations.GetScimTokenRateLimit.Input) async throws -> Operations.GetScimTokenRateLimit.Output {
+        .ok(.init(body: .json(try await rateLimits.tokenRateLimit(input.path.id, tenant: nil, change: nil))))
+    }
+
+    func getTenantScimTokenRateLimit(_ input: Operations.GetTenantScimTokenRateLimit.Input) async throws -> Operations.GetTenantScimTokenRateLimit.Output {
+        .ok(.init(body: .json(try await rateLimits.tokenRateLimit(input.path.id, tenant: input.path.tenant, change: nil))))
+    }
+
+    func setScimTokenRateLimit(_ input: Operations.SetScimTokenRateLimit.Input) async throws -> Operations.SetScimTokenRateLimit.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .ok(.init(body: .json(try await rateLimits.tokenRateLimit(input.path.id, tenant: nil, change: .set(body)))))
+    }
+
+    func setTenantScimTokenRateLimit(_ input: Operations.SetTenantScimTokenRateLimit.Input) async throws -> Operations.SetTenantScimTokenRateLimit.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .ok(.init(body: .json(try await rateLimits.tokenRateLimit(input.path.id, tenant: input.path.tenant, change: .set(body)))))
+    }
+
+    func removeScimTokenRateLimit(_ input: Operations.RemoveScimTokenRateLimit.Input) async throws -> Operations.RemoveScimTokenRateLimit.Output {
+        .ok(.init(body: .json(try await rateLimits.tokenRateLimit(input.path.id, tenant: nil, change: .remove))))
+    }
+
+    func removeTenantScimTokenRateLimit(_ input: Operations.RemoveTenantScimTokenRateLimit.Input) async throws
+        -> Operations.RemoveTenantScimTokenRateLimit.Output
+    {
+        .ok(.init(body: .json(try await rateLimits.tokenRateLimit(input.path.id, tenant: input.path.tenant, change: .remove))))
+    }
+
+    // MARK: Admin keys
+
+    func getAdminKeyRateLimit(_ input: Operations.GetAdminKeyRateLimit.Input) async throws -> Operations.GetAdminKeyRateLimit.Output {
+        .ok(.init(body: .json(try await rateLimits.keyRateLimit(input.path.id, change: nil))))
+    }
+
+    func setAdminKeyRateLimit(_ input: Operations.SetAdminKeyRateLimit.Input) async throws -> Operations.SetAdminKeyRateLimit.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .ok(.init(body: .json(try await rateLimits.keyRateLimit(input.path.id, change: .set(body)))))
+    }
+
+    func removeAdminKeyRateLimit(_ input: Operations.RemoveAdminKeyRateLimit.Input) async throws -> Operations.RemoveAdminKeyRateLimit.Output {
+        .ok(.init(body: .json(try await rateLimits.keyRateLimit(input.path.id, change: .remove))))
     }
 }
 

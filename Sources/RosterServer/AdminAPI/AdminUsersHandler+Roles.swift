@@ -3,14 +3,14 @@ import RosterAuth
 import RosterStore
 
 /// `/api/v1/admin/roles` and their grants. A credential creates and grants only what it holds itself.
-extension AdminAPI {
+extension AdminUsersHandler {
     func listRoles(_ input: Operations.ListRoles.Input) async throws -> Operations.ListRoles.Output {
         _ = try AuthenticatedAdmin.require(.adminUsers)
         return .ok(.init(body: .json(.init(data: try await identity.roles.list().map(Components.Schemas.Role.init)))))
     }
 
     func createRole(_ input: Operations.CreateRole.Input) async throws -> Operations.CreateRole.Output {
-        let principal = try Self.requireGlobal(.adminUsers)
+        let principal = try AuthenticatedAdmin.requireGlobal(.adminUsers)
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
         guard AdminRoles.isValidName(body.name) else {
             throw AdminError.invalidRequest("'name' must be lowercase letters, digits, '_' and '-', at most 63 characters, e.g. \"provisioning\".")
@@ -27,7 +27,7 @@ extension AdminAPI {
     }
 
     func updateRole(_ input: Operations.UpdateRole.Input) async throws -> Operations.UpdateRole.Output {
-        let principal = try Self.requireGlobal(.adminUsers)
+        let principal = try AuthenticatedAdmin.requireGlobal(.adminUsers)
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
         let existing = try await role(input.path.role)
         guard !existing.builtin else { throw AdminError.invalidRequest("The built-in role '\(existing.name)' cannot change.") }
@@ -40,7 +40,7 @@ extension AdminAPI {
     }
 
     func deleteRole(_ input: Operations.DeleteRole.Input) async throws -> Operations.DeleteRole.Output {
-        _ = try Self.requireGlobal(.adminUsers)
+        _ = try AuthenticatedAdmin.requireGlobal(.adminUsers)
         let existing = try await role(input.path.role)
         guard !existing.builtin else { throw AdminError.invalidRequest("The built-in role '\(existing.name)' cannot be deleted.") }
         guard try await identity.roles.delete(id: existing.id, by: AuthenticatedAdmin.auditContext()) else { throw Self.noSuchRole }
@@ -61,10 +61,10 @@ extension AdminAPI {
     }
 
     func grantRole(_ input: Operations.GrantRole.Input) async throws -> Operations.GrantRole.Output {
-        let principal = try Self.requireGlobal(.adminUsers)
+        let principal = try AuthenticatedAdmin.requireGlobal(.adminUsers)
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
         var on: UUID?
-        if let reference = body.tenant { on = try await tenant(named: reference, for: principal, scope: .adminUsers).id }
+        if let reference = body.tenant { on = try await tenants.tenant(named: reference, for: principal, scope: .adminUsers).id }
         let role = try await grantableRole(input.path.role, by: principal, on: on)
         let holder: RoleHolder
         switch (body.userId, body.group) {
@@ -74,7 +74,7 @@ extension AdminAPI {
             }
             holder = .user(id)
         case (nil, let group?):
-            let tenant = try await tenant(named: group.tenant, for: principal, scope: .adminUsers)
+            let tenant = try await tenants.tenant(named: group.tenant, for: principal, scope: .adminUsers)
             let found = try await groups.find(tenant: tenant.id, idOrDisplayName: group.group)
             guard let id = found.first else { throw AdminError.notFound("No group '\(group.group)' in tenant '\(tenant.name)'.") }
             guard found.count == 1 else {
@@ -95,7 +95,7 @@ extension AdminAPI {
     }
 
     func revokeRoleGrant(_ input: Operations.RevokeRoleGrant.Input) async throws -> Operations.RevokeRoleGrant.Output {
-        _ = try Self.requireGlobal(.adminUsers)
+        _ = try AuthenticatedAdmin.requireGlobal(.adminUsers)
         guard let id = UUID(uuidString: input.path.id), try await identity.roles.revokeGrant(id: id, by: AuthenticatedAdmin.auditContext()) else {
             throw AdminError.notFound("No such grant.")
         }
@@ -137,6 +137,40 @@ extension AdminAPI {
     }
 
     private static var noSuchRole: AdminError { .notFound("No such role.") }
+}
+
+extension AdminAPI {
+    func listRoles(_ input: Operations.ListRoles.Input) async throws -> Operations.ListRoles.Output {
+        try await adminUsers.listRoles(input)
+    }
+
+    func createRole(_ input: Operations.CreateRole.Input) async throws -> Operations.CreateRole.Output {
+        try await adminUsers.createRole(input)
+    }
+
+    func getRole(_ input: Operations.GetRole.Input) async throws -> Operations.GetRole.Output {
+        try await adminUsers.getRole(input)
+    }
+
+    func updateRole(_ input: Operations.UpdateRole.Input) async throws -> Operations.UpdateRole.Output {
+        try await adminUsers.updateRole(input)
+    }
+
+    func deleteRole(_ input: Operations.DeleteRole.Input) async throws -> Operations.DeleteRole.Output {
+        try await adminUsers.deleteRole(input)
+    }
+
+    func listRoleGrants(_ input: Operations.ListRoleGrants.Input) async throws -> Operations.ListRoleGrants.Output {
+        try await adminUsers.listRoleGrants(input)
+    }
+
+    func grantRole(_ input: Operations.GrantRole.Input) async throws -> Operations.GrantRole.Output {
+        try await adminUsers.grantRole(input)
+    }
+
+    func revokeRoleGrant(_ input: Operations.RevokeRoleGrant.Input) async throws -> Operations.RevokeRoleGrant.Output {
+        try await adminUsers.revokeRoleGrant(input)
+    }
 }
 
 extension Components.Schemas.Role {

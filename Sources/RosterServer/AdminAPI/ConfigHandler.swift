@@ -5,16 +5,19 @@ import SCIM
 
 /// `/api/v1/config`: the runtime settings, versioned by an ETag. Scope `config` on every tenant: the
 /// settings are global, so a grant on one tenant cannot change them. Trusted issuers are not among them
-/// here: they decide who is owner, so only `*` replaces them (AdminAPI+TrustedIssuers.swift).
-extension AdminAPI {
+/// here: they decide who is owner, so only `*` replaces them (ConfigHandler+TrustedIssuers.swift).
+struct ConfigHandler: Sendable {
+    /// The runtime settings (GET/PUT /api/v1/config).
+    let settings: RuntimeSettingsHolder
+
     func getConfig(_ input: Operations.GetConfig.Input) async throws -> Operations.GetConfig.Output {
-        _ = try Self.requireGlobal(.config)
+        _ = try AuthenticatedAdmin.requireGlobal(.config)
         let current = try await storedSettings()
         return .ok(.init(headers: .init(eTag: Self.etag(current.version)), body: .json(.init(current))))
     }
 
     func replaceConfig(_ input: Operations.ReplaceConfig.Input) async throws -> Operations.ReplaceConfig.Output {
-        _ = try Self.requireGlobal(.config)
+        _ = try AuthenticatedAdmin.requireGlobal(.config)
         let expected = try Self.expectedVersions(input.headers.ifMatch)
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
         let sections = try Self.json(body.settings)
@@ -95,6 +98,16 @@ extension AdminAPI {
     static func json(_ document: RuntimeSettings) throws -> [String: JSONValue] {
         let data = try JSONEncoder().encode(document)
         return try JSONDecoder().decode([String: JSONValue].self, from: data)
+    }
+}
+
+extension AdminAPI {
+    func getConfig(_ input: Operations.GetConfig.Input) async throws -> Operations.GetConfig.Output {
+        try await config.getConfig(input)
+    }
+
+    func replaceConfig(_ input: Operations.ReplaceConfig.Input) async throws -> Operations.ReplaceConfig.Output {
+        try await config.replaceConfig(input)
     }
 }
 

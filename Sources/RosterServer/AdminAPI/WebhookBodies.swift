@@ -3,7 +3,7 @@ import RosterFeed
 import RosterStore
 
 /// The `WebhookCreate` body (openapi-generator-config.yaml puts it in place of the generated type).
-/// Event types stay strings until `AdminAPI.eventTypes` checks them, so an unknown one is a 400
+/// Event types stay strings until `WebhooksHandler.eventTypes` checks them, so an unknown one is a 400
 /// naming the valid ones rather than a decoding error.
 struct WebhookCreateBody: Codable, Hashable, Sendable {
     var url: String
@@ -78,7 +78,7 @@ extension KeyedDecodingContainer {
     }
 }
 
-extension AdminAPI {
+extension WebhooksHandler {
     /// `event_types` as the store takes them: nil for every type, else the named ones once each, in the document's order.
     static func eventTypes(_ names: [String]?) throws -> [EventType]? {
         guard let names else { return nil }

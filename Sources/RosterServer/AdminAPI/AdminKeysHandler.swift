@@ -4,7 +4,13 @@ import RosterStore
 
 /// `/api/v1/admin-keys`: a global grant manages every key; a tenant grant only that tenant's,
 /// and no credential grants a scope it lacks itself. A key belongs to the user, key or OIDC subject that made it.
-extension AdminAPI {
+struct AdminKeysHandler: Sendable {
+    /// For the tenant a new key is bound to.
+    let tenants: TenantRepository
+    let keys: AdminKeyRepository
+    /// A revoked key's sessions and the keys it made stop at once.
+    let grantCache: GrantCache
+
     func listAdminKeys(_ input: Operations.ListAdminKeys.Input) async throws -> Operations.ListAdminKeys.Output {
         let principal = try AuthenticatedAdmin.require(.adminKeys)
         let records = try await keys.list().filter { principal.allows(.adminKeys, in: $0.tenantID) }
@@ -14,7 +20,7 @@ extension AdminAPI {
     func createAdminKey(_ input: Operations.CreateAdminKey.Input) async throws -> Operations.CreateAdminKey.Output {
         let principal = try AuthenticatedAdmin.require(.adminKeys)
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
-        let name = try Self.validName(body.name, example: "acme-ci")
+        let name = try AdminInput.validName(body.name, example: "acme-ci")
         let scopes = try body.scopes.map { scope in
             guard let scope = AdminScope(rawValue: scope.rawValue) else { throw AdminError.invalidRequest("Unknown scope '\(scope.rawValue)'.") }
             return scope
@@ -24,7 +30,7 @@ extension AdminAPI {
         }
         // Without `tenant`, a credential creates a key like itself: global for global, its own tenant's otherwise.
         var tenantID = principal.tenantID
-        if let reference = body.tenant { tenantID = try await tenant(named: reference, for: principal, scope: .adminKeys).id }
+        if let reference = body.tenant { tenantID = try await tenants.tenant(named: reference, for: principal, scope: .adminKeys).id }
         guard principal.allows(.adminKeys, in: tenantID) else {
             throw AdminError.forbidden("A global key needs the 'admin-keys' scope globally; name a 'tenant' for a tenant's key.")
         }
@@ -32,7 +38,7 @@ extension AdminAPI {
         if let missing = scopes.first(where: { !principal.allows($0, in: tenantID) }) {
             throw AdminError.forbidden("This credential cannot grant the '\(missing.rawValue)' scope: it does not hold it there.")
         }
-        let expires = try Self.validExpiry(body.expiresAt)
+        let expires = try AdminInput.validExpiry(body.expiresAt)
         var unique: [AdminScope] = []
         for scope in scopes where !unique.contains(scope) { unique.append(scope) }
         // The key belongs to whoever made it, so it never outlives nor outranks them: their user, the key they
@@ -57,7 +63,7 @@ extension AdminAPI {
         let key = try await visibleKey(input.path.id, to: principal)
         guard let revoked = try await keys.revoke(id: key.id, by: AuthenticatedAdmin.auditContext()) else { throw Self.noSuchKey }
         // Its sessions and the keys it made stop at once here, on other replicas within the cache's lifetime.
-        identity.cache.invalidate()
+        grantCache.invalidate()
         return .ok(.init(body: .json(.init(revoked))))
     }
 
@@ -71,4 +77,22 @@ extension AdminAPI {
     }
 
     private static var noSuchKey: AdminError { .notFound("No such admin key.") }
+}
+
+extension AdminAPI {
+    func listAdminKeys(_ input: Operations.ListAdminKeys.Input) async throws -> Operations.ListAdminKeys.Output {
+        try await adminKeys.listAdminKeys(input)
+    }
+
+    func createAdminKey(_ input: Operations.CreateAdminKey.Input) async throws -> Operations.CreateAdminKey.Output {
+        try await adminKeys.createAdminKey(input)
+    }
+
+    func getAdminKey(_ input: Operations.GetAdminKey.Input) async throws -> Operations.GetAdminKey.Output {
+        try await adminKeys.getAdminKey(input)
+    }
+
+    func revokeAdminKey(_ input: Operations.RevokeAdminKey.Input) async throws -> Operations.RevokeAdminKey.Output {
+        try await adminKeys.revokeAdminKey(input)
+    }
 }

@@ -3,18 +3,25 @@ import RosterAuth
 import RosterStore
 
 /// `/api/v1/admin/users`: people who administer Roster. Managing them needs `admin-users` globally:
-/// whoever manages admins can make themselves one, so it is never a tenant's right.
-extension AdminAPI {
+/// whoever manages admins can make themselves one, so it is never a tenant's right. Roles and grants are in
+/// AdminUsersHandler+Roles.swift (the same tag).
+struct AdminUsersHandler: Sendable {
+    /// For the tenant a role is granted on.
+    let tenants: TenantRepository
+    /// For the group a role is granted to.
+    let groups: GroupRepository
+    let identity: AdminIdentity
+
     func listAdminUsers(_ input: Operations.ListAdminUsers.Input) async throws -> Operations.ListAdminUsers.Output {
-        _ = try Self.requireGlobal(.adminUsers)
+        _ = try AuthenticatedAdmin.requireGlobal(.adminUsers)
         return .ok(.init(body: .json(.init(data: try await identity.users.list().map(Components.Schemas.AdminUser.init)))))
     }
 
     func createAdminUser(_ input: Operations.CreateAdminUser.Input) async throws -> Operations.CreateAdminUser.Output {
-        let principal = try Self.requireGlobal(.adminUsers)
+        let principal = try AuthenticatedAdmin.requireGlobal(.adminUsers)
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
         let email = try Self.validEmail(body.email)
-        let displayName = try body.displayName.map { try Self.validName($0, example: "Ada Lovelace") }
+        let displayName = try body.displayName.map { try AdminInput.validName($0, example: "Ada Lovelace") }
         let roles = try await (body.roles ?? []).asyncMap { name in
             // A role named in the body that does not exist is a bad body, not a missing route.
             guard name.count <= 64, try await identity.roles.find(name) != nil else {
@@ -30,19 +37,19 @@ extension AdminAPI {
     }
 
     func getAdminUser(_ input: Operations.GetAdminUser.Input) async throws -> Operations.GetAdminUser.Output {
-        _ = try Self.requireGlobal(.adminUsers)
+        _ = try AuthenticatedAdmin.requireGlobal(.adminUsers)
         guard let id = UUID(uuidString: input.path.id), let user = try await identity.users.get(id: id) else { throw Self.noSuchUser }
         return .ok(.init(body: .json(.init(user))))
     }
 
     func updateAdminUser(_ input: Operations.UpdateAdminUser.Input) async throws -> Operations.UpdateAdminUser.Output {
-        let principal = try Self.requireGlobal(.adminUsers)
+        let principal = try AuthenticatedAdmin.requireGlobal(.adminUsers)
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
         guard let id = UUID(uuidString: input.path.id) else { throw Self.noSuchUser }
         // Changing one's own password through a session keeps that session; every other one ends.
         let keeping = principal.identity == .user(id) ? principal.session : nil
         var change = AdminUserChange(disabled: body.disabled)
-        if let name = body.displayName { change.displayName = .some(try Self.validName(name, example: "Ada Lovelace")) }
+        if let name = body.displayName { change.displayName = .some(try AdminInput.validName(name, example: "Ada Lovelace")) }
         if let password = body.password { change.passwordHash = .some(try await identity.hash(password)) }
         guard let user = try await identity.users.update(id: id, change, keeping: keeping, by: AuthenticatedAdmin.auditContext()) else { throw Self.noSuchUser }
         identity.cache.invalidate()
@@ -50,23 +57,12 @@ extension AdminAPI {
     }
 
     func deleteAdminUser(_ input: Operations.DeleteAdminUser.Input) async throws -> Operations.DeleteAdminUser.Output {
-        let principal = try Self.requireGlobal(.adminUsers)
+        let principal = try AuthenticatedAdmin.requireGlobal(.adminUsers)
         guard let id = UUID(uuidString: input.path.id) else { throw Self.noSuchUser }
         if principal.owner == id { throw AdminError.invalidRequest("You cannot delete yourself; another admin can.") }
         guard try await identity.users.delete(id: id, by: AuthenticatedAdmin.auditContext()) else { throw Self.noSuchUser }
         identity.cache.invalidate()
         return .noContent(.init())
-    }
-
-    // MARK: Shared
-
-    /// The principal, holding `scope` on every tenant.
-    static func requireGlobal(_ scope: AdminScope) throws -> AdminPrincipal {
-        let principal = try AuthenticatedAdmin.require(scope)
-        guard principal.allowsGlobally(scope) else {
-            throw AdminError.forbidden("This route needs the '\(scope.rawValue)' scope on every tenant (a global grant).")
-        }
-        return principal
     }
 
     static func validEmail(_ email: String) throws -> String {
@@ -77,6 +73,28 @@ extension AdminAPI {
     }
 
     private static var noSuchUser: AdminError { .notFound("No such admin user.") }
+}
+
+extension AdminAPI {
+    func listAdminUsers(_ input: Operations.ListAdminUsers.Input) async throws -> Operations.ListAdminUsers.Output {
+        try await adminUsers.listAdminUsers(input)
+    }
+
+    func createAdminUser(_ input: Operations.CreateAdminUser.Input) async throws -> Operations.CreateAdminUser.Output {
+        try await adminUsers.createAdminUser(input)
+    }
+
+    func getAdminUser(_ input: Operations.GetAdminUser.Input) async throws -> Operations.GetAdminUser.Output {
+        try await adminUsers.getAdminUser(input)
+    }
+
+    func updateAdminUser(_ input: Operations.UpdateAdminUser.Input) async throws -> Operations.UpdateAdminUser.Output {
+        try await adminUsers.updateAdminUser(input)
+    }
+
+    func deleteAdminUser(_ input: Operations.DeleteAdminUser.Input) async throws -> Operations.DeleteAdminUser.Output {
+        try await adminUsers.deleteAdminUser(input)
+    }
 }
 
 extension Sequence {

@@ -1,0 +1,83 @@
+import Foundation
+import RosterAuth
+import RosterStore
+
+/// `/api/v1/scim/tokens` (the key's tenant) and `/api/v1/tenants/{tenant}/scim/tokens`: one method per pair of routes.
+struct ScimTokensHandler: Sendable {
+    let tenants: TenantRepository
+    let tokens: ScimTokenRepository
+    /// Shown with a new token, for the IdP's provisioning settings.
+    let scimBaseURL: String
+
+    func list(tenant reference: String?) async throws -> Components.Responses.ScimTokenList {
+        let principal = try AuthenticatedAdmin.require(.scimTokens)
+        let tenant = try await tenants.tenant(named: reference, for: principal, scope: .scimTokens)
+        let records = try await tokens.list(tenant: tenant.id)
+        return .init(body: .json(.init(data: records.map(Components.Schemas.ScimToken.init))))
+    }
+
+    func create(_ body: Components.Schemas.ScimTokenCreate, tenant reference: String?) async throws -> Components.Responses.ScimTokenCreated {
+        let principal = try AuthenticatedAdmin.require(.scimTokens)
+        let tenant = try await tenants.tenant(named: reference, for: principal, scope: .scimTokens)
+        try await requireDirectoryRights(of: tenant, for: principal)
+        let name = try AdminInput.validName(body.name, example: "Entra ID production")
+        let expires = try AdminInput.validExpiry(body.expiresAt)
+        let (record, secret) = try await tokens.create(
+            tenant: tenant.id, name: name, expires: expires, by: AuthenticatedAdmin.auditContext())
+        return .init(body: .json(.init(record, secret: secret, scimBaseURL: scimBaseURL)))
+    }
+
+    /// A SCIM token writes the tenant's directory, and so decides who holds the roles granted to its groups:
+    /// its creator must hold every scope those roles confer there, and the operator's directory is an owner's.
+    private func requireDirectoryRights(of tenant: Tenant, for principal: AdminPrincipal) async throws {
+        if tenant.operatorDirectory {
+            guard principal.allowsGlobally(.all) else {
+                throw AdminError.forbidden(
+                    "Tenant '\(tenant.name)' is the operator's directory, whose groups hold roles on every tenant: only an owner (the '*' scope on every tenant) creates its SCIM tokens.")
+            }
+            return
+        }
+        let conferred = try await tenants.directoryScopes(of: tenant.id)
+        if let missing = conferred.sorted(by: { $0.rawValue < $1.rawValue }).first(where: { !principal.allows($0, in: tenant.id) }) {
+            throw AdminError.forbidden(
+                "A SCIM token of tenant '\(tenant.name)' decides who is in its groups, whose roles confer the '\(missing.rawValue)' scope there, which this credential lacks.")
+        }
+    }
+
+    func revoke(_ id: String, tenant reference: String?) async throws -> Components.Responses.ScimTokenRevoked {
+        let principal = try AuthenticatedAdmin.require(.scimTokens)
+        let tenant = try await tenants.tenant(named: reference, for: principal, scope: .scimTokens)
+        guard let id = UUID(uuidString: id), let record = try await tokens.revoke(tenant: tenant.id, id: id, by: AuthenticatedAdmin.auditContext()) else {
+            throw AdminError.notFound("No such SCIM token in tenant '\(tenant.name)'.")
+        }
+        return .init(body: .json(.init(record)))
+    }
+}
+
+extension AdminAPI {
+    func listScimTokens(_ input: Operations.ListScimTokens.Input) async throws -> Operations.ListScimTokens.Output {
+        .ok(try await scimTokens.list(tenant: nil))
+    }
+
+    func listTenantScimTokens(_ input: Operations.ListTenantScimTokens.Input) async throws -> Operations.ListTenantScimTokens.Output {
+        .ok(try await scimTokens.list(tenant: input.path.tenant))
+    }
+
+    func createScimToken(_ input: Operations.CreateScimToken.Input) async throws -> Operations.CreateScimToken.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .created(try await scimTokens.create(body, tenant: nil))
+    }
+
+    func createTenantScimToken(_ input: Operations.CreateTenantScimToken.Input) async throws -> Operations.CreateTenantScimToken.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .created(try await scimTokens.create(body, tenant: input.path.tenant))
+    }
+
+    func revokeScimToken(_ input: Operations.RevokeScimToken.Input) async throws -> Operations.RevokeScimToken.Output {
+        .ok(try await scimTokens.revoke(input.path.id, tenant: nil))
+    }
+
+    func revokeTenantScimToken(_ input: Operations.RevokeTenantScimToken.Input) async throws -> Operations.RevokeTenantScimToken.Output {
+        .ok(try await scimTokens.revoke(input.path.id, tenant: input.path.tenant))
+    }
+}

@@ -1,0 +1,216 @@
+import Foundation
+import RosterFeed
+import RosterStore
+
+/// `/api/v1/webhooks` (the key's tenant) and `/api/v1/tenants/{tenant}/webhooks`: subscriptions,
+/// their secrets (shown once, at creation or rotation), replay and the delivery log. Scope `webhooks`.
+/// One method per pair of routes, `tenant` nil for the credential's.
+struct WebhooksHandler: Sendable {
+    let tenants: TenantRepository
+    let webhooks: WebhookSubscriptions
+    let webhookPolicy: WebhookURLPolicy
+    /// How long a test event waits for the receiver.
+    let webhookTimeout: Duration
+    /// How long a rotated-out webhook secret keeps signing.
+    let webhookSecretOverlap: Duration
+    /// Whether this process runs the webhook dispatcher.
+    let dispatcher: Bool
+
+    private func webhookTenant(_ reference: String?) async throws -> Tenant {
+        try await tenants.tenant(named: reference, for: AuthenticatedAdmin.require(.webhooks), scope: .webhooks)
+    }
+
+    func list(tenant reference: String?) async throws -> Components.Responses.WebhookList {
+        let tenant = try await webhookTenant(reference)
+        return .init(body: .json(.init(data: try await webhooks.list(tenant: tenant.id).map(Components.Schemas.Webhook.init))))
+    }
+
+    func create(_ body: WebhookCreateBody, tenant reference: String?) async throws -> Components.Responses.WebhookWithSecret {
+        let tenant = try await webhookTenant(reference)
+        let url = try await webhookURL(body.url)
+        let types = try Self.eventTypes(body.eventTypes)
+        let description = try Self.webhookDescription(body.description ?? "")
+        let (subscription, secret) = try await webhooks.create(
+            tenant: tenant.id, url: url, eventTypes: types, description: description, by: AuthenticatedAdmin.auditContext())
+        return .init(body: .json(.init(subscription, secret: secret)))
+    }
+
+    func get(_ id: String, tenant reference: String?) async throws -> Components.Responses.Webhook {
+        .init(body: .json(.init(try await subscription(id, tenant: reference).subscription)))
+    }
+
+    /// The subscription `id` names in the tenant; 404 otherwise (another tenant's ids do not leak).
+    private func subscription(_ id: String, tenant reference: String?) async throws -> (tenant: Tenant, subscription: WebhookSubscription) {
+        let tenant = try await webhookTenant(reference)
+        guard let id = UUID(uuidString: id), let subscription = try await webhooks.get(tenant: tenant.id, id: id) else {
+            throw Self.noSuchSubscription(tenant)
+        }
+        return (tenant, subscription)
+    }
+
+    func update(_ id: String, _ body: WebhookUpdateBody, tenant reference: String?) async throws -> Components.Responses.Webhook {
+        let tenant = try await webhookTenant(reference)
+        var change = WebhookSubscriptions.Change()
+        if let url = body.url { change.url = try await webhookURL(url) }
+        change.eventTypes = try body.eventTypes.map(Self.eventTypes)
+        change.description = try body.description.map(Self.webhookDescription)
+        change.enabled = body.enabled
+        guard let id = UUID(uuidString: id), let updated = try await webhooks.update(tenant: tenant.id, id: id, change, by: AuthenticatedAdmin.auditContext()) else {
+            throw Self.noSuchSubscription(tenant)
+        }
+        return .init(body: .json(.init(updated)))
+    }
+
+    func delete(_ id: String, tenant reference: String?) async throws {
+        let tenant = try await webhookTenant(reference)
+        guard let id = UUID(uuidString: id), try await webhooks.delete(tenant: tenant.id, id: id, by: AuthenticatedAdmin.auditContext()) else {
+            throw Self.noSuchSubscription(tenant)
+        }
+    }
+
+    func rotateSecret(_ id: String, tenant reference: String?) async throws -> Components.Responses.WebhookWithSecret {
+        let tenant = try await webhookTenant(reference)
+        guard let id = UUID(uuidString: id),
+            case let (subscription, secret)? = try await webhooks.rotateSecret(
+                tenant: tenant.id, id: id, overlap: webhookSecretOverlap, by: AuthenticatedAdmin.auditContext())
+        else { throw Self.noSuchSubscription(tenant) }
+        return .init(body: .json(.init(subscription, secret: secret)))
+    }
+
+    func deliveries(_ id: String, limit: Int?, tenant reference: String?) async throws -> Components.Responses.WebhookDeliveryList {
+        let (tenant, subscription) = try await subscription(id, tenant: reference)
+        let limit = limit ?? 100
+        guard (1...1000).contains(limit) else { throw AdminError.invalidRequest("'limit' must be between 1 and 1000.") }
+        let attempts = try await webhooks.deliveries(tenant: tenant.id, subscription: subscription.id, limit: limit)
+        return .init(body: .json(.init(data: attempts.map(Components.Schemas.WebhookDelivery.init))))
+    }
+
+    func replay(_ id: String, from event: String, tenant reference: String?) async throws -> Components.Responses.Webhook {
+        let (tenant, subscription) = try await subscription(id, tenant: reference)
+        guard let eventID = UUID(uuidString: event) else {
+            throw AdminError.invalidRequest("'event_id' must be an event's id, as the change feed (GET /api/v1/events) shows it.")
+        }
+        guard let replayed = try await webhooks.replay(
+            tenant: tenant.id, id: subscription.id, from: eventID, by: AuthenticatedAdmin.auditContext()) else {
+            throw AdminError.notFound("No event \(eventID.lowercasedString) in tenant '\(tenant.name)'.")
+        }
+        return .init(body: .json(.init(replayed)))
+    }
+
+    /// One signed test POST, now; logged with the subscription's deliveries.
+    func sendTest(_ id: String, tenant reference: String?) async throws -> Components.Schemas.WebhookDelivery {
+        let (tenant, subscription) = try await subscription(id, tenant: reference)
+        guard let (url, secrets) = try await webhooks.target(tenant: tenant.id, id: subscription.id) else { throw Self.noSuchSubscription(tenant) }
+        let eventID = UUID()
+        let attempt = await WebhookSender.once(
+            id: eventID.lowercasedString, body: WebhookPayload.test(subscription: subscription.id), to: url, secrets: secrets,
+            timeout: webhookTimeout, policy: webhookPolicy)
+        let delivery = RosterStore.WebhookDelivery(
+            eventSequence: nil, eventID: eventID, attempt: 1, statusCode: attempt.status, outcome: attempt.succeeded ? .succeeded : .failed,
+            error: attempt.error, latencyMilliseconds: attempt.milliseconds, nextRetryAt: nil)
+        try await webhooks.recordTest(delivery, tenant: tenant.id, subscription: subscription.id, by: AuthenticatedAdmin.auditContext())
+        return .init(delivery)
+    }
+
+    /// Each subscription's lag on the tenants where the credential holds `webhooks` (every tenant for a global grant).
+    func getWebhookHealth(_ input: Operations.GetWebhookHealth.Input) async throws -> Operations.GetWebhookHealth.Output {
+        let principal = try AuthenticatedAdmin.require(.webhooks)
+        let tenants: Set<UUID>? =
+            principal.allowsGlobally(.webhooks) ? nil : Set(principal.grants.tenants.keys.filter { principal.allows(.webhooks, in: $0) })
+        return .ok(.init(body: .json(try await HealthController.webhooks(webhooks, tenants: tenants, dispatcher: dispatcher))))
+    }
+
+    private static func noSuchSubscription(_ tenant: Tenant) -> AdminError {
+        .notFound("No such webhook subscription in tenant '\(tenant.name)'.")
+    }
+}
+
+extension AdminAPI {
+    func listWebhooks(_ input: Operations.ListWebhooks.Input) async throws -> Operations.ListWebhooks.Output {
+        .ok(try await webhooks.list(tenant: nil))
+    }
+
+    func listTenantWebhooks(_ input: Operations.ListTenantWebhooks.Input) async throws -> Operations.ListTenantWebhooks.Output {
+        .ok(try await webhooks.list(tenant: input.path.tenant))
+    }
+
+    func createWebhook(_ input: Operations.CreateWebhook.Input) async throws -> Operations.CreateWebhook.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .created(try await webhooks.create(body, tenant: nil))
+    }
+
+    func createTenantWebhook(_ input: Operations.CreateTenantWebhook.Input) async throws -> Operations.CreateTenantWebhook.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .created(try await webhooks.create(body, tenant: input.path.tenant))
+    }
+
+    func getWebhook(_ input: Operations.GetWebhook.Input) async throws -> Operations.GetWebhook.Output {
+        .ok(try await webhooks.get(input.path.id, tenant: nil))
+    }
+
+    func getTenantWebhook(_ input: Operations.GetTenantWebhook.Input) async throws -> Operations.GetTenantWebhook.Output {
+        .ok(try await webhooks.get(input.path.id, tenant: input.path.tenant))
+    }
+
+    func updateWebhook(_ input: Operations.UpdateWebhook.Input) async throws -> Operations.UpdateWebhook.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .ok(try await webhooks.update(input.path.id, body, tenant: nil))
+    }
+
+    func updateTenantWebhook(_ input: Operations.UpdateTenantWebhook.Input) async throws -> Operations.UpdateTenantWebhook.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .ok(try await webhooks.update(input.path.id, body, tenant: input.path.tenant))
+    }
+
+    func deleteWebhook(_ input: Operations.DeleteWebhook.Input) async throws -> Operations.DeleteWebhook.Output {
+        try await webhooks.delete(input.path.id, tenant: nil)
+        return .noContent(.init())
+    }
+
+    func deleteTenantWebhook(_ input: Operations.DeleteTenantWebhook.Input) async throws -> Operations.DeleteTenantWebhook.Output {
+        try await webhooks.delete(input.path.id, tenant: input.path.tenant)
+        return .noContent(.init())
+    }
+
+    func rotateWebhookSecret(_ input: Operations.RotateWebhookSecret.Input) async throws -> Operations.RotateWebhookSecret.Output {
+        .ok(try await webhooks.rotateSecret(input.path.id, tenant: nil))
+    }
+
+    func rotateTenantWebhookSecret(
+        _ input: Operations.RotateTenantWebhookSecret.Input
+    ) async throws -> Operations.RotateTenantWebhookSecret.Output {
+        .ok(try await webhooks.rotateSecret(input.path.id, tenant: input.path.tenant))
+    }
+
+    func listWebhookDeliveries(_ input: Operations.ListWebhookDeliveries.Input) async throws -> Operations.ListWebhookDeliveries.Output {
+        .ok(try await webhooks.deliveries(input.path.id, limit: input.query.limit, tenant: nil))
+    }
+
+    func listTenantWebhookDeliveries(
+        _ input: Operations.ListTenantWebhookDeliveries.Input
+    ) async throws -> Operations.ListTenantWebhookDeliveries.Output {
+        .ok(try await webhooks.deliveries(input.path.id, limit: input.query.limit, tenant: input.path.tenant))
+    }
+
+    func replayWebhook(_ input: Operations.ReplayWebhook.Input) async throws -> Operations.ReplayWebhook.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .accepted(try await webhooks.replay(input.path.id, from: body.eventId, tenant: nil))
+    }
+
+    func replayTenantWebhook(_ input: Operations.ReplayTenantWebhook.Input) async throws -> Operations.ReplayTenantWebhook.Output {
+        guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
+        return .accepted(try await webhooks.replay(input.path.id, from: body.eventId, tenant: input.path.tenant))
+    }
+
+    func sendWebhookTest(_ input: Operations.SendWebhookTest.Input) async throws -> Operations.SendWebhookTest.Output {
+        .ok(.init(body: .json(try await webhooks.sendTest(input.path.id, tenant: nil))))
+    }
+
+    func sendTenantWebhookTest(_ input: Operations.SendTenantWebhookTest.Input) async throws -> Operations.SendTenantWebhookTest.Output {
+        .ok(.init(body: .json(try await webhooks.sendTest(input.path.id, tenant: input.path.tenant))))
+    }
+
+    func getWebhookHealth(_ input: Operations.GetWebhookHealth.Input) async throws -> Operations.GetWebhookHealth.Output {
+        try await webhooks.getWebhookHealth(input)
+    }
+}
