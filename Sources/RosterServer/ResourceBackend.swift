@@ -105,9 +105,9 @@ struct GroupBackend: ResourceBackend {
     let patchAnswersNoContent = true
 
     func create(tenant: UUID, body: [String: JSONValue], projection: Projection, change: ChangeContext) async throws -> StoredGroup {
-        var body = body
-        let members = try resourceType.extractMembers(from: &body)
-        return try await groups.create(tenant: tenant, body: body, members: members, withMembers: projection.mayReturn("members"), change: change)
+        let (body, membership) = try resourceType.separatingMembers(body, on: .create)
+        return try await groups.create(
+            tenant: tenant, body: body, membership: membership, withMembers: projection.mayReturn("members"), change: change)
     }
 
     func get(tenant: UUID, id: UUID, projection: Projection?) async throws -> StoredGroup? {
@@ -137,9 +137,7 @@ struct GroupBackend: ResourceBackend {
 
     /// A PUT sets the whole member list (RFC 7644 §3.5.1).
     func replacement(_ input: JSONValue, existing: [String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange]) {
-        var body = try ResourceValidator(resourceType: resourceType).validate(input, existing: existing)
-        let members = try resourceType.extractMembers(from: &body)
-        return (body, [.replace(members)])
+        try resourceType.separatingMembers(try ResourceValidator(resourceType: resourceType).validate(input, existing: existing), on: .replace)
     }
 
     func render(_ group: StoredGroup) -> (JSONValue, ResourceMeta) {
