@@ -101,17 +101,18 @@ func buildRouter(
         .add(middleware: RateLimitMiddleware<ScimRequestContext>(limits: rateLimits))
         .add(middleware: WorkLimitMiddleware<ScimRequestContext>(slots: slots, statementTimeout: configuration.limits.scimStatementTimeout))
     let cursors = CursorKeys(secrets: ServerSecrets(database: database))
-    let users = ResourceController(backend: UserBackend(
-        users: UserRepository(database: database, resourceType: registry.user), resourceType: registry.user, baseURL: scimBase),
-        cursors: cursors, settings: settings)
-    let groups = ResourceController(backend: GroupBackend(
+    // The writes, shared by the resource routes and Bulk.
+    let userWrites = ResourceWrites(backend: UserBackend(
+        users: UserRepository(database: database, resourceType: registry.user), resourceType: registry.user, baseURL: scimBase))
+    let groupWrites = ResourceWrites(backend: GroupBackend(
         groups: GroupRepository(database: database, resourceType: registry.group), resourceType: registry.group, baseURL: scimBase,
-        memberBudget: configuration.limits.groupListMemberBudget),
-        cursors: cursors, settings: settings)
+        memberBudget: configuration.limits.groupListMemberBudget))
+    let users = ResourceController(writes: userWrites, cursors: cursors, settings: settings)
+    let groups = ResourceController(writes: groupWrites, cursors: cursors, settings: settings)
     users.addRoutes(to: scim)
     groups.addRoutes(to: scim)
     SearchController(users: users, groups: groups).addRoutes(to: scim)
-    BulkController(users: users, groups: groups, baseURL: scimBase).addRoutes(to: scim)
+    BulkController(users: userWrites, groups: groupWrites, baseURL: scimBase).addRoutes(to: scim)
 
     HealthController(
         database: database, migrator: migrator, latencyBudget: .milliseconds(configuration.healthLatencyBudgetMilliseconds),

@@ -7,13 +7,13 @@ import SCIM
 /// `POST /scim/v2/Bulk` (RFC 7644 §3.7): each operation is performed as its own request would be;
 /// `BulkProcessor` orders them and resolves `bulkId` references. A run of consecutive user POSTs
 /// that refer to no bulkId is validated one by one and written together in one transaction of a few
-/// statements (`ResourceController.createMany`); every other operation runs in its own transaction.
+/// statements (`ResourceWrites.createMany`); every other operation runs in its own transaction.
 struct BulkController {
     let targets: [String: any BulkTarget]
-    let users: ResourceController<UserBackend>
+    let users: ResourceWrites<UserBackend>
     let baseURL: String
 
-    init(users: ResourceController<UserBackend>, groups: ResourceController<GroupBackend>, baseURL: String) {
+    init(users: ResourceWrites<UserBackend>, groups: ResourceWrites<GroupBackend>, baseURL: String) {
         targets = ["Users": users, "Groups": groups]
         self.users = users
         self.baseURL = baseURL
@@ -89,33 +89,4 @@ protocol BulkTarget: Sendable {
         _ method: BulkRequest.Operation.Method, tenant: UUID, id: UUID?, input: JSONValue, precondition: VersionPrecondition?,
         change: ChangeContext
     ) async throws -> BulkResult
-}
-
-extension ResourceController: BulkTarget {
-    func perform(
-        _ method: BulkRequest.Operation.Method, tenant: UUID, id: UUID?, input: JSONValue, precondition: VersionPrecondition?,
-        change: ChangeContext
-    ) async throws -> BulkResult {
-        let stored: Backend.Stored
-        switch (method, id) {
-        case (.post, nil):
-            // A bulk result shows no resource, so nothing beyond `id` and `meta` is loaded.
-            stored = try await create(
-                tenant: tenant, input: input, projection: Projection(mode: .only([AttributePath(attribute: "id")])), change: change)
-        case (.put, let id?):
-            stored = try await replace(tenant: tenant, id: id, input: input, precondition: precondition, projection: nil, change: change)
-        case (.patch, let id?):
-            stored = try await patch(tenant: tenant, id: id, input: input, precondition: precondition, projection: nil, change: change)
-        case (.delete, let id?):
-            try await delete(tenant: tenant, id: id, precondition: precondition, change: change)
-            let location = "\(backend.baseURL)\(backend.resourceType.endpoint)/\(id.uuidString.lowercased())"
-            return BulkResult(status: 204, id: id.uuidString.lowercased(), location: location)
-        case (_, nil), (.post, _?):
-            let allowed = id == nil ? "POST" : "PUT, PATCH and DELETE"
-            throw ScimError(status: 405, detail: "\(method.rawValue) is not allowed here; this path takes \(allowed).")
-        }
-        let (resource, meta) = backend.render(stored)
-        return BulkResult(
-            status: method == .post ? 201 : 200, id: resource.objectValue?["id"]?.stringValue, location: meta.location, version: meta.etag)
-    }
 }

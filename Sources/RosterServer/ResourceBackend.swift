@@ -2,7 +2,7 @@ import Foundation
 import RosterStore
 import SCIM
 
-/// What the SCIM resource routes need from a resource type's storage, so one controller serves both.
+/// What the SCIM routes and writes (`ResourceWrites`) need from a resource type's storage, so one code path serves both.
 protocol ResourceBackend: Sendable {
     associatedtype Stored: Sendable
     var resourceType: ResourceType { get }
@@ -13,7 +13,10 @@ protocol ResourceBackend: Sendable {
     /// Groups do, so a membership change never reads the member list.
     var patchAnswersNoContent: Bool { get }
 
-    func create(tenant: UUID, body: [String: JSONValue], projection: Projection, change: ChangeContext) async throws -> Stored
+    /// `body` and `membership` as the members rule splits them (`ResourceType.separatingMembers`).
+    func create(
+        tenant: UUID, body: [String: JSONValue], membership: [MembershipChange], projection: Projection, change: ChangeContext
+    ) async throws -> Stored
     /// `projection` says what the response may show (nil: nothing), so nothing else need be loaded.
     func get(tenant: UUID, id: UUID, projection: Projection?) async throws -> Stored?
     func update(
@@ -24,8 +27,6 @@ protocol ResourceBackend: Sendable {
     func list(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> ResourcePage<Stored>
     func listByCursor(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> CursorPage<Stored>
 
-    /// The body a PUT stores, and the membership it sets, from the request and the stored body.
-    func replacement(_ input: JSONValue, existing: [String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
     /// The resource as clients see it, before projection, and its `meta`.
     func render(_ stored: Stored) -> (JSONValue, ResourceMeta)
 }
@@ -44,7 +45,10 @@ struct UserBackend: ResourceBackend {
     let baseURL: String
     let patchAnswersNoContent = false
 
-    func create(tenant: UUID, body: [String: JSONValue], projection: Projection, change: ChangeContext) async throws -> StoredResource {
+    /// A user has no members, so `membership` is empty.
+    func create(
+        tenant: UUID, body: [String: JSONValue], membership: [MembershipChange], projection: Projection, change: ChangeContext
+    ) async throws -> StoredResource {
         var user = try await users.create(tenant: tenant, body: body, change: change)
         user.groups = []  // A new user belongs to no group yet.
         return user
@@ -75,10 +79,6 @@ struct UserBackend: ResourceBackend {
         try await users.listByCursor(tenant: tenant, query: query)
     }
 
-    func replacement(_ input: JSONValue, existing: [String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange]) {
-        (try ResourceValidator(resourceType: resourceType).validate(input, existing: existing), [])
-    }
-
     func render(_ user: StoredResource) -> (JSONValue, ResourceMeta) {
         let meta = meta(id: user.id, user)
         var body = user.body
@@ -104,10 +104,10 @@ struct GroupBackend: ResourceBackend {
     var memberBudget = Int.max
     let patchAnswersNoContent = true
 
-    func create(tenant: UUID, body: [String: JSONValue], projection: Projection, change: ChangeContext) async throws -> StoredGroup {
-        var body = body
-        let members = try resourceType.extractMembers(from: &body)
-        return try await groups.create(tenant: tenant, body: body, members: members, withMembers: projection.mayReturn("members"), change: change)
+    func create(
+        tenant: UUID, body: [String: JSONValue], membership: [MembershipChange], projection: Projection, change: ChangeContext
+    ) async throws -> StoredGroup {
+        try await groups.create(tenant: tenant, body: body, membership: membership, withMembers: projection.mayReturn("members"), change: change)
     }
 
     func get(tenant: UUID, id: UUID, projection: Projection?) async throws -> StoredGroup? {
@@ -133,13 +133,6 @@ struct GroupBackend: ResourceBackend {
 
     func listByCursor(tenant: UUID, query: ResourceQuery, projection: Projection) async throws -> CursorPage<StoredGroup> {
         try await groups.listByCursor(tenant: tenant, query: query, withMembers: projection.mayReturn("members"), memberBudget: memberBudget)
-    }
-
-    /// A PUT sets the whole member list (RFC 7644 §3.5.1).
-    func replacement(_ input: JSONValue, existing: [String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange]) {
-        var body = try ResourceValidator(resourceType: resourceType).validate(input, existing: existing)
-        let members = try resourceType.extractMembers(from: &body)
-        return (body, [.replace(members)])
     }
 
     func render(_ group: StoredGroup) -> (JSONValue, ResourceMeta) {

@@ -1,17 +1,18 @@
 import Foundation
 import Hummingbird
-import Logging
 import RosterAuth
 import RosterStore
 import SCIM
 
 /// `/scim/v2/Users` or `/scim/v2/Groups` (RFC 7644 §3): the same protocol over either backend.
+/// HTTP only: it reads the request, calls `writes` (or the backend for reads), and shapes the response.
 struct ResourceController<Backend: ResourceBackend>: Sendable {
-    let backend: Backend
+    let writes: ResourceWrites<Backend>
     let cursors: CursorKeys
     /// Where list page sizes come from (they may change at run time).
     let settings: RuntimeSettingsHolder
 
+    private var backend: Backend { writes.backend }
     private var type: ResourceType { backend.resourceType }
     private var endpoint: String { String(type.endpoint.dropFirst()) }
 
@@ -30,7 +31,7 @@ struct ResourceController<Backend: ResourceBackend>: Sendable {
     @Sendable func create(_ request: Request, context: ScimRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let projection = try ScimController.projection(request)
-        let stored = try await create(
+        let stored = try await writes.create(
             tenant: principal.tenantID, input: try await request.scimJSON(context: context), projection: projection, change: ChangeContext(principal))
         return respond(.created, stored, projection)
     }
@@ -50,7 +51,7 @@ struct ResourceController<Backend: ResourceBackend>: Sendable {
     @Sendable func replace(_ request: Request, context: ScimRequestContext) async throws -> Response {
         let input = try await request.scimJSON(context: context)
         return try await update(request, context, answersNoContent: false) { principal, id, precondition, projection in
-            try await replace(
+            try await writes.replace(
                 tenant: principal.tenantID, id: id, input: input, precondition: precondition, projection: projection, change: ChangeContext(principal))
         }
     }
@@ -58,7 +59,7 @@ struct ResourceController<Backend: ResourceBackend>: Sendable {
     @Sendable func patch(_ request: Request, context: ScimRequestContext) async throws -> Response {
         let input = try await request.scimJSON(context: context)
         return try await update(request, context, answersNoContent: backend.patchAnswersNoContent) { principal, id, precondition, projection in
-            try await patch(
+            try await writes.patch(
                 tenant: principal.tenantID, id: id, input: input, precondition: precondition, projection: projection, change: ChangeContext(principal))
         }
     }
@@ -81,120 +82,9 @@ struct ResourceController<Backend: ResourceBackend>: Sendable {
     @Sendable func delete(_ request: Request, context: ScimRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let id = try ScimController.resourceID(context, type: type.name)
-        try await delete(
+        try await writes.delete(
             tenant: principal.tenantID, id: id, precondition: ScimController.precondition(request.headers[.ifMatch]), change: ChangeContext(principal))
         return Response(status: .noContent)
-    }
-
-    // MARK: The writes, as the routes and Bulk both perform them
-
-    func create(tenant: UUID, input: JSONValue, projection: Projection, change: ChangeContext) async throws -> Backend.Stored {
-        let body = try ResourceValidator(resourceType: type).validate(input)
-        return try await backend.create(tenant: tenant, body: body, projection: projection, change: change)
-    }
-
-    /// Bulk: consecutive user POSTs, each validated as `create` validates it, then the valid ones
-    /// written together (`UserRepository.createMany`): one result per input, in order, each what a
-    /// POST of that input alone would have answered (201 with id, location and version; the
-    /// validation error; 409 uniqueness when its userName is taken, also by an earlier input).
-    /// `errorBudget` errors end the run: the inputs after the one that spent it get no result and write nothing.
-    /// Throws when the write failed; then nothing was written.
-    func createMany(
-        tenant: UUID, inputs: [JSONValue], errorBudget: Int?, change: ChangeContext, logger: Logger
-    ) async throws -> [BulkResult] where Backend == UserBackend {
-        let validator = ResourceValidator(resourceType: type)
-        var checked: [Result<[String: JSONValue], ScimError>] = []
-        checked.reserveCapacity(inputs.count)
-        var invalid = 0
-        for input in inputs {
-            do {
-                checked.append(.success(try validator.validate(input)))
-            } catch {
-                checked.append(.failure(error))
-                invalid += 1
-                if let errorBudget, invalid >= errorBudget { break }
-            }
-        }
-        let bodies = checked.compactMap { try? $0.get() }
-        // Which leading bodies to keep once the conflicts are known: up to the error that spends the budget.
-        let validity = checked.map { (try? $0.get()) != nil }
-        let keep: @Sendable ([Bool]) -> Int = { inserted in
-            guard let errorBudget else { return inserted.count }
-            var errors = 0, body = 0
-            for valid in validity {
-                if valid {
-                    body += 1
-                    if !inserted[body - 1] { errors += 1 }
-                } else {
-                    errors += 1
-                }
-                if errors >= errorBudget { return body }
-            }
-            return inserted.count
-        }
-        let created = try await backend.users.createMany(tenant: tenant, bodies: bodies, change: change, keep: keep)
-        var results: [BulkResult] = []
-        var errors = 0, body = 0
-        for check in checked {
-            switch check {
-            case .failure(let error):
-                results.append(.failed(Problem(error, logger: logger).scimError))  // as Bulk answers a failed POST
-            case .success:
-                guard body < created.count else { return results }  // past the error that ended the run
-                if let user = created[body] {
-                    let meta = backend.meta(id: user.id, user)
-                    results.append(BulkResult(status: 201, id: user.id.uuidString.lowercased(), location: meta.location, version: meta.etag))
-                } else {
-                    let conflict = StoreError.uniqueness(constraint: UserRepository.userNameConstraint)
-                    results.append(.failed(Problem(conflict, logger: logger).scimError))
-                }
-                body += 1
-            }
-            if !results[results.count - 1].succeeded {
-                errors += 1
-                if let errorBudget, errors >= errorBudget { break }
-            }
-        }
-        return results
-    }
-
-    /// `projection` says what the caller will show of the result (nil: nothing).
-    func replace(
-        tenant: UUID, id: UUID, input: JSONValue, precondition: VersionPrecondition?, projection: Projection?, change: ChangeContext
-    ) async throws -> Backend.Stored {
-        let backend = self.backend
-        return try await updated(tenant: tenant, id: id, precondition: precondition, projection: projection, change: change) {
-            try backend.replacement(input, existing: $0)
-        }
-    }
-
-    func patch(
-        tenant: UUID, id: UUID, input: JSONValue, precondition: VersionPrecondition?, projection: Projection?, change: ChangeContext
-    ) async throws -> Backend.Stored {
-        let patch = try PatchRequest(input)
-        let engine = PatchEngine(resourceType: type)
-        return try await updated(tenant: tenant, id: id, precondition: precondition, projection: projection, change: change) {
-            let outcome = try engine.apply(patch, to: $0)
-            return (outcome.body, outcome.membershipChanges)
-        }
-    }
-
-    private func updated(
-        tenant: UUID, id: UUID, precondition: VersionPrecondition?, projection: Projection?, change: ChangeContext,
-        _ transform: @escaping @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
-    ) async throws -> Backend.Stored {
-        guard let stored = try await backend.update(
-            tenant: tenant, id: id, precondition: precondition, projection: projection, change: change, transform)
-        else {
-            throw ScimController.notFound(type.name, id)
-        }
-        return stored
-    }
-
-    func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition?, change: ChangeContext) async throws {
-        guard try await backend.delete(tenant: tenant, id: id, precondition: precondition, change: change) else {
-            throw ScimController.notFound(type.name, id)
-        }
     }
 
     @Sendable func list(_ request: Request, context: ScimRequestContext) async throws -> Response {

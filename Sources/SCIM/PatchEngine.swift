@@ -1,19 +1,11 @@
 public import Foundation
 
-/// A change to a group's membership that a PATCH asks for; stored apart from the group body so
-/// it costs the size of the change, not of the group.
-public enum MembershipChange: Sendable, Equatable {
-    case add([MemberReference])
-    case remove([UUID])
-    case removeAll
-    case replace([MemberReference])
-}
-
 /// Applies PATCH operations (RFC 7644 §3.5.2) to a stored resource body, all or nothing.
 ///
 /// Operations run in order on a copy; the result is validated as a whole against the schema
 /// (types, canonical values, required, mutability) before anything is written. On a Group,
-/// operations on `members` become `MembershipChange`s instead of body edits.
+/// operations on `members` become `MembershipChange`s instead of body edits (the members rule,
+/// `MembershipChange.swift`).
 public struct PatchEngine: Sendable {
     public let resourceType: ResourceType
 
@@ -355,8 +347,9 @@ public struct PatchEngine: Sendable {
 
     // MARK: - Group membership
 
+    /// The members rule (`ResourceType.storesApart`): such operations change memberships, never the body.
     private func isMembers(_ target: Target) -> Bool {
-        target.extensionURN == nil && resourceType.name == "Group" && target.attribute.name == "members"
+        target.extensionURN == nil && resourceType.storesApart(target.attribute.name)
     }
 
     private func membershipChange(_ op: PatchRequest.Op, _ target: Target, _ value: JSONValue?) throws(ScimError) -> MembershipChange {
@@ -388,8 +381,7 @@ public struct PatchEngine: Sendable {
     private func references(_ value: JSONValue?, _ members: SchemaAttribute) throws(ScimError) -> [MemberReference] {
         guard let value, !value.isNull else { return [] }
         let items = try (value.arrayValue ?? [value]).map { item throws(ScimError) in try complexValue(item, members, path: members.name) }
-        var holder: [String: JSONValue] = ["members": .array(items)]
-        return try resourceType.extractMembers(from: &holder)
+        return try resourceType.memberReferences(items)
     }
 
     /// `value eq "a" or value eq "b"` → [a, b]. An id that is not a UUID names no member.

@@ -24,7 +24,7 @@ extension StoreSuite {
                 }
                 let ids = created
                 let group = try await groups.create(
-                    tenant: tenant, body: ["displayName": "Eng"], members: [MemberReference(id: ids[0], type: .user)], withMembers: true,
+                    tenant: tenant, body: ["displayName": "Eng"], membership: [.add([MemberReference(id: ids[0], type: .user)])], withMembers: true,
                     change: ChangeContext(actor: .system)).resource.id
                 let (record, _) = try await ScimTokenRepository(database: db).create(tenant: tenant, name: "cached", by: .system)
                 let principal = ScimPrincipal(tenantID: record.tenantID, tokenID: record.id)

@@ -139,23 +139,4 @@ struct ResourceValidatorTests {
         }
         _ = try strict.validate(Fixtures.json(#"{"schemas":["\#(group)"],"displayName":"b","code":"x"}"#), existing: existing)
     }
-
-    @Test("group members are taken out of the body with their ids and types")
-    func groupMembers() throws {
-        var body = try Fixtures.groups.validate(Fixtures.json(#"""
-            {"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Admins",
-             "members":[{"value":"6B0C8C8E-1B7A-4A39-9A0B-9E4D0F7E2C11","type":"User"},{"value":"6b0c8c8e-1b7a-4a39-9a0b-9e4d0f7e2c11"}]}
-            """#))
-        let members = try Fixtures.registry.group.extractMembers(from: &body)
-        #expect(members.count == 1)
-        #expect(members.first?.type == .user)
-        #expect(body["members"] == nil)
-    }
-
-    @Test("a member value that is not an id is invalidValue")
-    func badMemberValue() throws {
-        var body = try Fixtures.groups.validate(Fixtures.json(
-            #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"A","members":[{"value":"nope"}]}"#))
-        #expect(throws: ScimError.self) { try Fixtures.registry.group.extractMembers(from: &body) }
-    }
 }

@@ -4,7 +4,8 @@ import SCIM
 /// Membership conditions: a group's `members` and a user's `groups`, both read from `group_members`.
 extension FilterCompiler {
 
-    /// Membership filters read `group_members`, never a member list in the group's body.
+    /// Membership filters read `group_members`, never a member list in the group's body (the members rule,
+    /// `SCIM/MembershipChange.swift`).
     func membersExists(where condition: Filter?, into sql: inout SQLBuilder) throws(StoreError) {
         sql.append("EXISTS (SELECT 1 FROM group_members m WHERE m.tenant_id = groups.tenant_id AND m.group_id = groups.id")
         if let condition {

@@ -34,8 +34,6 @@ struct ResourceTable: Sendable {
     var columns: [String: Column]
     /// Users keep the lowercased `emails.value`s in a GIN-indexed text[] column.
     var hasEmailColumn: Bool
-    /// Groups keep `members` in `group_members`.
-    var hasMembersTable: Bool
     /// Columns a list selects after `StoredResource.columns`: a user's groups, so no second round trip.
     var listColumns: String = ""
 
@@ -62,7 +60,7 @@ struct ResourceTable: Sendable {
             "displayname": Column(name: "display_name", type: .string),
             "active": Column(name: "active", type: .boolean),
         ],
-        hasEmailColumn: true, hasMembersTable: false, listColumns: ", " + UserGroups.subquery(user: "users") + " AS groups")
+        hasEmailColumn: true, listColumns: ", " + UserGroups.subquery(user: "users") + " AS groups")
 
     static let groups = ResourceTable(
         name: "groups",
@@ -70,7 +68,7 @@ struct ResourceTable: Sendable {
             "externalid": Column(name: "external_id", type: .string),
             "displayname": Column(name: "display_name", type: .string),
         ],
-        hasEmailColumn: false, hasMembersTable: true)
+        hasEmailColumn: false)
 }
 
 /// Compiles a SCIM filter (RFC 7644 §3.4.2.2) into a parameterised SQL condition over a resource table.
@@ -174,7 +172,8 @@ struct FilterCompiler {
             }
             sub = found
         }
-        if keyPrefix.isEmpty && table.hasMembersTable && attribute.name == "members" {
+        // The members rule (`SCIM/MembershipChange.swift`): a group's members are in `group_members`, not in its body.
+        if keyPrefix.isEmpty && resourceType.storesApart(attribute.name) {
             return .members(sub)
         }
         if keyPrefix.isEmpty && table.hasEmailColumn && attribute.name == "groups" {

@@ -9,7 +9,8 @@ public struct StoredGroup: Sendable, Equatable {
     public var members: [GroupMember]
 }
 
-/// SCIM Groups of one tenant. Membership lives in `group_members`, never in the group's body.
+/// SCIM Groups of one tenant. Membership lives in `group_members`, never in the group's body: the body
+/// comes here already without `members` (the members rule, `SCIM/MembershipChange.swift`).
 public struct GroupRepository: Sendable {
     let database: RosterDatabase
     let resourceType: ResourceType
@@ -19,8 +20,9 @@ public struct GroupRepository: Sendable {
         self.resourceType = resourceType
     }
 
+    /// Creates a group from a body without `members` and the membership changes that go with it.
     public func create(
-        tenant: UUID, body: [String: JSONValue], members: [MemberReference], withMembers: Bool = true, change: ChangeContext
+        tenant: UUID, body: [String: JSONValue], membership: [MembershipChange], withMembers: Bool = true, change: ChangeContext
     ) async throws -> StoredGroup {
         let id = UUID()
         return try await database.transaction { connection in
@@ -33,7 +35,9 @@ public struct GroupRepository: Sendable {
                 """, logger: database.logger)
             guard let group = try await StoredResource.decode(rows).first else { throw StoreError.notFound("group") }
             var delta = MembershipDelta()
-            try await Self.addMembers(members, to: id, tenant: tenant, delta: &delta, connection: connection, logger: database.logger)
+            for change in membership {
+                try await Self.apply(change, to: id, tenant: tenant, delta: &delta, connection: connection, logger: database.logger)
+            }
             let events = [NewEvent(type: .groupCreated, resource: id, version: group.version, data: group.body)]
                 + delta.events(group: id, version: group.version)
             try await EventLog.append(events, tenant: tenant, context: change, connection: connection, logger: database.logger)
