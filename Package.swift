@@ -36,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        // Already resolved through Hummingbird; the server and its tests name HTTPResponse.Status and header fields.
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .target(name: "SCIM", swiftSettings: strict),
@@ -112,6 +114,7 @@ let package = Package(
                 "RosterAuth",
                 "RosterOutbound",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
@@ -122,6 +125,7 @@ let package = Package(
             ],
             // openapi.yaml is both the generator's input and the document served at /api/v1/openapi.*.
             resources: [.copy("Schemas"), .copy("openapi.yaml"), .copy("Docs")],
+            swiftSettings: strict,
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
         .executableTarget(
@@ -150,12 +154,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "SCIMTests", dependencies: ["SCIM"]),
-        .testTarget(name: "RosterStoreTests", dependencies: ["RosterStore", "RosterAuth", "RosterTestSupport"]),
-        .testTarget(name: "RosterFeedTests", dependencies: ["RosterFeed", "RosterStore", "RosterOutbound", "RosterTestSupport"]),
+        .testTarget(name: "SCIMTests", dependencies: ["SCIM"], swiftSettings: strict),
+        .testTarget(
+            name: "RosterStoreTests",
+            dependencies: ["RosterStore", "RosterAuth", "RosterTestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "RosterFeedTests", dependencies: ["RosterFeed", "RosterStore", "RosterOutbound", "RosterTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "RosterOutboundTests",
-            dependencies: ["RosterOutbound", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["RosterOutbound", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
         ),
         .testTarget(
             name: "RosterAuthTests",
@@ -168,8 +177,10 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         // The command line, in process: its commands run against a real PostgreSQL with their output collected.
         .testTarget(
@@ -177,7 +188,8 @@ let package = Package(
             dependencies: [
                 "roster", "RosterServer", "RosterStore", "RosterAuth", "RosterTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .testTarget(
             name: "RosterServerTests",
@@ -188,10 +200,13 @@ let package = Package(
                 "RosterTestSupport",
                 "RosterAuth",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ],
+            swiftSettings: strict
         ),
     ]
 )

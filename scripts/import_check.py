@@ -13,6 +13,8 @@ Rules (Tests/ is not checked; RosterTestSupport drives the server and the databa
 5. SQL text (a statement in code, not in a comment) only in RosterStore; migrations live in sql/.
 6. PostgresNIO stays inside RosterStore: no `public import` (or `@_exported import`) of it there, so no public
    declaration can hand a PostgresNIO type to another module (`package` is for the tests and test support).
+7. Every target in Package.swift builds with `swiftSettings: strict` (internal imports by default, member import
+   visibility, `any` for existentials), which is what makes rules 3 and 6 hold for declarations, not just imports.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ SQL_ALLOWED = {"RosterStore"}
 
 IMPORT = re.compile(r"^\s*(?:@\w+(?:\([^)]*\))?\s+)*(?:public\s+|package\s+|internal\s+|private\s+|fileprivate\s+)?import\s+"
                     r"(?:(?:typealias|struct|class|enum|protocol|let|var|func)\s+)?([A-Za-z_][A-Za-z0-9_]*)")
-SQL = re.compile(r"\b(SELECT\b[^;]*?\bFROM\b|INSERT\s+INTO\b|UPDATE\s+[a-z_]+\s+(?:[a-z]\s+)?SET\b|DELETE\s+FROM\b|"
+SQL = re.compile(r"\b(SELECT\b[^;]*?\bFROM\b|SELECT\s+\d+\s*\x22|INSERT\s+INTO\b|UPDATE\s+[a-z_]+\s+(?:[a-z]\s+)?SET\b|DELETE\s+FROM\b|"
                  r"CREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX)\b|ALTER\s+TABLE\b|ON\s+CONFLICT\b|RETURNING\s+[a-z_*]|FOR\s+UPDATE\b)")
 
 
@@ -98,6 +100,20 @@ def check(sources: Path) -> list[str]:
     return breaches
 
 
+TARGET = re.compile(r"\.(?:target|testTarget|executableTarget)\(\s*name:\s*\"([^\"]+)\"")
+
+
+def check_manifest(text: str) -> list[str]:
+    """Rule 7: each target declared in Package.swift has `swiftSettings: strict`."""
+    starts = [(m.start(), m.group(1)) for m in TARGET.finditer(text)]
+    breaches = []
+    for index, (start, name) in enumerate(starts):
+        end = starts[index + 1][0] if index + 1 < len(starts) else len(text)
+        if "swiftSettings: strict" not in text[start:end]:
+            breaches.append(f"Package.swift: target {name} lacks 'swiftSettings: strict' (rule 7)")
+    return breaches
+
+
 # Each case: (module, file text to add, what the report must say).
 SELF_TEST = [
     ("RosterStore", "import RosterServer\n", "RosterStore may not import RosterServer"),
@@ -117,6 +133,7 @@ SELF_TEST = [
     ("RosterServer", '    """\n    UPDATE webhook_subscriptions SET paused_at = now()\n', "SQL outside RosterStore"),
     ("RosterFeed", '    "DELETE FROM events WHERE pos = $1"\n', "SQL outside RosterStore"),
     ("RosterServer", '    "INSERT INTO tenants (id) VALUES ($1) ON CONFLICT DO NOTHING"\n', "SQL outside RosterStore"),
+    ("RosterServer", '    try await database.query("SELECT 1")\n', "SQL outside RosterStore"),
 ]
 # Text that must not be reported.
 SELF_TEST_CLEAN = [
@@ -151,6 +168,12 @@ def self_test(sources: Path) -> int:
         found = breaches_of(sources, module, text)
         if found:
             failures.append(f"wrongly reported: {text.strip()!r} in {module}: {found}")
+    manifest = '.target(name: "A", swiftSettings: strict),\n.testTarget(\n    name: "ATests",\n    dependencies: ["A"]\n),\n'
+    found = check_manifest(manifest)
+    if found == ["Package.swift: target ATests lacks 'swiftSettings: strict' (rule 7)"]:
+        print("import_check self-test: caught a target without strict settings in Package.swift")
+    else:
+        failures.append(f"manifest rule: expected only ATests reported, got {found}")
     for failure in failures:
         print(f"import_check self-test: {failure}")
     print(f"import_check self-test: {len(SELF_TEST)} breaches, {len(SELF_TEST_CLEAN)} clean texts, {len(failures)} failures")
@@ -165,7 +188,7 @@ def main() -> int:
     sources = Path(args.sources)
     if args.self_test:
         return self_test(sources)
-    breaches = check(sources)
+    breaches = check(sources) + check_manifest((sources.parent / "Package.swift").read_text())
     for breach in breaches:
         print(f"import_check: {breach}")
     print(f"import_check: {len(breaches)} breaches of ARCHITECTURE.md's rules")

@@ -1,7 +1,8 @@
 import Foundation
-import Hummingbird
-import Logging
+public import Hummingbird
+public import Logging
 import OpenAPIHummingbird
+import OpenAPIRuntime
 import RosterAuth
 import RosterFeed
 import RosterStore

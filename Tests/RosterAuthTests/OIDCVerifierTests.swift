@@ -1,3 +1,4 @@
+import HTTPTypes
 import RosterTestSupport
 import Crypto
 import Foundation

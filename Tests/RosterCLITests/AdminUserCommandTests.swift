@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 import RosterAuth
 import RosterStore
 import Testing

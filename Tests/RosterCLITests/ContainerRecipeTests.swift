@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import RosterStore
 import Testing

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import PostgresNIO
 import RosterServer
+import RosterStore
 import RosterTestSupport
 import Testing
 

@@ -1,4 +1,6 @@
 import Foundation
+import PostgresNIO
+import RosterAuth
 import RosterServer
 import RosterStore
 import RosterTestSupport

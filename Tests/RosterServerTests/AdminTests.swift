@@ -1,4 +1,6 @@
 import Foundation
+import HTTPTypes
+import RosterAuth
 import RosterStore
 import RosterServer
 import RosterTestSupport

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import PostgresNIO
+import RosterAuth
 import RosterFeed
 import RosterServer
 import RosterStore

@@ -1,4 +1,7 @@
 import Foundation
+import HTTPTypes
+import PostgresNIO
+import RosterAuth
 import RosterFeed
 import RosterServer
 import RosterStore

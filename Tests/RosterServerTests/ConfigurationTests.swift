@@ -1,4 +1,5 @@
 import Configuration
+import RosterFeed
 import RosterServer
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import RosterAuth
 import RosterServer
 import RosterStore
 import SCIM

@@ -1,4 +1,6 @@
 import Foundation
+import HTTPTypes
+import PostgresNIO
 import RosterServer
 import RosterStore
 import RosterTestSupport

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import RosterServer
 import RosterTestSupport
 import SCIM

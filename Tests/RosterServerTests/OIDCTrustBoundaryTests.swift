@@ -7,6 +7,7 @@ import RosterAuth
 import RosterServer
 import RosterTestSupport
 import SCIM
+import Synchronization
 import Testing
 
 extension ServerSuite {

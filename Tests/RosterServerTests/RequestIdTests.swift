@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import RosterAuth
 import RosterServer
 import RosterStore
 import RosterTestSupport

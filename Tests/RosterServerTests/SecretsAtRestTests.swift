@@ -1,5 +1,8 @@
 import Crypto
 import Foundation
+import HTTPTypes
+import Logging
+import PostgresNIO
 import RosterAuth
 import RosterFeed
 import RosterServer

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import PostgresNIO
 import RosterAuth
 import RosterServer
 import RosterStore

@@ -1,5 +1,7 @@
 import Foundation
+import HTTPTypes
 import PostgresNIO
+import RosterAuth
 @testable import RosterServer
 import RosterStore
 import RosterTestSupport

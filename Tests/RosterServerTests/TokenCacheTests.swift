@@ -23,7 +23,7 @@ extension ServerSuite {
 
         /// Changes the token's row directly, as nothing but the database sees it: no NOTIFY reaches any cache.
         static func silently(_ roster: Roster, _ sql: PostgresQuery) async throws {
-            try await withDatabase(url: roster.databaseURL, logger: try TestPostgres.require().logger) { db in
+            _ = try await withDatabase(url: roster.databaseURL, logger: try TestPostgres.require().logger) { db in
                 try await db.query(sql)
             }
         }

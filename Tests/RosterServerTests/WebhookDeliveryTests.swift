@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import PostgresNIO
 import RosterFeed
 import RosterServer
 import RosterStore

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import PostgresNIO
 @testable import RosterFeed
 import RosterServer
 import RosterStore

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 @testable import RosterStore
 import RosterTestSupport
 import SCIM

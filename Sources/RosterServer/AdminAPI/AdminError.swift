@@ -1,5 +1,5 @@
 import Foundation
-import HTTPTypes
+public import HTTPTypes
 
 /// An admin API failure: `{"error": {"status", "code", "message"}}`.
 public struct AdminError: Error, Sendable, Equatable {

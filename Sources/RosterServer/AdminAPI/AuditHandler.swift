@@ -1,5 +1,6 @@
 import Foundation
 import OpenAPIRuntime
+import RosterAuth
 import RosterStore
 import SCIM
 

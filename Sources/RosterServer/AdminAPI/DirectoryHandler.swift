@@ -1,4 +1,5 @@
 import Foundation
+import RosterAuth
 import RosterStore
 
 /// `/api/v1/tenants/{tenant}/groups/{group}/members/{member}`: the membership probe.

@@ -18,7 +18,7 @@ struct DocsController {
             guard let url = Bundle.module.url(forResource: name, withExtension: type, subdirectory: "Docs") else {
                 throw APIDocument.LoadError(description: "Docs/\(name).\(type) is missing from this build.")
             }
-            return Asset(body: ByteBuffer(data: try Data(contentsOf: url)), contentType: contentType)
+            return Asset(body: ByteBuffer(bytes: try Data(contentsOf: url)), contentType: contentType)
         }
         page = try load("index", "html", "text/html; charset=utf-8")
         script = try load("docs", "js", "text/javascript; charset=utf-8")

@@ -1,4 +1,5 @@
 import Foundation
+import RosterAuth
 import RosterFeed
 import RosterStore
 

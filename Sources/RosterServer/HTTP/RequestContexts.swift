@@ -1,5 +1,5 @@
-import Hummingbird
-import RosterAuth
+public import Hummingbird
+public import RosterAuth
 import RosterStore
 import SCIM
 

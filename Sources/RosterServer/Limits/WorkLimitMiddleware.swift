@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import Logging
+import RosterAuth
 import RosterStore
 import SCIM
 

@@ -46,7 +46,7 @@ struct HealthController {
         var status = Status.ok
         do {
             try await withTimeout(timeout) {
-                try await database.query("SELECT 1")
+                try await database.ping()
             }
             let slow = clock.now - start > latencyBudget
             if slow { status = .degraded }

@@ -1,5 +1,5 @@
 import Foundation
-import Logging
+public import Logging
 
 /// `--log-format json`: one JSON object per line on standard error, for log shippers.
 /// Fields: `time` (RFC 3339, milliseconds), `level`, `logger`, `message`, `source`, then the metadata.

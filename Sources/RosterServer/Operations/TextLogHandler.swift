@@ -1,5 +1,5 @@
 import Foundation
-import Logging
+public import Logging
 
 /// `--log-format text` (the default): swift-log's `StreamLogHandler` line, written the same way
 /// (`<time> <level> <label>: <key=value …> [<source>] <message>`), with the metadata formatted when a line is

@@ -1,5 +1,5 @@
 import Foundation
-import SCIM
+public import SCIM
 
 /// Loads the schema documents: the built-in ones shipped with the build, then an operator's folder.
 public enum SchemaDocuments {

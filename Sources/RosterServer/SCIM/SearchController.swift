@@ -1,4 +1,5 @@
 import Hummingbird
+import RosterAuth
 import RosterStore
 import SCIM
 

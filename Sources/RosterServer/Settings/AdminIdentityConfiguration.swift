@@ -1,6 +1,6 @@
 import Configuration
 import Foundation
-import RosterAuth
+public import RosterAuth
 import RosterStore
 
 /// How admins sign in: session lifetimes, password hashing, login throttling, directory roles.

@@ -1,9 +1,9 @@
-import Configuration
+public import Configuration
 import Foundation
-import Logging
-import RosterAuth
-import RosterFeed
-import RosterStore
+public import Logging
+public import RosterAuth
+public import RosterFeed
+public import RosterStore
 
 /// Everything `roster serve` reads, in one place: flags over `ROSTER_*` environment variables over defaults.
 public struct RosterConfiguration: Sendable {

@@ -1,4 +1,4 @@
-import Logging
+public import Logging
 import RosterStore
 
 /// What every start does before it listens, after migrations: with a key, seals the secrets still stored as they

@@ -169,6 +169,11 @@ public struct RosterDatabase: Sendable {
         }
     }
 
+    /// One round trip that touches no table: whether the database answers (the health check's probe).
+    public func ping() async throws {
+        try await query("SELECT 1")
+    }
+
     /// Runs a single statement outside an explicit transaction and collects its rows, so errors
     /// raised while streaming them (a unique violation on INSERT … RETURNING) are translated too.
     @discardableResult
