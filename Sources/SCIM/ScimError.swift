@@ -1,3 +1,5 @@
+public import Foundation
+
 /// RFC 7644 §3.12 error `scimType` values.
 public enum ScimType: String, Sendable, Codable {
     case invalidFilter, tooMany, uniqueness, mutability, invalidSyntax, invalidPath, noTarget
@@ -27,6 +29,8 @@ public struct ScimError: Error, Sendable, Equatable {
     public static func uniqueness(_ detail: String) -> ScimError { .init(status: 409, scimType: .uniqueness, detail: detail) }
     public static func badRequest(_ detail: String) -> ScimError { .init(status: 400, detail: detail) }
     public static func notFound(_ detail: String) -> ScimError { .init(status: 404, detail: detail) }
+    /// A resource of `type` ("User", "Group") that this tenant does not hold.
+    public static func resourceNotFound(_ type: String, _ id: UUID) -> ScimError { .notFound("\(type) \(id.uuidString.lowercased()) not found.") }
     public static func unauthorized(_ detail: String) -> ScimError { .init(status: 401, detail: detail) }
     public static func forbidden(_ detail: String) -> ScimError { .init(status: 403, detail: detail) }
     public static func tooLarge(_ detail: String) -> ScimError { .init(status: 413, scimType: .tooLarge, detail: detail) }

@@ -41,7 +41,7 @@ struct ResourceController<Backend: ResourceBackend>: Sendable {
         let projection = try ScimController.projection(request)
         let id = try ScimController.resourceID(context, type: type.name)
         guard let stored = try await backend.get(tenant: principal.tenantID, id: id, projection: projection) else {
-            throw ScimController.notFound(type.name, id)
+            throw ScimError.resourceNotFound(type.name, id)
         }
         let (_, meta) = backend.render(stored)
         if ScimController.notModified(request, version: meta.version) { return ScimController.notModifiedResponse(meta) }

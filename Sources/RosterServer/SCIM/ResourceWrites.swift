@@ -47,14 +47,14 @@ struct ResourceWrites<Backend: ResourceBackend>: Sendable {
         guard let stored = try await backend.update(
             tenant: tenant, id: id, precondition: precondition, projection: projection, change: change, transform)
         else {
-            throw ScimController.notFound(type.name, id)
+            throw ScimError.resourceNotFound(type.name, id)
         }
         return stored
     }
 
     func delete(tenant: UUID, id: UUID, precondition: VersionPrecondition?, change: ChangeContext) async throws {
         guard try await backend.delete(tenant: tenant, id: id, precondition: precondition, change: change) else {
-            throw ScimController.notFound(type.name, id)
+            throw ScimError.resourceNotFound(type.name, id)
         }
     }
 }

@@ -7,10 +7,6 @@ import SCIM
 enum ScimController {
     static let searchRequestSchema = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
-    static func notFound(_ type: String, _ id: UUID) -> ScimError {
-        .notFound("\(type) \(id.uuidString.lowercased()) not found.")
-    }
-
     /// The `:id` path parameter; an id that is not a UUID names no resource.
     static func resourceID(_ context: some RequestContext, type: String) throws -> UUID {
         let raw = context.parameters.get("id") ?? ""
