@@ -122,6 +122,7 @@ func buildRouter(
     let document = try APIDocument(publicURL: configuration.publicURL)
     document.addRoutes(to: router)
     try DocsController().addRoutes(to: router)
+    try ConsoleController().addRoutes(to: router)
 
     let authenticator = AdminAuthenticator(
         keys: AdminKeyRepository(database: database), roles: RoleResolution(database: database), sessions: AdminSessions(database: database),
