@@ -16,7 +16,8 @@ Usage: python3 scripts/blackbox.py --roster .build/debug/roster [--port 18080]
 5a. webhooks (scripts/webhook_check.py): every event type delivered to a receiver that verifies
    each request with the `standardwebhooks` package, in order; secret rotation; replay;
 5b. checks /api/docs in headless chromium (scripts/docs_check.py; screenshots in
-   --artifacts), validates the served OpenAPI document (openapi-spec-validator) and
+   --artifacts), the admin console and the setup portal through chromium-driver with axe
+   (scripts/console_check.py; screenshots in --artifacts/console), validates the served OpenAPI document (openapi-spec-validator) and
    runs schemathesis on every admin operation (scripts/openapi_check.py);
 6. checks a second `roster dev` on the same port fails with a one-line reason;
 7. runs `roster serve` on a new, empty database of that cluster: it migrates at
@@ -57,6 +58,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from badinput_check import check_badinput  # noqa: E402
+from console_check import check_console  # noqa: E402
 from docs_check import check_docs  # noqa: E402
 from openapi_check import check_openapi  # noqa: E402
 from webhook_check import check_replicas, check_webhooks  # noqa: E402
@@ -731,6 +733,7 @@ def main() -> int:
         check_cli(roster, banner, failures)
         check_webhooks(origin, banner.admin_key, banner.base_url, banner.token, say, failures)
         check_docs(origin, banner.admin_key, Path(args.artifacts), say, failures)
+        check_console(origin, banner.admin_key, Path(args.artifacts), say, failures)
         check_openapi(origin, banner.admin_key, say, failures)  # last of these: its fuzzing may revoke keys
         check_port_taken(roster, banner, args.port, failures)
         check_serve(roster, banner, args.port + 2, failures)

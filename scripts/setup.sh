@@ -56,11 +56,16 @@ need_postgres() {
   fi
 }
 
-# Headless chromium: scripts/docs_check.py tests /api/docs in a real browser.
+# Headless chromium: scripts/docs_check.py tests /api/docs in a real browser; scripts/console_check.py drives the
+# admin console and the setup portal through chromium-driver (selenium).
 need_chromium() {
   if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
     setup_say "chromium is missing (the /api/docs browser test needs it): installing Debian's chromium"
     apt_install chromium
+  fi
+  if ! command -v chromedriver >/dev/null 2>&1; then
+    setup_say "chromedriver is missing (the console's browser test drives chromium with it): installing Debian's chromium-driver"
+    apt_install chromium-driver
   fi
 }
 
