@@ -33,15 +33,19 @@ public func buildApplication(
         defaults: { settings.current.rateLimitDefaults }, refreshInterval: configuration.rateLimits.refreshInterval,
         source: RateLimitRepository(database: database))
     let tokenCache = ScimTokenCache()
+    let provisioning = ProvisioningRecorder()
     let router = try buildRouter(
         database: database, registry: registry, migrator: Migrator(migrations: try Migration.bundled()), configuration: configuration,
-        metrics: metrics, rateLimits: rateLimits, settings: settings, tokenCache: tokenCache)
+        metrics: metrics, rateLimits: rateLimits, settings: settings, tokenCache: tokenCache, provisioning: provisioning)
     var services: [any Service] = [
         DatabaseService(database: database),
         ScimTokenCacheService(
             cache: tokenCache, tokens: ScimTokenRepository(database: database),
             endpoint: try ListenEndpoint(url: url, applicationName: pool.applicationName + "-listen"), logger: logger),
         FeedRetention(database: database, retention: configuration.eventRetention, logger: logger),
+        ProvisioningLogService(
+            recorder: provisioning, log: ProvisioningLog(database: database), retention: configuration.provisioningLog.retention,
+            maxRowsPerTenant: configuration.provisioningLog.maxRowsPerTenant, logger: logger),
         RateLimitRefresher(rateLimits: rateLimits, logger: logger),
         RuntimeSettingsRefresher(holder: settings, interval: configuration.settingsRefreshInterval, logger: logger),
     ]
@@ -77,7 +81,7 @@ struct DatabaseService: Service, CustomStringConvertible {
 func buildRouter(
     database: RosterDatabase, registry: SchemaRegistry, migrator: Migrator, configuration: RosterConfiguration,
     metrics: RosterMetrics? = nil, rateLimits: RateLimits? = nil, settings: RuntimeSettingsHolder? = nil,
-    tokenCache: ScimTokenCache? = nil
+    tokenCache: ScimTokenCache? = nil, provisioning: ProvisioningRecorder? = nil
 ) throws -> Router<RosterRequestContext> {
     let settings = try settings ?? RuntimeSettingsHolder(baseline: SettingsBaseline(configuration), repository: RuntimeSettingsRepository(database: database))
     let rateLimits = rateLimits ?? RateLimits(
@@ -99,8 +103,9 @@ func buildRouter(
     let scim = router.group("scim/v2", context: ScimRequestContext.self)
         .add(middleware: ScimAuthMiddleware(
             tokens: ScimTokenRepository(database: database), bootstrapKey: configuration.adminKey, metrics: metrics, cache: tokenCache))
-        .add(middleware: RateLimitMiddleware<ScimRequestContext>(limits: rateLimits))
-        .add(middleware: WorkLimitMiddleware<ScimRequestContext>(slots: slots, statementTimeout: configuration.limits.scimStatementTimeout))
+    if let provisioning { scim.add(middleware: ProvisioningLogMiddleware(recorder: provisioning)) }
+    scim.add(middleware: RateLimitMiddleware<ScimRequestContext>(limits: rateLimits))
+    scim.add(middleware: WorkLimitMiddleware<ScimRequestContext>(slots: slots, statementTimeout: configuration.limits.scimStatementTimeout))
     let cursors = CursorKeys(secrets: ServerSecrets(database: database))
     // The writes, shared by the resource routes and Bulk.
     let userWrites = ResourceWrites(backend: UserBackend(
@@ -133,9 +138,11 @@ func buildRouter(
             audience: AdminIdentityConfiguration.accessTokenAudience,
             lifetime: configuration.identity.accessTokenLifetime),
         oidc: { settings.oidc }, oidcRights: OIDCRightsRepository(database: database))
+    let setupLinks = SetupLinkRepository(database: database)
     // The document's paths are absolute (/api/v1/…), so the generated routes hang off the root.
     let authenticated = router.group(context: AdminRequestContext.self)
-        .add(middleware: AdminAuthMiddleware(authenticator: authenticator, access: document.access, metrics: metrics))
+        .add(middleware: AdminAuthMiddleware(
+            authenticator: authenticator, access: document.access, setupLinks: SetupLinkAuthentication(links: setupLinks), metrics: metrics))
     let admin = authenticated.group()
         .add(middleware: RateLimitMiddleware<AdminRequestContext>(limits: rateLimits))
         .add(middleware: WorkLimitMiddleware<AdminRequestContext>(slots: slots, statementTimeout: configuration.limits.adminStatementTimeout))
@@ -144,6 +151,7 @@ func buildRouter(
     let keys = AdminKeyRepository(database: database)
     let directory = GroupRepository(database: database, resourceType: registry.group)
     let identity = AdminIdentity(database: database, authenticator: authenticator, configuration: configuration.identity)
+    let provisioningLog = ProvisioningLog(database: database)
     let api = AdminAPI(
         tenants: TenantsHandler(tenants: tenants, grantCache: identity.cache),
         scimTokens: ScimTokensHandler(tenants: tenants, tokens: ScimTokenRepository(database: database), scimBaseURL: scimBase),
@@ -159,7 +167,10 @@ func buildRouter(
         auth: AuthHandler(identity: identity, keys: keys),
         rateLimits: RateLimitsHandler(
             tenants: tenants, keys: keys, rateLimits: rateLimits, rateLimitStore: RateLimitRepository(database: database)),
-        config: ConfigHandler(settings: settings))
+        config: ConfigHandler(settings: settings),
+        provisioning: ProvisioningHandler(
+            tenants: tenants, log: provisioningLog, links: setupLinks, setupPageURL: configuration.publicURL + "/setup"),
+        setup: SetupHandler(tenants: tenants, links: setupLinks, log: provisioningLog, scimBaseURL: scimBase))
     try api.registerHandlers(
         on: admin, serverURL: URL(string: "/")!, configuration: .init(dateTranscoder: RFC3339Dates()), middlewares: [ETagMiddleware(), NoStoreMiddleware()])
     if let metrics {

@@ -64,6 +64,10 @@ public struct AdminAuthenticator: Sendable {
             throw AuthError(
                 .unauthorized, "A refresh token was sent as a credential: exchange it at POST /api/v1/auth/refresh for an access token.",
                 reason: "wrong_credential_type")
+        case .setupLink:
+            throw AuthError(
+                .unauthorized, "A setup link's secret works only on the setup API (/api/v1/setup); the admin API expects an admin credential.",
+                reason: "wrong_credential_type")
         case .adminKey:
             guard let secret, let key = try await keys.authenticate(secret) else {
                 let reason = if let secret { (try? await keys.rejection(of: secret))?.rawValue ?? "unknown" } else { "malformed" }

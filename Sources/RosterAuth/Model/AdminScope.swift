@@ -16,6 +16,8 @@ public enum AdminScope: String, Sendable, CaseIterable, Codable {
     case webhooks
     /// Reads the audit log.
     case auditRead = "audit:read"
+    /// Reads a tenant's provisioning log: what its SCIM clients sent and were answered.
+    case provisioningRead = "provisioning:read"
     /// Manages admin users, roles and role grants.
     case adminUsers = "admin-users"
     /// Reads and changes runtime settings: rate limits, page sizes, retry schedule (trusted issuers need `*`).

@@ -2,7 +2,8 @@ import Crypto
 public import Foundation
 import SCIM
 
-/// A bearer credential: a SCIM token (`scim_…`), an admin API key (`radm_…`) or a refresh token (`rrt_…`).
+/// A bearer credential: a SCIM token (`scim_…`), an admin API key (`radm_…`), a refresh token (`rrt_…`) or a
+/// setup link's secret (`rset_…`).
 ///
 /// It never prints itself: `description` shows only the kind and display prefix, so a secret
 /// that reaches a log line or an error message by accident is still not disclosed.
@@ -12,6 +13,8 @@ public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConver
         case adminKey = "radm_"
         /// An admin session's refresh token.
         case refreshToken = "rrt_"
+        /// A setup link's secret: one tenant's setup API, nothing else.
+        case setupLink = "rset_"
     }
 
     public let kind: Kind
@@ -26,7 +29,7 @@ public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConver
 
     /// A credential as a client presented it; nil when it has neither prefix.
     public init?(presented: String) {
-        guard let kind = [Kind.scimToken, .adminKey, .refreshToken].first(where: { presented.hasPrefix($0.rawValue) }),
+        guard let kind = [Kind.scimToken, .adminKey, .refreshToken, .setupLink].first(where: { presented.hasPrefix($0.rawValue) }),
             presented.count > kind.rawValue.count + 8, presented.count <= 256
         else { return nil }
         self.init(kind: kind, value: presented)

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import Synchronization
 
 /// The limits every credential gets unless an override says otherwise (README "Rate limits"); nil: off.
@@ -80,6 +80,11 @@ public final class RateLimits: Sendable {
         state.withLock { state in
             principal.keyID.flatMap { state.table.adminKeys[$0] } ?? principal.tenantID.flatMap { state.table.tenants[.admin]?[$0] }
         } ?? defaults.admin
+    }
+
+    /// A setup link's: its tenant's admin-API limit, else the server's admin default.
+    public func policy(forSetupLinkOf tenant: UUID) -> RateLimitPolicy? {
+        state.withLock { state in state.table.tenants[.admin]?[tenant] } ?? defaults.admin
     }
 
     /// Re-reads every override; a change made through this process's admin API calls it at once,

@@ -75,6 +75,10 @@ struct RouteAccess: Sendable, Equatable {
     enum Requirement: Sendable, Equatable {
         case open
         case scope(AdminScope)
+        /// Any valid admin credential (`x-roster-access: authenticated`): a route about the credential itself.
+        case authenticated
+        /// A setup link's secret, and nothing else (`security: [{setupLink: []}]`).
+        case setupLink
     }
 
     /// Keyed by "METHOD /path/{param}".
@@ -90,6 +94,13 @@ struct RouteAccess: Sendable, Equatable {
                 let key = method.uppercased() + " " + path
                 if case .sequence(let security)? = operation["security"], security.isEmpty {
                     operations[key] = .open
+                } else if case .sequence(let security)? = operation["security"] {
+                    guard security.count == 1, case .mapping(let scheme) = security[0], scheme.count == 1, scheme["setupLink"] != nil else {
+                        throw APIDocument.LoadError(description: "openapi.yaml: \(key) names a security requirement other than the setup link's.")
+                    }
+                    operations[key] = .setupLink
+                } else if operation["x-roster-access"]?.string == "authenticated" {
+                    operations[key] = .authenticated
                 } else if let raw = operation["x-roster-scope"]?.string {
                     guard let scope = AdminScope(rawValue: raw) else {
                         throw APIDocument.LoadError(description: "openapi.yaml: \(key) declares the unknown scope '\(raw)'.")

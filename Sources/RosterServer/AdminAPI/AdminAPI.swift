@@ -18,4 +18,6 @@ struct AdminAPI: APIProtocol {
     let auth: AuthHandler
     let rateLimits: RateLimitsHandler
     let config: ConfigHandler
+    let provisioning: ProvisioningHandler
+    let setup: SetupHandler
 }

@@ -15,6 +15,23 @@ extension TenantRepository {
         }
         return tenant
     }
+
+    /// A SCIM token writes the tenant's directory, and so decides who holds the roles granted to its groups:
+    /// its creator must hold every scope those roles confer there, and the operator's directory is an owner's.
+    func requireDirectoryRights(of tenant: Tenant, for principal: AdminPrincipal) async throws {
+        if tenant.operatorDirectory {
+            guard principal.allowsGlobally(.all) else {
+                throw AdminError.forbidden(
+                    "Tenant '\(tenant.name)' is the operator's directory, whose groups hold roles on every tenant: only an owner (the '*' scope on every tenant) creates its SCIM tokens.")
+            }
+            return
+        }
+        let conferred = try await directoryScopes(of: tenant.id)
+        if let missing = conferred.sorted(by: { $0.rawValue < $1.rawValue }).first(where: { !principal.allows($0, in: tenant.id) }) {
+            throw AdminError.forbidden(
+                "A SCIM token of tenant '\(tenant.name)' decides who is in its groups, whose roles confer the '\(missing.rawValue)' scope there, which this credential lacks.")
+        }
+    }
 }
 
 extension AuthenticatedAdmin {

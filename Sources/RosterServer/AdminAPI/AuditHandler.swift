@@ -83,6 +83,7 @@ extension Components.Schemas.AuditEntry {
             case .adminKey: .adminKey
             case .adminUser: .adminUser
             case .oidc: .oidc
+            case .setupLink: .setupLink
             case .system: .system
             }
         self.init(

@@ -112,6 +112,30 @@ struct AuthHandler: Sendable {
             refreshToken: refresh.reveal(), refreshExpiresIn: Int(identity.configuration.refreshTokenLifetime.timeInterval))
     }
 
+    /// `GET /api/v1/auth/me`: the credential's identity and its scopes, globally and per tenant.
+    func me() async throws -> Components.Schemas.CurrentPrincipal {
+        guard let principal = AuthenticatedAdmin.principal else { throw AdminError.unauthorized("An admin credential is required.") }
+        typealias Identity = Components.Schemas.CurrentPrincipal.IdentityPayload
+        let identity: Identity =
+            switch principal.identity {
+            case .bootstrap: Identity(_type: .bootstrap)
+            case .key(let id): Identity(_type: .adminKey, id: id.lowercasedString)
+            case .user(let id): Identity(_type: .adminUser, id: id.lowercasedString, email: try await self.identity.users.get(id: id)?.email)
+            case .oidc(let subject): Identity(_type: .oidc, subject: subject)
+            }
+        func scopes(_ set: Set<AdminScope>) -> [Components.Schemas.AdminScope] {
+            AdminScope.allCases.filter(set.contains).compactMap { Components.Schemas.AdminScope(rawValue: $0.rawValue) }
+        }
+        let global = principal.grants.global
+        let tenants = principal.grants.tenants
+            .map { (tenant: $0.key, scopes: $0.value.subtracting(global)) }
+            .filter { !$0.scopes.isEmpty && !global.contains(.all) }
+            .sorted { $0.tenant.uuidString < $1.tenant.uuidString }
+        return .init(
+            identity: identity, session: principal.session?.lowercasedString, globalScopes: scopes(global),
+            tenantScopes: tenants.map { .init(tenantId: $0.tenant.lowercasedString, scopes: scopes($0.scopes)) })
+    }
+
     private static var invalidRefresh: AdminError {
         .unauthorized("The refresh token is invalid, expired, or its session has ended: sign in again.")
     }
@@ -132,5 +156,9 @@ extension AdminAPI {
 
     func getJWKS(_ input: Operations.GetJWKS.Input) async throws -> Operations.GetJWKS.Output {
         try await auth.getJWKS(input)
+    }
+
+    func getCurrentPrincipal(_ input: Operations.GetCurrentPrincipal.Input) async throws -> Operations.GetCurrentPrincipal.Output {
+        .ok(.init(body: .json(try await auth.me())))
     }
 }

@@ -16,7 +16,8 @@ extension Components.Schemas.ScimToken {
     init(_ token: ScimTokenRecord) {
         self.init(
             id: token.id.lowercasedString, tenantId: token.tenantID.lowercasedString, name: token.name, prefix: token.prefix,
-            created: token.created, lastUsed: token.lastUsed, expiresAt: token.expires, revoked: token.revoked)
+            created: token.created, lastUsed: token.lastUsed, expiresAt: token.expires, revoked: token.revoked,
+            setupLinkId: token.setupLinkID?.lowercasedString)
     }
 }
 

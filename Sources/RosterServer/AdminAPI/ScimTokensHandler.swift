@@ -19,29 +19,12 @@ struct ScimTokensHandler: Sendable {
     func create(_ body: Components.Schemas.ScimTokenCreate, tenant reference: String?) async throws -> Components.Responses.ScimTokenCreated {
         let principal = try AuthenticatedAdmin.require(.scimTokens)
         let tenant = try await tenants.tenant(named: reference, for: principal, scope: .scimTokens)
-        try await requireDirectoryRights(of: tenant, for: principal)
+        try await tenants.requireDirectoryRights(of: tenant, for: principal)
         let name = try AdminInput.validName(body.name, example: "Entra ID production")
         let expires = try AdminInput.validExpiry(body.expiresAt)
         let (record, secret) = try await tokens.create(
             tenant: tenant.id, name: name, expires: expires, by: AuthenticatedAdmin.auditContext())
         return .init(body: .json(.init(record, secret: secret, scimBaseURL: scimBaseURL)))
-    }
-
-    /// A SCIM token writes the tenant's directory, and so decides who holds the roles granted to its groups:
-    /// its creator must hold every scope those roles confer there, and the operator's directory is an owner's.
-    private func requireDirectoryRights(of tenant: Tenant, for principal: AdminPrincipal) async throws {
-        if tenant.operatorDirectory {
-            guard principal.allowsGlobally(.all) else {
-                throw AdminError.forbidden(
-                    "Tenant '\(tenant.name)' is the operator's directory, whose groups hold roles on every tenant: only an owner (the '*' scope on every tenant) creates its SCIM tokens.")
-            }
-            return
-        }
-        let conferred = try await tenants.directoryScopes(of: tenant.id)
-        if let missing = conferred.sorted(by: { $0.rawValue < $1.rawValue }).first(where: { !principal.allows($0, in: tenant.id) }) {
-            throw AdminError.forbidden(
-                "A SCIM token of tenant '\(tenant.name)' decides who is in its groups, whose roles confer the '\(missing.rawValue)' scope there, which this credential lacks.")
-        }
     }
 
     func revoke(_ id: String, tenant reference: String?) async throws -> Components.Responses.ScimTokenRevoked {

@@ -31,6 +31,11 @@ struct ScimAuthMiddleware: RouterMiddleware {
             throw Self.missingToken
         }
         let secret = Secret(presented: presented)
+        if secret?.kind == .setupLink {
+            reject("wrong_credential_type")
+            throw ScimError.unauthorized(
+                "A setup link's secret was sent to the SCIM API. /scim/v2 expects a SCIM bearer token (scim_…): create one on the setup page.")
+        }
         if secret?.kind == .adminKey || secret?.kind == .refreshToken || presented.hasPrefix("eyJ") || bootstrapKey?.matches(presented) == true {
             reject("wrong_credential_type")
             throw ScimError.unauthorized(
@@ -158,6 +163,8 @@ enum AuthenticatedAdmin {
     @TaskLocal static var requestID: String?
     /// The client's address, for the audit entries of its actions.
     @TaskLocal static var sourceAddress: String?
+    /// The setup link a setup-API request acts as (and then no principal).
+    @TaskLocal static var setupLink: SetupLinkPrincipal?
 
     /// The principal, checked for the scope the operation needs.
     static func require(_ scope: AdminScope) throws -> AdminPrincipal {
@@ -182,6 +189,7 @@ struct AdminAuthMiddleware: RouterMiddleware {
     let authenticator: AdminAuthenticator
     /// Each operation's declared scope (openapi.yaml).
     let access: RouteAccess
+    let setupLinks: SetupLinkAuthentication
     let metrics: RosterMetrics?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -194,6 +202,19 @@ struct AdminAuthMiddleware: RouterMiddleware {
                 try await AuthenticatedAdmin.$sourceAddress.withValue(context.sourceAddress) { try await next(request, context) }
             }
         }
+        if requirement == .setupLink {
+            let link = try await setupLinks.link(for: request, metrics: metrics)
+            var context = context
+            context.setupLink = link
+            context.logger[metadataKey: "tenant_id"] = .string(link.tenantID.uuidString.lowercased())
+            context.logger[metadataKey: "credential_id"] = .string("setup_link:" + link.linkID.uuidString.lowercased())
+            let request = try await Self.limitedBody(request, context: context)
+            return try await AuthenticatedAdmin.$setupLink.withValue(link) {
+                try await AuthenticatedAdmin.$requestID.withValue(requestID) {
+                    try await AuthenticatedAdmin.$sourceAddress.withValue(context.sourceAddress) { try await next(request, context) }
+                }
+            }
+        }
         let principal: AdminPrincipal
         do {
             principal = try await authenticator.principal(
@@ -203,12 +224,17 @@ struct AdminAuthMiddleware: RouterMiddleware {
             metrics?.recordRejection(expected: "admin_key", reason: rejection.reason)
             throw rejection
         }
-        // Least privilege by construction: the document names each route's scope; a route that names none is refused.
-        guard case .scope(let scope) = requirement else {
+        // Least privilege by construction: the document names each route's scope (or that any credential may ask
+        // about itself); a route that names neither is refused.
+        switch requirement {
+        case .scope(let scope):
+            guard principal.allows(scope) else {
+                throw AdminError.forbidden("This credential lacks the '\(scope.rawValue)' scope this route needs.")
+            }
+        case .authenticated:
+            break
+        case .open, .setupLink, nil:
             throw AdminError.forbidden("This route declares no scope, so no credential may use it.")
-        }
-        guard principal.allows(scope) else {
-            throw AdminError.forbidden("This credential lacks the '\(scope.rawValue)' scope this route needs.")
         }
         var context = context
         context.principal = principal

@@ -1,6 +1,6 @@
 public import Hummingbird
 public import RosterAuth
-import RosterStore
+public import RosterStore
 import SCIM
 
 /// The router's base context.
@@ -43,6 +43,8 @@ public struct AdminRequestContext: RequestContext {
     public typealias Source = RosterRequestContext
     public var coreContext: CoreRequestContextStorage
     public var principal: AdminPrincipal?
+    /// The setup link of a setup-API request (which has no principal).
+    public var setupLink: SetupLinkPrincipal?
     public var sourceAddress: String?
 
     /// Keeps the parent's core storage: the route parameters were resolved before the transform.

@@ -78,6 +78,9 @@ extension ScimRequestContext: RateLimitedContext {
 
 extension AdminRequestContext: RateLimitedContext {
     func rateLimit(_ limits: RateLimits) -> (key: String, policy: RateLimitPolicy)? {
+        if let setupLink {
+            return limits.policy(forSetupLinkOf: setupLink.tenantID).map { ("setup:" + setupLink.linkID.uuidString, $0) }
+        }
         guard let principal, let policy = limits.policy(for: principal) else { return nil }
         return (principal.rateLimitKey, policy)
     }

@@ -41,7 +41,7 @@ extension ScimRequestContext: TenantBoundContext {
 
 extension AdminRequestContext: TenantBoundContext {
     /// A tenant's admin key spends its tenant's share; a global credential (the operator's) spends none.
-    var shareTenant: UUID? { principal?.tenantID }
+    var shareTenant: UUID? { principal?.tenantID ?? setupLink?.tenantID }
 
     static func overShare(retryAfter seconds: Int) -> any Error {
         AdminError(status: .tooManyRequests, code: "tenant_busy",

@@ -32,6 +32,9 @@ public struct RosterConfiguration: Sendable {
     public var webhooks = DispatcherConfiguration()
     /// Events and webhook delivery attempts older than this are deleted (`ROSTER_EVENT_RETENTION_DAYS`, 30).
     public var eventRetention: Duration = .seconds(30 * 86_400)
+    /// What a tenant's SCIM clients sent, kept this long and at most this many rows per tenant
+    /// (`ROSTER_PROVISIONING_LOG_RETENTION_DAYS`, 7; `ROSTER_PROVISIONING_LOG_MAX_ROWS`, 10 000).
+    public var provisioningLog = ProvisioningLogConfiguration()
     /// How long a rotated-out webhook secret keeps signing beside the new one (`ROSTER_WEBHOOK_SECRET_OVERLAP_SECONDS`).
     public var webhookSecretOverlap: Duration = .seconds(86_400)
     /// Default rate limits per SCIM token and admin key (`ROSTER_RATE_LIMIT_SCIM`, `ROSTER_RATE_LIMIT_ADMIN`) and how often overrides are re-read.
@@ -134,6 +137,16 @@ public struct RosterConfiguration: Sendable {
             guard days >= 1 else { throw Invalid(description: "ROSTER_EVENT_RETENTION_DAYS must be at least 1.") }
             eventRetention = .seconds(days * 86_400)
         }
+        if let days = config.int(forKey: "provisioning.log.retention.days") {
+            guard (1...365).contains(days) else { throw Invalid(description: "ROSTER_PROVISIONING_LOG_RETENTION_DAYS must be 1…365 (7 by default).") }
+            provisioningLog.retention = .seconds(days * 86_400)
+        }
+        if let rows = config.int(forKey: "provisioning.log.max.rows") {
+            guard (100...1_000_000).contains(rows) else {
+                throw Invalid(description: "ROSTER_PROVISIONING_LOG_MAX_ROWS must be 100…1000000 (10000 by default).")
+            }
+            provisioningLog.maxRowsPerTenant = rows
+        }
         if let seconds = config.int(forKey: "webhook.secret.overlap.seconds") {
             guard seconds >= 0 else { throw Invalid(description: "ROSTER_WEBHOOK_SECRET_OVERLAP_SECONDS must be 0 or more (86400, a day, by default).") }
             webhookSecretOverlap = .seconds(seconds)
@@ -208,4 +221,12 @@ public enum LogFormat: String, Sendable, CaseIterable {
         case .json: LoggingSystem.bootstrap(JSONLogHandler.init)
         }
     }
+}
+
+/// The provisioning log's bounds.
+public struct ProvisioningLogConfiguration: Sendable, Equatable {
+    public var retention: Duration = .seconds(7 * 86_400)
+    public var maxRowsPerTenant = 10_000
+
+    public init() {}
 }

@@ -34,6 +34,8 @@ public enum AdminAction: String, Sendable, CaseIterable, Codable {
     case adminKeyRateLimitSet = "admin_key.rate_limit_set"
     case adminKeyRateLimitRemoved = "admin_key.rate_limit_removed"
     case configUpdated = "config.updated"
+    case setupLinkCreated = "setup_link.created"
+    case setupLinkRevoked = "setup_link.revoked"
 
     /// What the action is about, as an audit entry's `target.type` names it.
     public var targetType: String {
@@ -46,6 +48,7 @@ public enum AdminAction: String, Sendable, CaseIterable, Codable {
         case .roleCreated, .roleUpdated, .roleDeleted, .roleGranted, .roleGrantRevoked: "admin_role"
         case .signedIn, .sessionRevoked, .refreshReused: "admin_session"
         case .configUpdated: "config"
+        case .setupLinkCreated, .setupLinkRevoked: "setup_link"
         }
     }
 }

@@ -12,6 +12,8 @@ public struct ScimTokenRecord: Sendable, Equatable {
     public var lastUsed: Date?
     public var expires: Date?
     public var revoked: Date?
+    /// The setup link it was created through, if any.
+    public var setupLinkID: UUID?
 }
 
 public struct ScimTokenRepository: Sendable {
@@ -101,15 +103,15 @@ public struct ScimTokenRepository: Sendable {
             """)
     }
 
-    static let columns = "id, tenant_id, name, prefix, created, last_used, expires, revoked"
+    static let columns = "id, tenant_id, name, prefix, created, last_used, expires, revoked, setup_link_id"
 
     static func decode(_ rows: [PostgresRow]) throws -> [ScimTokenRecord] {
         try rows.map { row in
-            let (id, tenant, name, prefix, created, lastUsed, expires, revoked) = try row.decode(
-                (UUID, UUID, String, String, Date, Date?, Date?, Date?).self)
+            let (id, tenant, name, prefix, created, lastUsed, expires, revoked, setupLink) = try row.decode(
+                (UUID, UUID, String, String, Date, Date?, Date?, Date?, UUID?).self)
             return ScimTokenRecord(
                 id: id, tenantID: tenant, name: name, prefix: prefix, created: created,
-                lastUsed: lastUsed, expires: expires, revoked: revoked)
+                lastUsed: lastUsed, expires: expires, revoked: revoked, setupLinkID: setupLink)
         }
     }
 }

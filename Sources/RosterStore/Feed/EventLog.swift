@@ -13,6 +13,8 @@ public enum Actor: Sendable, Equatable {
     case adminUser(UUID)
     /// The subject of a trusted OIDC issuer's access token, as "issuer subject".
     case oidc(String)
+    /// A setup link, used by someone with no Roster account (the customer's IT admin).
+    case setupLink(UUID)
     /// Roster itself (the CLI, migrations).
     case system
 
@@ -22,6 +24,7 @@ public enum Actor: Sendable, Equatable {
         case .adminKey: "admin_key"
         case .adminUser: "admin_user"
         case .oidc: "oidc"
+        case .setupLink: "setup_link"
         case .system: "system"
         }
     }
@@ -31,6 +34,7 @@ public enum Actor: Sendable, Equatable {
         case .scimToken(let id): id
         case .adminKey(let id): id
         case .adminUser(let id): id
+        case .setupLink(let id): id
         case .oidc, .system: nil
         }
     }
@@ -46,6 +50,7 @@ public enum Actor: Sendable, Equatable {
         case ("admin_key", let id): self = .adminKey(id)
         case ("admin_user", let id?): self = .adminUser(id)
         case ("oidc", _): self = .oidc(subject ?? "")
+        case ("setup_link", let id?): self = .setupLink(id)
         default: self = .system
         }
     }
