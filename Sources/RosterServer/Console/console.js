@@ -2,7 +2,7 @@
 // and a hash router that opens one page module at a time (page-*.js), each over the same admin API client.
 
 import { Session, Rights } from './session.js';
-import { h, field, form, errorBox, describe } from './ui.js';
+import { h, field, form, errorBox, describe, fill } from './ui.js';
 
 const session = new Session((message) => showSignIn(message));
 const state = { rights: null, tenants: [], leaving: [], rendering: 0 };
@@ -94,7 +94,7 @@ function renderNav() {
         location.hash = `#/t/${encodeURIComponent(chosen.name)}/${inTenant ? inTenant[1] : (tenantPages[0]?.path ?? 'tokens')}`;
       },
     }, state.tenants.map((t) => h('option', { value: t.id, selected: tenant && t.id === tenant.id }, t.name)))) : null;
-  nav.replaceChildren(
+  fill(nav,
     h('h2', { class: 'nav-heading' }, 'Roster'),
     h('ul', {}, PAGES.filter((p) => allowed(p)).map((p) => link(`#/${p.path}`, p.title))),
     tenant && tenantPages.length ? [
@@ -196,14 +196,14 @@ function showSignIn(message) {
   renderAccount();
   document.getElementById('nav').hidden = true;
   document.title = 'Sign in — Roster console';
-  const email = field({ label: 'Email', name: 'email', type: 'email', required: true, attributes: { autocomplete: 'username' } });
+  const email = field({ label: 'Email', name: 'email', required: true, attributes: { autocomplete: 'username', inputmode: 'email', spellcheck: 'false' } });
   const password = field({ label: 'Password', name: 'password', type: 'password', required: true, attributes: { autocomplete: 'current-password' } });
   const key = field({
     label: 'Admin key', name: 'key', type: 'password', required: true,
     hint: 'radm_… or the bootstrap key. Kept in this tab only until you close it or choose “Forget key”.',
-    attributes: { autocomplete: 'off', spellcheck: 'false' },
+    attributes: { spellcheck: 'false' },
   });
-  pageArea().replaceChildren(h('div', { class: 'page sign-in', 'data-page': 'sign-in' },
+  pageArea().replaceChildren(h('div', { class: 'page sign-in', 'data-page': 'sign-in', 'data-ready': 'true' },
     h('h1', { tabindex: '-1', id: 'page-title' }, 'Sign in to Roster'),
     message ? h('p', { class: 'notice', role: 'status' }, message) : null,
     h('div', { class: 'columns' },

@@ -16,8 +16,8 @@ export class CursorList {
     this.previousButton = h('button', { type: 'button', onclick: () => this.previous() }, 'Previous page');
     this.nextButton = h('button', { type: 'button', onclick: () => this.forward() }, 'Next page');
     this.position = h('span', { class: 'muted page-number' });
-    this.node = h('div', { class: 'cursor-list' }, this.body,
-      h('nav', { class: 'pager', 'aria-label': `Pages of ${caption}` }, this.previousButton, this.position, this.nextButton));
+    this.pager = h('nav', { class: 'pager', 'aria-label': `Pages of ${caption}` }, this.previousButton, this.position, this.nextButton);
+    this.node = h('div', { class: 'cursor-list' }, this.body, this.pager);
   }
 
   get page() { return this.cursors.length; }
@@ -37,6 +37,7 @@ export class CursorList {
       this.previousButton.disabled = this.page === 1;
       this.nextButton.disabled = !this.next;
       this.position.textContent = `Page ${this.page}`;
+      this.pager.hidden = this.page === 1 && !this.next;
     }
     return this;
   }

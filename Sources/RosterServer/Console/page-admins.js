@@ -126,7 +126,7 @@ export default async function admins({ api, rights, main, tenants }) {
     const create = form({
       label: 'Create an admin user', submit: 'Create user',
       fields: [
-        field({ label: 'Email', name: 'email', type: 'email', required: true, attributes: { autocomplete: 'off' } }),
+        field({ label: 'Email', name: 'email', type: 'email', required: true }),
         field({ label: 'Display name', name: 'display_name' }),
         field({ label: 'Password', name: 'password', type: 'password', hint: 'Optional: without one they sign in only through a trusted identity provider.', attributes: { autocomplete: 'new-password' } }),
         checkboxes({ legend: 'Roles on every tenant', name: 'roles', choices: roleChoices() }),

@@ -23,12 +23,13 @@ export default async function setupLinks({ api, rights, tenant, main }) {
     caption: `Setup links of ${tenant.name}`,
     columns: [
       { label: 'Name', value: (l) => l.name },
+      { label: 'Prefix', value: (l) => code(`${l.prefix}…`) },
       { label: 'State', value: state },
       { label: 'Expires', value: (l) => when(l.expires_at) },
-      { label: 'Tokens created', value: (l) => String(l.tokens_created ?? 0) },
+      { label: 'Tokens created', value: (l) => `${l.tokens_created ?? 0} of ${l.tokens_allowed}` },
       { label: 'Last used', value: (l) => when(l.last_used) },
       { label: 'Created', value: (l) => when(l.created) },
-      { label: 'Created by', value: (l) => (l.created_by ? code([l.created_by.type, l.created_by.id].filter(Boolean).join(' ')) : muted('—')) },
+      { label: 'Created by', value: (l) => (l.created_by ? code([l.created_by.type, l.created_by.id ?? l.created_by.subject].filter(Boolean).join(' ')) : muted('—')) },
       { label: 'Actions', value: (l) => (l.revoked ? '' : h('button', { type: 'button', class: 'danger', onclick: () => revoke(l) }, 'Revoke', h('span', { class: 'visually-hidden' }, ` ${l.name}`))) },
     ],
     fetchPage: (cursor) => api.get(base, { cursor }),
@@ -41,9 +42,10 @@ export default async function setupLinks({ api, rights, tenant, main }) {
       fields: [
         field({ label: 'Name', name: 'name', required: true, hint: 'Who it is for, e.g. “Acme IT (Entra)”.' }),
         field({ label: 'Valid for (hours)', name: 'hours', type: 'number', value: '72', required: true, attributes: { min: 1, max: 720 } }),
+        field({ label: 'Tokens it may create', name: 'tokens', type: 'number', value: '5', required: true, attributes: { min: 1, max: 20 } }),
       ],
       action: async (values, node) => {
-        const link = await api.post(base, { name: values.name, expires_in_hours: Number(values.hours) });
+        const link = await api.post(base, { name: values.name, expires_in_hours: Number(values.hours), tokens_allowed: Number(values.tokens) });
         node.reset();
         revealed.replaceChildren(secretOnce({
           title: `Setup link “${link.name}” created`, secret: link.url, what: 'setup link',

@@ -4,7 +4,7 @@
 // sessionStorage, and the address is replaced so it does not stay in the history.
 
 import { Api } from './api.js';
-import { h, when, errorBox, secretOnce } from './ui.js';
+import { h, when, errorBox, secretOnce, fill } from './ui.js';
 import { loadGuides, connectFlow } from './guide.js';
 import { provisioningLog } from './provisioning.js';
 
@@ -49,7 +49,7 @@ async function start() {
     fetchPage: ({ cursor, outcome }) => api.get('/api/v1/setup/provisioning-log', { cursor, outcome }),
   });
   const canCreate = info.tokens_created < info.tokens_allowed;
-  page.replaceChildren(
+  fill(page,
     h('h1', { tabindex: '-1' }, `Connect your identity provider to ${info.tenant.name}`),
     h('p', { class: 'intro' }, 'Pick your identity provider, create the SCIM token, and follow the steps: every value Roster needs is filled in. Then watch the provisioning log below for your first request.'),
     h('dl', { class: 'facts' },

@@ -44,8 +44,10 @@ export function announce(message) {
   const region = document.getElementById('status');
   if (!region) return;
   region.textContent = '';
-  // A fresh text node, a tick later, so the same message twice is read twice.
+  clearTimeout(announce.timer);
+  // A fresh text node, a tick later, so the same message twice is read twice; gone after a while.
   setTimeout(() => { region.textContent = message; }, 50);
+  announce.timer = setTimeout(() => { region.textContent = ''; }, 8000);
 }
 
 /** An error box, read at once by screen readers; shows the API's own message. */
@@ -94,7 +96,7 @@ export function field({ label, name, type = 'text', value = '', required = false
   wrapper.read = () => (type === 'checkbox' ? input.checked
     : multiple ? [...input.selectedOptions].map((o) => o.value) : input.value.trim());
   wrapper.check = () => (required && type !== 'checkbox' && !String(input.value).trim() ? `${label} is required.` : null);
-  wrapper.clear = () => { if (!options && type !== 'checkbox') input.value = ''; };
+  wrapper.clear = () => { if (!options && type !== 'checkbox') input.value = value ?? ''; }; // back to where it started
   return wrapper;
 }
 
@@ -230,7 +232,13 @@ export function table({ caption, columns, rows, empty = 'Nothing here yet.' }) {
 
 /** A page's heading, focused when the page opens so screen readers start there. */
 export function pageHeading(text, intro) {
-  return [h('h1', { tabindex: '-1', id: 'page-title' }, text), intro ? h('p', { class: 'intro' }, intro) : null];
+  return [h('h1', { tabindex: '-1', id: 'page-title' }, text), intro ? h('p', { class: 'intro' }, intro) : null].filter(Boolean);
+}
+
+/** Puts the children in `node` in place of what it held; null, false and nested arrays are taken care of. */
+export function fill(node, ...children) {
+  node.replaceChildren(...children.flat(Infinity).filter((child) => child != null && child !== false));
+  return node;
 }
 
 export const code = (text) => h('code', {}, text);
