@@ -24,6 +24,7 @@ What the shell samples get (README.md's "Try it" asks the reader to set the same
   SCIM_TOKEN           the SCIM token `roster dev` printed (the `default` tenant)
   ROSTER_DATABASE_URL  the database URL `roster dev` printed, which the `roster` command line reads
   ROSTER_SECRET_KEY    the secret key `roster dev` printed, for `roster` commands that store a secret
+  WEBHOOK_URL          a webhook receiver on loopback that answers 204 (scripts/webhook_check.py's)
 and `roster` and `curl` on PATH. This `curl` is the system's with `--fail-with-body` added, so an answer of
 4xx or 5xx fails its sample, and it refuses any URL whose host is not loopback. Each file's samples run
 in a folder of their own under a temporary HOME, both deleted afterwards.
@@ -52,6 +53,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 ROOT = Path(__file__).resolve().parent.parent
 BLOCK_TIMEOUT = 60  # s, per block
 SHELLS = {"sh", "bash", "shell"}
@@ -299,7 +301,7 @@ def check_parsed(block: Block) -> str | None:
 
 
 def run_samples(root: Path, variables: dict[str, str], roster: Path | None, report: Report, say,
-                only: list[str] | None = None, timeout: float = BLOCK_TIMEOUT) -> None:
+                only: list[str] | None = None, timeout: float = BLOCK_TIMEOUT, verbose: bool = False) -> None:
     files = doc_files(root)
     if only:
         files = [f for f in files if f.name == "README.md" and f.parent == root
@@ -317,13 +319,13 @@ def run_samples(root: Path, variables: dict[str, str], roster: Path | None, repo
             state.write_text("")
             stopped = None
             for block in blocks_of(root, path):
-                stopped = run_one(block, folder, state, env, report, say, stopped, timeout)
+                stopped = run_one(block, folder, state, env, report, say, stopped, timeout, verbose)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def run_one(block: Block, folder: Path, state: Path, env: dict[str, str], report: Report, say, stopped: str | None,
-            timeout: float) -> str | None:
+            timeout: float, verbose: bool = False) -> str | None:
     """Checks one block; returns where its file stopped (the first failed shell block), if it has."""
     language, info = block.language, block.info
     if not language:
@@ -355,6 +357,8 @@ def run_one(block: Block, folder: Path, state: Path, env: dict[str, str], report
         if ok:
             report.passed.append(block.where)
             say(f"ok: {block.where}")
+            if verbose:
+                print(output.rstrip(), flush=True)
         else:
             report.failed.append((block.where, output.strip()[-3000:]))
             report.failed_runs += 1
@@ -382,17 +386,25 @@ def summary(report: Report, say) -> None:
 
 
 def check_doc_samples(roster: Path, origin: str, admin_key: str, scim_token: str, database_url: str, secret_key: str,
-                      say, failures: list[str], only: list[str] | None = None) -> None:
+                      say, failures: list[str], only: list[str] | None = None, verbose: bool = False) -> None:
     """The samples and links of README.md and docs/ against a live roster dev (scripts/blackbox.py calls this)."""
     host = urllib.parse.urlsplit(origin).hostname
     if host not in LOOPBACK:
         failures.append(f"docs samples: {origin} is not loopback; they run against a local roster dev only")
         return
+    from webhook_check import Receiver  # noqa: PLC0415 - blackbox's receiver, on loopback
+
     report = Report()
     check_links(ROOT, report)
-    variables = {"ROSTER_URL": origin, "ROSTER_ADMIN_KEY": admin_key, "SCIM_TOKEN": scim_token,
-                 "ROSTER_DATABASE_URL": database_url, "ROSTER_SECRET_KEY": secret_key}
-    run_samples(ROOT, variables, roster, report, say, only)
+    receiver = Receiver()
+    receiver.start()
+    try:
+        variables = {"ROSTER_URL": origin, "ROSTER_ADMIN_KEY": admin_key, "SCIM_TOKEN": scim_token,
+                     "ROSTER_DATABASE_URL": database_url, "ROSTER_SECRET_KEY": secret_key, "WEBHOOK_URL": receiver.url}
+        run_samples(ROOT, variables, roster, report, say, only, verbose=verbose)
+    finally:
+        receiver.stop()
+    say(f"the samples' webhook receiver got {len(receiver.requests)} deliveries")
     summary(report, say)
     failures.extend(f"docs: {where}: {what.splitlines()[0] if what else ''}" for where, what in report.failed)
 
@@ -482,9 +494,8 @@ def self_test() -> int:
 
 # ---- on its own ----
 
-def standalone(roster: Path, port: int, only: list[str] | None) -> int:
+def standalone(roster: Path, port: int, only: list[str] | None, verbose: bool) -> int:
     """Starts a roster dev as scripts/blackbox.py does, runs the samples against it, stops it."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     import blackbox  # noqa: PLC0415 - blackbox imports this module too
 
     signal.signal(signal.SIGTERM, blackbox.on_signal)
@@ -496,7 +507,7 @@ def standalone(roster: Path, port: int, only: list[str] | None) -> int:
         proc, readers, lines = blackbox.start_dev(roster, port)
         banner = blackbox.read_banner(proc, lines)
         check_doc_samples(roster, blackbox.origin_of(banner), banner.admin_key, banner.token, banner.database_url,
-                          banner.secret_key, blackbox.say, failures, only)
+                          banner.secret_key, blackbox.say, failures, only, verbose)
         blackbox.stop_roster(proc, banner, failures)
     except (blackbox.Fail, blackbox.Interrupted) as err:
         failures.append(str(err))
@@ -513,6 +524,7 @@ def main() -> int:
     parser.add_argument("--roster", help="path to the roster executable: start a roster dev and run the samples")
     parser.add_argument("--port", type=int, default=18090, help="port for that roster dev (default: 18090)")
     parser.add_argument("--only", action="append", help="run only the files under this path (README.md always runs first)")
+    parser.add_argument("--verbose", action="store_true", help="print what each sample printed, not only a failed one's")
     parser.add_argument("--links", action="store_true", help="check the links only")
     parser.add_argument("--self-test", action="store_true", help="show that broken samples and links fail")
     args = parser.parse_args()
@@ -525,7 +537,7 @@ def main() -> int:
         return 1 if report.failed else 0
     if not args.roster:
         parser.error("give --roster, --links or --self-test")
-    return standalone(Path(args.roster), args.port, args.only)
+    return standalone(Path(args.roster), args.port, args.only, args.verbose)
 
 
 if __name__ == "__main__":
