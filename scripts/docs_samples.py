@@ -370,10 +370,14 @@ def run_one(block: Block, folder: Path, state: Path, env: dict[str, str], report
     return stopped
 
 
-def summary(report: Report, say) -> None:
+def summary(report: Report, say, samples: bool = True) -> None:
     say(f"links: {report.links} checked, {len(report.pending_links)} pending (docs/idp/ is written on another branch)")
     for item in report.pending_links:
         say(f"  pending: {item}")
+    if not samples:
+        for where, what in report.failed:
+            say(f"FAIL {where}: {what}")
+        return
     say(f"samples: {len(report.passed) + report.failed_runs} run, {len(report.passed)} passed, {report.failed_runs} failed; "
         f"{len(report.checked)} JSON/YAML parsed; {len(report.shown)} text (shown output, nothing to run); "
         f"{len(report.skipped)} skipped; {len(report.not_reached)} not reached")
@@ -533,7 +537,7 @@ def main() -> int:
     if args.links:
         report = Report()
         check_links(ROOT, report)
-        summary(report, lambda message: print(f"docs_samples: {message}", flush=True))
+        summary(report, lambda message: print(f"docs_samples: {message}", flush=True), samples=False)
         return 1 if report.failed else 0
     if not args.roster:
         parser.error("give --roster, --links or --self-test")
