@@ -15,9 +15,9 @@ Usage: python3 scripts/blackbox.py --roster .build/debug/roster [--port 18080]
    database URL and checks what it creates works over HTTP, and revocation too;
 5a. webhooks (scripts/webhook_check.py): every event type delivered to a receiver that verifies
    each request with the `standardwebhooks` package, in order; secret rotation; replay;
-5c. runs every code sample of README.md and docs/ against this roster dev and checks every
+5b. runs every code sample of README.md and docs/ against this roster dev and checks every
    link there (scripts/docs_samples.py);
-5b. checks /api/docs in headless chromium (scripts/docs_check.py; screenshots in
+5c. checks /api/docs in headless chromium (scripts/docs_check.py; screenshots in
    --artifacts), validates the served OpenAPI document (openapi-spec-validator) and
    runs schemathesis on every admin operation (scripts/openapi_check.py);
 6. checks a second `roster dev` on the same port fails with a one-line reason;
