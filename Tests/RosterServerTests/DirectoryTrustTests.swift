@@ -8,7 +8,7 @@ import SCIM
 import Testing
 
 extension ServerSuite {
-    /// Rights that come from a directory stay inside that directory's tenant (README, Security model).
+    /// Rights that come from a directory stay inside that directory's tenant (docs/operators/security.md).
     @Suite("Directory roles stay in their tenant")
     struct DirectoryTrustTests {
         static func key(_ roster: Roster, tenant: String?, scopes: [AdminScope]) async throws -> String {
