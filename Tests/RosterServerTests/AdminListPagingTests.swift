@@ -109,6 +109,20 @@ extension ServerSuite {
             }
         }
 
+        @Test("the audit log refuses an edited cursor whose time PostgreSQL cannot read as a cursor, before any statement runs")
+        func auditCursorTime() async throws {
+            try await Roster.run(configure: Self.adminOnly) { roster in
+                for microseconds in [Int64.max, Int64.min] {
+                    let edited = ListCursor.encode(.audit, [String(microseconds), "1", UUID().uuidString.lowercased(), "0"])
+                    let reply = try await roster.admin(.get, "/audit?cursor=\(edited)")
+                    reply.expectAdminError(.badRequest)
+                    #expect(reply.json["error"]?["code"] == "invalid_request", "\(reply.body)")
+                    // Not the database's "A value was refused: interval out of range", which it answered before.
+                    #expect(reply.json["error"]?["message"]?.stringValue?.contains("'cursor'") == true, "\(reply.body)")
+                }
+            }
+        }
+
         /// Cursors the list must refuse: every other list's in this list's scope, this list's in another scope, and this
         /// list's with a time PostgreSQL cannot add to 'epoch'.
         static func foreignCursors(_ list: PagedList, _ scope: PagingScope) -> [String] {

@@ -46,8 +46,8 @@ public enum ListCursor {
     /// The scope field: the id a list is read in, or `-` for a list of everything the caller sees.
     static func scope(_ id: UUID?) -> String { id?.uuidString.lowercased() ?? "-" }
 
-    /// A time field: microseconds since 1970, within years 1 to 9999, so that an edited cursor's time is still one
-    /// PostgreSQL can add to 'epoch' (beyond, the statement fails: a 500, not the 400 an edited cursor earns).
+    /// A time field: microseconds since 1970, within years 1 to 9999, so that an edited cursor's time is refused as a
+    /// cursor, not sent to PostgreSQL, which cannot add it to 'epoch' (and would refuse the statement).
     static func microseconds(_ field: String) -> Int64? {
         guard let value = Int64(field), (-62_135_596_800_000_000...253_402_300_799_999_999).contains(value) else { return nil }
         return value
