@@ -191,6 +191,11 @@ extension ServerSuite {
                     cursor = reply.json["next_cursor"]?.stringValue
                 } while cursor != nil && names.count < 20
                 #expect(names == ["l0", "l1", "l2", "l3", "l4"])
+                // A cursor of default's list on acme's: refused, not reinterpreted.
+                _ = try await roster.otherTenant("acme")
+                let first = try await roster.admin(.get, "/tenants/default/setup-links?limit=1")
+                let foreign = try #require(first.json["next_cursor"]?.stringValue)
+                try await roster.admin(.get, "/tenants/acme/setup-links?cursor=\(foreign)").expectAdminError(.badRequest)
                 for bad in ["cursor=abc", "cursor=\(Base64URL.encode(Data("a1.1.0.x.1".utf8)))", "limit=0", "limit=501"] {
                     try await roster.admin(.get, "/tenants/default/setup-links?\(bad)").expectAdminError(.badRequest)
                 }

@@ -21,6 +21,7 @@ public enum ListCursor {
         case adminUsers = "u1"
         case roles = "r1"
         case roleGrants = "g1"
+        case setupLinks = "l1"
         /// The change feed read newest first (read oldest first, its cursor is the bare sequence number).
         case eventsNewestFirst = "e1"
     }
