@@ -124,6 +124,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             // openapi.yaml is both the generator's input and the document served at /api/v1/openapi.*.
+            // Console holds the setup portal's and console's files, idp-guides.json among them.
             resources: [.copy("Schemas"), .copy("openapi.yaml"), .copy("Docs"), .copy("Console")],
             swiftSettings: strict,
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]

@@ -41,7 +41,7 @@ ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 # RFC 7644 §3.12 and RFC 9865 (cursors): the scimType values an error may carry.
 SCIM_TYPES = {"invalidFilter", "tooMany", "uniqueness", "mutability", "invalidSyntax", "invalidPath", "noTarget",
               "invalidValue", "invalidVers", "sensitive", "tooLarge", "invalidCursor", "expiredCursor", "invalidCount"}
-# README: the longest value kept for each indexed attribute.
+# docs/scim.md (Limits): the longest value kept for each indexed attribute.
 LIMITS = {"userName": 256, "displayName": 256, "externalId": 512, "emails.value": 256}
 
 

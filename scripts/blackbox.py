@@ -15,9 +15,12 @@ Usage: python3 scripts/blackbox.py --roster .build/debug/roster [--port 18080]
    database URL and checks what it creates works over HTTP, and revocation too;
 5a. webhooks (scripts/webhook_check.py): every event type delivered to a receiver that verifies
    each request with the `standardwebhooks` package, in order; secret rotation; replay;
-5b. checks /api/docs in headless chromium (scripts/docs_check.py; screenshots in
+5b. runs every code sample of README.md and docs/ against this roster dev and checks every
+   link there (scripts/docs_samples.py);
+5c. checks /api/docs in headless chromium (scripts/docs_check.py; screenshots in
    --artifacts), the admin console and the setup portal through chromium-driver with axe
-   (scripts/console_check.py; screenshots in --artifacts/console), validates the served OpenAPI document (openapi-spec-validator) and
+   (scripts/console_check.py; screenshots in --artifacts/console), validates the served
+   OpenAPI document (openapi-spec-validator) and
    runs schemathesis on every admin operation (scripts/openapi_check.py);
 6. checks a second `roster dev` on the same port fails with a one-line reason;
 7. runs `roster serve` on a new, empty database of that cluster: it migrates at
@@ -60,6 +63,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from badinput_check import check_badinput  # noqa: E402
 from console_check import check_console  # noqa: E402
 from docs_check import check_docs  # noqa: E402
+from docs_samples import check_doc_samples  # noqa: E402
 from openapi_check import check_openapi  # noqa: E402
 from webhook_check import check_replicas, check_webhooks  # noqa: E402
 
@@ -129,6 +133,31 @@ def echo(stream, prefix: str, lines: queue.Queue | None) -> None:
             lines.put(line)
     if lines is not None:
         lines.put(None)  # EOF
+
+
+def start_dev(roster: Path, port: int) -> tuple[subprocess.Popen, list[threading.Thread], queue.Queue]:
+    """Starts `roster dev --port PORT`; its stdout lines (for read_banner) come through the queue."""
+    command = [str(roster), "dev", "--port", str(port), "--log-level", "debug"]
+    say(f"starting: {' '.join(command)}")
+    # bcrypt at its cheapest: schemathesis creates admin users and fails sign-ins by the hundred, and a
+    # debug build hashes at the default cost 12 in seconds. The cost itself is checked by the Swift tests.
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            env=dict(os.environ, ROSTER_PASSWORD_BCRYPT_COST="4"))
+    lines: queue.Queue = queue.Queue()
+    readers = [
+        threading.Thread(target=echo, args=(proc.stdout, "[roster] ", lines), daemon=True),
+        threading.Thread(target=echo, args=(proc.stderr, "[roster:err] ", None), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    return proc, readers, lines
+
+
+def origin_of(banner: Banner) -> str:
+    """http://HOST:PORT of the SCIM base URL the banner printed."""
+    parts = urllib.parse.urlsplit(banner.base_url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def read_banner(proc: subprocess.Popen, lines: queue.Queue) -> Banner:
@@ -705,21 +734,7 @@ def main() -> int:
     proc: subprocess.Popen | None = None
     banner: Banner | None = None
     try:
-        command = [str(roster), "dev", "--port", str(args.port), "--log-level", "debug"]
-        say(f"starting: {' '.join(command)}")
-        # bcrypt at its cheapest: schemathesis creates admin users and fails sign-ins by the hundred, and a
-        # debug build hashes at the default cost 12 in seconds. The cost itself is checked by the Swift tests.
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True,
-                                env=dict(os.environ, ROSTER_PASSWORD_BCRYPT_COST="4"))
-        lines: queue.Queue = queue.Queue()
-        readers = [
-            threading.Thread(target=echo, args=(proc.stdout, "[roster] ", lines), daemon=True),
-            threading.Thread(target=echo, args=(proc.stderr, "[roster:err] ", None), daemon=True),
-        ]
-        for reader in readers:
-            reader.start()
-
+        proc, readers, lines = start_dev(roster, args.port)
         banner = read_banner(proc, lines)
         say(f"banner read: base URL {banner.base_url}, PostgreSQL pid {banner.pg_pid}, data {banner.pg_data}")
 
@@ -727,11 +742,12 @@ def main() -> int:
         check_credential_separation(banner, failures)
         run_scim2_tester(banner, failures)
         check_bulk(banner, failures)
-        parts = urllib.parse.urlsplit(banner.base_url)
-        origin = f"{parts.scheme}://{parts.netloc}"
+        origin = origin_of(banner)
         check_badinput(origin, banner.admin_key, say, failures)
         check_cli(roster, banner, failures)
         check_webhooks(origin, banner.admin_key, banner.base_url, banner.token, say, failures)
+        check_doc_samples(roster, origin, banner.admin_key, banner.token, banner.database_url, banner.secret_key,
+                          say, failures)
         check_docs(origin, banner.admin_key, Path(args.artifacts), say, failures)
         check_console(origin, banner.admin_key, Path(args.artifacts), say, failures)
         check_openapi(origin, banner.admin_key, say, failures)  # last of these: its fuzzing may revoke keys

@@ -69,6 +69,17 @@ need_chromium() {
   fi
 }
 
+# curl and jq: the docs samples (scripts/docs_samples.py) send requests with curl and read answers with jq.
+need_curl_jq() {
+  local missing=()
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v jq >/dev/null 2>&1 || missing+=(jq)
+  if [ ${#missing[@]} -gt 0 ]; then
+    setup_say "${missing[*]} missing (the docs samples use them): installing Debian's ${missing[*]}"
+    apt_install "${missing[@]}"
+  fi
+}
+
 # True when this python3 has every pinned package of scripts/requirements.txt at its pinned version.
 python_tools_current() {
   "$1" - "$2" <<'PY' 2>/dev/null

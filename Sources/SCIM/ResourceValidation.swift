@@ -83,7 +83,14 @@ public struct ResourceValidator: Sendable {
         return body
     }
 
-    /// RFC 7643 §3: `schemas` is required and names only the core schema and known extensions.
+    /// URNs a client lists in `schemas` that name no schema of its resource, accepted and dropped: Entra ID's create-group
+    /// request lists its own group marker beside the core schema (learn.microsoft.com, "Develop and plan provisioning for
+    /// a SCIM endpoint", Create Group).
+    static let clientMarkers: [String: [String]] = [
+        "Group": ["http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"]
+    ]
+
+    /// RFC 7643 §3: `schemas` is required and names only the core schema and known extensions (and client markers).
     private func checkDeclaredSchemas(_ value: JSONValue?) throws(ScimError) {
         guard let value, case .array(let items) = value else {
             throw .invalidSyntax("'schemas' is required and must list \(resourceType.schema.id).")
@@ -95,6 +102,8 @@ public struct ResourceValidator: Sendable {
                 urns.append(resourceType.schema.id)
             } else if let ext = resourceType.extension(urn: urn) {
                 urns.append(ext.schema.id)
+            } else if Self.clientMarkers[resourceType.name]?.contains(where: urn.caseInsensitiveEquals) == true {
+                continue  // not a schema of the resource: dropped, as `schemas` is rebuilt from what is present
             } else {
                 throw .invalidSyntax("Unknown schema '\(urn)' for resource type \(resourceType.name).")
             }

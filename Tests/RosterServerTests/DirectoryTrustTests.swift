@@ -8,7 +8,7 @@ import SCIM
 import Testing
 
 extension ServerSuite {
-    /// Rights that come from a directory stay inside that directory's tenant (README, Security model).
+    /// Rights that come from a directory stay inside that directory's tenant (docs/operators/security.md).
     @Suite("Directory roles stay in their tenant")
     struct DirectoryTrustTests {
         static func key(_ roster: Roster, tenant: String?, scopes: [AdminScope]) async throws -> String {
@@ -174,7 +174,7 @@ extension ServerSuite {
                     .json["token"]?.stringValue)
                 _ = try await roster.scim(
                     .post, "/Groups", token: acmeToken, body: #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Acme Admins"}"#)
-                let adminScopes: [AdminScope] = [.tenants, .scimTokens, .adminKeys, .webhooks, .directoryRead, .feedRead, .auditRead, .metrics]
+                let adminScopes: [AdminScope] = [.tenants, .scimTokens, .adminKeys, .webhooks, .directoryRead, .feedRead, .auditRead, .provisioningRead, .metrics]
                 let narrow = try await Self.key(roster, tenant: "acme", scopes: [.scimTokens])
                 let asAdmin = try await Self.key(roster, tenant: "acme", scopes: adminScopes)
                 let starOnAcme = try await Self.key(roster, tenant: "acme", scopes: [.all])

@@ -163,5 +163,27 @@ extension ServerSuite {
                     .expectScimError(.badRequest, "invalidValue")
             }
         }
+
+        @Test("Entra ID's create-group request, with its ADSCIM group marker in schemas, creates the group; the marker is not stored")
+        func entraGroupMarker() async throws {
+            try await Roster.run { roster in
+                // As Microsoft documents it ("Develop and plan provisioning for a SCIM endpoint", Create Group).
+                let created = try await roster.scim(.post, "/Groups", body: """
+                    {"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group","http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
+                     "externalId":"8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159","displayName":"displayName","meta":{"resourceType":"Group"}}
+                    """)
+                #expect(created.status == .created, "\(created.body)")
+                #expect(created.json["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:Group"])
+                let id = try #require(created.json["id"]?.stringValue)
+                #expect(try await roster.scim(.get, "/Groups/\(id)").json["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:Group"])
+                // Only on a group, and only that URN: anything else unknown in schemas is still refused.
+                try await roster.scim(.post, "/Users", body: """
+                    {"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],"userName":"x"}
+                    """).expectScimError(.badRequest, "invalidSyntax")
+                try await roster.scim(.post, "/Groups", body: """
+                    {"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group","http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/User"],"displayName":"y"}
+                    """).expectScimError(.badRequest, "invalidSyntax")
+            }
+        }
     }
 }

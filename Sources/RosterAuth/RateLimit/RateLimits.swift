@@ -1,7 +1,7 @@
 public import Foundation
 import Synchronization
 
-/// The limits every credential gets unless an override says otherwise (README "Rate limits"); nil: off.
+/// The limits every credential gets unless an override says otherwise (docs/operators/rate-limits.md); nil: off.
 public struct RateLimitDefaults: Sendable, Equatable {
     /// Per SCIM token: 50 requests/s sustained, twice the 25/s a SCIM app is commonly sized for with Entra,
     /// and a minute's worth at once for Entra's GET-then-PATCH bursts and Okta's paged imports.

@@ -22,11 +22,4 @@ enum AdminInput {
         }
         return date
     }
-
-    /// A page size: 1…500, 100 when absent.
-    static func pageLimit(_ limit: Int?) throws -> Int {
-        guard let limit else { return 100 }
-        guard (1...500).contains(limit) else { throw AdminError.invalidRequest("'limit' must be between 1 and 500.") }
-        return limit
-    }
 }

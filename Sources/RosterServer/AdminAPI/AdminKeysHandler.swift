@@ -13,8 +13,11 @@ struct AdminKeysHandler: Sendable {
 
     func listAdminKeys(_ input: Operations.ListAdminKeys.Input) async throws -> Operations.ListAdminKeys.Output {
         let principal = try AuthenticatedAdmin.require(.adminKeys)
-        let records = try await keys.list().filter { principal.allows(.adminKeys, in: $0.tenantID) }
-        return .ok(.init(body: .json(.init(data: records.map(Components.Schemas.AdminKey.init)))))
+        let after = try AdminPaging.position(input.query.cursor) { CreatedPosition(cursor: $0, .adminKeys) }
+        // A tenant grant sees its tenants' keys, never a global one.
+        let page = try await keys.page(
+            after: after, limit: try AdminPaging.limit(input.query.limit), visible: principal.tenants(holding: .adminKeys))
+        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.AdminKey.init), nextCursor: page.next?.cursor(.adminKeys)))))
     }
 
     func createAdminKey(_ input: Operations.CreateAdminKey.Input) async throws -> Operations.CreateAdminKey.Output {

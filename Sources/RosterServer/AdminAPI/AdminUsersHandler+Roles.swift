@@ -6,7 +6,9 @@ import RosterStore
 extension AdminUsersHandler {
     func listRoles(_ input: Operations.ListRoles.Input) async throws -> Operations.ListRoles.Output {
         _ = try AuthenticatedAdmin.require(.adminUsers)
-        return .ok(.init(body: .json(.init(data: try await identity.roles.list().map(Components.Schemas.Role.init)))))
+        let after = try AdminPaging.position(input.query.cursor, RolePosition.init(cursor:))
+        let page = try await identity.roles.page(after: after, limit: try AdminPaging.limit(input.query.limit))
+        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Role.init), nextCursor: page.next?.cursor))))
     }
 
     func createRole(_ input: Operations.CreateRole.Input) async throws -> Operations.CreateRole.Output {
@@ -51,13 +53,13 @@ extension AdminUsersHandler {
     func listRoleGrants(_ input: Operations.ListRoleGrants.Input) async throws -> Operations.ListRoleGrants.Output {
         let principal = try AuthenticatedAdmin.require(.adminUsers)
         let role = try await role(input.path.role)
-        // Only what this credential could grant itself: a tenant-bound holder sees its tenants' grants, not the others'.
-        let visible = try await identity.roles.grants(role: role.id).filter { grant in
-            guard principal.allows(.adminUsers, in: grant.tenant) else { return false }
-            if case .group(let tenant, _) = grant.holder { return principal.allows(.adminUsers, in: tenant) }
-            return true
-        }
-        return .ok(.init(body: .json(.init(data: visible.map(Components.Schemas.RoleGrant.init)))))
+        let after = try AdminPaging.position(input.query.cursor) { CreatedPosition(cursor: $0, .roleGrants, scope: role.id) }
+        // Only what this credential could grant itself: a tenant-bound holder sees its tenants' grants (on its tenants, to
+        // users or to its tenants' groups), not the others'.
+        let page = try await identity.roles.grantPage(
+            role: role.id, after: after, limit: try AdminPaging.limit(input.query.limit), visible: principal.tenants(holding: .adminUsers))
+        return .ok(.init(body: .json(.init(
+            data: page.items.map(Components.Schemas.RoleGrant.init), nextCursor: page.next?.cursor(.roleGrants, scope: role.id)))))
     }
 
     func grantRole(_ input: Operations.GrantRole.Input) async throws -> Operations.GrantRole.Output {

@@ -14,7 +14,9 @@ struct AdminUsersHandler: Sendable {
 
     func listAdminUsers(_ input: Operations.ListAdminUsers.Input) async throws -> Operations.ListAdminUsers.Output {
         _ = try AuthenticatedAdmin.requireGlobal(.adminUsers)
-        return .ok(.init(body: .json(.init(data: try await identity.users.list().map(Components.Schemas.AdminUser.init)))))
+        let after = try AdminPaging.position(input.query.cursor) { CreatedPosition(cursor: $0, .adminUsers) }
+        let page = try await identity.users.page(after: after, limit: try AdminPaging.limit(input.query.limit))
+        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.AdminUser.init), nextCursor: page.next?.cursor(.adminUsers)))))
     }
 
     func createAdminUser(_ input: Operations.CreateAdminUser.Input) async throws -> Operations.CreateAdminUser.Output {

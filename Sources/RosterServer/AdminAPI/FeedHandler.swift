@@ -4,21 +4,29 @@ import RosterAuth
 import RosterStore
 import SCIM
 
-/// `/api/v1/events` (the key's tenant) and `/api/v1/tenants/{tenant}/events`: the change feed, by cursor.
+/// `/api/v1/events` (the key's tenant) and `/api/v1/tenants/{tenant}/events`: the change feed, by cursor, oldest
+/// first (commit order) or newest first.
 struct FeedHandler: Sendable {
     let tenants: TenantRepository
     let events: EventLog
 
     /// Both routes' events, `tenant` nil for the credential's.
     func list(
-        tenant reference: String?, after: String?, limit: Int?, types: String?, resource: String?, since: Date?
+        tenant reference: String?, after: String?, newestFirst: Bool = false, limit: Int?, types: String?, resource: String?, since: Date?
     ) async throws -> Components.Schemas.EventList {
         let principal = try AuthenticatedAdmin.require(.feedRead)
         let tenant = try await tenants.tenant(named: reference, for: principal, scope: .feedRead)
         var query = EventLog.Query()
-        if let after {
+        var before: NewestFirstPosition?
+        if let after, newestFirst {
+            guard let position = NewestFirstPosition(cursor: after, tenant: tenant.id) else {
+                throw AdminError.invalidRequest(
+                    "With order=desc, 'after' must be the next_cursor of an earlier order=desc answer on this tenant; to read events newer than a position, leave out 'order'.")
+            }
+            before = position
+        } else if let after {
             guard let sequence = Int64(after), sequence >= 0 else {
-                throw AdminError.invalidRequest("'after' must be the next_cursor of an earlier answer.")
+                throw AdminError.invalidRequest("'after' must be the next_cursor of an earlier answer (in the same order) or a poll_cursor.")
             }
             query.after = sequence
         }
@@ -41,8 +49,15 @@ struct FeedHandler: Sendable {
             query.resource = id
         }
         query.since = since
-        let page = try await events.read(tenant: tenant.id, query)
-        return .init(data: try page.map(Components.Schemas.Event.init), nextCursor: String(page.last?.sequence ?? query.after))
+        guard newestFirst else {
+            let page = try await events.read(tenant: tenant.id, query)
+            return .init(data: try page.map(Components.Schemas.Event.init), nextCursor: String(page.last?.sequence ?? query.after))
+        }
+        let (page, head) = try await events.readNewestFirst(tenant: tenant.id, query, before: before)
+        // The head only on the first page: a later page's would pass over events committed since the first.
+        return .init(
+            data: try page.items.map(Components.Schemas.Event.init), nextCursor: page.next?.cursor(tenant: tenant.id),
+            pollCursor: before == nil ? String(head) : nil)
     }
 }
 
@@ -50,13 +65,14 @@ extension AdminAPI {
     func listEvents(_ input: Operations.ListEvents.Input) async throws -> Operations.ListEvents.Output {
         let q = input.query
         return .ok(.init(body: .json(try await feed.list(
-            tenant: nil, after: q.after, limit: q.limit, types: q._type, resource: q.resourceId, since: q.since))))
+            tenant: nil, after: q.after, newestFirst: q.order == .desc, limit: q.limit, types: q._type, resource: q.resourceId, since: q.since))))
     }
 
     func listTenantEvents(_ input: Operations.ListTenantEvents.Input) async throws -> Operations.ListTenantEvents.Output {
         let q = input.query
         return .ok(.init(body: .json(try await feed.list(
-            tenant: input.path.tenant, after: q.after, limit: q.limit, types: q._type, resource: q.resourceId, since: q.since))))
+            tenant: input.path.tenant, after: q.after, newestFirst: q.order == .desc, limit: q.limit, types: q._type, resource: q.resourceId,
+            since: q.since))))
     }
 }
 

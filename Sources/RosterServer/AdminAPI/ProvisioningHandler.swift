@@ -21,7 +21,7 @@ struct ProvisioningHandler: Sendable {
     static func read(
         _ log: ProvisioningLog, tenant: UUID, cursor: String?, limit: Int?, outcome: String?, since: Date?
     ) async throws -> Components.Schemas.ProvisioningLog {
-        var query = ProvisioningLog.Query(tenant: tenant, limit: try AdminInput.pageLimit(limit), since: since)
+        var query = ProvisioningLog.Query(tenant: tenant, limit: try AdminPaging.limit(limit), since: since)
         if let cursor {
             guard cursor.utf8.count <= 20, let before = Int64(cursor), before > 0 else {
                 throw AdminError.invalidRequest("'cursor' must be the next_cursor of an earlier answer.")
@@ -41,15 +41,9 @@ struct ProvisioningHandler: Sendable {
     func listLinks(tenant reference: String, cursor: String?, limit: Int?) async throws -> Components.Schemas.SetupLinkList {
         let principal = try AuthenticatedAdmin.require(.scimTokens)
         let tenant = try await tenants.tenant(named: reference, for: principal, scope: .scimTokens)
-        var after: SetupLinkCursor?
-        if let cursor {
-            guard cursor.utf8.count <= 200, let position = SetupLinkCursor(cursor) else {
-                throw AdminError.invalidRequest("'cursor' must be the next_cursor of an earlier answer.")
-            }
-            after = position
-        }
-        let (records, next) = try await links.list(tenant: tenant.id, after: after, limit: try AdminInput.pageLimit(limit))
-        return .init(data: records.map(Components.Schemas.SetupLink.init), nextCursor: next?.string)
+        let position = try AdminPaging.position(cursor) { CreatedPosition(cursor: $0, .setupLinks, scope: tenant.id) }
+        let page = try await links.page(tenant: tenant.id, after: position, limit: try AdminPaging.limit(limit))
+        return .init(data: page.items.map(Components.Schemas.SetupLink.init), nextCursor: page.next?.cursor(.setupLinks, scope: tenant.id))
     }
 
     /// A link gives its holder no more than its maker holds on the tenant: SCIM tokens (with the directory rights

@@ -9,11 +9,13 @@ struct ScimTokensHandler: Sendable {
     /// Shown with a new token, for the IdP's provisioning settings.
     let scimBaseURL: String
 
-    func list(tenant reference: String?) async throws -> Components.Responses.ScimTokenList {
+    func list(tenant reference: String?, cursor: String?, limit: Int?) async throws -> Components.Responses.ScimTokenList {
         let principal = try AuthenticatedAdmin.require(.scimTokens)
         let tenant = try await tenants.tenant(named: reference, for: principal, scope: .scimTokens)
-        let records = try await tokens.list(tenant: tenant.id)
-        return .init(body: .json(.init(data: records.map(Components.Schemas.ScimToken.init))))
+        let after = try AdminPaging.position(cursor) { CreatedPosition(cursor: $0, .scimTokens, scope: tenant.id) }
+        let page = try await tokens.page(tenant: tenant.id, after: after, limit: try AdminPaging.limit(limit))
+        return .init(body: .json(.init(
+            data: page.items.map(Components.Schemas.ScimToken.init), nextCursor: page.next?.cursor(.scimTokens, scope: tenant.id))))
     }
 
     func create(_ body: Components.Schemas.ScimTokenCreate, tenant reference: String?) async throws -> Components.Responses.ScimTokenCreated {
@@ -39,11 +41,11 @@ struct ScimTokensHandler: Sendable {
 
 extension AdminAPI {
     func listScimTokens(_ input: Operations.ListScimTokens.Input) async throws -> Operations.ListScimTokens.Output {
-        .ok(try await scimTokens.list(tenant: nil))
+        .ok(try await scimTokens.list(tenant: nil, cursor: input.query.cursor, limit: input.query.limit))
     }
 
     func listTenantScimTokens(_ input: Operations.ListTenantScimTokens.Input) async throws -> Operations.ListTenantScimTokens.Output {
-        .ok(try await scimTokens.list(tenant: input.path.tenant))
+        .ok(try await scimTokens.list(tenant: input.path.tenant, cursor: input.query.cursor, limit: input.query.limit))
     }
 
     func createScimToken(_ input: Operations.CreateScimToken.Input) async throws -> Operations.CreateScimToken.Output {

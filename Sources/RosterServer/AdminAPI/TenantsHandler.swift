@@ -10,8 +10,10 @@ struct TenantsHandler: Sendable {
 
     func listTenants(_ input: Operations.ListTenants.Input) async throws -> Operations.ListTenants.Output {
         let principal = try AuthenticatedAdmin.require(.tenants)
-        let visible = try await tenants.list().filter { principal.allows(.tenants, in: $0.id) }
-        return .ok(.init(body: .json(.init(data: visible.map(Components.Schemas.Tenant.init)))))
+        let after = try AdminPaging.position(input.query.cursor) { CreatedPosition(cursor: $0, .tenants) }
+        let page = try await tenants.page(
+            after: after, limit: try AdminPaging.limit(input.query.limit), visible: principal.tenants(holding: .tenants))
+        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Tenant.init), nextCursor: page.next?.cursor(.tenants)))))
     }
 
     func createTenant(_ input: Operations.CreateTenant.Input) async throws -> Operations.CreateTenant.Output {

@@ -21,9 +21,12 @@ struct WebhooksHandler: Sendable {
         try await tenants.tenant(named: reference, for: AuthenticatedAdmin.require(.webhooks), scope: .webhooks)
     }
 
-    func list(tenant reference: String?) async throws -> Components.Responses.WebhookList {
+    func list(tenant reference: String?, cursor: String?, limit: Int?) async throws -> Components.Responses.WebhookList {
         let tenant = try await webhookTenant(reference)
-        return .init(body: .json(.init(data: try await webhooks.list(tenant: tenant.id).map(Components.Schemas.Webhook.init))))
+        let after = try AdminPaging.position(cursor) { CreatedPosition(cursor: $0, .webhooks, scope: tenant.id) }
+        let page = try await webhooks.page(tenant: tenant.id, after: after, limit: try AdminPaging.limit(limit))
+        return .init(body: .json(.init(
+            data: page.items.map(Components.Schemas.Webhook.init), nextCursor: page.next?.cursor(.webhooks, scope: tenant.id))))
     }
 
     func create(_ body: WebhookCreateBody, tenant reference: String?) async throws -> Components.Responses.WebhookWithSecret {
@@ -78,12 +81,13 @@ struct WebhooksHandler: Sendable {
         return .init(body: .json(.init(subscription, secret: secret)))
     }
 
-    func deliveries(_ id: String, limit: Int?, tenant reference: String?) async throws -> Components.Responses.WebhookDeliveryList {
+    func deliveries(_ id: String, cursor: String?, limit: Int?, tenant reference: String?) async throws -> Components.Responses.WebhookDeliveryList {
         let (tenant, subscription) = try await subscription(id, tenant: reference)
-        let limit = limit ?? 100
-        guard (1...1000).contains(limit) else { throw AdminError.invalidRequest("'limit' must be between 1 and 1000.") }
-        let attempts = try await webhooks.deliveries(tenant: tenant.id, subscription: subscription.id, limit: limit)
-        return .init(body: .json(.init(data: attempts.map(Components.Schemas.WebhookDelivery.init))))
+        let after = try AdminPaging.position(cursor) { DeliveryPosition(cursor: $0, tenant: tenant.id, subscription: subscription.id) }
+        let page = try await webhooks.deliveryPage(tenant: tenant.id, subscription: subscription.id, after: after, limit: try AdminPaging.limit(limit))
+        return .init(body: .json(.init(
+            data: page.items.map(Components.Schemas.WebhookDelivery.init),
+            nextCursor: page.next?.cursor(tenant: tenant.id, subscription: subscription.id))))
     }
 
     func replay(_ id: String, from event: String, tenant reference: String?) async throws -> Components.Responses.Webhook {
@@ -128,11 +132,11 @@ struct WebhooksHandler: Sendable {
 
 extension AdminAPI {
     func listWebhooks(_ input: Operations.ListWebhooks.Input) async throws -> Operations.ListWebhooks.Output {
-        .ok(try await webhooks.list(tenant: nil))
+        .ok(try await webhooks.list(tenant: nil, cursor: input.query.cursor, limit: input.query.limit))
     }
 
     func listTenantWebhooks(_ input: Operations.ListTenantWebhooks.Input) async throws -> Operations.ListTenantWebhooks.Output {
-        .ok(try await webhooks.list(tenant: input.path.tenant))
+        .ok(try await webhooks.list(tenant: input.path.tenant, cursor: input.query.cursor, limit: input.query.limit))
     }
 
     func createWebhook(_ input: Operations.CreateWebhook.Input) async throws -> Operations.CreateWebhook.Output {
@@ -184,13 +188,13 @@ extension AdminAPI {
     }
 
     func listWebhookDeliveries(_ input: Operations.ListWebhookDeliveries.Input) async throws -> Operations.ListWebhookDeliveries.Output {
-        .ok(try await webhooks.deliveries(input.path.id, limit: input.query.limit, tenant: nil))
+        .ok(try await webhooks.deliveries(input.path.id, cursor: input.query.cursor, limit: input.query.limit, tenant: nil))
     }
 
     func listTenantWebhookDeliveries(
         _ input: Operations.ListTenantWebhookDeliveries.Input
     ) async throws -> Operations.ListTenantWebhookDeliveries.Output {
-        .ok(try await webhooks.deliveries(input.path.id, limit: input.query.limit, tenant: input.path.tenant))
+        .ok(try await webhooks.deliveries(input.path.id, cursor: input.query.cursor, limit: input.query.limit, tenant: input.path.tenant))
     }
 
     func replayWebhook(_ input: Operations.ReplayWebhook.Input) async throws -> Operations.ReplayWebhook.Output {

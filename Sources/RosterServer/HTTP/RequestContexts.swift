@@ -14,7 +14,7 @@ public struct RosterRequestContext: RequestContext {
         sourceAddress = source.channel.remoteAddress?.ipAddress
     }
 
-    /// SCIM request bodies may be this large; above it, 413. Documented in the README.
+    /// SCIM request bodies may be this large; above it, 413. Documented in docs/scim.md.
     public var maxUploadSize: Int { ScimLimits.maxRequestBytes }
 }
 

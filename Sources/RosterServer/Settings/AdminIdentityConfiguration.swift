@@ -67,7 +67,7 @@ public struct AdminIdentityConfiguration: Sendable {
             do {
                 trustedIssuers = try JSONDecoder().decode([TrustedIssuer].self, from: Data(text.utf8))
             } catch {
-                throw Invalid(description: "ROSTER_OIDC_ISSUERS must be a JSON array of trusted issuers (see the README): \(error)")
+                throw Invalid(description: "ROSTER_OIDC_ISSUERS must be a JSON array of trusted issuers (see docs/admin-api/admin-users.md): \(error)")
             }
         }
         do {

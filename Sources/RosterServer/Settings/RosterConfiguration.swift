@@ -76,7 +76,7 @@ public struct RosterConfiguration: Sendable {
     /// Reads `roster.*` keys: from the environment these are `ROSTER_HOST`, `ROSTER_PORT`,
     /// `ROSTER_DATABASE_URL`, `ROSTER_PUBLIC_URL`, `ROSTER_ADMIN_KEY`, `ROSTER_SCHEMAS_DIR`,
     /// `ROSTER_LOG_LEVEL`, `ROSTER_DATABASE_MAX_CONNECTIONS`, `ROSTER_METRICS`, `ROSTER_LOG_FORMAT`, `ROSTER_HEALTH_LATENCY_BUDGET_MS`,
-    /// `ROSTER_WEBHOOKS`, the `ROSTER_WEBHOOK_*`, `ROSTER_RATE_LIMIT_*` and `ROSTER_HTTP_*` settings the README lists and `ROSTER_SETTINGS_REFRESH_MS`.
+    /// `ROSTER_WEBHOOKS`, the `ROSTER_WEBHOOK_*`, `ROSTER_RATE_LIMIT_*` and `ROSTER_HTTP_*` settings docs/operators/configuration.md lists and `ROSTER_SETTINGS_REFRESH_MS`.
     public init(reader: ConfigReader) throws(Invalid) {
         let config = reader.scoped(to: "roster")
         var adminKey: BootstrapAdminKey?

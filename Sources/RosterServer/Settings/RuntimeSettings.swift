@@ -1,7 +1,7 @@
 import Foundation
 import RosterAuth
 
-/// What may change without a restart (`GET/PUT /api/v1/config`; README "Runtime settings"), as stored and
+/// What may change without a restart (`GET/PUT /api/v1/config`; docs/operators/runtime-settings.md), as stored and
 /// as a PUT body. Every section is optional: one the document leaves out (or sets to null) is the process
 /// configuration's. openapi-generator-config.yaml puts this type in place of the `RuntimeSettingsUpdate`
 /// schema, so a misspelt key is a 400 naming it rather than a section silently falling back.

@@ -43,8 +43,23 @@ public struct AdminRoles: Sendable {
 
     static let columns = "id, name, description, scopes, builtin, created"
 
+    /// A page of roles: the built-in ones first, then custom ones by name.
+    public func page(after position: RolePosition?, limit: Int) async throws -> ListPage<AdminRoleRecord, RolePosition> {
+        let rows = try await database.query(
+            """
+            SELECT \(unescaped: Self.columns) FROM admin_roles
+            WHERE \(position.map { !$0.builtin })::boolean IS NULL
+               OR ((NOT builtin), name, id) > (\(position.map { !$0.builtin })::boolean, \(position?.name)::text, \(position?.id)::uuid)
+            ORDER BY (NOT builtin), name, id LIMIT \(limit + 1)
+            """)
+        let roles = try Self.decode(rows)
+        let shown = Array(roles.prefix(limit))
+        return ListPage(items: shown, next: roles.count > limit ? shown.last.map(RolePosition.init) : nil)
+    }
+
+    /// Every role: the built-in ones first, then custom ones by name.
     public func list() async throws -> [AdminRoleRecord] {
-        try await Self.decode(database.query("SELECT \(unescaped: Self.columns) FROM admin_roles ORDER BY builtin DESC, name"))
+        try await ListPage.all { try await page(after: $0, limit: $1) }
     }
 
     /// A role by name or id.
@@ -101,14 +116,26 @@ public struct AdminRoles: Sendable {
 
     static let grantColumns = "g.id, r.name, g.user_id, g.group_tenant_id, g.group_id, g.tenant_id, g.created"
 
-    /// Every grant, or those of one role.
-    public func grants(role: UUID? = nil) async throws -> [RoleGrantRecord] {
-        try await Self.decodeGrants(database.query(
+    /// A page of grants, oldest first: of every role or of one, and of every tenant or only those whose tenant (and,
+    /// for a group's grant, whose group's tenant) is one of `visible` (no grant on every tenant).
+    public func grantPage(
+        role: UUID? = nil, after position: CreatedPosition?, limit: Int, visible: [UUID]? = nil
+    ) async throws -> ListPage<RoleGrantRecord, CreatedPosition> {
+        let rows = try await database.query(
             """
-            SELECT \(unescaped: Self.grantColumns) FROM admin_role_grants g JOIN admin_roles r ON r.id = g.role_id
-            WHERE \(role)::uuid IS NULL OR g.role_id = \(role)
-            ORDER BY g.created, g.id
-            """))
+            SELECT \(unescaped: Self.grantColumns), \(unescaped: CreatedPosition.microseconds(of: "g.created"))
+            FROM admin_role_grants g JOIN admin_roles r ON r.id = g.role_id
+            WHERE (\(role)::uuid IS NULL OR g.role_id = \(role)) AND \(after: position, created: "g.created", id: "g.id")
+              AND (\(visible)::uuid[] IS NULL
+                   OR (g.tenant_id = ANY(\(visible)::uuid[]) AND (g.group_tenant_id IS NULL OR g.group_tenant_id = ANY(\(visible)::uuid[]))))
+            ORDER BY g.created, g.id LIMIT \(limit + 1)
+            """)
+        return try .inCreationOrder(rows, limit: limit, decode: Self.decodeGrants, id: \.id)
+    }
+
+    /// Every grant, or those of one role, oldest first.
+    public func grants(role: UUID? = nil) async throws -> [RoleGrantRecord] {
+        try await ListPage.all { try await grantPage(role: role, after: $0, limit: $1) }
     }
 
     /// Grants a role, with its audit entry. A group must exist in its tenant (`StoreError.invalidReference`);
@@ -163,5 +190,36 @@ public struct AdminRoles: Sendable {
                 }
             return RoleGrantRecord(id: id, role: role, holder: holder, tenant: tenant, created: created)
         }
+    }
+}
+
+/// Where the list of roles goes on from: built-in roles sort first, then names (unique; the id keeps the key total).
+public struct RolePosition: Sendable, Equatable {
+    public var builtin: Bool
+    public var name: String
+    public var id: UUID
+
+    public init(builtin: Bool, name: String, id: UUID) {
+        self.builtin = builtin
+        self.name = name
+        self.id = id
+    }
+
+    init(_ role: AdminRoleRecord) {
+        self.init(builtin: role.builtin, name: role.name, id: role.id)
+    }
+
+    public var cursor: String {
+        ListCursor.encode(.roles, [ListCursor.scope(nil), builtin ? "1" : "0", name, id.uuidString.lowercased()])
+    }
+
+    /// nil when `cursor` is not one of the list of roles.
+    public init?(cursor: String) {
+        guard let fields = ListCursor.fields(cursor, of: .roles, count: 4), fields[0] == ListCursor.scope(nil), ["0", "1"].contains(fields[1]),
+            AdminRoles.isValidName(fields[2]), let id = UUID(uuidString: fields[3])
+        else { return nil }
+        self.builtin = fields[1] == "1"
+        self.name = fields[2]
+        self.id = id
     }
 }

@@ -50,8 +50,19 @@ public struct AdminUsers: Sendable {
         return record
     }
 
+    /// A page of admin users, oldest first.
+    public func page(after position: CreatedPosition?, limit: Int) async throws -> ListPage<AdminUserRecord, CreatedPosition> {
+        let rows = try await database.query(
+            """
+            SELECT \(unescaped: Self.columns), \(unescaped: CreatedPosition.createdColumn) FROM admin_users
+            WHERE \(after: position) ORDER BY created, id LIMIT \(limit + 1)
+            """)
+        return try .inCreationOrder(rows, limit: limit, decode: Self.decode, id: \.id)
+    }
+
+    /// Every admin user, oldest first.
     public func list() async throws -> [AdminUserRecord] {
-        try await Self.decode(database.query("SELECT \(unescaped: Self.columns) FROM admin_users ORDER BY created, id"))
+        try await ListPage.all { try await page(after: $0, limit: $1) }
     }
 
     public func get(id: UUID) async throws -> AdminUserRecord? {

@@ -56,19 +56,15 @@ public struct AuditPosition: Sendable, Equatable {
         self.sequence = sequence
     }
 
-    /// The opaque text of `cursor` and `next_cursor`.
+    /// The opaque text of `cursor` and `next_cursor` (`ListCursor`; the audit log's has no scope field).
     public var cursor: String {
-        Base64URL.encode(Data("a1.\(microseconds).\(source.rawValue).\(key.uuidString.lowercased()).\(sequence)".utf8))
+        ListCursor.encode(.audit, [String(microseconds), String(source.rawValue), key.uuidString.lowercased(), String(sequence)])
     }
 
     /// nil when `cursor` is not one this log issued.
     public init?(cursor: String) {
-        guard cursor.utf8.count <= 200, let data = Base64URL.decode(cursor), let text = String(data: data, encoding: .utf8) else {
-            return nil
-        }
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 5, parts[0] == "a1", let microseconds = Int64(parts[1]), let raw = Int(parts[2]),
-            let source = AuditEntry.Source(rawValue: raw), let key = UUID(uuidString: String(parts[3])), let sequence = Int64(parts[4]),
+        guard let parts = ListCursor.fields(cursor, of: .audit, count: 4), let microseconds = ListCursor.microseconds(parts[0]), let raw = Int(parts[1]),
+            let source = AuditEntry.Source(rawValue: raw), let key = UUID(uuidString: parts[2]), let sequence = Int64(parts[3]),
             sequence >= 0
         else { return nil }
         self.init(microseconds: microseconds, source: source, key: key, sequence: sequence)

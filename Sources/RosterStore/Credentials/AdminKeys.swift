@@ -49,8 +49,20 @@ public struct AdminKeyRepository: AdminKeyLookup {
         return (record, secret)
     }
 
+    /// A page of admin keys, oldest first: every key, or only those bound to a tenant of `visible` (no global key).
+    public func page(after position: CreatedPosition?, limit: Int, visible: [UUID]? = nil) async throws -> ListPage<AdminKeyRecord, CreatedPosition> {
+        let rows = try await database.query(
+            """
+            SELECT \(unescaped: Self.columns), \(unescaped: CreatedPosition.createdColumn) FROM admin_keys
+            WHERE \(after: position) AND (\(visible)::uuid[] IS NULL OR tenant_id = ANY(\(visible)::uuid[]))
+            ORDER BY created, id LIMIT \(limit + 1)
+            """)
+        return try .inCreationOrder(rows, limit: limit, decode: Self.decode, id: \.id)
+    }
+
+    /// Every admin key, oldest first.
     public func list() async throws -> [AdminKeyRecord] {
-        try await Self.decode(database.query("SELECT \(unescaped: Self.columns) FROM admin_keys ORDER BY created, id"))
+        try await ListPage.all { try await page(after: $0, limit: $1) }
     }
 
     /// The keys bound to one tenant.

@@ -42,9 +42,20 @@ public struct ScimTokenRepository: Sendable {
         return (record, secret)
     }
 
+    /// A page of the tenant's tokens, oldest first.
+    public func page(tenant: UUID, after position: CreatedPosition?, limit: Int) async throws -> ListPage<ScimTokenRecord, CreatedPosition> {
+        let rows = try await database.query(
+            """
+            SELECT \(unescaped: Self.columns), \(unescaped: CreatedPosition.createdColumn) FROM scim_tokens
+            WHERE tenant_id = \(tenant) AND \(after: position)
+            ORDER BY created, id LIMIT \(limit + 1)
+            """)
+        return try .inCreationOrder(rows, limit: limit, decode: Self.decode, id: \.id)
+    }
+
+    /// Every token of the tenant, oldest first.
     public func list(tenant: UUID) async throws -> [ScimTokenRecord] {
-        try await Self.decode(database.query(
-            "SELECT \(unescaped: Self.columns) FROM scim_tokens WHERE tenant_id = \(tenant) ORDER BY created, id"))
+        try await ListPage.all { try await page(tenant: tenant, after: $0, limit: $1) }
     }
 
     /// Revokes a token of the tenant, with its audit entry; returns nil (and records nothing) when it

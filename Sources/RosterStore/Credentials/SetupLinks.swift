@@ -1,7 +1,6 @@
 public import Foundation
 import PostgresNIO
 public import RosterAuth
-import SCIM
 
 /// A setup link as admins see it: everything but the secret.
 public struct SetupLinkRecord: Sendable, Equatable {
@@ -34,8 +33,6 @@ public struct SetupLinkPrincipal: Sendable, Equatable {
 /// Setup links: made by an admin for one tenant, used by someone with no Roster account to create that tenant's
 /// SCIM tokens (at most `tokensAllowed`) and read its provisioning log, until the link expires or is revoked.
 public struct SetupLinkRepository: Sendable {
-    /// At most this many links per page of a list.
-    public static let pageLimit = 500
     let database: RosterDatabase
 
     public init(database: RosterDatabase) {
@@ -62,27 +59,15 @@ public struct SetupLinkRepository: Sendable {
         return (record, secret)
     }
 
-    /// A tenant's links, oldest first, `limit` at a time after `cursor` (the last link of the previous page), and the
-    /// cursor of the page's last link when more follow.
-    public func list(tenant: UUID, after cursor: SetupLinkCursor?, limit: Int) async throws -> (links: [SetupLinkRecord], next: SetupLinkCursor?) {
-        // The keyset compares whole microseconds as PostgreSQL stores them, never a Date's rounding of them.
+    /// A tenant's links, oldest first, `limit` at a time after `position` (the last link of the previous page).
+    public func page(tenant: UUID, after position: CreatedPosition?, limit: Int) async throws -> ListPage<SetupLinkRecord, CreatedPosition> {
         let rows = try await database.query(
             """
-            SELECT \(unescaped: Self.columns), (extract(epoch FROM created) * 1000000)::bigint FROM setup_links
-            WHERE tenant_id = \(tenant)
-              AND (\(cursor?.microseconds)::bigint IS NULL
-                   OR (created, id) > ('epoch'::timestamptz + \(cursor?.microseconds)::bigint * interval '1 microsecond', \(cursor?.id)::uuid))
+            SELECT \(unescaped: Self.columns), \(unescaped: CreatedPosition.createdColumn) FROM setup_links
+            WHERE tenant_id = \(tenant) AND \(after: position)
             ORDER BY created, id LIMIT \(limit + 1)
             """)
-        var links: [SetupLinkRecord] = []
-        var next: SetupLinkCursor?
-        for (index, row) in rows.enumerated() where index < limit {
-            links += try Self.decode([row])
-            if index == limit - 1, rows.count > limit {
-                next = SetupLinkCursor(microseconds: try row.makeRandomAccess()[13].decode(Int64.self), id: links[index].id)
-            }
-        }
-        return (links, next)
+        return try .inCreationOrder(rows, limit: limit, decode: Self.decode, id: \.id)
     }
 
     /// Revokes a link of the tenant, with its audit entry; nil (and nothing recorded) when it has no such link.
@@ -184,30 +169,5 @@ public struct SetupLinkRepository: Sendable {
                 createdBy: Actor(type: byType, id: byID, subject: bySubject), expires: expires, revoked: revoked, lastUsed: lastUsed,
                 tokensCreated: tokensCreated, tokensAllowed: tokensAllowed)
         }
-    }
-}
-
-/// A page boundary of a setup-link list: the last link's creation time (in microseconds) and id, opaque to clients.
-public struct SetupLinkCursor: Sendable, Equatable {
-    var microseconds: Int64
-    var id: UUID
-
-    init(microseconds: Int64, id: UUID) {
-        self.microseconds = microseconds
-        self.id = id
-    }
-
-    /// nil when `cursor` is not a setup-link list's cursor.
-    public init?(_ cursor: String) {
-        guard let data = Base64URL.decode(cursor), let text = String(data: data, encoding: .utf8) else { return nil }
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "l1", let micro = Int64(parts[1]), micro >= 0,
-            let id = UUID(uuidString: String(parts[2]))
-        else { return nil }
-        self.init(microseconds: micro, id: id)
-    }
-
-    public var string: String {
-        Base64URL.encode(Data("l1.\(microseconds).\(id.uuidString.lowercased())".utf8))
     }
 }

@@ -282,7 +282,7 @@ public struct EventLog: Sendable {
         let types = query.types?.map(\.rawValue)
         let rows = try await database.query(
             """
-            SELECT seq, id, type, resource_type, resource_id, resource_version, actor_type, actor_id, transaction_id, occurred_at, data
+            SELECT \(unescaped: Self.eventColumns)
             FROM events
             WHERE tenant_id = \(tenant) AND seq > \(query.after)
               AND (\(types)::text[] IS NULL OR type = ANY(\(types)::text[]))
@@ -291,14 +291,19 @@ public struct EventLog: Sendable {
             ORDER BY seq
             LIMIT \(query.limit)
             """)
-        return try rows.map { row in
-            let (seq, id, type, resourceType, resource, version, actorType, actorID, transaction, occurred, data) = try row.decode(
-                (Int64, UUID, String, String, UUID, Int64, String, UUID?, UUID, Date, ResourceBody).self)
-            guard let type = EventType(rawValue: type) else { throw StoreError.unavailable("unknown event type \(type)") }
-            return ChangeEvent(
-                tenant: tenant, sequence: seq, id: id, type: type, resourceType: resourceType, resourceID: resource,
-                resourceVersion: version, actor: Actor(type: actorType, id: actorID), transaction: transaction, occurred: occurred,
-                data: data.object)
-        }
+        return try rows.map { try Self.event($0, tenant: tenant) }
+    }
+
+    static let eventColumns = "seq, id, type, resource_type, resource_id, resource_version, actor_type, actor_id, transaction_id, occurred_at, data"
+
+    /// An event of `eventColumns` (the row may have more columns after them).
+    static func event(_ row: PostgresRow, tenant: UUID) throws -> ChangeEvent {
+        let (seq, id, type, resourceType, resource, version, actorType, actorID, transaction, occurred, data) = try row.decode(
+            (Int64, UUID, String, String, UUID, Int64, String, UUID?, UUID, Date, ResourceBody).self)
+        guard let type = EventType(rawValue: type) else { throw StoreError.unavailable("unknown event type \(type)") }
+        return ChangeEvent(
+            tenant: tenant, sequence: seq, id: id, type: type, resourceType: resourceType, resourceID: resource,
+            resourceVersion: version, actor: Actor(type: actorType, id: actorID), transaction: transaction, occurred: occurred,
+            data: data.object)
     }
 }

@@ -139,10 +139,20 @@ public struct WebhookSubscriptions: Sendable {
                            'event_types', to_jsonb(event_types), 'enabled', enabled)
         """
 
+    /// A page of the tenant's subscriptions, oldest first.
+    public func page(tenant: UUID, after position: CreatedPosition?, limit: Int) async throws -> ListPage<WebhookSubscription, CreatedPosition> {
+        let rows = try await database.query(
+            """
+            SELECT \(unescaped: WebhookSubscription.columns), \(unescaped: CreatedPosition.createdColumn) FROM webhook_subscriptions
+            WHERE tenant_id = \(tenant) AND \(after: position)
+            ORDER BY created, id LIMIT \(limit + 1)
+            """)
+        return try .inCreationOrder(rows, limit: limit, decode: { try $0.map(WebhookSubscription.init) }, id: \.id)
+    }
+
+    /// Every subscription of the tenant, oldest first.
     public func list(tenant: UUID) async throws -> [WebhookSubscription] {
-        try await database.query(
-            "SELECT \(unescaped: WebhookSubscription.columns) FROM webhook_subscriptions WHERE tenant_id = \(tenant) ORDER BY created, id"
-        ).map(WebhookSubscription.init)
+        try await ListPage.all { try await page(tenant: tenant, after: $0, limit: $1) }
     }
 
     public func get(tenant: UUID, id: UUID) async throws -> WebhookSubscription? {
@@ -278,21 +288,35 @@ public struct WebhookSubscriptions: Sendable {
             """)
     }
 
-    /// The latest attempts first.
+    /// The latest `limit` attempts, the latest first.
     public func deliveries(tenant: UUID, subscription: UUID, limit: Int = 100) async throws -> [WebhookDelivery] {
-        try await database.query(
+        try await deliveryPage(tenant: tenant, subscription: subscription, after: nil, limit: limit).items
+    }
+
+    /// A page of a subscription's attempts, the latest first: by time, then attempt number, then id.
+    public func deliveryPage(
+        tenant: UUID, subscription: UUID, after position: DeliveryPosition?, limit: Int
+    ) async throws -> ListPage<WebhookDelivery, DeliveryPosition> {
+        let rows = try await database.query(
             """
-            SELECT id, event_seq, event_id, attempt, attempted_at, status_code, outcome, error, latency_ms, next_retry_at
-            FROM webhook_deliveries WHERE tenant_id = \(tenant) AND subscription_id = \(subscription)
-            ORDER BY attempted_at DESC, attempt DESC LIMIT \(limit)
-            """
-        ).map { row in
-            let (id, seq, event, attempt, at, status, outcome, error, latency, next) = try row.decode(
-                (UUID, Int64?, UUID, Int, Date, Int?, WebhookDelivery.Outcome, String?, Int, Date?).self)
-            return WebhookDelivery(
+            SELECT id, event_seq, event_id, attempt, attempted_at, status_code, outcome, error, latency_ms, next_retry_at,
+                   \(unescaped: CreatedPosition.microseconds(of: "attempted_at"))
+            FROM webhook_deliveries
+            WHERE tenant_id = \(tenant) AND subscription_id = \(subscription)
+              AND (\(position?.microseconds)::bigint IS NULL
+                   OR (attempted_at, attempt, id) < (timestamptz 'epoch' + \(position?.microseconds)::bigint * interval '1 microsecond',
+                                                     \(position?.attempt)::bigint, \(position?.id)::uuid))
+            ORDER BY attempted_at DESC, attempt DESC, id DESC LIMIT \(limit + 1)
+            """)
+        let shown = try rows.prefix(limit).map { row in
+            let (id, seq, event, attempt, at, status, outcome, error, latency, next, microseconds) = try row.decode(
+                (UUID, Int64?, UUID, Int, Date, Int?, WebhookDelivery.Outcome, String?, Int, Date?, Int64).self)
+            let delivery = WebhookDelivery(
                 id: id, eventSequence: seq, eventID: event, attempt: attempt, attemptedAt: at, statusCode: status,
                 outcome: outcome, error: error, latencyMilliseconds: latency, nextRetryAt: next)
+            return (delivery, DeliveryPosition(microseconds: microseconds, attempt: attempt, id: id))
         }
+        return ListPage(items: shown.map(\.0), next: rows.count > limit ? shown.last?.1 : nil)
     }
 }
 
@@ -343,5 +367,35 @@ extension WebhookSubscriptions {
                 WHERE attempted_at < now() - make_interval(secs => \(seconds)) LIMIT \(batch))
             RETURNING 1
             """).count
+    }
+}
+
+/// Where a subscription's delivery log, read latest first, goes on from: its last attempt's time (whole
+/// microseconds), attempt number and id.
+public struct DeliveryPosition: Sendable, Equatable {
+    public var microseconds: Int64
+    public var attempt: Int
+    public var id: UUID
+
+    /// The cursor of this position in the log of `subscription` (of `tenant`).
+    public func cursor(tenant: UUID, subscription: UUID) -> String {
+        ListCursor.encode(
+            .webhookDeliveries,
+            [ListCursor.scope(tenant), ListCursor.scope(subscription), String(microseconds), String(attempt), id.uuidString.lowercased()])
+    }
+
+    /// nil when `cursor` is not one of the delivery log of `subscription` (of `tenant`).
+    public init?(cursor: String, tenant: UUID, subscription: UUID) {
+        guard let fields = ListCursor.fields(cursor, of: .webhookDeliveries, count: 5), fields[0] == ListCursor.scope(tenant),
+            fields[1] == ListCursor.scope(subscription), let microseconds = ListCursor.microseconds(fields[2]), let attempt = Int(fields[3]),
+            let id = UUID(uuidString: fields[4])
+        else { return nil }
+        self.init(microseconds: microseconds, attempt: attempt, id: id)
+    }
+
+    public init(microseconds: Int64, attempt: Int, id: UUID) {
+        self.microseconds = microseconds
+        self.attempt = attempt
+        self.id = id
     }
 }

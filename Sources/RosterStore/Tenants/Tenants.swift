@@ -38,8 +38,20 @@ public struct TenantRepository: Sendable {
         return tenant
     }
 
+    /// A page of tenants, oldest first: every tenant, or those of `visible`.
+    public func page(after position: CreatedPosition?, limit: Int, visible: [UUID]? = nil) async throws -> ListPage<Tenant, CreatedPosition> {
+        let rows = try await database.query(
+            """
+            SELECT \(unescaped: Self.columns), \(unescaped: CreatedPosition.createdColumn) FROM tenants
+            WHERE \(after: position) AND (\(visible)::uuid[] IS NULL OR id = ANY(\(visible)::uuid[]))
+            ORDER BY created, id LIMIT \(limit + 1)
+            """)
+        return try .inCreationOrder(rows, limit: limit, decode: Self.decode, id: \.id)
+    }
+
+    /// Every tenant, oldest first.
     public func list() async throws -> [Tenant] {
-        try await Self.decode(database.query("SELECT \(unescaped: Self.columns) FROM tenants ORDER BY created, name"))
+        try await ListPage.all { try await page(after: $0, limit: $1) }
     }
 
     /// Finds a tenant by its id or its name.
