@@ -423,6 +423,9 @@ class Checks:
         b.page("feed")
         Scim(f"{self.origin}/scim/v2", self.token).user(f"followed-{self.suffix}")
         b.shows(f"followed-{self.suffix}", ".page table", DELIVERY_WAIT)
+        newest = b.one(".page tbody tr").text
+        if f"followed-{self.suffix}" not in newest:
+            raise AssertionError(f"the change feed's first row is not the newest event: {newest!r}")
         self.say("ok: console: admin keys, admin users and roles, health, change feed (it followed a new event), rate limits and the connect guide open")
 
     # 6. A setup link, followed by an outsider: for a tenant of its own, which no identity provider has called yet.
@@ -446,6 +449,12 @@ class Checks:
         # An outsider: a new tab with nothing in it (sessionStorage is per tab), opening the link.
         console_tab = b.driver.current_window_handle
         b.driver.switch_to.new_window("tab")
+        # A link that is not (any longer) good says so, with the API's reason.
+        b.driver.get(f"{self.origin}/setup#rset_{secrets.token_urlsafe(32)}")
+        b.shows("This setup link does not work")
+        b.one('#page [role="alert"]')
+        self.look("setup-refused", expected=("status of 401",))
+        b.js("sessionStorage.clear()")
         parts = urllib.parse.urlsplit(url)
         b.driver.get(f"{self.origin}{parts.path}#{parts.fragment}")
         b.shows(f"Connect your identity provider to {self.setup_tenant}")

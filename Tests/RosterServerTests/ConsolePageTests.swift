@@ -33,8 +33,9 @@ extension ServerSuite {
         func modulesResolve() async throws {
             let assets = try ConsoleController().assets
             try await Roster.run { roster in
-                #expect(try await roster.send(.get, "/console").body.contains(#"src="/console/console.js""#))
-                #expect(try await roster.send(.get, "/setup").body.contains(#"src="/console/setup.js""#))
+                let console = try await roster.send(.get, "/console"), setup = try await roster.send(.get, "/setup")
+                #expect(console.body.contains(#"src="/console/console.js""#))
+                #expect(setup.body.contains(#"src="/console/setup.js""#))
                 for (name, asset) in assets where name.hasSuffix(".js") {
                     let script = String(buffer: asset.body)
                     // Static imports (`from './x.js'`) and the router's page modules (`module: 'page-x.js'`).
@@ -43,7 +44,8 @@ extension ServerSuite {
                         #expect(assets[imported] != nil, "\(name) imports \(imported), which is not served")
                     }
                 }
-                #expect(try await roster.send(.get, "/console/no-such-file.js").status == .notFound)
+                let missing = try await roster.send(.get, "/console/no-such-file.js")
+                #expect(missing.status == .notFound)
             }
         }
 

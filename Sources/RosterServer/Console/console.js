@@ -31,6 +31,7 @@ const pageArea = () => document.getElementById('page');
 
 function allowed(page, tenant) {
   const rights = state.rights;
+  if (!page) return false;
   if (!page.scope) return true;
   if (page.global) return rights.isGlobal(page.scope);
   return tenant ? rights.can(page.scope, tenant.id) : rights.canAnywhere(page.scope);
@@ -83,17 +84,23 @@ function renderNav() {
     return h('li', {}, h('a', { href, 'aria-current': current ? 'page' : null }, text));
   };
   const tenantPages = tenant ? TENANT_PAGES.filter((p) => allowed(p, tenant)) : [];
-  const picker = state.tenants.length > 1 ? h('div', { class: 'field tenant-picker' },
-    h('label', { for: 'tenant-picker' }, 'Tenant'),
-    h('select', {
-      id: 'tenant-picker',
-      onchange: (event) => {
-        const chosen = state.tenants.find((t) => t.id === event.target.value);
-        sessionStorage.setItem('roster.console.tenant', chosen.name);
-        const inTenant = location.hash.match(/^#\/t\/[^/]+\/([^/]+)/);
-        location.hash = `#/t/${encodeURIComponent(chosen.name)}/${inTenant ? inTenant[1] : (tenantPages[0]?.path ?? 'tokens')}`;
-      },
-    }, state.tenants.map((t) => h('option', { value: t.id, selected: tenant && t.id === tenant.id }, t.name)))) : null;
+  // A form, not a select that navigates on change: arrowing through the options must not leave the page.
+  const picker = state.tenants.length > 1 ? h('form', {
+    class: 'tenant-picker', 'aria-label': 'Switch tenant',
+    onsubmit: (event) => {
+      event.preventDefault();
+      const chosen = state.tenants.find((t) => t.id === event.target.elements.tenant.value);
+      sessionStorage.setItem('roster.console.tenant', chosen.name);
+      const inTenant = location.hash.match(/^#\/t\/[^/]+\/([^/]+)/);
+      const page = inTenant && allowed(TENANT_PAGES.find((p) => p.path === inTenant[1]), chosen) ? inTenant[1]
+        : TENANT_PAGES.find((p) => allowed(p, chosen))?.path ?? 'tokens';
+      location.hash = `#/t/${encodeURIComponent(chosen.name)}/${page}`;
+    },
+  },
+  h('label', { for: 'tenant-picker' }, 'Switch tenant'),
+  h('div', { class: 'picker-row' },
+    h('select', { id: 'tenant-picker', name: 'tenant' }, state.tenants.map((t) => h('option', { value: t.id, selected: tenant && t.id === tenant.id }, t.name))),
+    h('button', { type: 'submit' }, 'Go'))) : null;
   fill(nav,
     h('h2', { class: 'nav-heading' }, 'Roster'),
     h('ul', {}, PAGES.filter((p) => allowed(p)).map((p) => link(`#/${p.path}`, p.title))),

@@ -54,7 +54,8 @@ export default async function admins({ api, rights, main, tenants }) {
       { label: 'State', value: (u) => (u.disabled ? badge('disabled', 'bad') : badge('active', 'good')) },
       { label: 'Last sign-in', value: (u) => when(u.last_login) },
       { label: 'Id', value: (u) => code(u.id) },
-      { label: 'Actions', value: (u) => (canWrite ? h('div', { class: 'row-actions' },
+      // Nobody disables or deletes themself here (the API refuses the deletion; disabling would end this session).
+      { label: 'Actions', value: (u) => (canWrite && u.id !== rights.identity.id ? h('div', { class: 'row-actions' },
         h('button', { type: 'button', onclick: () => toggle(u) }, u.disabled ? 'Enable' : 'Disable', h('span', { class: 'visually-hidden' }, ` ${u.email}`)),
         h('button', { type: 'button', class: 'danger', onclick: () => removeUser(u) }, 'Delete', h('span', { class: 'visually-hidden' }, ` ${u.email}`))) : '') },
     ],

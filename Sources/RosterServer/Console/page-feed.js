@@ -1,12 +1,13 @@
 // A tenant's change feed, newest first, following new events while the page is open.
-// GET /api/v1/tenants/{tenant}/events: read up to now, then polled with `after` (the feed's cursor) every few seconds;
-// new events are put at the top without redrawing the rows already shown.
+// GET /api/v1/tenants/{tenant}/events?order=desc pages toward older events (next_cursor); its first page's poll_cursor,
+// passed as `after` without `order`, reads the events committed since, which go on top without redrawing the rest.
 
-import { h, pageHeading, when, code, announce, field } from './ui.js';
+import { h, pageHeading, when, code, announce, field, errorBox } from './ui.js';
 import { segment } from './api.js';
 
 const FOLLOW_EVERY = 2000; // ms
-const SHOWN = 200; // rows kept on the page
+const PAGE = 50;
+const KEPT = 1000; // rows the page keeps; past it the oldest go (and paging older starts again from a reload)
 
 const actorText = (actor) => [actor.type, actor.id].filter(Boolean).join(' ');
 function summary(event) {
@@ -28,36 +29,46 @@ export default async function feed({ api, tenant, main, onLeave, stillHere }) {
       h('thead', {}, h('tr', {}, ['Sequence', 'When', 'Type', 'Resource', 'Summary', 'Actor', 'Event id'].map((label) => h('th', { scope: 'col' }, label)))),
       body));
   const follow = field({ label: 'Follow new events', name: 'follow', type: 'checkbox', value: true, hint: 'While this is on, new events appear at the top as they happen.' });
-  const state = h('p', { class: 'hint', 'aria-live': 'off' });
-  let cursor;
+  const state = h('p', { class: 'hint' });
+  const problem = h('div');
+  const olderButton = h('button', { type: 'button', onclick: () => older() }, 'Show older events');
+  let olderCursor;
+  let pollCursor;
 
-  function show(events) {
-    // Newest first: the new events go above the ones shown; the oldest drop off past SHOWN rows.
-    for (const event of events) body.prepend(row(event));
-    while (body.rows.length > SHOWN) body.lastElementChild.remove();
+  const settle = () => {
     emptyNote.hidden = body.rows.length > 0;
+    olderButton.hidden = !olderCursor;
+  };
+  async function older() {
+    try {
+      const page = await api.get(path, { order: 'desc', after: olderCursor, limit: PAGE });
+      body.append(...page.data.map(row));
+      olderCursor = page.next_cursor;
+      settle();
+      if (page.data.length) announce(`${page.data.length} older event${page.data.length === 1 ? '' : 's'} shown.`);
+    } catch (error) { problem.replaceChildren(errorBox(error)); }
   }
 
-  // Read up to the present (the feed is oldest first by cursor).
-  let rounds = 0;
-  do {
-    const page = await api.get(path, { after: cursor, limit: 1000 });
-    if (!page.data.length) break;
-    show(page.data.slice(-SHOWN));
-    cursor = page.next_cursor;
-  } while (++rounds < 50);
+  const first = await api.get(path, { order: 'desc', limit: PAGE });
+  body.append(...first.data.map(row));
+  olderCursor = first.next_cursor;
+  pollCursor = first.poll_cursor;
 
   let timer = null;
   const tick = async () => {
     if (!stillHere()) return;
     try {
-      const page = await api.get(path, { after: cursor, limit: 500 });
-      if (page.data.length) {
-        show(page.data);
-        announce(`${page.data.length} new event${page.data.length === 1 ? '' : 's'}.`);
+      // Oldest first from the poll cursor: each new event goes on top, so the newest ends up first.
+      const page = await api.get(path, { after: pollCursor, limit: 500 });
+      for (const event of page.data) body.prepend(row(event));
+      if (body.rows.length > KEPT) {
+        while (body.rows.length > KEPT) body.lastElementChild.remove();
+        olderCursor = undefined;
       }
-      cursor = page.next_cursor ?? cursor;
-      state.textContent = `Following: checked ${new Date().toLocaleTimeString()}.`;
+      if (page.data.length) announce(`${page.data.length} new event${page.data.length === 1 ? '' : 's'}.`);
+      pollCursor = page.next_cursor ?? pollCursor;
+      settle();
+      state.textContent = `Following: checked at ${new Date().toLocaleTimeString()}.`;
     } catch (error) {
       state.textContent = `Not following: ${error.message}`;
     }
@@ -65,11 +76,11 @@ export default async function feed({ api, tenant, main, onLeave, stillHere }) {
   };
   follow.input.addEventListener('change', () => {
     clearTimeout(timer);
-    if (follow.input.checked) tick(); else state.textContent = 'Paused.';
+    if (follow.input.checked) tick(); else state.textContent = 'Paused: new events are not shown until you follow again.';
   });
   onLeave(() => clearTimeout(timer));
   main.append(...pageHeading(`Change feed · ${tenant.name}`, 'Every user and group change, newest first. Applications read the same feed by cursor, or receive it as webhooks.'),
-    h('div', { class: 'inline-form' }, follow, state), emptyNote, tableNode);
-  emptyNote.hidden = body.rows.length > 0;
+    h('div', { class: 'inline-form' }, follow, state), problem, emptyNote, tableNode, h('div', { class: 'pager' }, olderButton));
+  settle();
   timer = setTimeout(tick, FOLLOW_EVERY);
 }

@@ -78,4 +78,6 @@ document.querySelector('.skip-link').addEventListener('click', (event) => {
   event.preventDefault();
   document.getElementById('main').focus();
 });
+// Another link opened in this tab while the page is open: start again with it.
+window.addEventListener('hashchange', () => { if (location.hash.startsWith('#rset_')) location.reload(); });
 start();
