@@ -176,14 +176,24 @@ public struct WebhookDispatcher: Service {
                     subscription = current
                 }
                 first = false
+                // During a range replay, only as far as its end: what lies after it, up to where it resumes, was sent.
+                let range = subscription.replay
                 let events = try await EventLog(database: database).read(
                     tenant: subscription.tenant,
-                    .init(after: subscription.position, limit: 100, types: subscription.types),
+                    .init(after: subscription.position, through: range?.through, limit: 100, types: subscription.types),
                     stampFirst: false)
-                if events.isEmpty { break }
+                if events.isEmpty {
+                    // A range none of whose remaining events are of the subscription's types ends here.
+                    guard range != nil, let moved = try await leases.finishReplay(of: subscription, lease: configuration.lease) else { break }
+                    subscription.position = moved.position
+                    subscription.replay = moved.replay
+                    continue
+                }
                 var going = true
-                for event in events where going {
+                for event in events {
                     going = try await deliver(event, to: &subscription)
+                    // A range replay ended (position jumped on to where it resumes) or changed: read on from the new position.
+                    if !going || subscription.position != event.sequence || subscription.replay != range { break }
                 }
                 if !going { break }
             }
@@ -225,12 +235,15 @@ public struct WebhookDispatcher: Service {
             duration.recordMilliseconds(result.milliseconds)
         }
         let succeeded = delivery.outcome == .succeeded
-        let recorded = try await leases.record(delivery, of: subscription, delay: delay, lease: configuration.lease)
-        // A failed attempt's statement handed the lease back. No row: disabled or paused meanwhile (the lease is
-        // still this worker's, and is released as it stops) or the lease lapsed (then the release matches nothing).
-        subscription.holdsLease = succeeded || !recorded
-        guard recorded, succeeded else { return false }
-        subscription.position = event.sequence
+        let moved = try await leases.record(delivery, of: subscription, delay: delay, lease: configuration.lease)
+        // A failed attempt's statement handed the lease back. No row: disabled, paused or replayed meanwhile (the lease
+        // is still this worker's, and is released as it stops; a replay's events are read again by the next claim) or
+        // the lease lapsed (then the release matches nothing).
+        subscription.holdsLease = succeeded || moved == nil
+        guard let moved, succeeded else { return false }
+        // Where the statement put it: past this event, or on to where a range replay it ended resumes.
+        subscription.position = moved.position
+        subscription.replay = moved.replay
         subscription.attempts = 0
         return true
     }

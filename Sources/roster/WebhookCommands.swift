@@ -89,25 +89,45 @@ struct WebhookCommand: AsyncParsableCommand {
 
     struct Replay: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Send a subscription's events again, in order, from an event on (it also resumes a paused subscription).")
+            abstract: "Send a subscription's events again, in order, from an event on, or only one event or a range (it also resumes a paused subscription).")
         @OptionGroup var database: DatabaseOptions
         @Option(help: "Tenant name or id.") var tenant = TenantRepository.defaultName
         @Argument(help: "Subscription id (from `roster webhook list`).") var id: String
         @Option(help: "The first event to send again (an event id from GET /api/v1/events).") var from: String
+        @Option(help: ArgumentHelp(
+            "The last event to send again (inclusive; the --from event for only that one); then the subscription carries on from where it was.",
+            valueName: "event-id"))
+        var through: String?
 
         func run() async throws {
             let subscriptionID = try parseID(id)
             guard let eventID = UUID(uuidString: from) else { throw ValidationError("'\(from)' is not an event id.") }
-            let replayed = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
+            let throughID = try through.map { text in
+                guard let id = UUID(uuidString: text) else { throw ValidationError("'\(text)' is not an event id.") }
+                return id
+            }
+            let outcome = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning)) { db in
                 let subscriptions = WebhookSubscriptions(database: db)
                 let tenantID = try await resolveTenant(tenant, db).id
-                guard try await subscriptions.get(tenant: tenantID, id: subscriptionID) != nil else {
-                    throw CLIFailure("No webhook subscription \(id) in tenant \(tenant).")
-                }
-                return try await subscriptions.replay(tenant: tenantID, id: subscriptionID, from: eventID, by: .system)
+                return try await subscriptions.replay(tenant: tenantID, id: subscriptionID, from: eventID, through: throughID, by: .system)
             }
-            guard let replayed else { throw CLIFailure("No event \(from) in tenant \(tenant).") }
-            say("Subscription \(id) sends again from event \(from) (position \(replayed.position))\(replayed.enabled ? "" : "; it is disabled until enabled").")
+            switch outcome {
+            case .replayed(let replayed):
+                let disabled = replayed.enabled ? "" : "; it is disabled until enabled"
+                if let replay = replayed.replay {
+                    let events = throughID == eventID ? "event \(from)" : "events \(from) through \(through ?? from)"
+                    say("Subscription \(id) sends \(events) again (position \(replayed.position), through sequence \(replay.through)), "
+                        + "then carries on after sequence \(max(replay.resume, replay.through))\(disabled).")
+                } else {
+                    say("Subscription \(id) sends again from event \(from) (position \(replayed.position))\(disabled).")
+                }
+            case .noSuchSubscription:
+                throw CLIFailure("No webhook subscription \(id) in tenant \(tenant).")
+            case .noSuchEvent(let missing):
+                throw CLIFailure("No event \(missing.uuidString.lowercased()) in tenant \(tenant).")
+            case .reversed(let start, let end):
+                throw CLIFailure("--through (sequence \(end)) comes before --from (sequence \(start)) in the tenant's feed.")
+            }
         }
     }
 

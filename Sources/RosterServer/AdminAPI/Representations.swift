@@ -54,8 +54,8 @@ extension Components.Schemas.Webhook {
             id: subscription.id.lowercasedString, tenantId: subscription.tenant.lowercasedString, url: subscription.url,
             description: subscription.description, eventTypes: subscription.eventTypes?.map(Components.Schemas.EventType.init),
             enabled: subscription.enabled, disabledReason: subscription.disabledReason, pausedAt: subscription.pausedAt,
-            position: subscription.position, previousSecretExpiresAt: subscription.previousSecretUntil,
-            created: subscription.created, updated: subscription.updated)
+            position: subscription.position, replayThrough: subscription.replay?.through, resumePosition: subscription.replay?.resume,
+            previousSecretExpiresAt: subscription.previousSecretUntil, created: subscription.created, updated: subscription.updated)
     }
 }
 
@@ -65,8 +65,9 @@ extension Components.Schemas.WebhookWithSecret {
             id: subscription.id.lowercasedString, tenantId: subscription.tenant.lowercasedString, url: subscription.url,
             description: subscription.description, eventTypes: subscription.eventTypes?.map(Components.Schemas.EventType.init),
             enabled: subscription.enabled, disabledReason: subscription.disabledReason, pausedAt: subscription.pausedAt,
-            position: subscription.position, previousSecretExpiresAt: subscription.previousSecretUntil,
-            created: subscription.created, updated: subscription.updated, secret: secret.text)
+            position: subscription.position, replayThrough: subscription.replay?.through, resumePosition: subscription.replay?.resume,
+            previousSecretExpiresAt: subscription.previousSecretUntil, created: subscription.created, updated: subscription.updated,
+            secret: secret.text)
     }
 }
 

@@ -90,16 +90,29 @@ struct WebhooksHandler: Sendable {
             nextCursor: page.next?.cursor(tenant: tenant.id, subscription: subscription.id))))
     }
 
-    func replay(_ id: String, from event: String, tenant reference: String?) async throws -> Components.Responses.Webhook {
+    /// `through` nil: everything from `event` on; else only `event` through `through` (WebhookSubscriptions.replay).
+    func replay(_ id: String, from event: String, through last: String?, tenant reference: String?) async throws -> Components.Responses.Webhook {
         let (tenant, subscription) = try await subscription(id, tenant: reference)
-        guard let eventID = UUID(uuidString: event) else {
-            throw AdminError.invalidRequest("'event_id' must be an event's id, as the change feed (GET /api/v1/events) shows it.")
+        let from = try Self.eventID(event, field: "event_id")
+        let through = try last.map { try Self.eventID($0, field: "through_event_id") }
+        switch try await webhooks.replay(tenant: tenant.id, id: subscription.id, from: from, through: through, by: AuthenticatedAdmin.auditContext()) {
+        case .replayed(let replayed):
+            return .init(body: .json(.init(replayed)))
+        case .noSuchSubscription:
+            throw Self.noSuchSubscription(tenant)
+        case .noSuchEvent(let missing):
+            throw AdminError.notFound("No event \(missing.lowercasedString) in tenant '\(tenant.name)'.")
+        case .reversed(let start, let end):
+            throw AdminError.invalidRequest(
+                "'through_event_id' (sequence \(end)) comes before 'event_id' (sequence \(start)) in the tenant's feed; a range runs from its first event to its last.")
         }
-        guard let replayed = try await webhooks.replay(
-            tenant: tenant.id, id: subscription.id, from: eventID, by: AuthenticatedAdmin.auditContext()) else {
-            throw AdminError.notFound("No event \(eventID.lowercasedString) in tenant '\(tenant.name)'.")
+    }
+
+    private static func eventID(_ text: String, field: String) throws -> UUID {
+        guard let id = UUID(uuidString: text) else {
+            throw AdminError.invalidRequest("'\(field)' must be an event's id, as the change feed (GET /api/v1/events) shows it.")
         }
-        return .init(body: .json(.init(replayed)))
+        return id
     }
 
     /// One signed test POST, now; logged with the subscription's deliveries.
@@ -199,12 +212,12 @@ extension AdminAPI {
 
     func replayWebhook(_ input: Operations.ReplayWebhook.Input) async throws -> Operations.ReplayWebhook.Output {
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
-        return .accepted(try await webhooks.replay(input.path.id, from: body.eventId, tenant: nil))
+        return .accepted(try await webhooks.replay(input.path.id, from: body.eventId, through: body.throughEventId, tenant: nil))
     }
 
     func replayTenantWebhook(_ input: Operations.ReplayTenantWebhook.Input) async throws -> Operations.ReplayTenantWebhook.Output {
         guard case .json(let body) = input.body else { throw AdminError.invalidRequest("The body must be JSON.") }
-        return .accepted(try await webhooks.replay(input.path.id, from: body.eventId, tenant: input.path.tenant))
+        return .accepted(try await webhooks.replay(input.path.id, from: body.eventId, through: body.throughEventId, tenant: input.path.tenant))
     }
 
     func sendWebhookTest(_ input: Operations.SendWebhookTest.Input) async throws -> Operations.SendWebhookTest.Output {

@@ -261,13 +261,18 @@ public struct EventLog: Sendable {
     /// What a reader asks for: events after a sequence number, optionally narrowed.
     public struct Query: Sendable {
         public var after: Int64
+        /// The last sequence number to read (inclusive); nil: to the head. A range replay's end, for the dispatcher.
+        public var through: Int64?
         public var limit: Int
         public var types: [EventType]?
         public var resource: UUID?
         public var since: Date?
 
-        public init(after: Int64 = 0, limit: Int = 100, types: [EventType]? = nil, resource: UUID? = nil, since: Date? = nil) {
+        public init(
+            after: Int64 = 0, through: Int64? = nil, limit: Int = 100, types: [EventType]? = nil, resource: UUID? = nil, since: Date? = nil
+        ) {
             self.after = after
+            self.through = through
             self.limit = limit
             self.types = types
             self.resource = resource
@@ -285,6 +290,7 @@ public struct EventLog: Sendable {
             SELECT \(unescaped: Self.eventColumns)
             FROM events
             WHERE tenant_id = \(tenant) AND seq > \(query.after)
+              AND (\(query.through)::bigint IS NULL OR seq <= \(query.through))
               AND (\(types)::text[] IS NULL OR type = ANY(\(types)::text[]))
               AND (\(query.resource)::uuid IS NULL OR resource_id = \(query.resource))
               AND (\(query.since)::timestamptz IS NULL OR occurred_at >= \(query.since))

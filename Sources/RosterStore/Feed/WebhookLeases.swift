@@ -13,8 +13,27 @@ public struct LeasedSubscription: Sendable {
     public var position: Int64
     /// Failed attempts at the event after `position`.
     public var attempts: Int
+    /// A range replay under way: events after its end, up to where it resumes, are not sent again.
+    public var replay: ReplayInProgress?
     /// False once a statement of this worker handed the lease back or found it lost.
     public var holdsLease = true
+}
+
+/// Where a subscription stands after a statement of its worker moved it: its `position`, and the range replay
+/// still under way, if any.
+public struct WebhookProgress: Sendable, Equatable {
+    public var position: Int64
+    public var replay: ReplayInProgress?
+
+    public init(position: Int64, replay: ReplayInProgress?) {
+        self.position = position
+        self.replay = replay
+    }
+
+    init(_ row: PostgresRow) throws {
+        let (position, through, resume) = try row.decode((Int64, Int64?, Int64?).self)
+        self.init(position: position, replay: ReplayInProgress(through: through, resume: resume))
+    }
 }
 
 /// The dispatcher's statements: leases on subscriptions (a row lease, `lease_owner` and `lease_until`, taken with
@@ -77,15 +96,18 @@ public struct WebhookLeases: Sendable {
                 FOR UPDATE OF w SKIP LOCKED
             ) due
             WHERE s.tenant_id = due.tenant_id AND s.id = due.id
-            RETURNING s.tenant_id, s.id, s.url, s.event_types, s.position, s.attempts, \(unescaped: WebhookSecretColumns.signing("s"))
+            RETURNING s.tenant_id, s.id, s.url, s.event_types, s.position, s.attempts, s.replay_through, s.resume_position,
+                      \(unescaped: WebhookSecretColumns.signing("s"))
             """)
         return try rows.compactMap { row in
-            let (tenant, id, url, types, position, attempts, secret, sealed, previous, previousSealed) = try row.decode(
-                (UUID, UUID, String, [EventType]?, Int64, Int, String?, Data?, String?, Data?).self)
+            let (tenant, id, url, types, position, attempts, through, resume, secret, sealed, previous, previousSealed) = try row.decode(
+                (UUID, UUID, String, [EventType]?, Int64, Int, Int64?, Int64?, String?, Data?, String?, Data?).self)
             do {
                 let secrets = try WebhookSecretColumns.reveal(
                     current: (secret, sealed), previous: (previous, previousSealed), tenant: tenant, id: id, in: database.secrets)
-                return LeasedSubscription(tenant: tenant, id: id, url: url, types: types, secrets: secrets, position: position, attempts: attempts)
+                return LeasedSubscription(
+                    tenant: tenant, id: id, url: url, types: types, secrets: secrets, position: position, attempts: attempts,
+                    replay: ReplayInProgress(through: through, resume: resume))
             } catch let error as SecretsAtRestError {
                 // One subscription whose secret does not open must not stop the others.
                 logger.error("Webhook dispatcher: a subscription's signing secret cannot be read", metadata: [
@@ -96,20 +118,24 @@ public struct WebhookLeases: Sendable {
     }
 
     /// The subscription as it is now, while this process holds its lease and it may still be sent to
-    /// (an admin may have changed the URL, the types or the secret, or disabled it, meanwhile).
+    /// (an admin may have changed the URL, the types or the secret, or disabled it, or replayed, meanwhile).
     public func refreshed(_ subscription: LeasedSubscription) async throws -> LeasedSubscription? {
         try await database.query(
             """
-            SELECT url, event_types, \(unescaped: WebhookSecretColumns.signing())
+            SELECT url, event_types, position, attempts, replay_through, resume_position, \(unescaped: WebhookSecretColumns.signing())
             FROM webhook_subscriptions
             WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
               AND enabled AND paused_at IS NULL
             """
         ).first.map { row in
-            let (url, types, secret, sealed, previous, previousSealed) = try row.decode((String, [EventType]?, String?, Data?, String?, Data?).self)
+            let (url, types, position, attempts, through, resume, secret, sealed, previous, previousSealed) = try row.decode(
+                (String, [EventType]?, Int64, Int, Int64?, Int64?, String?, Data?, String?, Data?).self)
             var current = subscription
             current.url = url
             current.types = types
+            current.position = position
+            current.attempts = attempts
+            current.replay = ReplayInProgress(through: through, resume: resume)
             current.secrets = try WebhookSecretColumns.reveal(
                 current: (secret, sealed), previous: (previous, previousSealed), tenant: subscription.tenant, id: subscription.id,
                 in: database.secrets)
@@ -134,16 +160,26 @@ public struct WebhookLeases: Sendable {
 
     /// Records one attempt and moves the subscription on, in one statement: after a success, past the event with
     /// the lease renewed for `lease`; after a failure, to its next attempt in `delay` with the lease handed back
-    /// (and disabled on `.disabled`, paused on `.failed`). False when it matched nothing: this process lost the
-    /// lease (another took over) or an admin disabled or paused the subscription meanwhile; then the attempt is
-    /// not recorded, and the event is sent again when it is resumed.
-    public func record(_ delivery: WebhookDelivery, of subscription: LeasedSubscription, delay: Duration, lease: Duration) async throws -> Bool {
+    /// (and disabled on `.disabled`, paused on `.failed`). A success at the end of a range replay (the event at
+    /// `replay_through`, or past it) moves `position` on to `resume_position` instead, if that is further, and ends
+    /// the range. Returns where the subscription now stands; nil when it matched nothing: this process lost the lease
+    /// (another took over), an admin disabled or paused the subscription meanwhile, or replayed it (its `position`
+    /// is no longer the one this attempt followed). Then the attempt is not recorded, and the event is sent again.
+    public func record(
+        _ delivery: WebhookDelivery, of subscription: LeasedSubscription, delay: Duration, lease: Duration
+    ) async throws -> WebhookProgress? {
         let succeeded = delivery.outcome == .succeeded
-        return !(try await database.query(
+        let sequence = delivery.eventSequence ?? subscription.position
+        // SET reads the row as it was: `replay_through` and `resume_position` are those of the range under way now.
+        return try await database.query(
             """
             WITH moved AS (
                 UPDATE webhook_subscriptions SET
-                    position = \(succeeded ? delivery.eventSequence ?? subscription.position : subscription.position),
+                    position = CASE WHEN NOT \(succeeded) THEN position
+                                    WHEN \(sequence) >= replay_through THEN greatest(resume_position, \(sequence))
+                                    ELSE \(sequence) END,
+                    resume_position = CASE WHEN \(succeeded) AND \(sequence) >= replay_through THEN NULL ELSE resume_position END,
+                    replay_through = CASE WHEN \(succeeded) AND \(sequence) >= replay_through THEN NULL ELSE replay_through END,
                     attempts = \(succeeded ? 0 : delivery.attempt),
                     next_attempt_at = now() + \(Self.interval(delay))::interval,
                     enabled = enabled AND \(delivery.outcome != .disabled),
@@ -152,12 +188,31 @@ public struct WebhookLeases: Sendable {
                     lease_owner = CASE WHEN \(succeeded) THEN lease_owner END,
                     lease_until = CASE WHEN \(succeeded) THEN now() + \(Self.interval(lease))::interval END
                 WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
-                  AND enabled AND paused_at IS NULL
-                RETURNING tenant_id, id
+                  AND enabled AND paused_at IS NULL AND position = \(subscription.position)
+                RETURNING tenant_id, id, position, replay_through, resume_position
+            ),
+            attempt AS (
+                \(insertDelivery: delivery, from: "moved")
             )
-            \(insertDelivery: delivery, from: "moved")
-            RETURNING id
-            """)).isEmpty
+            SELECT position, replay_through, resume_position FROM moved
+            """
+        ).first.map(WebhookProgress.init)
+    }
+
+    /// Ends a range replay none of whose events left (after `position`, through its end) are of the subscription's
+    /// types: `position` moves on to the range's end, or to where it resumes if that is further. nil, as `record`.
+    public func finishReplay(of subscription: LeasedSubscription, lease: Duration) async throws -> WebhookProgress? {
+        guard let replay = subscription.replay else { return WebhookProgress(position: subscription.position, replay: nil) }
+        return try await database.query(
+            """
+            UPDATE webhook_subscriptions SET
+                position = greatest(resume_position, replay_through), resume_position = NULL, replay_through = NULL,
+                lease_until = now() + \(Self.interval(lease))::interval
+            WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
+              AND enabled AND paused_at IS NULL AND position = \(subscription.position) AND replay_through = \(replay.through)
+            RETURNING position, replay_through, resume_position
+            """
+        ).first.map(WebhookProgress.init)
     }
 
     static func interval(_ duration: Duration) -> String {

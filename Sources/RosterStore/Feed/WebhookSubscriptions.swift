@@ -23,19 +23,22 @@ public struct WebhookSubscription: Sendable, Equatable {
     public var previousSecretUntil: Date?
     public var created: Date
     public var updated: Date
+    /// A range replay under way: after the event at `through`, `position` jumps to `resume`.
+    public var replay: ReplayInProgress?
 
     static let columns = """
         tenant_id, id, url, description, event_types, enabled, disabled_reason, paused_at, position, attempts,
-        next_attempt_at, CASE WHEN previous_until > now() THEN previous_until END, created, updated
+        next_attempt_at, CASE WHEN previous_until > now() THEN previous_until END, created, updated, replay_through, resume_position
         """
 
     init(_ row: PostgresRow) throws {
-        let (tenant, id, url, description, types, enabled, reason, paused, position, attempts, next, previous, created, updated) =
-            try row.decode((UUID, UUID, String, String, [EventType]?, Bool, String?, Date?, Int64, Int, Date, Date?, Date, Date).self)
+        let (tenant, id, url, description, types, enabled, reason, paused, position, attempts, next, previous, created, updated, through, resume) =
+            try row.decode((UUID, UUID, String, String, [EventType]?, Bool, String?, Date?, Int64, Int, Date, Date?, Date, Date, Int64?, Int64?).self)
         self.init(
             tenant: tenant, id: id, url: url, description: description, eventTypes: types,
             enabled: enabled, disabledReason: reason, pausedAt: paused, position: position, attempts: attempts, nextAttemptAt: next,
             previousSecretUntil: previous, created: created, updated: updated)
+        replay = ReplayInProgress(through: through, resume: resume)
     }
 
     init(
@@ -240,24 +243,6 @@ public struct WebhookSubscriptions: Sendable {
             SELECT \(unescaped: WebhookSubscription.columns) FROM subscription
             """)
         return try rows.first.map { (try WebhookSubscription($0), secret) }
-    }
-
-    /// Sends again from the event `from` (inclusive), in order, and resumes a paused subscription;
-    /// recorded in the audit log. nil when the subscription or the event is not the tenant's.
-    public func replay(tenant: UUID, id: UUID, from event: UUID, by context: AuditContext) async throws -> WebhookSubscription? {
-        try await EventLog(database: database).stamp(tenant: tenant)  // an event is replayed by its number
-        return try await database.query(
-            """
-            WITH subscription AS (
-                UPDATE webhook_subscriptions SET position = e.seq - 1, attempts = 0, next_attempt_at = now(), paused_at = NULL, updated = now()
-                FROM (SELECT id AS event_id, seq FROM events WHERE tenant_id = \(tenant) AND id = \(event)) AS e
-                WHERE tenant_id = \(tenant) AND id = \(id)
-                RETURNING webhook_subscriptions.*, e.event_id, e.seq AS event_sequence),
-            audit AS (\(audit: .webhookReplayed, by: context, from: "subscription", tenant: "tenant_id", target: "id",
-                          details: "jsonb_build_object('event_id', event_id, 'event_sequence', event_sequence)"))
-            SELECT \(unescaped: WebhookSubscription.columns) FROM subscription
-            """
-        ).first.map(WebhookSubscription.init)
     }
 
     /// Where a subscription's webhooks go, and the secrets that sign them now.
