@@ -7,7 +7,7 @@ Called by scripts/blackbox.py against a live `roster dev`. The flows, each asser
 2. create a tenant, then a SCIM token: the secret is shown once, works on SCIM, and is gone after a reload;
    revoking asks first, and the token then gets 401;
 3. create a webhook (the secret shown once) to a local receiver, send a test, see a real delivery land in the log
-   with its response code and latency, replay it and see it arrive again;
+   with its response code and latency, replay that one event (it arrives once more) and a range (just those);
 4. filter the audit log by action and by actor;
 5. a stale runtime-settings edit (someone else saved since) says so and offers to load the settings again;
 6. create a setup link, follow it as an outsider (a fresh tab, no account), create the tenant's token through it,
@@ -348,15 +348,35 @@ class Checks:
             if "204" not in row.text or " ms" not in row.text:
                 raise AssertionError(f"the delivery's row lacks the response code or the latency: {row.text!r}")
             self.look("webhook")
+            # Replay that one event: it arrives once more, and nothing else does.
             before = len(receiver.requests)
-            row.find_element("css selector", "button").click()  # Replay from here
-            b.confirm("Replay from event 1")
-            b.shows("Replay started")
-            if len(receiver.wait(before + 1, DELIVERY_WAIT)) <= before:
-                raise AssertionError("the replay sent nothing to the receiver")
+            row.find_element("css selector", "button").click()  # "This event"
+            b.confirm("Replay event 1")
+            b.shows("Replay of event 1 started")
+            time.sleep(2)
+            again = receiver.wait(before + 1, DELIVERY_WAIT)[before:]
+            if [json.loads(body)["data"].get("sequence") for _, body in again] != [1]:
+                raise AssertionError(f"replaying event 1 sent {len(again)} deliveries, not event 1 once")
             b.wait(lambda: (b.button("Refresh the log").click(), time.sleep(0.5),
                             sum("#1" in r.text for r in b.find(".page tbody tr")) >= 2)[-1], DELIVERY_WAIT, "the replayed delivery in the log")
-            self.say("ok: console: webhook created (secret shown once), a test and a real delivery landed in its log with code and latency, and a replay arrived again")
+            # A range: two more events, then #2 through #3 again by their ids.
+            scim = Scim(f"{self.origin}/scim/v2", self.token)
+            scim.user(f"ranged-a-{self.suffix}")
+            scim.user(f"ranged-b-{self.suffix}")
+            delivered = receiver.wait(before + 3, DELIVERY_WAIT)
+            ids = {json.loads(body)["data"].get("sequence"): json.loads(body)["data"].get("id") for _, body in delivered}
+            if not (2 in ids and 3 in ids):
+                raise AssertionError(f"events 2 and 3 were not delivered (sequences {sorted(k for k in ids if k)})")
+            before = len(receiver.requests)
+            b.fill("Replay events", {"First event id": ids[2], "Last event id": ids[3]})
+            b.submit("Replay events")
+            b.confirm("Replay that range of events")
+            b.shows("Replay of that range of events started")
+            time.sleep(2)
+            again = receiver.wait(before + 2, DELIVERY_WAIT)[before:]
+            if [json.loads(body)["data"].get("sequence") for _, body in again] != [2, 3]:
+                raise AssertionError(f"replaying events 2-3 sent {[json.loads(body)['data'].get('sequence') for _, body in again]}")
+            self.say("ok: console: webhook created (secret shown once), a test and a real delivery landed in its log with code and latency; replaying one event sent it once, replaying a range sent just that range")
         finally:
             receiver.stop()
 

@@ -69,6 +69,7 @@ async function subscription({ api, tenant, main }, id) {
     ['URL', code(hook.url)], ['Description', hook.description || muted('—')], ['Events', eventTypes(hook)], ['State', state(hook)],
     ['Position', `${hook.position} (the last event delivered)`], ['Created', when(hook.created)], ['Updated', when(hook.updated)],
     hook.previous_secret_expires_at ? ['Previous secret signs until', when(hook.previous_secret_expires_at)] : null,
+    hook.replay_through != null ? ['Replaying', `events up to #${hook.replay_through}, then on from #${hook.resume_position}`] : null,
   ].filter(Boolean).flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]));
   showSummary();
   const revealed = h('div', { class: 'revealed' });
@@ -98,17 +99,22 @@ async function subscription({ api, tenant, main }, id) {
       await deliveries.reload();
     } catch (error) { outcome.replaceChildren(errorBox(error)); }
   };
-  const replay = async (eventId, sequence) => {
+  // One event (through = itself), a range (through a later event), or everything from an event on (no through).
+  const replay = async ({ from, through, label }) => {
     const sure = await confirmAction({
-      title: sequence ? `Replay from event ${sequence}?` : 'Replay from this event?',
-      message: 'That event and every later one of the subscribed types are sent again, in order. Receivers must deduplicate by webhook-id.',
+      title: `Replay ${label}?`,
+      message: through
+        ? 'Those events (of the subscribed types) are sent again, in order; then deliveries carry on from where they were. Receivers must deduplicate by webhook-id.'
+        : 'That event and every later one of the subscribed types are sent again, in order. Receivers must deduplicate by webhook-id.',
       confirm: 'Replay', danger: false,
     });
     if (!sure) return;
     try {
-      hook = await api.post(`${base}/replay`, { event_id: eventId });
+      const body = { event_id: from };
+      if (through) body.through_event_id = through;
+      hook = await api.post(`${base}/replay`, body);
       showSummary();
-      outcome.replaceChildren(h('p', { role: 'status' }, `Replay started${sequence ? ` from event ${sequence}` : ''}; deliveries follow in the log.`));
+      outcome.replaceChildren(h('p', { role: 'status' }, `Replay of ${label} started; its deliveries follow in the log.`));
     } catch (error) { outcome.replaceChildren(errorBox(error)); }
   };
   const remove = async () => {
@@ -136,12 +142,22 @@ async function subscription({ api, tenant, main }, id) {
       { label: 'Latency', value: (d) => `${d.latency_ms} ms` },
       { label: 'Error', value: (d) => d.error ?? '' },
       { label: 'Next retry', value: (d) => (d.next_retry_at ? when(d.next_retry_at) : '') },
-      { label: 'Replay', value: (d) => (d.event_sequence != null ? h('button', { type: 'button', onclick: () => replay(d.event_id, d.event_sequence) }, 'Replay from here', h('span', { class: 'visually-hidden' }, ` (event ${d.event_sequence})`)) : '') },
+      { label: 'Replay', value: (d) => (d.event_sequence != null ? h('div', { class: 'row-actions' },
+        h('button', { type: 'button', onclick: () => replay({ from: d.event_id, through: d.event_id, label: `event ${d.event_sequence}` }) }, 'This event', h('span', { class: 'visually-hidden' }, ` (replay event ${d.event_sequence})`)),
+        h('button', { type: 'button', onclick: () => replay({ from: d.event_id, label: `from event ${d.event_sequence} on` }) }, 'From here on', h('span', { class: 'visually-hidden' }, ` (replay from event ${d.event_sequence})`))) : '') },
     ],
     fetchPage: (cursor) => api.get(`${base}/deliveries`, { cursor }),
     empty: 'No deliveries yet.',
   });
 
+  // The log and the subscription's position move together: read both again.
+  const refresh = async () => {
+    try {
+      [hook] = await Promise.all([api.get(base), deliveries.reload()]);
+      showSummary();
+      announce('Delivery log refreshed.');
+    } catch (error) { outcome.replaceChildren(errorBox(error)); }
+  };
   const url = field({ label: 'URL', name: 'url', type: 'url', value: hook.url, required: true });
   const description = field({ label: 'Description', name: 'description', value: hook.description ?? '' });
   const types = checkboxes({ legend: 'Event types', name: 'event_types', choices: EVENT_TYPES.map((t) => [t, t]), checked: hook.event_types ?? [], hint: 'None chosen: every type.' });
@@ -158,10 +174,16 @@ async function subscription({ api, tenant, main }, id) {
     },
   });
   const replayFrom = form({
-    label: 'Replay from an event',
-    fields: [field({ label: 'Event id', name: 'event_id', required: true, hint: 'An event of this tenant (the change feed shows ids); it and every later event are sent again.' })],
-    submit: 'Replay from this event',
-    action: async (values) => replay(values.event_id),
+    label: 'Replay events',
+    fields: [
+      field({ label: 'First event id', name: 'event_id', required: true, hint: 'An event of this tenant (the change feed shows each event\'s id).', attributes: { spellcheck: 'false' } }),
+      field({ label: 'Last event id', name: 'through', hint: 'The end of the range, included; the same id for that one event; empty for every event from the first on.', attributes: { spellcheck: 'false' } }),
+    ],
+    submit: 'Replay',
+    action: async (values) => replay({
+      from: values.event_id, through: values.through || undefined,
+      label: !values.through ? 'from that event on' : values.through === values.event_id ? 'that event' : 'that range of events',
+    }),
   });
 
   main.append(...pageHeading(`Webhook · ${hook.url}`),
@@ -173,7 +195,7 @@ async function subscription({ api, tenant, main }, id) {
       h('button', { type: 'button', class: 'danger', onclick: remove }, 'Delete subscription')),
     outcome, revealed,
     h('section', { 'aria-labelledby': 'delivery-log' }, h('h2', { id: 'delivery-log' }, 'Delivery log'),
-      h('p', { class: 'hint' }, 'Latest attempts first. ', h('button', { type: 'button', onclick: () => deliveries.reload().then(() => announce('Delivery log refreshed.')) }, 'Refresh the log')),
+      h('p', { class: 'hint' }, 'Latest attempts first. ', h('button', { type: 'button', onclick: refresh }, 'Refresh the log')),
       deliveries.node),
     h('section', { 'aria-labelledby': 'replay-heading' }, h('h2', { id: 'replay-heading' }, 'Replay'), replayFrom),
     h('section', { 'aria-labelledby': 'edit-hook' }, h('h2', { id: 'edit-hook' }, 'Edit'), edit));
