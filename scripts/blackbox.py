@@ -84,6 +84,7 @@ BANNER = {
     "postgres": re.compile(r"PostgreSQL:\s*pid\s+(\d+)\s*,\s*data in\s+(\S+)"),
     "database_url": re.compile(r"Database URL:\s*(postgres://\S+)"),
     "secret_key": re.compile(r"Secret key:\s*ROSTER_SECRET_KEY=(\S+)"),
+    "console": re.compile(r"Admin console:\s*(\S+)"),
 }
 CURL_LINE = re.compile(r"^\s*(curl\s.*\S)\s*$")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # colours: not part of what a user copies
@@ -113,6 +114,7 @@ class Banner:
     pg_data: str = ""
     database_url: str = ""
     secret_key: str = ""
+    console: str = ""
     curls: list[str] = field(default_factory=list)
 
 
@@ -188,6 +190,8 @@ def read_banner(proc: subprocess.Popen, lines: queue.Queue) -> Banner:
             banner.database_url = m.group(1)
         elif m := BANNER["secret_key"].search(line):
             banner.secret_key = m.group(1)
+        elif m := BANNER["console"].search(line):
+            banner.console = m.group(1)
         elif m := BANNER["postgres"].search(line):
             banner.pg_pid, banner.pg_data = int(m.group(1)), m.group(2).rstrip(",.")
         elif m := CURL_LINE.match(line):
@@ -199,11 +203,14 @@ def read_banner(proc: subprocess.Popen, lines: queue.Queue) -> Banner:
         ("SCIM base URL", banner.base_url), ("SCIM token", banner.token),
         ("Admin API key", banner.admin_key), ("PostgreSQL pid/data", banner.pg_pid),
         ("Database URL", banner.database_url), ("Secret key", banner.secret_key),
+        ("Admin console", banner.console),
     ] if not value]
     if missing:
         raise Fail(f"banner lacks: {', '.join(missing)}")
     if not re.fullmatch(r"https?://[^/\s]+/scim/v2", banner.base_url):
         raise Fail(f"SCIM base URL {banner.base_url!r} is not http(s)://HOST:PORT/scim/v2")
+    if banner.console != banner.base_url.removesuffix("/scim/v2") + "/console":
+        raise Fail(f"Admin console {banner.console!r} is not the server's address + /console")
     if not re.fullmatch(f"scim_{SECRET}", banner.token):
         raise Fail(f"SCIM token {banner.token!r} is not scim_ + 43 url-safe base64 characters")
     if not re.fullmatch(f"radm_{SECRET}", banner.admin_key):

@@ -80,6 +80,9 @@ struct Dev: AsyncParsableCommand {
         // The banner's curl lines must work the moment they appear: print it once the server listens.
         try await runServer(configuration, logger: logger) {
             say("Roster is running in development mode (throwaway PostgreSQL, deleted on exit).")
+            say("  Address:        \(base)")
+            say("  Admin console:  \(base)/console")
+            say("  API reference:  \(base)/api/docs")
             say("  SCIM base URL:  \(configuration.scimBaseURL)")
             say("  SCIM token:     \(token.reveal())")
             say("  Admin API key:  \(adminKey.reveal())")
