@@ -151,6 +151,21 @@ extension ServerSuite {
             }
         }
 
+        @Test("The recorder's buffer is bounded: past its capacity entries are dropped and counted, and a drain empties it")
+        func boundedBuffer() {
+            let recorder = ProvisioningRecorder(capacity: 3)
+            let entry = ProvisioningEntry(
+                tenantID: UUID(), occurred: Date(), tokenID: UUID(), method: "GET", path: "/scim/v2/Users", status: 200, scimType: nil,
+                detail: nil, userAgent: nil, latencyMilliseconds: 1, requestID: nil)
+            for _ in 0..<5 { recorder.add(entry) }
+            let first = recorder.drain()
+            #expect(first.entries.count == 3 && first.dropped == 2)
+            let second = recorder.drain()
+            #expect(second.entries.isEmpty && second.dropped == 0)
+            recorder.add(entry)
+            #expect(recorder.drain().entries.count == 1)
+        }
+
         @Test("Secrets in a recorded text are masked, whatever surrounds them", arguments: [
             ("/scim/v2/Users?access_token=scim_abcDEF123-_xyz", "/scim/v2/Users?access_token=scim_…"),
             ("Bearer radm_0123456789abcdef and rrt_zzzzzzzzz", "Bearer radm_… and rrt_…"),
