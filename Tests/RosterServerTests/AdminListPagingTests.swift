@@ -13,6 +13,9 @@ extension ServerSuite {
         /// No dispatcher: the subscriptions made here point nowhere.
         static func adminOnly(_ configuration: inout RosterConfiguration) {
             configuration.webhooksEnabled = false
+            // Seeded delivery attempts are dated 2020: retention, a minute after start, would delete them mid-test
+            // on a slow run (it did, in a CI run taking 123 s).
+            configuration.eventRetention = .seconds(100 * 365 * 86_400)
         }
 
         @Test(
