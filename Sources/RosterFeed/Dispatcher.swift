@@ -72,7 +72,8 @@ public struct WebhookDispatcher: Service {
         // Wakes: every stamp of any process (LISTEN), every finished worker, and a poll tick.
         let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await listen(wake) }
+            // Without a connection that keeps a session (a transaction-mode pooler, no session URL), the poll alone wakes it.
+            if database.hasSessions { group.addTask { await listen(wake) } }
             // Events are numbered after their commit (EventLog.stamp): right after this process's own commits,
             // and at every tick for those of a process that died before it could.
             group.addTask {

@@ -21,16 +21,23 @@ public struct RosterDatabase: Sendable {
     private let timers: [StatementKind: Timer]?
     /// The statement limit the client's connections start with (`StatementTimeout.startupParameter`); nil: none given.
     public let statementTimeout: Duration?
+    /// What is in front of PostgreSQL, and where connections that need a session go (`DatabaseRoute.swift`).
+    public let route: DatabaseRoute
+    /// How leases get `statementTimeout` and a task's override, by `route.mode`.
+    let limits: StatementLimits
 
     /// - Parameter pool: the identity `client` was configured with (`DatabaseURL.clientConfiguration(pool:)`), for pool statistics.
     /// - Parameter statementTimeout: the limit `client`'s connections were configured with, so a task asking for the same one pays nothing.
     /// - Parameter secrets: `.unconfigured` (the default) makes any secret read or write an error, never a plaintext one.
+    /// - Parameter route: how `client` reaches PostgreSQL (`.direct`, the default: itself) and where `withSession` connects.
     package init(
         client: PostgresClient, logger: Logger, metrics: (any MetricsFactory)? = nil, pool: ConnectionPoolIdentity? = nil,
-        statementTimeout: Duration? = nil, secrets: SecretsAtRest = .unconfigured
+        statementTimeout: Duration? = nil, secrets: SecretsAtRest = .unconfigured, route: DatabaseRoute = .direct
     ) {
         self.client = client
         self.statementTimeout = statementTimeout
+        self.route = route
+        self.limits = StatementLimits(mode: route.mode, poolDefault: statementTimeout)
         self.logger = logger
         self.pool = pool
         self.secrets = secrets
@@ -41,14 +48,16 @@ public struct RosterDatabase: Sendable {
         }
     }
 
-    /// A database with a pool of its own (`roster serve`): its connections announce `pool`'s name and start with
-    /// `statementTimeout`. The pool runs while `run()` does.
+    /// A database with a pool of its own (`roster serve`): its connections announce `pool`'s name and run under
+    /// `statementTimeout` (sent at connect, unless `route` says a pooler is in front). The pool runs while `run()` does.
     public init(
         url: DatabaseURL, pool: ConnectionPoolIdentity, statementTimeout: Duration?, secrets: SecretsAtRest, metrics: (any MetricsFactory)?,
-        logger: Logger
+        logger: Logger, route: DatabaseRoute = .direct
     ) {
-        let client = PostgresClient(configuration: url.clientConfiguration(pool: pool, statementTimeout: statementTimeout), backgroundLogger: logger)
-        self.init(client: client, logger: logger, metrics: metrics, pool: pool, statementTimeout: statementTimeout, secrets: secrets)
+        let startupLimit = route.mode.sendsStartupLimit ? statementTimeout : nil
+        let client = PostgresClient(configuration: url.clientConfiguration(pool: pool, statementTimeout: startupLimit), backgroundLogger: logger)
+        self.init(
+            client: client, logger: logger, metrics: metrics, pool: pool, statementTimeout: statementTimeout, secrets: secrets, route: route)
     }
 
     /// Runs the connection pool until the task is cancelled or a graceful shutdown (once per database).
@@ -128,20 +137,15 @@ public struct RosterDatabase: Sendable {
     /// Statements run under the task's `StatementTimeout.override` when it differs from the connections' default.
     /// Errors pass through untranslated.
     package func withConnection<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await lease(transaction: false, body)
+    }
+
+    /// `withConnection`, with `body` in one transaction when `transaction` (errors then as `PostgresTransactionError`).
+    private func lease<Result: Sendable>(transaction: Bool, _ body: (PostgresConnection) async throws -> Result) async throws -> Result {
         try await client.withConnection { connection in
             leases.acquired()
             defer { leases.released() }
-            guard let limit = StatementTimeout.override, limit != statementTimeout else { return try await body(connection) }
-            try await StatementTimeout.set(limit, on: connection, logger: logger)
-            let result: Result
-            do {
-                result = try await body(connection)
-            } catch {
-                await StatementTimeout.reset(connection, logger: logger)
-                throw error
-            }
-            await StatementTimeout.reset(connection, logger: logger)
-            return result
+            return try await limits.run(on: connection, limit: StatementTimeout.override, transaction: transaction, logger: logger, body)
         }
     }
 
@@ -154,11 +158,7 @@ public struct RosterDatabase: Sendable {
     ) async throws -> Result {
         do {
             let result = try await timed(.transaction) {
-                try await withConnection { connection in
-                    try await connection.withTransaction(logger: logger) { connection in
-                        try await body(connection)
-                    }
-                }
+                try await lease(transaction: true, body)
             }
             eventSignal.written()
             return result

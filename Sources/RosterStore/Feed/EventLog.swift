@@ -232,9 +232,10 @@ public struct EventLog: Sendable {
     }
 
     /// Calls `body` on every stamp of any process (LISTEN on `channel`), on a connection held until the task is
-    /// cancelled or the connection fails (then it throws, and the caller listens again).
+    /// cancelled or the connection fails (then it throws, and the caller listens again). A connection that keeps its
+    /// session (`RosterDatabase.withSession`): a transaction-mode pooler would lose the LISTEN after its statement.
     public func onStamps(_ body: @escaping @Sendable () -> Void) async throws {
-        try await database.withConnection { connection in
+        try await database.withSession { connection in
             for try await _ in try await connection.listen(Self.channel) { body() }
         }
     }
