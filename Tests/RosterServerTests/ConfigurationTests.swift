@@ -1,6 +1,7 @@
 import Configuration
 import RosterFeed
 import RosterServer
+import RosterStore
 import Testing
 
 @Suite("Configuration from the environment")
@@ -49,5 +50,33 @@ struct ConfigurationTests {
         for bad in ["0", "-2", "17"] {
             #expect(throws: RosterConfiguration.Invalid.self, "\(bad)") { try Self.configuration(["ROSTER_WEBHOOK_TENANT_CONCURRENCY": bad]) }
         }
+    }
+
+    @Test("database pool mode: direct by default; ROSTER_DATABASE_POOL_MODE takes session or transaction in any case, and refuses statement with the reason")
+    func poolMode() throws {
+        #expect(try Self.configuration([:]).databaseRoute().mode == .direct)
+        #expect(try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "session"]).databaseRoute().mode == .session)
+        #expect(try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "Transaction"]).databaseRoute().mode == .transaction)
+        let statement = #expect(throws: RosterConfiguration.Invalid.self) { try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "statement"]) }
+        #expect(statement?.description.contains("session or transaction mode") == true)
+        #expect(throws: RosterConfiguration.Invalid.self) { try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "pgbouncer"]) }
+    }
+
+    @Test("a session URL is for transaction mode: taken there, refused with the others, and refused when it is no postgres URL")
+    func sessionURL() throws {
+        let url = "postgres://roster:secret@127.0.0.1:5432/roster"
+        let route = try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "transaction", "ROSTER_DATABASE_SESSION_URL": url]).databaseRoute()
+        #expect(route.sessionURL?.port == 5432 && route.sessionURL?.password == "secret")
+        #expect(try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "transaction"]).databaseRoute().sessionURL == nil)
+        for mode in ["direct", "session"] {
+            let error = #expect(throws: RosterConfiguration.Invalid.self) {
+                try Self.configuration(["ROSTER_DATABASE_POOL_MODE": mode, "ROSTER_DATABASE_SESSION_URL": url])
+            }
+            #expect(error?.description.hasPrefix("ROSTER_DATABASE_SESSION_URL is for ROSTER_DATABASE_POOL_MODE=transaction") == true)
+        }
+        let bad = #expect(throws: RosterConfiguration.Invalid.self) {
+            try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "transaction", "ROSTER_DATABASE_SESSION_URL": "mysql://x@y/z"])
+        }
+        #expect(bad?.description.hasPrefix("ROSTER_DATABASE_SESSION_URL: ") == true)
     }
 }
