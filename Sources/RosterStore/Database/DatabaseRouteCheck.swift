@@ -88,9 +88,8 @@ extension DatabaseRoute {
     private static func withConnection<Result: Sendable>(
         _ configuration: PostgresConnection.Configuration, variable: String, logger: Logger, _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        let connection: PostgresConnection
         do {
-            connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+            return try await PostgresConnection.withOwnConnection(configuration, logger: logger, body)
         } catch let error as PSQLError {
             guard let message = error.serverInfo?[.message], message.contains("startup parameter") else { throw error }
             let advice = message.hasSuffix("statement_timeout")
@@ -101,14 +100,6 @@ extension DatabaseRoute {
                 \(variable) leads to a connection pooler that refused Roster's connection ("\(message)"). \(advice) \
                 (see docs/operators/pgbouncer.md).
                 """)
-        }
-        do {
-            let result = try await body(connection)
-            try? await connection.close()
-            return result
-        } catch {
-            try? await connection.close()
-            throw error
         }
     }
 

@@ -20,8 +20,19 @@ extension RosterDatabase {
         if route.mode.keepsSessions { return try await withConnection(body) }
         guard let url = route.sessionURL else { throw NoSessionConnection() }
         let name = (pool?.applicationName ?? "roster") + "-session"
-        let connection = try await PostgresConnection.connect(
-            configuration: try url.connectionConfiguration(applicationName: name), id: 0, logger: logger)
+        return try await PostgresConnection.withOwnConnection(
+            try url.connectionConfiguration(applicationName: name), logger: logger, body)
+    }
+}
+
+extension PostgresConnection {
+    /// Runs `body` on a connection of its own, closed when `body` ends or the task is cancelled (which ends a notification
+    /// sequence that cancellation alone does not).
+    static func withOwnConnection<Result: Sendable>(
+        _ configuration: PostgresConnection.Configuration, logger: Logger, isolation: isolated (any _Concurrency.Actor)? = #isolation,
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        let connection = try await connect(configuration: configuration, id: 0, logger: logger)
         let result: Result
         do {
             result = try await withTaskCancellationHandler {
