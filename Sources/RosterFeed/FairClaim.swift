@@ -11,6 +11,16 @@ extension WebhookDispatcher {
     /// A subscription this process works on.
     typealias Claimed = LeasedSubscription
 
+    /// Whether this process holds its liveness lock now (`WebhookLeases.holdLiveness`).
+    final class Liveness: Sendable {
+        private let state = Atomic<Bool>(false)
+
+        var held: Bool {
+            get { state.load(ordering: .acquiring) }
+            set { state.store(newValue, ordering: .releasing) }
+        }
+    }
+
     /// Workers running in this process, per tenant.
     final class WorkerTally: Sendable {
         private let counts = Mutex<[UUID: Int]>([:])
