@@ -141,16 +141,16 @@ public struct WebhookDispatcher: Service {
                 guard free > 0 else { continue }
                 let claimed: [Claimed]
                 do {
-                    claimed = try await claim(limit: free, busy: busy)
+                    claimed = try await claim(limit: free, busy: busy, working: workers.subscriptions)
                 } catch {
                     logger.warning("Webhook dispatcher: could not claim work", metadata: ["error": "\(String(reflecting: type(of: error)))"])
                     continue
                 }
                 for subscription in claimed {
-                    workers.started(subscription.tenant)
+                    workers.started(subscription)
                     group.addTask {
                         await work(subscription)
-                        workers.finished(subscription.tenant)
+                        workers.finished(subscription)
                         wake.yield()
                     }
                 }
@@ -162,8 +162,10 @@ public struct WebhookDispatcher: Service {
 
     /// Takes the lease of up to `limit` subscriptions that have an event due, none of a tenant beyond
     /// `configuration.tenantLimit` workers (`busy`: this process's workers per tenant now).
-    func claim(limit: Int, busy: [UUID: Int]) async throws -> [Claimed] {
-        try await leases.claim(limit: limit, busy: busy, tenantLimit: configuration.tenantLimit, lease: configuration.lease, logger: logger)
+    /// `working`: the subscriptions this process's workers have now; its other leases were left by workers that failed.
+    func claim(limit: Int, busy: [UUID: Int], working: Set<UUID>? = nil) async throws -> [Claimed] {
+        try await leases.claim(
+            limit: limit, busy: busy, working: working, tenantLimit: configuration.tenantLimit, lease: configuration.lease, logger: logger)
     }
 
     /// On shutdown, hands this process's subscriptions back at once instead of after the lease time.

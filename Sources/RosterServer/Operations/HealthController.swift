@@ -31,7 +31,9 @@ struct HealthController {
             // Why, in the components' words: the database `unavailable` or `no_primary` (a failover under way), or
             // migrations `pending`.
             let reasons = components.compactMap { name, value -> JSONValue? in
-                guard name != "webhooks", let state = value["status"]?.stringValue, !["ok", "slow", "current"].contains(state) else { return nil }
+                guard name != "webhooks", let state = value["status"]?.stringValue, !["ok", "slow", "current", "unknown"].contains(state) else {
+                    return nil
+                }
                 return .string("\(name): \(state)")
             }.sorted { ($0.stringValue ?? "") < ($1.stringValue ?? "") }
             return AdminResponse.json(.serviceUnavailable, ["status": "not_ready", "reasons": .array(reasons)])

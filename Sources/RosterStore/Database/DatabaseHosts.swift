@@ -30,6 +30,8 @@ final class DatabaseHosts: Sendable {
     private let wanted: String
     /// The primary now; nil while there is none (before the first is found, during a failover).
     private let serving = Mutex<Serving?>(nil)
+    /// Rounds of the hosts that found none qualifying, so far.
+    private let fruitlessRounds = Atomic<Int>(0)
     /// Statements that lost their connection, by the generation they ran in: the watch checks its host at once.
     private let suspicions = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
 
@@ -71,12 +73,17 @@ final class DatabaseHosts: Sendable {
         }
     }
 
-    /// The pool to use now; waits up to `primaryWait` while there is no primary, then fails as unavailable.
+    /// The pool to use now. While there is no primary it waits `primaryWait`, and at least until one whole round of the
+    /// hosts has found none (a round on a loaded machine, or with a host that does not answer, takes longer), then
+    /// fails as unavailable.
     func current() async throws -> Serving {
         let deadline = ContinuousClock.now + primaryWait
+        let round = fruitlessRounds.load(ordering: .acquiring)
         while true {
             if let serving = serving.withLock({ $0 }) { return serving }
-            guard ContinuousClock.now < deadline else { throw StoreError.unavailable("none of the database hosts is a \(wanted)") }
+            if ContinuousClock.now >= deadline && fruitlessRounds.load(ordering: .acquiring) > round {
+                throw StoreError.unavailable("none of the database hosts is a \(wanted)")
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
     }
@@ -117,6 +124,7 @@ final class DatabaseHosts: Sendable {
             var generation = 0
             while !Task.isCancelled {
                 guard let host = await firstQualifying(url) else {
+                    fruitlessRounds.add(1, ordering: .releasing)
                     try? await Task.sleep(for: searchInterval)
                     continue
                 }

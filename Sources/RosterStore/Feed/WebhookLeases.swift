@@ -65,13 +65,20 @@ public struct WebhookLeases: Sendable {
           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
         """
 
-    /// Whether the lease of the subscription row `alias` is free: none, expired, or its owner's session gone.
-    static func leaseFree(_ alias: String, owner: UUID) -> String {
-        """
-        (\(alias).lease_until IS NULL OR \(alias).lease_until < now()
-             OR (\(alias).lease_owner <> '\(owner.uuidString.lowercased())'
-                 AND (hashtext(\(alias).lease_owner::text)::bigint & 4294967295)::oid NOT IN (SELECT objid FROM live)))
-        """
+    /// Whether the lease of the subscription row `alias` is free: none, expired, its owner's session gone, or this
+    /// process's own lease on a subscription none of its workers has (`working`; nil: all of its own leases are in use).
+    /// (A worker whose statement failed, the database gone, leaves its lease behind: after a failover it is taken
+    /// back at once, not after the lease time.)
+    static func leaseFree(_ alias: String, owner: UUID, working: Set<UUID>?) -> String {
+        let me = "'\(owner.uuidString.lowercased())'"
+        let own = working.map { ids in
+            " OR (\(alias).lease_owner = \(me) AND \(alias).id <> ALL ('{\(ids.map { $0.uuidString.lowercased() }.joined(separator: ","))}'::uuid[]))"
+        } ?? ""
+        return """
+            (\(alias).lease_until IS NULL OR \(alias).lease_until < now()
+                 OR (\(alias).lease_owner <> \(me)
+                     AND (hashtext(\(alias).lease_owner::text)::bigint & 4294967295)::oid NOT IN (SELECT objid FROM live))\(own))
+            """
     }
 
     /// Takes this process's liveness lock on one session and holds it as long as that session lasts, LISTENing on it
@@ -92,7 +99,10 @@ public struct WebhookLeases: Sendable {
     /// `tenantLimit` workers (`busy`: this process's workers per tenant now). Free workers go to tenants in turn:
     /// each tenant's next subscription is ranked by how many workers that tenant would then hold. A subscription
     /// whose secret does not open is logged and left out (its lease lapses and it is tried again).
-    public func claim(limit: Int, busy: [UUID: Int], tenantLimit cap: Int, lease: Duration, logger: Logger) async throws -> [LeasedSubscription] {
+    /// `working`: the subscriptions this process's workers have now (nil: unknown, so none of its own leases is taken back).
+    public func claim(
+        limit: Int, busy: [UUID: Int], working: Set<UUID>? = nil, tenantLimit cap: Int, lease: Duration, logger: Logger
+    ) async throws -> [LeasedSubscription] {
         let tenants = Array(busy.keys), workers = tenants.map { busy[$0] ?? 0 }
         // Per tenant with events and subscriptions, below its cap: its oldest due subscriptions, read from
         // (tenant_id, next_attempt_at) only as far as its remaining share, so a tenant with thousands due costs
@@ -124,13 +134,13 @@ public struct WebhookLeases: Sendable {
                             LIMIT 1
                         ) pending
                         WHERE d.tenant_id = t.tenant_id AND d.enabled AND d.paused_at IS NULL AND d.next_attempt_at <= now()
-                          AND \(unescaped: Self.leaseFree("d", owner: owner)) AND d.position < t.last_seq
+                          AND \(unescaped: Self.leaseFree("d", owner: owner, working: working)) AND d.position < t.last_seq
                         ORDER BY d.next_attempt_at, d.id
                         LIMIT \(cap) - t.workers
                     ) c
                 ) ranked ON w.tenant_id = ranked.tenant_id AND w.id = ranked.id
                 WHERE w.enabled AND w.paused_at IS NULL AND w.next_attempt_at <= now()
-                  AND \(unescaped: Self.leaseFree("w", owner: owner))
+                  AND \(unescaped: Self.leaseFree("w", owner: owner, working: working))
                 -- The next worker goes to the tenant that would then hold the fewest; among equals, the longest due.
                 ORDER BY ranked.slot, ranked.next_attempt_at, w.tenant_id
                 LIMIT \(limit)
