@@ -42,7 +42,7 @@ public func buildApplication(
         DatabaseService(database: database),
         ScimTokenCacheService(
             cache: tokenCache, tokens: ScimTokenRepository(database: database),
-            endpoint: try route.listenEndpoint(besides: url, applicationName: pool.applicationName + "-listen"), logger: logger),
+            endpoint: ListenEndpoint(url: url, database: database, applicationName: pool.applicationName + "-listen"), logger: logger),
         FeedRetention(database: database, retention: configuration.eventRetention, logger: logger),
         ProvisioningLogService(
             recorder: provisioning, log: ProvisioningLog(database: database), retention: configuration.provisioningLog.retention,

@@ -56,18 +56,24 @@ struct ConfigurationTests {
     func poolMode() throws {
         #expect(try Self.configuration([:]).databaseRoute().mode == .direct)
         #expect(try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "session"]).databaseRoute().mode == .session)
-        #expect(try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "Transaction"]).databaseRoute().mode == .transaction)
+        let session = "postgres://roster@127.0.0.1:5432/roster"
+        #expect(try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "Transaction", "ROSTER_DATABASE_SESSION_URL": session]).databaseRoute().mode == .transaction)
         let statement = #expect(throws: RosterConfiguration.Invalid.self) { try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "statement"]) }
         #expect(statement?.description.contains("session or transaction mode") == true)
         #expect(throws: RosterConfiguration.Invalid.self) { try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "pgbouncer"]) }
     }
 
-    @Test("a session URL is for transaction mode: taken there, refused with the others, and refused when it is no postgres URL")
+    @Test("a session URL is for transaction mode: needed there, refused with the others, and refused when it is no postgres URL or names several hosts")
     func sessionURL() throws {
         let url = "postgres://roster:secret@127.0.0.1:5432/roster"
         let route = try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "transaction", "ROSTER_DATABASE_SESSION_URL": url]).databaseRoute()
         #expect(route.sessionURL?.port == 5432 && route.sessionURL?.password == "secret")
-        #expect(try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "transaction"]).databaseRoute().sessionURL == nil)
+        let missing = #expect(throws: RosterConfiguration.Invalid.self) { try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "transaction"]) }
+        #expect(missing?.description.hasPrefix("ROSTER_DATABASE_POOL_MODE=transaction needs ROSTER_DATABASE_SESSION_URL") == true)
+        let hosts = #expect(throws: RosterConfiguration.Invalid.self) {
+            try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "transaction", "ROSTER_DATABASE_SESSION_URL": "postgres://roster@a:5432,b:5432/roster"])
+        }
+        #expect(hosts?.description.hasPrefix("ROSTER_DATABASE_SESSION_URL names one host") == true)
         for mode in ["direct", "session"] {
             let error = #expect(throws: RosterConfiguration.Invalid.self) {
                 try Self.configuration(["ROSTER_DATABASE_POOL_MODE": mode, "ROSTER_DATABASE_SESSION_URL": url])

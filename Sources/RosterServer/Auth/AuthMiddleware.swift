@@ -124,16 +124,14 @@ struct ScimTokenCacheService: Service, CustomStringConvertible {
 
     let cache: ScimTokenCache
     let tokens: ScimTokenRepository
-    /// Where the LISTEN connects; nil: nowhere keeps a session (a transaction-mode pooler without a session URL), and
-    /// revocations reach the cache only through the read statements' re-check.
-    let endpoint: ListenEndpoint?
+    let endpoint: ListenEndpoint
     let logger: Logger
     var touchInterval: Duration = .seconds(10)
 
     func run() async throws {
         await cancelWhenGracefulShutdown { [self] in
             await withTaskGroup(of: Void.self) { group in
-                if let endpoint { group.addTask { await cache.listen(endpoint, logger: logger) } }
+                group.addTask { await cache.listen(endpoint, logger: logger) }
                 group.addTask {
                     while !Task.isCancelled {
                         try? await Task.sleep(for: touchInterval)

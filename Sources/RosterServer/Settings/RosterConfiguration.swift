@@ -220,20 +220,37 @@ public struct RosterConfiguration: Sendable {
 
     public var scimBaseURL: String { publicURL + "/scim/v2" }
 
-    /// The pool mode and the session URL, checked together: a session URL is for transaction mode only.
+    /// The pool mode and the session URL, checked together: a session URL is for transaction mode, which needs one.
     public func databaseRoute() throws(Invalid) -> DatabaseRoute {
-        guard let text = databaseSessionURL else { return DatabaseRoute(mode: databasePoolMode, sessionURL: nil) }
+        guard let text = databaseSessionURL else {
+            guard databasePoolMode != .transaction else {
+                throw Invalid(description: """
+                    ROSTER_DATABASE_POOL_MODE=transaction needs ROSTER_DATABASE_SESSION_URL: the webhook dispatcher holds a \
+                    session-level lock and LISTENs, and the SCIM token cache LISTENs, which no connection of a transaction-mode \
+                    pooler keeps. Set it to PostgreSQL itself (or a session-mode pool of the same database).
+                    """)
+            }
+            return DatabaseRoute(mode: databasePoolMode, sessionURL: nil)
+        }
         guard databasePoolMode == .transaction else {
             throw Invalid(description: """
                 ROSTER_DATABASE_SESSION_URL is for ROSTER_DATABASE_POOL_MODE=transaction, where pooled connections keep no session; \
                 with \(databasePoolMode.rawValue) they keep theirs, and LISTEN uses ROSTER_DATABASE_URL. Unset one of them.
                 """)
         }
+        let url: DatabaseURL
         do {
-            return DatabaseRoute(mode: databasePoolMode, sessionURL: try DatabaseURL(text))
+            url = try DatabaseURL(text)
         } catch {
             throw Invalid(description: "ROSTER_DATABASE_SESSION_URL: \(error.description)")
         }
+        guard url.hosts.count == 1 else {
+            throw Invalid(description: """
+                ROSTER_DATABASE_SESSION_URL names one host: the primary's address (a name or virtual IP that follows it after a \
+                failover); its sessions are not routed among several hosts as ROSTER_DATABASE_URL's are.
+                """)
+        }
+        return DatabaseRoute(mode: databasePoolMode, sessionURL: url)
     }
 
     private static func trimmed(_ url: String) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+package import PostgresNIO
 
 /// What sits between Roster's pool and PostgreSQL (`ROSTER_DATABASE_POOL_MODE`): nothing, or a connection pooler such as
 /// PgBouncer, named by its `pool_mode`. It decides what a pooled connection may keep from one statement to the next.
@@ -39,8 +40,9 @@ public enum DatabasePoolMode: String, Sendable, CaseIterable {
     public var keepsSessions: Bool { self != .transaction }
 }
 
-/// How Roster's connections reach PostgreSQL: the pool's, through `mode`, and those that need a session (LISTEN): the
-/// pool's URL gives them, except behind a transaction-mode pooler, where they go to `sessionURL` (none without it).
+/// How Roster's connections reach PostgreSQL: the pool's, through `mode`, and those that need a session (LISTEN, the
+/// webhook dispatcher's liveness lock): the pool's server gives them, except behind a transaction-mode pooler, where
+/// they go to `sessionURL`.
 public struct DatabaseRoute: Sendable {
     public let mode: DatabasePoolMode
     /// `ROSTER_DATABASE_SESSION_URL`, for transaction mode: PostgreSQL itself, or a session-mode pool of the same database.
@@ -53,14 +55,11 @@ public struct DatabaseRoute: Sendable {
         self.sessionURL = sessionURL
     }
 
-    /// Where a connection that needs a session connects, given the pool's `url`; nil when nowhere can give one
-    /// (transaction mode without a session URL).
-    public func sessionURL(besides url: DatabaseURL) -> DatabaseURL? {
-        mode.keepsSessions ? url : sessionURL
-    }
-
-    /// The LISTEN connection of the SCIM token cache, named `applicationName`; nil: none can be had.
-    public func listenEndpoint(besides url: DatabaseURL, applicationName: String) throws -> ListenEndpoint? {
-        try sessionURL(besides: url).map { try ListenEndpoint(url: $0, applicationName: applicationName) }
+    /// The configuration of a connection of its own that keeps a session (a LISTEN, a session lock), when the pool's
+    /// connections do not: to `sessionURL`. Nil when they do (the pool's server is the place).
+    func sessionConfiguration(applicationName: String) throws -> PostgresConnection.Configuration? {
+        guard !mode.keepsSessions else { return nil }
+        guard let sessionURL else { throw NoSessionConnection() }
+        return try sessionURL.connectionConfiguration(applicationName: applicationName)
     }
 }

@@ -16,8 +16,9 @@ extension DatabaseRoute {
     /// - in direct and session mode, that two connections open at once never share a server session (a transaction-mode
     ///   pooler lends one to both: prepared statements and LISTEN break);
     /// - in transaction mode, that `sessionURL` keeps sessions and leads to the same database.
+    /// With several hosts, on the first that answers (a failover may be under way; the pool finds the primary itself).
     public func check(url: DatabaseURL, statementTimeout: Duration?, logger: Logger) async throws {
-        var configuration = try url.connectionConfiguration(applicationName: "roster-route-check")
+        var configuration = try await Self.firstAnswering(url, logger: logger)
         if mode.sendsStartupLimit, let statementTimeout {
             configuration.options.additionalStartupParameters.append(StatementTimeout.startupParameter(statementTimeout))
         }
@@ -41,13 +42,7 @@ extension DatabaseRoute {
             }
             return
         }
-        guard let sessionURL else {
-            logger.notice("""
-                ROSTER_DATABASE_POOL_MODE=transaction without ROSTER_DATABASE_SESSION_URL: no LISTEN. The webhook dispatcher finds new \
-                events every ROSTER_WEBHOOK_POLL_MS; a revoked SCIM token is still refused at once (every read re-checks its token).
-                """)
-            return
-        }
+        guard let sessionURL else { throw NoSessionConnection() }
         let session = try sessionURL.connectionConfiguration(applicationName: "roster-route-check")
         let sessionDatabase = try await Self.withConnection(session, variable: "ROSTER_DATABASE_SESSION_URL", logger: logger) { connection in
             try await Self.row("SELECT current_database()::text", on: connection, logger: logger).decode(String.self)
@@ -82,6 +77,25 @@ extension DatabaseRoute {
             ROSTER_SCIM_STATEMENT_TIMEOUT_MS is \(wanted) ms. Run ALTER ROLE "\(role)" IN DATABASE "\(database)" SET \
             statement_timeout = \(wanted); then RECONNECT in PgBouncer's console (or restart it) so its server sessions take it.
             """)
+    }
+
+    /// The connection configuration of `url`'s first host that takes a connection (a refusal is an answer too); the first
+    /// host when none does, to fail on.
+    private static func firstAnswering(_ url: DatabaseURL, logger: Logger) async throws -> PostgresConnection.Configuration {
+        let first = try url.connectionConfiguration(applicationName: "roster-route-check", host: url.hosts[0])
+        guard url.hosts.count > 1 else { return first }
+        for host in url.hosts {
+            let configuration = try url.connectionConfiguration(applicationName: "roster-route-check", host: host)
+            do {
+                try await PostgresConnection.withOwnConnection(configuration, logger: logger) { _ in }
+                return configuration
+            } catch let error as PSQLError where error.serverInfo != nil {
+                return configuration
+            } catch {
+                continue
+            }
+        }
+        return first
     }
 
     /// A connection of its own for `body`; a pooler's refusal of a startup parameter becomes one that says what to set.

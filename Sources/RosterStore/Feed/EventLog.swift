@@ -231,15 +231,6 @@ public struct EventLog: Sendable {
         }
     }
 
-    /// Calls `body` on every stamp of any process (LISTEN on `channel`), on a connection held until the task is
-    /// cancelled or the connection fails (then it throws, and the caller listens again). A connection that keeps its
-    /// session (`RosterDatabase.withSession`): a transaction-mode pooler would lose the LISTEN after its statement.
-    public func onStamps(_ body: @escaping @Sendable () -> Void) async throws {
-        try await database.withSession { connection in
-            for try await _ in try await connection.listen(Self.channel) { body() }
-        }
-    }
-
     /// Deletes up to `batch` numbered events that occurred more than `seconds` ago; returns how many went.
     public func deleteNumbered(olderThan seconds: Double, batch: Int) async throws -> Int {
         try await database.query(
