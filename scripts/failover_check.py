@@ -8,8 +8,8 @@ On loopback, with PostgreSQL's own streaming replication as Patroni runs it:
    writers creating and deactivating users through both replicas, and a cursor reader of the pull API, all the time;
 3. replica A (which holds every subscription's lease: it ran alone first) is SIGKILLed: B must take its
    subscriptions over within 3 s, with the default 30 s lease (the lease is bound to A's database session);
-4. the primary's processes are SIGKILLed, and a second later the standby is promoted (`pg_promote()`, as Patroni
-   does), with no restart of Roster;
+4. the primary's processes are SIGKILLed, and once replica B reports no primary (at most 5 s later) the standby is
+   promoted (`pg_promote()`, as Patroni does), with no restart of Roster;
 5. then it checks: every write a client saw acknowledged is on the new primary; every committed change has
    exactly one event; the cursor reader saw every sequence number once, in order, without a gap; every
    subscription got every event in order (duplicates counted); and it prints the time without service, the
@@ -352,8 +352,10 @@ def check(roster: str, port: int, failures: list[str]) -> None:
         killed_primary = time.time()
         primary.crash()
         say("primary SIGKILLed (postmaster and every backend)")
+        # Patroni promotes once its leader key has expired; here, once replica B has seen there is no primary
+        # (its readiness says so), and at the latest 5 s after the crash.
         readiness: list[str] = []
-        while time.time() < killed_primary + 1:
+        while time.time() < killed_primary + 5 and not any("no_primary" in r for r in readiness):
             try:
                 status, body = call(f"{b.base}/api/health/ready", {})
                 readiness.append(f"{status} {body.get('reasons', [])}")
