@@ -132,31 +132,18 @@ public final class ScimTokenCache: Sendable {
     /// drops (clearing the cache each time it (re)subscribes). Runs until cancelled.
     /// The LISTEN has its own connection, outside the pool: it never takes a request's connection or a tenant's share.
     public func listen(_ endpoint: ListenEndpoint, retry: Duration = .seconds(1), logger: Logger) async {
-        var attempt = 0
         while !Task.isCancelled {
-            attempt += 1
             do {
-                let configuration = try await endpoint.configuration()
-                let connection = try await PostgresConnection.connect(configuration: configuration, id: attempt, logger: logger)
-                do {
-                    // The notification sequence does not end when the task is cancelled: closing the connection ends it,
-                    // or every stopped application would leave its LISTEN connection open.
-                    try await withTaskCancellationHandler {
-                        let notifications = try await connection.listen(Self.channel)
-                        // Subscribed: anything revoked from now on is notified; what was cached before may have missed one.
-                        clear()
-                        for try await notification in notifications {
-                            if let id = UUID(uuidString: notification.payload) { evict(tokenID: id) } else { clear() }
-                        }
-                    } onCancel: {
-                        let future: EventLoopFuture<Void> = connection.close()
-                        _ = future
+                // Its own connection, closed on cancellation: the notification sequence does not end when the task is
+                // cancelled, or every stopped application would leave its LISTEN connection open.
+                try await PostgresConnection.withOwnConnection(try await endpoint.configuration(), logger: logger) { connection in
+                    let notifications = try await connection.listen(Self.channel)
+                    // Subscribed: anything revoked from now on is notified; what was cached before may have missed one.
+                    clear()
+                    for try await notification in notifications {
+                        if let id = UUID(uuidString: notification.payload) { evict(tokenID: id) } else { clear() }
                     }
-                } catch {
-                    try? await connection.close()
-                    throw error
                 }
-                try? await connection.close()
             } catch {
                 if Task.isCancelled { return }
                 logger.warning(
