@@ -14,7 +14,10 @@ Usage: python3 scripts/blackbox.py --roster .build/debug/roster [--port 18080]
 5. drives the CLI (tenant, token, admin-key, webhook, migrate) against the printed
    database URL and checks what it creates works over HTTP, and revocation too;
 5a. webhooks (scripts/webhook_check.py): every event type delivered to a receiver that verifies
-   each request with the `standardwebhooks` package, in order; secret rotation; replay;
+   each request with the `standardwebhooks` package, in order; secret rotation; replay; the reference
+   consumer (examples/consumer, scripts/consumer_check.py) mirrors a tenant through a randomised run with
+   itself SIGKILLed and restarted and one delivery answered 500, and rebuilds a mirror from zero under writes;
+   docs/consumers.md's event examples equal what this Roster produces (scripts/event_examples.py);
 5b. runs every code sample of README.md and docs/ against this roster dev and checks every
    link there (scripts/docs_samples.py);
 5c. checks /api/docs in headless chromium (scripts/docs_check.py; screenshots in
@@ -65,6 +68,8 @@ from console_check import check_console  # noqa: E402
 from docs_check import check_docs  # noqa: E402
 from docs_samples import check_doc_samples  # noqa: E402
 from openapi_check import check_openapi  # noqa: E402
+from consumer_check import check_consumer  # noqa: E402
+from event_examples import check_event_examples  # noqa: E402
 from webhook_check import check_replicas, check_webhooks  # noqa: E402
 
 BANNER_TIMEOUT = 120  # s, for initdb, PostgreSQL start-up and migrations
@@ -753,6 +758,8 @@ def main() -> int:
         check_badinput(origin, banner.admin_key, say, failures)
         check_cli(roster, banner, failures)
         check_webhooks(origin, banner.admin_key, banner.base_url, banner.token, say, failures)
+        check_consumer(origin, banner.admin_key, say, failures)
+        check_event_examples(origin, banner.admin_key, say, failures)
         check_doc_samples(roster, origin, banner.admin_key, banner.token, banner.database_url, banner.secret_key,
                           say, failures)
         check_docs(origin, banner.admin_key, Path(args.artifacts), say, failures)

@@ -56,6 +56,15 @@ need_postgres() {
   fi
 }
 
+# Debian's pgbouncer: scripts/pooler_check.py runs `roster serve` behind it, in session and in transaction mode.
+# The package's own service is not started (no systemd here, and the check starts its own pgbouncer on loopback).
+need_pgbouncer() {
+  if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+    setup_say "pgbouncer is missing (the PgBouncer check needs it): installing Debian's pgbouncer"
+    apt_install pgbouncer
+  fi
+}
+
 # Headless chromium: scripts/docs_check.py tests /api/docs in a real browser; scripts/console_check.py drives the
 # admin console and the setup portal through chromium-driver (selenium).
 need_chromium() {

@@ -31,12 +31,13 @@ PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 class Receiver:
-    """Records every request as (headers, body); answers 204 after `delay` seconds. `stop()` then
-    `start()` again on the same port simulates a receiver that is down for a while."""
+    """Records every request as (headers, body), and when it arrived (`arrivals`, wall clock); answers 204 after `delay`
+    seconds. `stop()` then `start()` again on the same port simulates a receiver that is down for a while."""
 
     def __init__(self, delay: float = 0.0) -> None:
         self.delay = delay
         self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.arrivals: list[float] = []
         self.lock = threading.Lock()
         self.port = 0
         self.server: ThreadingHTTPServer | None = None
@@ -49,10 +50,12 @@ class Receiver:
 
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                arrived = time.time()
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 with receiver.lock:
                     receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                    receiver.arrivals.append(arrived)
                 self.send_response(204)
                 self.send_header("content-length", "0")
                 self.end_headers()

@@ -71,8 +71,9 @@ public struct WebhookDispatcher: Service {
     public func run() async throws {
         // Wakes: every stamp of any process (LISTEN), every finished worker, and a poll tick.
         let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let live = Liveness()
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await listen(wake) }
+            group.addTask { await listen(wake, live: live) }
             // Events are numbered after their commit (EventLog.stamp): right after this process's own commits,
             // and at every tick for those of a process that died before it could.
             group.addTask {
@@ -87,7 +88,7 @@ public struct WebhookDispatcher: Service {
             }
             group.addTask {
                 await withGracefulShutdownHandler {
-                    await dispatch(wakes: wakes, wake: wake)
+                    await dispatch(wakes: wakes, wake: wake, live: live)
                 } onGracefulShutdown: {
                     wake.finish()
                 }
@@ -109,39 +110,47 @@ public struct WebhookDispatcher: Service {
         }
     }
 
-    /// Wakes the loop on every stamp of new events (LISTEN), and listens again if the connection drops.
-    private func listen(_ wake: AsyncStream<Void>.Continuation) async {
+    /// Holds this process's liveness lock (which binds its leases to its database session) and wakes the loop on
+    /// every stamp of new events (LISTEN, on the same session); takes both again if the session drops. While the lock
+    /// is not held, `live` is false and nothing is claimed: other processes may take this one's leases then.
+    private func listen(_ wake: AsyncStream<Void>.Continuation, live: Liveness) async {
         while !Task.isCancelled {
             do {
-                try await EventLog(database: database).onStamps { wake.yield() }
+                try await leases.holdLiveness(stamped: { wake.yield() }, held: {
+                    live.held = true
+                    wake.yield()
+                })
             } catch {
                 if Task.isCancelled { return }
-                logger.warning("Webhook dispatcher: LISTEN failed; polling until it is back", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+                logger.warning(
+                    "Webhook dispatcher: its database session ended; claiming nothing until it is back",
+                    metadata: ["error": "\(String(reflecting: type(of: error)))"])
             }
+            live.held = false
             try? await Task.sleep(for: configuration.pollInterval)
         }
     }
 
     /// Claims due subscriptions and works each in its own task, until shutdown.
-    private func dispatch(wakes: AsyncStream<Void>, wake: AsyncStream<Void>.Continuation) async {
+    private func dispatch(wakes: AsyncStream<Void>, wake: AsyncStream<Void>.Continuation, live: Liveness) async {
         let workers = WorkerTally()
         await withDiscardingTaskGroup { group in
-            for await _ in wakes {
+            for await _ in wakes where live.held {
                 let busy = workers.byTenant
                 let free = configuration.concurrency - busy.values.reduce(0, +)
                 guard free > 0 else { continue }
                 let claimed: [Claimed]
                 do {
-                    claimed = try await claim(limit: free, busy: busy)
+                    claimed = try await claim(limit: free, busy: busy, working: workers.subscriptions)
                 } catch {
                     logger.warning("Webhook dispatcher: could not claim work", metadata: ["error": "\(String(reflecting: type(of: error)))"])
                     continue
                 }
                 for subscription in claimed {
-                    workers.started(subscription.tenant)
+                    workers.started(subscription)
                     group.addTask {
                         await work(subscription)
-                        workers.finished(subscription.tenant)
+                        workers.finished(subscription)
                         wake.yield()
                     }
                 }
@@ -153,8 +162,10 @@ public struct WebhookDispatcher: Service {
 
     /// Takes the lease of up to `limit` subscriptions that have an event due, none of a tenant beyond
     /// `configuration.tenantLimit` workers (`busy`: this process's workers per tenant now).
-    func claim(limit: Int, busy: [UUID: Int]) async throws -> [Claimed] {
-        try await leases.claim(limit: limit, busy: busy, tenantLimit: configuration.tenantLimit, lease: configuration.lease, logger: logger)
+    /// `working`: the subscriptions this process's workers have now; its other leases were left by workers that failed.
+    func claim(limit: Int, busy: [UUID: Int], working: Set<UUID>? = nil) async throws -> [Claimed] {
+        try await leases.claim(
+            limit: limit, busy: busy, working: working, tenantLimit: configuration.tenantLimit, lease: configuration.lease, logger: logger)
     }
 
     /// On shutdown, hands this process's subscriptions back at once instead of after the lease time.

@@ -11,19 +11,42 @@ extension WebhookDispatcher {
     /// A subscription this process works on.
     typealias Claimed = LeasedSubscription
 
-    /// Workers running in this process, per tenant.
+    /// Whether this process holds its liveness lock now (`WebhookLeases.holdLiveness`).
+    final class Liveness: Sendable {
+        private let state = Atomic<Bool>(false)
+
+        var held: Bool {
+            get { state.load(ordering: .acquiring) }
+            set { state.store(newValue, ordering: .releasing) }
+        }
+    }
+
+    /// Workers running in this process: how many per tenant, and on which subscriptions.
     final class WorkerTally: Sendable {
-        private let counts = Mutex<[UUID: Int]>([:])
-
-        var byTenant: [UUID: Int] { counts.withLock { $0 } }
-
-        func started(_ tenant: UUID) {
-            counts.withLock { $0[tenant, default: 0] += 1 }
+        private struct State {
+            var byTenant: [UUID: Int] = [:]
+            var subscriptions: Set<UUID> = []
         }
 
-        func finished(_ tenant: UUID) {
-            // A tenant without workers leaves the tally, so it stays as small as the work under way.
-            counts.withLock { $0[tenant] = ($0[tenant] ?? 1) > 1 ? $0[tenant]! - 1 : nil }
+        private let state = Mutex(State())
+
+        var byTenant: [UUID: Int] { state.withLock { $0.byTenant } }
+        var subscriptions: Set<UUID> { state.withLock { $0.subscriptions } }
+
+        func started(_ subscription: Claimed) {
+            state.withLock {
+                $0.byTenant[subscription.tenant, default: 0] += 1
+                $0.subscriptions.insert(subscription.id)
+            }
+        }
+
+        func finished(_ subscription: Claimed) {
+            state.withLock {
+                // A tenant without workers leaves the tally, so it stays as small as the work under way.
+                let tenant = subscription.tenant
+                $0.byTenant[tenant] = ($0.byTenant[tenant] ?? 1) > 1 ? $0.byTenant[tenant]! - 1 : nil
+                $0.subscriptions.remove(subscription.id)
+            }
         }
     }
 }

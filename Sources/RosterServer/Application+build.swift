@@ -21,12 +21,13 @@ public func buildApplication(
         throw RosterConfiguration.Invalid(description: SecretsAtRest.keyRequired)
     }
     let url = try DatabaseURL(databaseURL)
+    let route = try configuration.databaseRoute()
     let pool = ConnectionPoolIdentity(maxConnections: configuration.databaseMaxConnections)
     let registry = try SchemaDocuments.registry(extraDirectory: configuration.schemasDirectory)
     let metrics = configuration.metricsEnabled ? RosterMetrics() : nil
     let database = RosterDatabase(
         url: url, pool: pool, statementTimeout: configuration.limits.scimStatementTimeout, secrets: configuration.secrets,
-        metrics: metrics?.factory, logger: logger)
+        metrics: metrics?.factory, logger: logger, route: route)
     let settings = try RuntimeSettingsHolder(
         baseline: SettingsBaseline(configuration, logger: logger), repository: RuntimeSettingsRepository(database: database))
     let rateLimits = RateLimits(
@@ -41,7 +42,7 @@ public func buildApplication(
         DatabaseService(database: database),
         ScimTokenCacheService(
             cache: tokenCache, tokens: ScimTokenRepository(database: database),
-            endpoint: try ListenEndpoint(url: url, applicationName: pool.applicationName + "-listen"), logger: logger),
+            endpoint: ListenEndpoint(url: url, database: database, applicationName: pool.applicationName + "-listen"), logger: logger),
         FeedRetention(database: database, retention: configuration.eventRetention, logger: logger),
         ProvisioningLogService(
             recorder: provisioning, log: ProvisioningLog(database: database), retention: configuration.provisioningLog.retention,
@@ -65,6 +66,14 @@ public func buildApplication(
         services: services,
         onServerRunning: { _ in await onServerRunning() },
         logger: logger)
+}
+
+/// Before it listens: the pool's connections reach PostgreSQL as ROSTER_DATABASE_POOL_MODE says, or a refusal saying
+/// what to configure (`DatabaseRoute.check`).
+func checkDatabaseRoute(_ configuration: RosterConfiguration, logger: Logger) async throws {
+    guard let databaseURL = configuration.databaseURL else { return }
+    try await configuration.databaseRoute().check(
+        url: try DatabaseURL(databaseURL), statementTimeout: configuration.limits.scimStatementTimeout, logger: logger)
 }
 
 /// The connection pool, as a service of the application: first to start, last to stop.
@@ -186,6 +195,7 @@ func buildRouter(
 public func runServer(
     _ configuration: RosterConfiguration, logger: Logger, onServerRunning: @escaping @Sendable () async -> Void = {}
 ) async throws {
+    try await checkDatabaseRoute(configuration, logger: logger)
     try await prepareStoredSecrets(configuration, logger: logger)
     let app = try buildApplication(configuration, logger: logger, onServerRunning: onServerRunning)
     try await app.runService()

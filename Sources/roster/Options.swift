@@ -15,6 +15,12 @@ struct DatabaseOptions: ParsableArguments {
         guard let url = databaseURL ?? environment["ROSTER_DATABASE_URL"], !url.isEmpty else {
             throw ValidationError("No database configured: pass --database-url or set ROSTER_DATABASE_URL.")
         }
+        return try withPasswordFile(url)
+    }
+
+    /// `url` with the password of `ROSTER_DATABASE_PASSWORD_FILE` in place of its own, when that is set (both database URLs take it).
+    func withPasswordFile(_ url: String) throws -> String {
+        let environment = CommandIO.current.environment
         guard let path = environment["ROSTER_DATABASE_PASSWORD_FILE"], !path.isEmpty else { return url }
         // The password of a mounted secret (compose, Kubernetes), so it is in neither the URL nor the environment.
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {

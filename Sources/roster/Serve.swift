@@ -10,7 +10,8 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var server: ServerOptions
 
     func run() async throws {
-        let configuration = try server.configuration(databaseURL: database.url())
+        var configuration = try server.configuration(databaseURL: database.url())
+        configuration.databaseSessionURL = try configuration.databaseSessionURL.map(database.withPasswordFile)
         // Before anything starts: no key and no explicit opt-out is a refusal, not a plaintext default.
         if case .unconfigured = configuration.secrets {
             throw CLIFailure("roster serve refuses to start: " + SecretsAtRest.keyRequired)
@@ -27,6 +28,8 @@ struct Serve: AsyncParsableCommand {
             try await runServer(configuration, logger: logger)
         } catch let error as SecretsAtRestError {
             throw CLIFailure("roster serve cannot start: " + error.description)
+        } catch let error as DatabaseRouteMismatch {
+            throw CLIFailure("roster serve refuses to start: " + error.description)
         }
     }
 

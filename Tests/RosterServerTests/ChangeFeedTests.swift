@@ -58,6 +58,21 @@ extension ServerSuite {
             }
         }
 
+        @Test("setting an unset active to true, or unsetting a true one, changes what the user shows: a user.updated, no (re)activation")
+        func activeSetWithoutChange() async throws {
+            try await Roster.run { roster in
+                let bob = try await roster.createUser("bob")
+                try await roster.patch("/Users/\(bob)", #"[{"op":"replace","path":"active","value":true}]"#)
+                try await roster.patch("/Users/\(bob)", #"[{"op":"remove","path":"active"}]"#)
+                try await roster.patch("/Users/\(bob)", #"[{"op":"replace","path":"active","value":false}]"#)
+                let events = try await Self.events(roster)
+                #expect(events.map { $0["type"] } == ["user.created", "user.updated", "user.updated", "user.deactivated"])
+                #expect(events.map { $0["resource_version"] } == [1, 2, 3, 4])
+                #expect(events[1]["data"]?["active"] == true)
+                #expect(events[2]["data"]?["active"] == nil)
+            }
+        }
+
         @Test("group events: created with its members, updated, members added and removed as deltas, deleted; deleting a member records its departure")
         func groupEvents() async throws {
             try await Roster.run { roster in

@@ -1,6 +1,7 @@
 import Configuration
 import RosterFeed
 import RosterServer
+import RosterStore
 import Testing
 
 @Suite("Configuration from the environment")
@@ -49,5 +50,39 @@ struct ConfigurationTests {
         for bad in ["0", "-2", "17"] {
             #expect(throws: RosterConfiguration.Invalid.self, "\(bad)") { try Self.configuration(["ROSTER_WEBHOOK_TENANT_CONCURRENCY": bad]) }
         }
+    }
+
+    @Test("database pool mode: direct by default; ROSTER_DATABASE_POOL_MODE takes session or transaction in any case, and refuses statement with the reason")
+    func poolMode() throws {
+        #expect(try Self.configuration([:]).databaseRoute().mode == .direct)
+        #expect(try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "session"]).databaseRoute().mode == .session)
+        let session = "postgres://roster@127.0.0.1:5432/roster"
+        #expect(try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "Transaction", "ROSTER_DATABASE_SESSION_URL": session]).databaseRoute().mode == .transaction)
+        let statement = #expect(throws: RosterConfiguration.Invalid.self) { try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "statement"]) }
+        #expect(statement?.description.contains("session or transaction mode") == true)
+        #expect(throws: RosterConfiguration.Invalid.self) { try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "pgbouncer"]) }
+    }
+
+    @Test("a session URL is for transaction mode: needed there, refused with the others, and refused when it is no postgres URL or names several hosts")
+    func sessionURL() throws {
+        let url = "postgres://roster:secret@127.0.0.1:5432/roster"
+        let route = try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "transaction", "ROSTER_DATABASE_SESSION_URL": url]).databaseRoute()
+        #expect(route.sessionURL?.port == 5432 && route.sessionURL?.password == "secret")
+        let missing = #expect(throws: RosterConfiguration.Invalid.self) { try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "transaction"]) }
+        #expect(missing?.description.hasPrefix("ROSTER_DATABASE_POOL_MODE=transaction needs ROSTER_DATABASE_SESSION_URL") == true)
+        let hosts = #expect(throws: RosterConfiguration.Invalid.self) {
+            try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "transaction", "ROSTER_DATABASE_SESSION_URL": "postgres://roster@a:5432,b:5432/roster"])
+        }
+        #expect(hosts?.description.hasPrefix("ROSTER_DATABASE_SESSION_URL names one host") == true)
+        for mode in ["direct", "session"] {
+            let error = #expect(throws: RosterConfiguration.Invalid.self) {
+                try Self.configuration(["ROSTER_DATABASE_POOL_MODE": mode, "ROSTER_DATABASE_SESSION_URL": url])
+            }
+            #expect(error?.description.hasPrefix("ROSTER_DATABASE_SESSION_URL is for ROSTER_DATABASE_POOL_MODE=transaction") == true)
+        }
+        let bad = #expect(throws: RosterConfiguration.Invalid.self) {
+            try Self.configuration(["ROSTER_DATABASE_POOL_MODE": "transaction", "ROSTER_DATABASE_SESSION_URL": "mysql://x@y/z"])
+        }
+        #expect(bad?.description.hasPrefix("ROSTER_DATABASE_SESSION_URL: ") == true)
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import PostgresNIO
 import RosterServer
 import RosterStore
 import RosterTestSupport
@@ -43,6 +44,39 @@ extension ServerSuite {
                 try await client.execute(uri: "/api/health/live", method: .get) { response in
                     #expect(response.status == .ok)
                 }
+            }
+        }
+
+        @Test("with several hosts and none a primary, ready says no_primary and a request is a 503 with Retry-After, not a wait")
+        func noPrimary() async throws {
+            let postgres = try TestPostgres.require()
+            let url = try await postgres.freshDatabase()
+            let database = try #require(try DatabaseURL(url).database)
+            // A read-only server stands in for a standby: read-write takes neither it nor a host that refuses connections.
+            try await withDatabase(url: url, logger: postgres.logger) { db in
+                try await db.query(PostgresQuery(unsafeSQL: "ALTER DATABASE \(database) SET default_transaction_read_only = on"))
+            }
+            let own = try DatabaseURL(url).hosts[0].description
+            let dead = "127.0.0.1:\(try #require(FreePort.find()))"
+            let hosts = url.replacingOccurrences(of: "@\(own)/", with: "@\(dead),\(own)/") + "&target_session_attrs=read-write"
+            try await withBareRoster(databaseURL: hosts, healthTimeout: 3000) { client in
+                try await client.execute(uri: "/api/health/ready", method: .get) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    let json = try JSONValue.parse(Array(String(buffer: response.body).utf8))
+                    #expect(json["reasons"] == ["database: no_primary"])
+                }
+                try await client.execute(uri: "/api/health", method: .get) { response in
+                    let json = try JSONValue.parse(Array(String(buffer: response.body).utf8))
+                    #expect(json["components"]?["database"]?["status"] == "no_primary")
+                }
+                let start = ContinuousClock.now
+                try await client.execute(
+                    uri: "/scim/v2/Users", method: .get, headers: [.authorization: "Bearer scim_" + String(repeating: "A", count: 43)]
+                ) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    #expect(response.headers[.retryAfter] == "2")
+                }
+                #expect(ContinuousClock.now - start < .seconds(30))
             }
         }
 

@@ -8,14 +8,17 @@ import Testing
 @Suite(.postgres) struct StoreSuite {}
 
 /// A running client on a database for the duration of `body`; with `pool`, its connections announce that identity.
+/// With a `route` other than direct, the client is made as for a pooler: the statement limit is not sent at connect.
 func withStore<T: Sendable>(
-    url: String, pool: ConnectionPoolIdentity? = nil, statementTimeout: Duration? = nil, _ body: @Sendable (RosterDatabase) async throws -> T
+    url: String, pool: ConnectionPoolIdentity? = nil, statementTimeout: Duration? = nil, route: DatabaseRoute = .direct,
+    _ body: @Sendable (RosterDatabase) async throws -> T
 ) async throws -> T {
     let logger = try TestPostgres.require().logger
     var background = logger
     background.logLevel = .error
     let databaseURL = try DatabaseURL(url)
-    let configuration = pool.map { databaseURL.clientConfiguration(pool: $0, statementTimeout: statementTimeout) }
+    let startupLimit = route.mode == .direct ? statementTimeout : nil
+    let configuration = pool.map { databaseURL.clientConfiguration(pool: $0, statementTimeout: startupLimit) }
         ?? databaseURL.clientConfiguration(maxConnections: 4)
     let client = PostgresClient(configuration: configuration, backgroundLogger: background)
     return try await withThrowingTaskGroup(of: T?.self) { group in
@@ -24,6 +27,7 @@ func withStore<T: Sendable>(
             return nil
         }
         defer { group.cancelAll() }
-        return try await body(RosterDatabase(client: client, logger: logger, pool: pool, statementTimeout: statementTimeout, secrets: TestSecrets.atRest))
+        return try await body(RosterDatabase(
+            client: client, logger: logger, pool: pool, statementTimeout: statementTimeout, secrets: TestSecrets.atRest, route: route))
     }
 }

@@ -115,6 +115,8 @@ struct Problem {
             case .unavailable(let detail):
                 logger.error("Database unavailable", metadata: ["error": "\(detail)"])
                 self.init(status: 503, scimType: nil, code: "unavailable", message: "The database is unavailable; try again shortly.")
+                // A restart or a failover takes seconds: nothing was done, and the same request may then succeed.
+                retryAfter = 2
             }
         case let error as HTTPError:
             let status = Int(error.status.code)

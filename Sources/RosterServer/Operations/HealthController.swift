@@ -9,7 +9,8 @@ import SCIM
 ///
 /// - `ok`: the database answers within the latency budget and migrations are current.
 /// - `degraded`: it still serves, but the database answered slower than the budget: 200, worth a look.
-/// - `unhealthy`: it cannot serve: the database is unreachable (within `timeout`, 3 s by default) or migrations are pending: 503.
+/// - `unhealthy`: it cannot serve: the database is unreachable (within `timeout`, 3 s by default), none of its hosts is the
+///   primary (`no_primary`: a failover under way), or migrations are pending: 503.
 struct HealthController {
     let database: RosterDatabase
     let migrator: Migrator
@@ -25,10 +26,17 @@ struct HealthController {
     func addRoutes<Context: RequestContext>(to group: RouterGroup<Context>) {
         group.get("health/live") { _, _ in AdminResponse.json(.ok, ["status": "ok"]) }
         group.get("health/ready") { _, _ in
-            let (status, _) = await check()
-            return status == .unhealthy
-                ? AdminResponse.json(.serviceUnavailable, ["status": "not_ready"])
-                : AdminResponse.json(.ok, ["status": "ready"])
+            let (status, components) = await check()
+            guard status == .unhealthy else { return AdminResponse.json(.ok, ["status": "ready"]) }
+            // Why, in the components' words: the database `unavailable` or `no_primary` (a failover under way), or
+            // migrations `pending`.
+            let reasons = components.compactMap { name, value -> JSONValue? in
+                guard name != "webhooks", let state = value["status"]?.stringValue, !["ok", "slow", "current", "unknown"].contains(state) else {
+                    return nil
+                }
+                return .string("\(name): \(state)")
+            }.sorted { ($0.stringValue ?? "") < ($1.stringValue ?? "") }
+            return AdminResponse.json(.serviceUnavailable, ["status": "not_ready", "reasons": .array(reasons)])
         }
         group.get("health") { _, _ in
             let (status, components) = await check()
@@ -44,6 +52,13 @@ struct HealthController {
         let start = clock.now
         var components: [String: JSONValue] = [:]
         var status = Status.ok
+        // Several hosts and none of them the primary now: a failover under way. Nothing to ping.
+        guard database.hasPrimary else {
+            components["database"] = ["status": "no_primary"]
+            components["migrations"] = ["status": "unknown"]
+            components["webhooks"] = ["status": .string(dispatcher ? "running" : "off")]
+            return (.unhealthy, components)
+        }
         do {
             try await withTimeout(timeout) {
                 try await database.ping()

@@ -20,6 +20,10 @@ public struct RosterConfiguration: Sendable {
     /// `text` (swift-log's default lines) or `json` (one object per line, for log shippers).
     public var logFormat: LogFormat
     public var databaseMaxConnections: Int
+    /// What is in front of PostgreSQL (`ROSTER_DATABASE_POOL_MODE`: direct, or a PgBouncer pool's session or transaction mode).
+    public var databasePoolMode: DatabasePoolMode = .direct
+    /// Where connections that need a session go behind a transaction-mode pooler (`ROSTER_DATABASE_SESSION_URL`).
+    public var databaseSessionURL: String?
     /// `/api/health` says `degraded` when a trivial query takes longer than this.
     public var healthLatencyBudgetMilliseconds: Int
     /// How long `/api/health`, and a `/metrics` scrape counting the pool's sessions, wait for the database.
@@ -75,7 +79,8 @@ public struct RosterConfiguration: Sendable {
 
     /// Reads `roster.*` keys: from the environment these are `ROSTER_HOST`, `ROSTER_PORT`,
     /// `ROSTER_DATABASE_URL`, `ROSTER_PUBLIC_URL`, `ROSTER_ADMIN_KEY`, `ROSTER_SCHEMAS_DIR`,
-    /// `ROSTER_LOG_LEVEL`, `ROSTER_DATABASE_MAX_CONNECTIONS`, `ROSTER_METRICS`, `ROSTER_LOG_FORMAT`, `ROSTER_HEALTH_LATENCY_BUDGET_MS`,
+    /// `ROSTER_LOG_LEVEL`, `ROSTER_DATABASE_MAX_CONNECTIONS`, `ROSTER_DATABASE_POOL_MODE`, `ROSTER_DATABASE_SESSION_URL`,
+    /// `ROSTER_METRICS`, `ROSTER_LOG_FORMAT`, `ROSTER_HEALTH_LATENCY_BUDGET_MS`,
     /// `ROSTER_WEBHOOKS`, the `ROSTER_WEBHOOK_*`, `ROSTER_RATE_LIMIT_*` and `ROSTER_HTTP_*` settings docs/operators/configuration.md lists and `ROSTER_SETTINGS_REFRESH_MS`.
     public init(reader: ConfigReader) throws(Invalid) {
         let config = reader.scoped(to: "roster")
@@ -106,6 +111,15 @@ public struct RosterConfiguration: Sendable {
             metricsEnabled: config.bool(forKey: "metrics") ?? true,
             healthLatencyBudgetMilliseconds: config.int(forKey: "health.latency.budget.ms") ?? 500)
         healthTimeoutMilliseconds = config.int(forKey: "health.timeout.ms") ?? 3000
+        if let text = config.string(forKey: "database.pool.mode") {
+            do {
+                databasePoolMode = try DatabasePoolMode(parsing: text)
+            } catch {
+                throw Invalid(description: error.description)
+            }
+        }
+        databaseSessionURL = config.string(forKey: "database.session.url", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        _ = try databaseRoute()
         webhooksEnabled = config.bool(forKey: "webhooks") ?? true
         if let seconds = config.int(forKey: "webhook.timeout.seconds") {
             guard seconds > 0 else { throw Invalid(description: "ROSTER_WEBHOOK_TIMEOUT_SECONDS must be a positive number of seconds.") }
@@ -205,6 +219,39 @@ public struct RosterConfiguration: Sendable {
     }
 
     public var scimBaseURL: String { publicURL + "/scim/v2" }
+
+    /// The pool mode and the session URL, checked together: a session URL is for transaction mode, which needs one.
+    public func databaseRoute() throws(Invalid) -> DatabaseRoute {
+        guard let text = databaseSessionURL else {
+            guard databasePoolMode != .transaction else {
+                throw Invalid(description: """
+                    ROSTER_DATABASE_POOL_MODE=transaction needs ROSTER_DATABASE_SESSION_URL: the webhook dispatcher holds a \
+                    session-level lock and LISTENs, and the SCIM token cache LISTENs, which no connection of a transaction-mode \
+                    pooler keeps. Set it to PostgreSQL itself (or a session-mode pool of the same database).
+                    """)
+            }
+            return DatabaseRoute(mode: databasePoolMode, sessionURL: nil)
+        }
+        guard databasePoolMode == .transaction else {
+            throw Invalid(description: """
+                ROSTER_DATABASE_SESSION_URL is for ROSTER_DATABASE_POOL_MODE=transaction, where pooled connections keep no session; \
+                with \(databasePoolMode.rawValue) they keep theirs, and LISTEN uses ROSTER_DATABASE_URL. Unset one of them.
+                """)
+        }
+        let url: DatabaseURL
+        do {
+            url = try DatabaseURL(text)
+        } catch {
+            throw Invalid(description: "ROSTER_DATABASE_SESSION_URL: \(error.description)")
+        }
+        guard url.hosts.count == 1 else {
+            throw Invalid(description: """
+                ROSTER_DATABASE_SESSION_URL names one host: the primary's address (a name or virtual IP that follows it after a \
+                failover); its sessions are not routed among several hosts as ROSTER_DATABASE_URL's are.
+                """)
+        }
+        return DatabaseRoute(mode: databasePoolMode, sessionURL: url)
+    }
 
     private static func trimmed(_ url: String) -> String {
         url.hasSuffix("/") ? String(url.dropLast()) : url

@@ -128,21 +128,15 @@ public final class ScimTokenCache: Sendable {
         state.hashByID[id] = nil
     }
 
-    /// As `listen(_:retry:logger:)`, on the connection `endpoint` names.
-    public func listen(_ endpoint: ListenEndpoint, retry: Duration = .seconds(1), logger: Logger) async {
-        await listen(endpoint.configuration, retry: retry, logger: logger)
-    }
-
     /// Evicts revoked tokens as their revocations commit, on every replica; listens again when the connection
     /// drops (clearing the cache each time it (re)subscribes). Runs until cancelled.
     /// The LISTEN has its own connection, outside the pool: it never takes a request's connection or a tenant's share.
-    package func listen(
-        _ configuration: PostgresConnection.Configuration, retry: Duration = .seconds(1), logger: Logger
-    ) async {
+    public func listen(_ endpoint: ListenEndpoint, retry: Duration = .seconds(1), logger: Logger) async {
         var attempt = 0
         while !Task.isCancelled {
             attempt += 1
             do {
+                let configuration = try await endpoint.configuration()
                 let connection = try await PostgresConnection.connect(configuration: configuration, id: attempt, logger: logger)
                 do {
                     // The notification sequence does not end when the task is cancelled: closing the connection ends it,
@@ -269,13 +263,22 @@ extension CredentialCheck {
     }
 }
 
-/// Where a LISTEN connects: one connection outside the pool, named `applicationName` in `pg_stat_activity`.
+/// Where a LISTEN connects: one connection outside the pool, named `applicationName` in `pg_stat_activity`, to the
+/// server `database` takes connections from at the moment it connects (the primary, after a failover).
 public struct ListenEndpoint: Sendable, CustomStringConvertible {
-    let configuration: PostgresConnection.Configuration
-    /// Never the configuration: it holds the database password.
+    let url: DatabaseURL
+    let database: RosterDatabase
+    let applicationName: String
+    /// Never the URL: it holds the database password.
     public var description: String { "ListenEndpoint" }
 
-    public init(url: DatabaseURL, applicationName: String) throws {
-        configuration = try url.connectionConfiguration(applicationName: applicationName)
+    public init(url: DatabaseURL, database: RosterDatabase, applicationName: String) {
+        self.url = url
+        self.database = database
+        self.applicationName = applicationName
+    }
+
+    func configuration() async throws -> PostgresConnection.Configuration {
+        try await database.sessionConfiguration(url, applicationName: applicationName)
     }
 }

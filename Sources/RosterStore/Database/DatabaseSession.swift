@@ -9,14 +9,14 @@ public func withDatabase<Result: Sendable>(
     // The body may lease a connection a moment before run() starts; PostgresNIO warns about that, harmlessly.
     var background = logger
     background.logLevel = .error
-    let client = PostgresClient(configuration: try DatabaseURL(url).clientConfiguration(maxConnections: 2), backgroundLogger: background)
+    let database = RosterDatabase(url: try DatabaseURL(url), maxConnections: 2, secrets: secrets, logger: logger, backgroundLogger: background)
     return try await withThrowingTaskGroup(of: Result?.self) { group in
         group.addTask {
-            await client.run()
+            await database.run()
             return nil
         }
         defer { group.cancelAll() }
-        return try await body(RosterDatabase(client: client, logger: logger, secrets: secrets))
+        return try await body(database)
     }
 }
 

@@ -84,6 +84,9 @@ public struct Migrator: Sendable {
     @discardableResult
     public func migrate(_ database: RosterDatabase) async throws -> [Migration] {
         try await database.transaction { connection in
+            // No statement limit, whatever the role's default (behind a transaction-mode pooler Roster asks for one): a
+            // migration on a large table, or waiting on the lock for another replica's, may take longer.
+            try await connection.query("SELECT set_config('statement_timeout', '0', true)", logger: database.logger)
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: database.logger)
             try await connection.query(
                 """

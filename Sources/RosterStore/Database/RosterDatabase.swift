@@ -6,7 +6,8 @@ import _ConnectionPoolModule
 /// The store's handle on PostgreSQL: a pooled client plus the error translation every repository shares.
 /// Every connection is leased through `withConnection`, which counts it: the client itself is private.
 public struct RosterDatabase: Sendable {
-    private let client: PostgresClient
+    /// The pool of the server taking connections now (one for good, or the primary among several hosts).
+    private let hosts: DatabaseHosts
     public let logger: Logger
     /// How `pg_stat_activity` knows this client's sessions; nil when nobody asks (CLI, tests).
     public let pool: ConnectionPoolIdentity?
@@ -21,16 +22,32 @@ public struct RosterDatabase: Sendable {
     private let timers: [StatementKind: Timer]?
     /// The statement limit the client's connections start with (`StatementTimeout.startupParameter`); nil: none given.
     public let statementTimeout: Duration?
+    /// What is in front of PostgreSQL, and where connections that need a session go (`DatabaseRoute.swift`).
+    public let route: DatabaseRoute
+    /// How leases get `statementTimeout` and a task's override, by `route.mode`.
+    let limits: StatementLimits
 
     /// - Parameter pool: the identity `client` was configured with (`DatabaseURL.clientConfiguration(pool:)`), for pool statistics.
     /// - Parameter statementTimeout: the limit `client`'s connections were configured with, so a task asking for the same one pays nothing.
     /// - Parameter secrets: `.unconfigured` (the default) makes any secret read or write an error, never a plaintext one.
+    /// - Parameter route: how `client` reaches PostgreSQL (`.direct`, the default: itself) and where `withSession` connects.
     package init(
         client: PostgresClient, logger: Logger, metrics: (any MetricsFactory)? = nil, pool: ConnectionPoolIdentity? = nil,
-        statementTimeout: Duration? = nil, secrets: SecretsAtRest = .unconfigured
+        statementTimeout: Duration? = nil, secrets: SecretsAtRest = .unconfigured, route: DatabaseRoute = .direct
     ) {
-        self.client = client
+        self.init(
+            hosts: DatabaseHosts(client: client, logger: logger), logger: logger, metrics: metrics, pool: pool,
+            statementTimeout: statementTimeout, secrets: secrets, route: route)
+    }
+
+    private init(
+        hosts: DatabaseHosts, logger: Logger, metrics: (any MetricsFactory)?, pool: ConnectionPoolIdentity?, statementTimeout: Duration?,
+        secrets: SecretsAtRest, route: DatabaseRoute = .direct
+    ) {
+        self.hosts = hosts
         self.statementTimeout = statementTimeout
+        self.route = route
+        self.limits = StatementLimits(mode: route.mode, poolDefault: statementTimeout)
         self.logger = logger
         self.pool = pool
         self.secrets = secrets
@@ -41,19 +58,42 @@ public struct RosterDatabase: Sendable {
         }
     }
 
-    /// A database with a pool of its own (`roster serve`): its connections announce `pool`'s name and start with
-    /// `statementTimeout`. The pool runs while `run()` does.
+    /// A database with a pool of its own (`roster serve`): its connections go to `url`'s server (the primary, when it
+    /// names several hosts or a `target_session_attrs`), announce `pool`'s name and run under `statementTimeout` (sent
+    /// at connect, unless `route` says a pooler is in front). The pool runs while `run()` does.
     public init(
         url: DatabaseURL, pool: ConnectionPoolIdentity, statementTimeout: Duration?, secrets: SecretsAtRest, metrics: (any MetricsFactory)?,
-        logger: Logger
+        logger: Logger, route: DatabaseRoute = .direct
     ) {
-        let client = PostgresClient(configuration: url.clientConfiguration(pool: pool, statementTimeout: statementTimeout), backgroundLogger: logger)
-        self.init(client: client, logger: logger, metrics: metrics, pool: pool, statementTimeout: statementTimeout, secrets: secrets)
+        let startupLimit = route.mode.sendsStartupLimit ? statementTimeout : nil
+        let hosts = DatabaseHosts(url: url, logger: logger) { host in
+            PostgresClient(configuration: url.clientConfiguration(pool: pool, statementTimeout: startupLimit, host: host), backgroundLogger: logger)
+        }
+        self.init(hosts: hosts, logger: logger, metrics: metrics, pool: pool, statementTimeout: statementTimeout, secrets: secrets, route: route)
     }
 
-    /// Runs the connection pool until the task is cancelled or a graceful shutdown (once per database).
+    /// A database with a small pool of its own and no statistics (the CLI, migrations).
+    init(url: DatabaseURL, maxConnections: Int, secrets: SecretsAtRest, logger: Logger, backgroundLogger: Logger) {
+        let hosts = DatabaseHosts(url: url, logger: backgroundLogger) { host in
+            PostgresClient(configuration: url.clientConfiguration(maxConnections: maxConnections, host: host), backgroundLogger: backgroundLogger)
+        }
+        self.init(hosts: hosts, logger: logger, metrics: nil, pool: nil, statementTimeout: nil, secrets: secrets)
+    }
+
+    /// Runs the connection pool until the task is cancelled or a graceful shutdown (once per database); with several
+    /// hosts, moves it to the new primary after a failover.
     public func run() async {
-        await client.run()
+        await hosts.run()
+    }
+
+    /// Whether a server takes connections now: false while a failover has no primary yet (`/api/health/ready`).
+    public var hasPrimary: Bool { hosts.hasPrimary }
+
+    /// A connection of its own to the server taking connections now (a LISTEN outside the pool), among `url`'s hosts;
+    /// behind a transaction-mode pooler, to `route.sessionURL` instead (`DatabaseRoute.sessionConfiguration`).
+    package func sessionConfiguration(_ url: DatabaseURL, applicationName: String) async throws -> PostgresConnection.Configuration {
+        if let own = try route.sessionConfiguration(applicationName: applicationName) { return own }
+        return try url.connectionConfiguration(applicationName: applicationName, host: try await hosts.current().host)
     }
 
     /// The label a statement is timed under: its leading keyword, a closed set (never SQL text or values).
@@ -128,20 +168,27 @@ public struct RosterDatabase: Sendable {
     /// Statements run under the task's `StatementTimeout.override` when it differs from the connections' default.
     /// Errors pass through untranslated.
     package func withConnection<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await lease(transaction: false, body)
+    }
+
+    /// `withConnection`, with `body` in one transaction when `transaction` (errors then as `PostgresTransactionError`).
+    private func lease<Result: Sendable>(transaction: Bool, _ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        let serving = try await hosts.current()
+        do {
+            return try await leased(serving.client, transaction: transaction, body)
+        } catch {
+            hosts.failed(serving.generation, with: error)
+            throw error
+        }
+    }
+
+    private func leased<Result: Sendable>(
+        _ client: PostgresClient, transaction: Bool, _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
         try await client.withConnection { connection in
             leases.acquired()
             defer { leases.released() }
-            guard let limit = StatementTimeout.override, limit != statementTimeout else { return try await body(connection) }
-            try await StatementTimeout.set(limit, on: connection, logger: logger)
-            let result: Result
-            do {
-                result = try await body(connection)
-            } catch {
-                await StatementTimeout.reset(connection, logger: logger)
-                throw error
-            }
-            await StatementTimeout.reset(connection, logger: logger)
-            return result
+            return try await limits.run(on: connection, limit: StatementTimeout.override, transaction: transaction, logger: logger, body)
         }
     }
 
@@ -154,11 +201,7 @@ public struct RosterDatabase: Sendable {
     ) async throws -> Result {
         do {
             let result = try await timed(.transaction) {
-                try await withConnection { connection in
-                    try await connection.withTransaction(logger: logger) { connection in
-                        try await body(connection)
-                    }
-                }
+                try await lease(transaction: true, body)
             }
             eventSignal.written()
             return result

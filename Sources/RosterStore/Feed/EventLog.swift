@@ -231,14 +231,6 @@ public struct EventLog: Sendable {
         }
     }
 
-    /// Calls `body` on every stamp of any process (LISTEN on `channel`), on a connection held until the task is
-    /// cancelled or the connection fails (then it throws, and the caller listens again).
-    public func onStamps(_ body: @escaping @Sendable () -> Void) async throws {
-        try await database.withConnection { connection in
-            for try await _ in try await connection.listen(Self.channel) { body() }
-        }
-    }
-
     /// Events committed so far, every tenant and process together (retention does not lower it).
     public func committed() async throws -> Int {
         try await database.query(

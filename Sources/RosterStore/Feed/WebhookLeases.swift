@@ -38,6 +38,12 @@ public struct WebhookProgress: Sendable, Equatable {
 
 /// The dispatcher's statements: leases on subscriptions (a row lease, `lease_owner` and `lease_until`, taken with
 /// `FOR UPDATE SKIP LOCKED`), and each attempt recorded with the subscription moved on, in one statement.
+///
+/// A lease is bound to its owner's database session as well as to its time: every dispatcher holds a liveness lock
+/// (`holdLiveness`, a session-level advisory lock keyed by its owner id) on one session, and PostgreSQL releases it the
+/// moment that session ends, however the process died (a SIGKILL closes its sockets; a lost host, after TCP keepalive).
+/// A lease whose owner's lock is not held is free at once; `lease_until` still bounds a lease whose owner is alive but
+/// stuck.
 public struct WebhookLeases: Sendable {
     let database: RosterDatabase
     /// This process's lease owner id.
@@ -48,11 +54,57 @@ public struct WebhookLeases: Sendable {
         self.owner = owner
     }
 
+    /// The first key of every liveness lock (`pg_advisory_lock(int, int)`: "Rost"); the second is `hashtext(owner)`.
+    static let livenessClass: Int32 = 0x526F_7374
+
+    /// The owners whose liveness lock is held now, as `pg_locks` shows the second key (an oid), for the claim's
+    /// `live` CTE. One read of the lock table per claim, not one per subscription.
+    static let liveOwners = """
+        SELECT objid FROM pg_locks
+        WHERE locktype = 'advisory' AND classid = \(livenessClass) AND objsubid = 2 AND granted
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        """
+
+    /// Whether the lease of the subscription row `alias` is free: none, expired, its owner's session gone, or this
+    /// process's own lease on a subscription none of its workers has (`working`; nil: all of its own leases are in use).
+    /// (A worker whose statement failed, the database gone, leaves its lease behind: after a failover it is taken
+    /// back at once, not after the lease time.)
+    static func leaseFree(_ alias: String, owner: UUID, working: Set<UUID>?) -> String {
+        let me = "'\(owner.uuidString.lowercased())'"
+        let own = working.map { ids in
+            " OR (\(alias).lease_owner = \(me) AND \(alias).id <> ALL ('{\(ids.map { $0.uuidString.lowercased() }.joined(separator: ","))}'::uuid[]))"
+        } ?? ""
+        return """
+            (\(alias).lease_until IS NULL OR \(alias).lease_until < now()
+                 OR (\(alias).lease_owner <> \(me)
+                     AND (hashtext(\(alias).lease_owner::text)::bigint & 4294967295)::oid NOT IN (SELECT objid FROM live))\(own))
+            """
+    }
+
+    /// Takes this process's liveness lock on one session and holds it as long as that session lasts, LISTENing on it
+    /// for stamps of new events (`stamped` on each): `held` is called once the lock is held. Returns or throws when
+    /// the session ends; the lock goes with it. (A LISTEN needs a session anyway: one connection serves both.)
+    /// (`withSession`: behind a transaction-mode pooler a session lock would stay on whichever server session it was
+    /// taken on, for other clients.)
+    public func holdLiveness(stamped: @escaping @Sendable () -> Void, held: @Sendable () -> Void) async throws {
+        try await database.withSession { connection in
+            // Waits while a previous session of this process still holds it (its backend not yet gone).
+            try await connection.query(
+                "SELECT pg_advisory_lock(\(Self.livenessClass), hashtext(\(owner.uuidString.lowercased())))", logger: database.logger)
+            let stamps = try await connection.listen(EventLog.channel)
+            held()
+            for try await _ in stamps { stamped() }
+        }
+    }
+
     /// Takes the lease (for `lease`) of up to `limit` subscriptions that have an event due, none of a tenant beyond
     /// `tenantLimit` workers (`busy`: this process's workers per tenant now). Free workers go to tenants in turn:
     /// each tenant's next subscription is ranked by how many workers that tenant would then hold. A subscription
     /// whose secret does not open is logged and left out (its lease lapses and it is tried again).
-    public func claim(limit: Int, busy: [UUID: Int], tenantLimit cap: Int, lease: Duration, logger: Logger) async throws -> [LeasedSubscription] {
+    /// `working`: the subscriptions this process's workers have now (nil: unknown, so none of its own leases is taken back).
+    public func claim(
+        limit: Int, busy: [UUID: Int], working: Set<UUID>? = nil, tenantLimit cap: Int, lease: Duration, logger: Logger
+    ) async throws -> [LeasedSubscription] {
         let tenants = Array(busy.keys), workers = tenants.map { busy[$0] ?? 0 }
         // Per tenant with events and subscriptions, below its cap: its oldest due subscriptions, read from
         // (tenant_id, next_attempt_at) only as far as its remaining share, so a tenant with thousands due costs
@@ -65,6 +117,7 @@ public struct WebhookLeases: Sendable {
         // should another process have taken one meanwhile) a level up.
         let rows = try await database.query(
             """
+            WITH live AS MATERIALIZED (\(unescaped: Self.liveOwners))
             UPDATE webhook_subscriptions s SET lease_owner = \(owner), lease_until = now() + \(Self.interval(lease))::interval
             FROM (
                 SELECT w.tenant_id, w.id FROM webhook_subscriptions w
@@ -88,13 +141,13 @@ public struct WebhookLeases: Sendable {
                             LIMIT 1
                         ) pending
                         WHERE d.tenant_id = t.tenant_id AND d.enabled AND d.paused_at IS NULL AND d.next_attempt_at <= now()
-                          AND (d.lease_until IS NULL OR d.lease_until < now()) AND d.position < t.last_seq
+                          AND \(unescaped: Self.leaseFree("d", owner: owner, working: working)) AND d.position < t.last_seq
                         ORDER BY d.next_attempt_at, d.id
                         LIMIT \(cap) - t.workers
                     ) c
                 ) ranked ON w.tenant_id = ranked.tenant_id AND w.id = ranked.id
                 WHERE w.enabled AND w.paused_at IS NULL AND w.next_attempt_at <= now()
-                  AND (w.lease_until IS NULL OR w.lease_until < now())
+                  AND \(unescaped: Self.leaseFree("w", owner: owner, working: working))
                 -- The next worker goes to the tenant that would then hold the fewest; among equals, the longest due.
                 ORDER BY ranked.slot, ranked.next_attempt_at, w.tenant_id
                 LIMIT \(limit)

@@ -92,8 +92,14 @@ struct UserGroups: PostgresDecodable, Sendable {
 }
 
 extension RosterDatabase {
-    /// Runs a prepared statement and collects its rows, translating errors like `query`.
+    /// Runs a prepared statement and collects its rows, translating errors like `query`. Behind a transaction-mode pooler
+    /// the statement is sent unnamed, as `query` sends its own: a statement prepared in one transaction's server session
+    /// is not in the next one's (PgBouncer 1.18: "prepared statement … does not exist", or "… already exists").
     func execute<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] where Statement.Row: Sendable {
+        guard route.mode.keepsSessions else {
+            let rows = try await query(PostgresQuery(unsafeSQL: Statement.sql, binds: try statement.makeBindings()))
+            return try rows.map { try statement.decodeRow($0) }
+        }
         do {
             return try await timed(StatementKind(Statement.sql)) {
                 try await withConnection { connection in

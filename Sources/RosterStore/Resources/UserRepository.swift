@@ -162,12 +162,16 @@ public struct UserRepository: Sendable {
         }
     }
 
-    /// `user.updated` when anything but `active` changed; `user.deactivated` or `.reactivated` when `active` did.
+    /// `user.updated` when anything but `active` changed; `user.deactivated` or `.reactivated` when `active` did. An unset
+    /// `active` counts as true, so setting it to true (or unsetting a true one) is no (re)activation, but it does change
+    /// what the resource shows: that is a `user.updated`, or a consumer's copy would never learn of it.
     static func events(from old: StoredResource, to new: StoredResource) -> [NewEvent] {
         var events: [NewEvent] = []
         var before = old.body, after = new.body
         let (wasActive, isActive) = (before.removeValue(forKey: "active")?.boolValue ?? true, after.removeValue(forKey: "active")?.boolValue ?? true)
-        if before != after { events.append(NewEvent(type: .userUpdated, resource: new.id, version: new.version, data: new.body)) }
+        if before != after || (wasActive == isActive && old.body != new.body) {
+            events.append(NewEvent(type: .userUpdated, resource: new.id, version: new.version, data: new.body))
+        }
         if wasActive != isActive {
             events.append(NewEvent(type: isActive ? .userReactivated : .userDeactivated, resource: new.id, version: new.version, data: new.body))
         }
