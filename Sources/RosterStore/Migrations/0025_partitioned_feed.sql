@@ -1,8 +1,8 @@
 -- `events` partitioned by occurred_at and `webhook_deliveries` by attempted_at (0024 has the functions that
 -- keep the partitions). Every row moves as it is: each event keeps its `pos`, `seq` and `id`, and the identity
 -- sequence of `pos` goes on from where it stood, so new events number on after the old ones. The tables are
--- copied, which takes a while on a large feed (the migration holds them meanwhile): about a minute per few
--- million rows here.
+-- copied, which takes a while on a large feed (the migration holds them meanwhile): about a minute per million
+-- events here (2 million in 2 min 8 s on a busy 2-core machine).
 --
 -- Uniqueness. A unique index of a partitioned table must contain the partition key, so:
 -- - `pos`: the primary key is (pos, occurred_at). `pos` alone is unique because only the identity gives it
