@@ -15,7 +15,8 @@ public struct FeedRetention: Service {
     var interval: Duration = .seconds(3600)
     /// Partitions exist this far ahead: writes go on for this long if every process's pass fails.
     var ahead: Duration = .seconds(3 * 86_400)
-    /// How long a drop waits for its table's lock, which holds up the table's readers and writers meanwhile.
+    /// How long a drop waits for its table's lock, which holds up the table's readers and writers meanwhile (and
+    /// attaching a partition for the lock on the table its foreign key references, which holds up that table's writers).
     var lockWait: Duration = .seconds(1)
 
     public init(database: RosterDatabase, retention: Duration, logger: Logger) {
@@ -44,13 +45,15 @@ public struct FeedRetention: Service {
             let made = try await prepare()
             if !made.isEmpty { logger.info("Retention: made partitions ahead", metadata: ["partitions": "\(made.joined(separator: ","))"]) }
         } catch {
-            logger.error("Retention: could not make the partitions ahead; trying again later", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            logger.error(
+                "Retention: could not make the partitions ahead; trying again later", metadata: ["error": "\(String(reflecting: type(of: error)))"])
         }
         guard dropping else { return }
         do {
             report(try await prune())
         } catch {
-            logger.warning("Retention: could not drop expired partitions; trying again later", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            logger.warning(
+                "Retention: could not drop expired partitions; trying again later", metadata: ["error": "\(String(reflecting: type(of: error)))"])
         }
     }
 
@@ -62,7 +65,7 @@ public struct FeedRetention: Service {
         let horizon = now.addingTimeInterval(Double(ahead.components.seconds))
         var made: [String] = []
         for table in PartitionedTable.allCases {
-            made += try await partitions.create(table, from: now, through: horizon, days: Self.partitionDays(for: retention))
+            made += try await partitions.create(table, from: now, through: horizon, days: Self.partitionDays(for: retention), lockWait: lockWait)
         }
         return made
     }
@@ -87,7 +90,8 @@ public struct FeedRetention: Service {
             logger.info("Retention: dropped expired partitions", metadata: ["partitions": "\(names(.dropped))"])
         }
         if expired.contains(where: { $0.outcome == .busy }) {
-            logger.notice("Retention: a table stayed locked; its expired partitions wait for the next pass", metadata: ["partitions": "\(names(.busy))"])
+            logger.notice(
+                "Retention: a table stayed locked; its expired partitions wait for the next pass", metadata: ["partitions": "\(names(.busy))"])
         }
         if expired.contains(where: { $0.outcome == .unstamped }) {
             // Stamps number every committed event within a poll interval: this one has waited for the whole retention.

@@ -52,11 +52,15 @@ public struct FeedPartitions: Sendable {
     }
 
     /// Makes sure every instant from `from` through `through` falls in a partition of `table`, making the missing ones
-    /// `days` days long (or shorter, up to a partition that follows); returns the names of those it made.
+    /// `days` days long (or shorter, up to a partition that follows); returns the names of those it made. Attaching one
+    /// waits at most `lockWait` for the locks it takes (on the table, and on the one its foreign key references).
     @discardableResult
-    public func create(_ table: PartitionedTable, from: Date, through: Date, days: Int) async throws -> [String] {
+    public func create(_ table: PartitionedTable, from: Date, through: Date, days: Int, lockWait: Duration) async throws -> [String] {
         try await database.query(
-            "SELECT create_feed_partitions(\(table.rawValue)::regclass, \(from), \(through), \(days)::integer)"
+            """
+            SELECT create_feed_partitions(
+                \(table.rawValue)::regclass, \(from), \(through), \(days)::integer, make_interval(secs => \(Self.seconds(lockWait))))
+            """
         ).map { try $0.decode(String.self) }
     }
 

@@ -32,10 +32,14 @@ $$;
 --
 -- A partition is made apart and then attached: ATTACH takes only a SHARE UPDATE EXCLUSIVE lock on the parent,
 -- which readers and writers never wait for, where CREATE TABLE ... PARTITION OF would take an ACCESS EXCLUSIVE
--- one. The events' unique indexes are made here, per partition, since a unique index of the partitioned table
--- would have to contain occurred_at (0025 says why they are unique across partitions too); the others come from
--- the parent's partitioned indexes, which ATTACH builds on the new, empty table.
-CREATE FUNCTION create_feed_partitions(parent regclass, starts timestamptz, through timestamptz, span_days integer)
+-- one. It also takes a SHARE ROW EXCLUSIVE lock on the table the parent's foreign key references (tenants,
+-- webhook_subscriptions) to clone the key, which that table's writers wait for while it is held (a moment) and
+-- which waits for them: `wait` (a lock_timeout, 0 for none) bounds that, and a partition not made now is made by
+-- a later pass, days before it is needed. The events' unique indexes are made here, per partition, since a unique
+-- index of the partitioned table would have to contain occurred_at (0025 says why they are unique across
+-- partitions too); the others come from the parent's partitioned indexes, which ATTACH builds on the new, empty
+-- table.
+CREATE FUNCTION create_feed_partitions(parent regclass, starts timestamptz, through timestamptz, span_days integer, wait interval)
 RETURNS SETOF text
 LANGUAGE plpgsql SET TimeZone = 'UTC' AS $$
 DECLARE
@@ -44,11 +48,14 @@ DECLARE
     covered_to timestamptz;
     name text;
     base text;
+    caller_wait text := current_setting('lock_timeout');
 BEGIN
     IF span_days < 1 THEN
         RAISE EXCEPTION 'a feed partition spans at least one day, not %', span_days;
     END IF;
     PERFORM pg_advisory_xact_lock(5941220367755473524);
+    -- Set after the advisory lock: waiting for another replica's pass is not a table lock's wait.
+    PERFORM set_config('lock_timeout', (extract(epoch FROM wait) * 1000)::bigint::text, true);
     SELECT c.relname INTO base FROM pg_class c WHERE c.oid = parent;
     first_day := date_trunc('day', starts);
     WHILE first_day <= through LOOP
@@ -69,6 +76,7 @@ BEGIN
         RETURN NEXT name;
         first_day := next_day;
     END LOOP;
+    PERFORM set_config('lock_timeout', caller_wait, true);
 END
 $$;
 
@@ -89,6 +97,7 @@ LANGUAGE plpgsql SET TimeZone = 'UTC' AS $$
 DECLARE
     expired record;
     unstamped boolean := false;
+    caller_wait text := current_setting('lock_timeout');
 BEGIN
     PERFORM pg_advisory_xact_lock(5941220367755473524);
     PERFORM set_config('lock_timeout', (extract(epoch FROM wait) * 1000)::bigint::text, true);
@@ -123,5 +132,6 @@ BEGIN
         END IF;
         RETURN NEXT;
     END LOOP;
+    PERFORM set_config('lock_timeout', caller_wait, true);
 END
 $$;

@@ -77,10 +77,10 @@ CREATE TABLE webhook_deliveries (
 -- history (at least a day), so a long history does not become hundreds of partitions; FeedRetention makes the
 -- next ones to the span its retention asks for.
 SELECT create_feed_partitions('events', o.oldest, now() + interval '3 days',
-                              greatest(1, extract(day FROM (now() - o.oldest) / 30)::integer))
+                              greatest(1, extract(day FROM (now() - o.oldest) / 30)::integer), interval '0')
 FROM (SELECT coalesce(min(occurred_at), now()) AS oldest FROM events_unpartitioned) o;
 SELECT create_feed_partitions('webhook_deliveries', o.oldest, now() + interval '3 days',
-                              greatest(1, extract(day FROM (now() - o.oldest) / 30)::integer))
+                              greatest(1, extract(day FROM (now() - o.oldest) / 30)::integer), interval '0')
 FROM (SELECT coalesce(min(attempted_at), now()) AS oldest FROM webhook_deliveries_unpartitioned) o;
 
 INSERT INTO events (tenant_id, seq, id, type, resource_type, resource_id, resource_version, actor_type, actor_id,
