@@ -201,7 +201,7 @@ extension ServerSuite {
                     // Forty days ago and yesterday have partitions, as they had when those rows were written.
                     for age in [40.0, 1] {
                         let day = Date().addingTimeInterval(-age * 86_400)
-                        for table in PartitionedTable.allCases { try await FeedPartitions(database: db).create(table, from: day, through: day, days: 1) }
+                        for table in PartitionedTable.allCases { try await FeedPartitions(database: db).create(table, from: day, through: day, days: 1, lockWait: .seconds(1)) }
                     }
                     for (age, id) in [(40, UUID()), (1, UUID())] {
                         try await WebhookSubscriptions(database: db).recordTest(

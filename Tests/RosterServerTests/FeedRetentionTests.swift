@@ -68,7 +68,7 @@ extension ServerSuite {
             try await withDatabase(url: url, logger: postgres.logger) { db in
                 for table in PartitionedTable.allCases {
                     try await FeedPartitions(database: db).create(
-                        table, from: Date().addingTimeInterval(-50 * Self.day), through: Date().addingTimeInterval(-41 * Self.day), days: 1)
+                        table, from: Date().addingTimeInterval(-50 * Self.day), through: Date().addingTimeInterval(-41 * Self.day), days: 1, lockWait: .seconds(1))
                 }
             }
             // Two processes: each its own pool, both starting a pass at the same moment.

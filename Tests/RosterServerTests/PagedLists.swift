@@ -129,7 +129,8 @@ enum PagedList: String, CaseIterable, Sendable, CustomTestStringConvertible {
                 // The days the seeded attempts are moved to ("2020", and a year before) need partitions of their own.
                 for day in [Self.base.addingTimeInterval(-365 * 86_400), Self.base] {
                     try await FeedPartitions(database: db).create(
-                        .deliveries, from: day.addingTimeInterval(-2 * 86_400), through: day.addingTimeInterval(86_400), days: 1)
+                        .deliveries, from: day.addingTimeInterval(-2 * 86_400), through: day.addingTimeInterval(86_400), days: 1,
+                        lockWait: .seconds(1))
                 }
                 try await WebhookSubscriptions(database: db).recordTest(delivery, tenant: scope.tenant, subscription: scope.subscription, by: .system)
             }

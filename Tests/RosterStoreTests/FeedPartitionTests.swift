@@ -40,12 +40,12 @@ extension StoreSuite {
         func fillsGaps() async throws {
             try await EventLogTests.withDefaultTenant { db, _, _ in
                 let partitions = FeedPartitions(database: db)
-                let made = try await partitions.create(.events, from: Self.midnight(-10).addingTimeInterval(5 * 3600), through: Self.midnight(-8), days: 1)
+                let made = try await partitions.create(.events, from: Self.midnight(-10).addingTimeInterval(5 * 3600), through: Self.midnight(-8), days: 1, lockWait: .seconds(1))
                 #expect(made.count == 3, "days -10, -9 and -8: \(made)")
                 // Five-day partitions from day -14 stop at the one made for day -10, and go on after day -8's.
-                let wider = try await partitions.create(.events, from: Self.midnight(-14), through: Self.midnight(-1), days: 5)
+                let wider = try await partitions.create(.events, from: Self.midnight(-14), through: Self.midnight(-1), days: 5, lockWait: .seconds(1))
                 #expect(!wider.isEmpty && Set(wider).isDisjoint(with: made))
-                #expect(try await partitions.create(.events, from: Self.midnight(-14), through: Self.midnight(2), days: 1).isEmpty, "nothing left to make")
+                #expect(try await partitions.create(.events, from: Self.midnight(-14), through: Self.midnight(2), days: 1, lockWait: .seconds(1)).isEmpty, "nothing left to make")
 
                 let all = try await partitions.list(.events)
                 for partition in all {
@@ -63,8 +63,8 @@ extension StoreSuite {
         func concurrentCreation() async throws {
             try await EventLogTests.withDefaultTenant { db, _, _ in
                 let partitions = FeedPartitions(database: db)
-                async let first = partitions.create(.events, from: Self.midnight(-20), through: Self.midnight(-11), days: 1)
-                async let second = partitions.create(.events, from: Self.midnight(-20), through: Self.midnight(-11), days: 2)
+                async let first = partitions.create(.events, from: Self.midnight(-20), through: Self.midnight(-11), days: 1, lockWait: .seconds(1))
+                async let second = partitions.create(.events, from: Self.midnight(-20), through: Self.midnight(-11), days: 2, lockWait: .seconds(1))
                 let made = try await first + second
                 #expect(Set(made).count == made.count)
                 let all = try await partitions.list(.events)
@@ -80,8 +80,8 @@ extension StoreSuite {
             try await EventLogTests.withDefaultTenant { db, tenant, _ in
                 let partitions = FeedPartitions(database: db)
                 let log = EventLog(database: db)
-                try await partitions.create(.events, from: Self.midnight(-41), through: Self.midnight(-40), days: 1)
-                try await partitions.create(.deliveries, from: Self.midnight(-41), through: Self.midnight(-41), days: 1)
+                try await partitions.create(.events, from: Self.midnight(-41), through: Self.midnight(-40), days: 1, lockWait: .seconds(1))
+                try await partitions.create(.deliveries, from: Self.midnight(-41), through: Self.midnight(-41), days: 1, lockWait: .seconds(1))
                 let (subscription, _) = try await WebhookSubscriptions(database: db).create(
                     tenant: tenant, url: "https://example.com/hook", eventTypes: nil, description: "", by: .system)
                 try await Self.write("recent", tenant: tenant, occurred: Date(), db: db)
@@ -120,10 +120,31 @@ extension StoreSuite {
             }
         }
 
+        @Test("a reader whose next page's numbers retention dropped goes on from the oldest event left, not an empty page")
+        func readsPastGap() async throws {
+            try await EventLogTests.withDefaultTenant { db, tenant, _ in
+                let partitions = FeedPartitions(database: db)
+                let log = EventLog(database: db)
+                try await partitions.create(.events, from: Self.midnight(-40), through: Self.midnight(-40), days: 1, lockWait: .seconds(1))
+                // 1 today; 2 and 3 from long transactions begun forty days ago; 4 today: today's numbers span 1 to 4.
+                try await Self.write("a", tenant: tenant, occurred: Date(), db: db)
+                try await log.stamp(tenant: tenant)
+                for label in ["b", "c"] { try await Self.write(label, tenant: tenant, occurred: Self.midnight(-40).addingTimeInterval(60), db: db) }
+                try await log.stamp(tenant: tenant)
+                try await Self.write("d", tenant: tenant, occurred: Date(), db: db)
+                try await log.stamp(tenant: tenant)
+                let dropped = try await partitions.dropExpired(.events, retention: .seconds(30 * 86_400), lockWait: .seconds(1))
+                #expect(dropped.map(\.outcome) == [.dropped])
+                // A page of two after 1 would be 2 and 3, both gone: the reader gets 4, not an empty page that looks like the head.
+                #expect(Self.labels(try await log.read(tenant: tenant, .init(after: 1, limit: 2))) == ["d"])
+                #expect(Self.labels(try await log.read(tenant: tenant, .init(after: 0, limit: 1))) == ["a"])
+            }
+        }
+
         @Test("events written across a partition boundary, one numbered late into the earlier day, read back by cursor in order, each once")
         func readsAcrossBoundary() async throws {
             try await EventLogTests.withDefaultTenant { db, tenant, _ in
-                try await FeedPartitions(database: db).create(.events, from: Self.midnight(-1), through: Self.midnight(0), days: 1)
+                try await FeedPartitions(database: db).create(.events, from: Self.midnight(-1), through: Self.midnight(0), days: 1, lockWait: .seconds(1))
                 let log = EventLog(database: db)
                 let boundary = Self.midnight(0)
                 // Written (and so numbered) in this order; "c" began before "b" and committed after it, as a long transaction does.
@@ -155,7 +176,7 @@ extension StoreSuite {
         @Test("stamps racing over events of two partitions give each event one number, in the order written")
         func racingStampsAcrossPartitions() async throws {
             try await EventLogTests.withDefaultTenant { db, tenant, _ in
-                try await FeedPartitions(database: db).create(.events, from: Self.midnight(-1), through: Self.midnight(0), days: 1)
+                try await FeedPartitions(database: db).create(.events, from: Self.midnight(-1), through: Self.midnight(0), days: 1, lockWait: .seconds(1))
                 // Alternating between yesterday and today, so every stamp's batch numbers rows of both partitions.
                 for n in 0..<60 {
                     let occurred = n.isMultiple(of: 2) ? Self.midnight(-1).addingTimeInterval(Double(n)) : Self.midnight(0).addingTimeInterval(Double(n))

@@ -25,7 +25,7 @@ extension StoreSuite {
             try await EventLogTests.withDefaultTenant { db, tenant, _ in
                 let midnight = FeedPartitionTests.midnight
                 for table in PartitionedTable.allCases {
-                    try await FeedPartitions(database: db).create(table, from: midnight(-5), through: midnight(0), days: 1)
+                    try await FeedPartitions(database: db).create(table, from: midnight(-5), through: midnight(0), days: 1, lockWait: .seconds(1))
                 }
                 for day in [-5, -3, 0] {
                     for n in 1...3 {
@@ -37,25 +37,29 @@ extension StoreSuite {
             }
         }
 
-        @Test("a read after a cursor plans the partitions of the days that hold events after it, and no others")
+        @Test("a read after a cursor plans the partitions of the days that hold events after it (of its first page, far behind), and no others")
         func readByCursor() async throws {
             try await Self.withFeed { db, tenant in
                 let log = EventLog(database: db)
                 let midnight = FeedPartitionTests.midnight
                 let today = try await Self.partition(.events, holding: midnight(0), db: db)
-                let head = try #require(try await log.span(tenant: tenant, after: 6))
-                #expect(try await Self.plannedPartitions(EventLog.readStatement(tenant: tenant, .init(after: 6), within: head), db: db) == [today])
+                let head = try #require(try await log.spans(tenant: tenant, after: 6, through: nil, pageSize: 100))
+                #expect(head.first == nil, "a page holds all that is left")
+                #expect(try await Self.plannedPartitions(EventLog.readStatement(tenant: tenant, .init(after: 6), within: head.all), db: db) == [today])
 
-                let all = try #require(try await log.span(tenant: tenant, after: 0))
+                let behind = try #require(try await log.spans(tenant: tenant, after: 0, through: nil, pageSize: 2))
                 var days: Set<String> = []
                 for day in -5...0 { days.insert(try await Self.partition(.events, holding: midnight(day), db: db)) }
-                #expect(try await Self.plannedPartitions(EventLog.readStatement(tenant: tenant, .init(), within: all), db: db) == days,
+                #expect(try await Self.plannedPartitions(EventLog.readStatement(tenant: tenant, .init(limit: 2), within: behind.all), db: db) == days,
                         "from the oldest day to today, none of the partitions ahead")
+                let firstPage = try #require(behind.first, "more than a page is left")
+                #expect(try await Self.plannedPartitions(EventLog.readStatement(tenant: tenant, .init(limit: 2), within: firstPage), db: db)
+                        == [try await Self.partition(.events, holding: midnight(-5), db: db)], "a page's worth: the oldest day's partition alone")
 
                 let (older, _) = try await log.span(tenant: tenant, before: 4)
                 let statement = EventLog.newestFirstStatement(tenant: tenant, .init(), before: NewestFirstPosition(sequence: 4), within: try #require(older))
                 #expect(try await Self.plannedPartitions(statement, db: db) == [try await Self.partition(.events, holding: midnight(-5), db: db)])
-                #expect(try await log.span(tenant: tenant, after: 9) == nil, "nothing after the head: no read at all")
+                #expect(try await log.spans(tenant: tenant, after: 9, through: nil, pageSize: 100) == nil, "nothing after the head: no read at all")
             }
         }
 

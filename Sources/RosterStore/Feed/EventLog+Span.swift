@@ -13,18 +13,25 @@ struct EventSpan: Sendable, Equatable {
 }
 
 extension EventLog {
-    /// The span of `tenant`'s events numbered after `after`; nil when none is left.
-    func span(tenant: UUID, after: Int64) async throws -> EventSpan? {
+    /// The span of `tenant`'s events numbered after `after` (and at most `through`), nil when none is left; and, when more
+    /// are numbered than `pageSize`, the narrower span of those numbered up to `after + pageSize`: the days of the first
+    /// page of an unfiltered read, one or two however far behind the reader is.
+    func spans(tenant: UUID, after: Int64, through: Int64?, pageSize: Int) async throws -> (all: EventSpan, first: EventSpan?)? {
+        let firstPage = after + Int64(pageSize)
         // A day's end is its start plus 24 hours, not '1 day', which the session's time zone could make 23 or 25.
         let rows = try await database.query(
             """
-            SELECT min(day), max(day) + interval '24 hours', max(last_seq) FROM event_days
-            WHERE tenant_id = \(tenant) AND last_seq > \(after)
+            SELECT min(day), max(day) + interval '24 hours', least(max(last_seq), \(through)),
+                   min(day) FILTER (WHERE first_seq <= \(firstPage)), max(day) FILTER (WHERE first_seq <= \(firstPage)) + interval '24 hours'
+            FROM event_days
+            WHERE tenant_id = \(tenant) AND last_seq > \(after) AND (\(through)::bigint IS NULL OR first_seq <= \(through))
             """)
         guard let row = rows.first else { return nil }
-        let (from, until, head) = try row.decode((Date?, Date?, Int64?).self)
-        guard let from, let until, let head else { return nil }
-        return EventSpan(from: from, until: until, head: head)
+        let (from, until, head, firstFrom, firstUntil) = try row.decode((Date?, Date?, Int64?, Date?, Date?).self)
+        guard let from, let until, let head, head > after else { return nil }
+        let all = EventSpan(from: from, until: until, head: head)
+        guard head > firstPage, let firstFrom, let firstUntil else { return (all, nil) }
+        return (all, EventSpan(from: firstFrom, until: firstUntil, head: firstPage))
     }
 
     /// The span of `tenant`'s events numbered before `before` (nil: all of them), nil when there is none; and the feed's

@@ -263,11 +263,17 @@ public struct EventLog: Sendable {
 
     /// A tenant's events after `query.after`, in commit order. `stampFirst` numbers what has committed
     /// unnumbered first, so a client reading right after its own write sees its event. Only the partitions of the days
-    /// that hold events after `query.after` are read (`EventSpan`).
+    /// that hold the events asked for are read (`EventSpan`).
     public func read(tenant: UUID, _ query: Query, stampFirst: Bool = true) async throws -> [ChangeEvent] {
         if stampFirst { try await stamp(tenant: tenant) }
-        guard let span = try await span(tenant: tenant, after: query.after) else { return [] }
-        let rows = try await database.query(Self.readStatement(tenant: tenant, query, within: span))
+        guard let spans = try await spans(tenant: tenant, after: query.after, through: query.through, pageSize: query.limit) else { return [] }
+        // Unfiltered, the page is the events numbered up to `after + limit`, unless retention dropped some of them: then
+        // it comes up short, and the whole span is read.
+        if let first = spans.first, query.types == nil, query.resource == nil, query.since == nil {
+            let page = try await database.query(Self.readStatement(tenant: tenant, query, within: first))
+            if page.count == query.limit { return try page.map { try Self.event($0, tenant: tenant) } }
+        }
+        let rows = try await database.query(Self.readStatement(tenant: tenant, query, within: spans.all))
         return try rows.map { try Self.event($0, tenant: tenant) }
     }
 
