@@ -17,8 +17,9 @@
 --
 -- Reads: the feed is read by (tenant_id, seq), from each partition's (tenant_id, seq) index, merged (Merge Append).
 -- A read by cursor first asks event_days (0023) which days can hold the events after its cursor and names them as
--- a range of occurred_at, so the planner reads only those partitions: one or two for a reader near the head. The
--- audit log (by time) and the delivery log (by attempted_at) skip the partitions outside their range themselves.
+-- a range of occurred_at, so the planner reads only those partitions: one or two for a reader near the head, and
+-- for an unfiltered page far behind (EventLog.read). The audit log (by time) and the delivery log (by attempted_at)
+-- skip the partitions outside their range themselves.
 
 -- The old tables step aside; their indexes go now, which frees the names.
 ALTER TABLE events RENAME TO events_unpartitioned;
