@@ -150,6 +150,10 @@ extension ServerSuite {
                 // Around one instant T: events 1001 at T-1µs, 1002-1004 at T and 1005 at T+1µs in both tenants;
                 // admin actions of both tenants and a global one at T, and a global one at T-1µs.
                 try await roster.sql { db in
+                    // T's day and the day before it need partitions of their own.
+                    let t = Date(timeIntervalSince1970: 1_893_456_000)
+                    try await FeedPartitions(database: db).create(
+                        .events, from: t.addingTimeInterval(-3600), through: t.addingTimeInterval(3600), days: 1, lockWait: .seconds(1))
                     try await db.query(
                         """
                         INSERT INTO events (tenant_id, seq, id, type, resource_type, resource_id, resource_version, actor_type, actor_id,

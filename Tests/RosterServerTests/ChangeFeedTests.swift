@@ -187,17 +187,22 @@ extension ServerSuite {
             }
         }
 
-        @Test("retention deletes events and delivery attempts older than it, and nothing newer")
+        @Test("retention drops the partitions of events and delivery attempts older than it, and nothing newer")
         func retention() async throws {
-            // The server's own retention pass keeps ten years, so only the test's pass below deletes anything.
+            // The server's own retention pass keeps ten years, so only the test's pass below drops anything.
             try await Roster.run(configure: { $0.eventRetention = .seconds(3650 * 86_400) }) { roster in
                 let old = try await roster.createUser("old")
                 _ = try await roster.createUser("new")
                 let logger = try TestPostgres.require().logger
-                let (events, deliveries, left) = try await withDatabase(url: roster.databaseURL, logger: logger, secrets: TestSecrets.atRest) { db in
+                let (expired, events, deliveries) = try await withDatabase(url: roster.databaseURL, logger: logger, secrets: TestSecrets.atRest) { db in
                     let tenant = try #require(try await TenantRepository(database: db).find("default")).id
                     let (subscription, _) = try await WebhookSubscriptions(database: db).create(
                         tenant: tenant, url: "https://example.com/hook", eventTypes: nil, description: "", by: .system)
+                    // Forty days ago and yesterday have partitions, as they had when those rows were written.
+                    for age in [40.0, 1] {
+                        let day = Date().addingTimeInterval(-age * 86_400)
+                        for table in PartitionedTable.allCases { try await FeedPartitions(database: db).create(table, from: day, through: day, days: 1, lockWait: .seconds(1)) }
+                    }
                     for (age, id) in [(40, UUID()), (1, UUID())] {
                         try await WebhookSubscriptions(database: db).recordTest(
                             WebhookDelivery(id: id, eventSequence: nil, eventID: UUID(), attempt: 1, attemptedAt: Date(), statusCode: 204,
@@ -205,14 +210,18 @@ extension ServerSuite {
                             tenant: tenant, subscription: subscription.id, by: .system)
                         try await db.query("UPDATE webhook_deliveries SET attempted_at = now() - make_interval(days => \(Int32(age))) WHERE id = \(id)")
                     }
+                    // A numbered event moved to another day: its day is recorded as its stamp would have (0023).
                     try await db.query("UPDATE events SET occurred_at = now() - interval '40 days' WHERE resource_id = \(UUID(uuidString: old)!)")
-                    let (events, deliveries) = try await FeedRetention(database: db, retention: .seconds(30 * 86_400), logger: logger).prune()
-                    let left = try await db.query("SELECT count(*) FROM events").first?.decode(Int.self) ?? -1
-                    return (events, deliveries, left)
+                    try await db.query("SELECT record_event_days()")
+                    let expired = try await FeedRetention(database: db, retention: .seconds(30 * 86_400), logger: logger).prune()
+                    let events = try await db.query("SELECT count(*) FROM events").first?.decode(Int.self) ?? -1
+                    let deliveries = try await db.query("SELECT count(*) FROM webhook_deliveries").first?.decode(Int.self) ?? -1
+                    return (expired, events, deliveries)
                 }
+                #expect(expired.count == 2 && expired.allSatisfy { $0.outcome == .dropped }, "\(expired)")
+                #expect(Set(expired.map { $0.name.hasPrefix("events_") }) == [true, false], "one partition of each table")
                 #expect(events == 1)
                 #expect(deliveries == 1)
-                #expect(left == 1)
                 #expect(try await Self.events(roster).map { $0["data"]?["userName"] } == ["new"])
             }
         }

@@ -126,6 +126,12 @@ enum PagedList: String, CaseIterable, Sendable, CustomTestStringConvertible {
                 eventSequence: nil, eventID: UUID(), attempt: 1, statusCode: 204, outcome: .succeeded, error: nil, latencyMilliseconds: 1,
                 nextRetryAt: nil)
             try await roster.sql { db in
+                // The days the seeded attempts are moved to ("2020", and a year before) need partitions of their own.
+                for day in [Self.base.addingTimeInterval(-365 * 86_400), Self.base] {
+                    try await FeedPartitions(database: db).create(
+                        .deliveries, from: day.addingTimeInterval(-2 * 86_400), through: day.addingTimeInterval(86_400), days: 1,
+                        lockWait: .seconds(1))
+                }
                 try await WebhookSubscriptions(database: db).recordTest(delivery, tenant: scope.tenant, subscription: scope.subscription, by: .system)
             }
             // The latest first: seeded attempts are older than now, a rank older than the rank before it; one made now

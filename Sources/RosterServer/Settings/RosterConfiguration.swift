@@ -34,7 +34,7 @@ public struct RosterConfiguration: Sendable {
     public var webhooksEnabled = true
     /// Webhook delivery: timeout, retry schedule, lease, poll interval, concurrency, URL policy.
     public var webhooks = DispatcherConfiguration()
-    /// Events and webhook delivery attempts older than this are deleted (`ROSTER_EVENT_RETENTION_DAYS`, 30).
+    /// Events and webhook delivery attempts older than this are dropped, a time partition at a time (`ROSTER_EVENT_RETENTION_DAYS`, 30).
     public var eventRetention: Duration = .seconds(30 * 86_400)
     /// What a tenant's SCIM clients sent, kept this long and at most this many rows per tenant
     /// (`ROSTER_PROVISIONING_LOG_RETENTION_DAYS`, 7; `ROSTER_PROVISIONING_LOG_MAX_ROWS`, 10 000).

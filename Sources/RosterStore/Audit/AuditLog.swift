@@ -35,7 +35,7 @@ public struct AuditEntry: Sendable, Equatable {
 
 /// An entry's place in the audit log. The log is ordered by (time, source, key, sequence):
 /// events as (occurred_at, 0, tenant_id, seq), admin actions as (occurred_at, 1, id, 0). That key
-/// is unique over both tables ((tenant_id, seq) is the events' primary key, id the actions'), so
+/// is unique over both tables ((tenant_id, seq) is unique among events, 0025; id is the actions' key), so
 /// keyset paging on it returns every entry exactly once, however many entries share a time (all
 /// events of one transaction do). Within a tenant and a time, events keep their feed order.
 ///

@@ -26,39 +26,35 @@ public struct NewestFirstPosition: Sendable, Equatable {
 
 extension EventLog {
     /// A page of a tenant's events, newest first (`query.after` is not read: `position` bounds the page from above),
-    /// and the feed's head: the last sequence number given when the page was read (0 before any), read in the page's
-    /// own snapshot. Numbered events are a gapless prefix 1…head in every snapshot (0017), so reading on oldest
-    /// first after the head misses no event committed later and repeats none the page could show.
+    /// and the feed's head: the last sequence number given when the page was read (0 before any). The page holds
+    /// nothing numbered after that head (`EventSpan`), and numbered events are a gapless prefix 1…head in every
+    /// snapshot (0017), so reading on oldest first after the head misses no event committed later and repeats none
+    /// the page could show.
     public func readNewestFirst(
         tenant: UUID, _ query: Query, before position: NewestFirstPosition?
     ) async throws -> (page: ListPage<ChangeEvent, NewestFirstPosition>, head: Int64) {
         try await stamp(tenant: tenant)
-        let types = query.types?.map(\.rawValue)
-        let rows = try await database.query(
-            """
-            SELECT \(unescaped: Self.eventColumns), h.head
-            FROM (SELECT coalesce(max(seq), 0) AS head FROM events WHERE tenant_id = \(tenant)) h
-            LEFT JOIN LATERAL (
-                SELECT \(unescaped: Self.eventColumns) FROM events
-                WHERE tenant_id = \(tenant) AND seq IS NOT NULL
-                  AND (\(position?.sequence)::bigint IS NULL OR seq < \(position?.sequence))
-                  AND (\(types)::text[] IS NULL OR type = ANY(\(types)::text[]))
-                  AND (\(query.resource)::uuid IS NULL OR resource_id = \(query.resource))
-                  AND (\(query.since)::timestamptz IS NULL OR occurred_at >= \(query.since))
-                ORDER BY seq DESC
-                LIMIT \(query.limit + 1)) e ON true
-            ORDER BY seq DESC
-            """)
-        var head: Int64 = 0
-        var events: [ChangeEvent] = []
-        for row in rows {
-            let columns = row.makeRandomAccess()
-            head = try columns[columns.count - 1].decode(Int64.self)
-            // The head's row alone (no event): the one row the join gives when the page is empty.
-            if try columns[0].decode(Int64?.self) != nil { events.append(try Self.event(row, tenant: tenant)) }
-        }
+        let (span, head) = try await span(tenant: tenant, before: position?.sequence)
+        guard let span else { return (ListPage(items: [], next: nil), head) }
+        let rows = try await database.query(Self.newestFirstStatement(tenant: tenant, query, before: position, within: span))
+        let events = try rows.map { try Self.event($0, tenant: tenant) }
         let shown = Array(events.prefix(query.limit))
         let next = events.count > query.limit ? shown.last.map { NewestFirstPosition(sequence: $0.sequence) } : nil
         return (ListPage(items: shown, next: next), head)
+    }
+
+    /// `readNewestFirst`'s statement, once it knows the span of the events before `position`.
+    static func newestFirstStatement(tenant: UUID, _ query: Query, before position: NewestFirstPosition?, within span: EventSpan) -> PostgresQuery {
+        let types = query.types?.map(\.rawValue)
+        return """
+            SELECT \(unescaped: Self.eventColumns) FROM events
+            WHERE tenant_id = \(tenant) AND \(within: span)
+              AND (\(position?.sequence)::bigint IS NULL OR seq < \(position?.sequence))
+              AND (\(types)::text[] IS NULL OR type = ANY(\(types)::text[]))
+              AND (\(query.resource)::uuid IS NULL OR resource_id = \(query.resource))
+              AND (\(query.since)::timestamptz IS NULL OR occurred_at >= \(query.since))
+            ORDER BY seq DESC
+            LIMIT \(query.limit + 1)
+            """
     }
 }

@@ -231,17 +231,6 @@ public struct EventLog: Sendable {
         }
     }
 
-    /// Deletes up to `batch` numbered events that occurred more than `seconds` ago; returns how many went.
-    public func deleteNumbered(olderThan seconds: Double, batch: Int) async throws -> Int {
-        try await database.query(
-            """
-            DELETE FROM events WHERE pos IN (
-                SELECT pos FROM events
-                WHERE occurred_at < now() - make_interval(secs => \(seconds)) AND seq IS NOT NULL LIMIT \(batch))
-            RETURNING 1
-            """).count
-    }
-
     /// Events committed so far, every tenant and process together (retention does not lower it).
     public func committed() async throws -> Int {
         try await database.query(
@@ -273,23 +262,35 @@ public struct EventLog: Sendable {
     }
 
     /// A tenant's events after `query.after`, in commit order. `stampFirst` numbers what has committed
-    /// unnumbered first, so a client reading right after its own write sees its event.
+    /// unnumbered first, so a client reading right after its own write sees its event. Only the partitions of the days
+    /// that hold the events asked for are read (`EventSpan`).
     public func read(tenant: UUID, _ query: Query, stampFirst: Bool = true) async throws -> [ChangeEvent] {
         if stampFirst { try await stamp(tenant: tenant) }
+        guard let spans = try await spans(tenant: tenant, after: query.after, through: query.through, pageSize: query.limit) else { return [] }
+        // Unfiltered, the page is the events numbered up to `after + limit`, unless retention dropped some of them: then
+        // it comes up short, and the whole span is read.
+        if let first = spans.first, query.types == nil, query.resource == nil, query.since == nil {
+            let page = try await database.query(Self.readStatement(tenant: tenant, query, within: first))
+            if page.count == query.limit { return try page.map { try Self.event($0, tenant: tenant) } }
+        }
+        let rows = try await database.query(Self.readStatement(tenant: tenant, query, within: spans.all))
+        return try rows.map { try Self.event($0, tenant: tenant) }
+    }
+
+    /// `read`'s statement, once it knows the span of the events it asks for.
+    static func readStatement(tenant: UUID, _ query: Query, within span: EventSpan) -> PostgresQuery {
         let types = query.types?.map(\.rawValue)
-        let rows = try await database.query(
-            """
+        return """
             SELECT \(unescaped: Self.eventColumns)
             FROM events
-            WHERE tenant_id = \(tenant) AND seq > \(query.after)
+            WHERE tenant_id = \(tenant) AND seq > \(query.after) AND \(within: span)
               AND (\(query.through)::bigint IS NULL OR seq <= \(query.through))
               AND (\(types)::text[] IS NULL OR type = ANY(\(types)::text[]))
               AND (\(query.resource)::uuid IS NULL OR resource_id = \(query.resource))
               AND (\(query.since)::timestamptz IS NULL OR occurred_at >= \(query.since))
             ORDER BY seq
             LIMIT \(query.limit)
-            """)
-        return try rows.map { try Self.event($0, tenant: tenant) }
+            """
     }
 
     static let eventColumns = "seq, id, type, resource_type, resource_id, resource_version, actor_type, actor_id, transaction_id, occurred_at, data"

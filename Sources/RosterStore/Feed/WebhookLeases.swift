@@ -110,8 +110,11 @@ public struct WebhookLeases: Sendable {
         // (tenant_id, next_attempt_at) only as far as its remaining share, so a tenant with thousands due costs
         // no more than one with a few. `position < last_seq` skips idle subscriptions without touching events;
         // the LATERAL ... LIMIT 1 probes events by (tenant_id, seq), which an EXISTS let the planner turn into
-        // a scan of all the tenant's events. FOR UPDATE cannot sit beside a window function, so the rows are
-        // locked (and their lease checked again, should another process have taken one meanwhile) a level up.
+        // a scan of all the tenant's events. Its ORDER BY keeps it to each partition's index (without one, the planner
+        // took bitmap scans that read every event after `position`: 1.6 s a claim over 2 million events), and the
+        // bound on occurred_at from event_days (0023) to the partitions of the days holding events after `position`.
+        // FOR UPDATE cannot sit beside a window function, so the rows are locked (and their lease checked again,
+        // should another process have taken one meanwhile) a level up.
         let rows = try await database.query(
             """
             WITH live AS MATERIALIZED (\(unescaped: Self.liveOwners))
@@ -133,6 +136,8 @@ public struct WebhookLeases: Sendable {
                         CROSS JOIN LATERAL (
                             SELECT FROM events e
                             WHERE e.tenant_id = d.tenant_id AND e.seq > d.position AND (d.event_types IS NULL OR e.type = ANY(d.event_types))
+                              AND e.occurred_at >= (SELECT min(x.day) FROM event_days x WHERE x.tenant_id = d.tenant_id AND x.last_seq > d.position)
+                            ORDER BY e.seq
                             LIMIT 1
                         ) pending
                         WHERE d.tenant_id = t.tenant_id AND d.enabled AND d.paused_at IS NULL AND d.next_attempt_at <= now()

@@ -282,17 +282,7 @@ public struct WebhookSubscriptions: Sendable {
     public func deliveryPage(
         tenant: UUID, subscription: UUID, after position: DeliveryPosition?, limit: Int
     ) async throws -> ListPage<WebhookDelivery, DeliveryPosition> {
-        let rows = try await database.query(
-            """
-            SELECT id, event_seq, event_id, attempt, attempted_at, status_code, outcome, error, latency_ms, next_retry_at,
-                   \(unescaped: CreatedPosition.microseconds(of: "attempted_at"))
-            FROM webhook_deliveries
-            WHERE tenant_id = \(tenant) AND subscription_id = \(subscription)
-              AND (\(position?.microseconds)::bigint IS NULL
-                   OR (attempted_at, attempt, id) < (timestamptz 'epoch' + \(position?.microseconds)::bigint * interval '1 microsecond',
-                                                     \(position?.attempt)::bigint, \(position?.id)::uuid))
-            ORDER BY attempted_at DESC, attempt DESC, id DESC LIMIT \(limit + 1)
-            """)
+        let rows = try await database.query(Self.deliveryPageStatement(tenant: tenant, subscription: subscription, after: position, limit: limit))
         let shown = try rows.prefix(limit).map { row in
             let (id, seq, event, attempt, at, status, outcome, error, latency, next, microseconds) = try row.decode(
                 (UUID, Int64?, UUID, Int, Date, Int?, WebhookDelivery.Outcome, String?, Int, Date?, Int64).self)
@@ -302,6 +292,24 @@ public struct WebhookSubscriptions: Sendable {
             return (delivery, DeliveryPosition(microseconds: microseconds, attempt: attempt, id: id))
         }
         return ListPage(items: shown.map(\.0), next: rows.count > limit ? shown.last?.1 : nil)
+    }
+
+    /// `deliveryPage`'s statement.
+    static func deliveryPageStatement(tenant: UUID, subscription: UUID, after position: DeliveryPosition?, limit: Int) -> PostgresQuery {
+        // The cursor's time, as a bound of attempted_at alone (the row comparison does not bound it for the planner), so
+        // the partitions after it are not read; a second later than the cursor, so a Date's rounding cannot cut it.
+        let newest = position.map { Date(timeIntervalSince1970: Double($0.microseconds) / 1_000_000 + 1) }
+        return """
+            SELECT id, event_seq, event_id, attempt, attempted_at, status_code, outcome, error, latency_ms, next_retry_at,
+                   \(unescaped: CreatedPosition.microseconds(of: "attempted_at"))
+            FROM webhook_deliveries
+            WHERE tenant_id = \(tenant) AND subscription_id = \(subscription)
+              AND (\(newest)::timestamptz IS NULL OR attempted_at <= \(newest))
+              AND (\(position?.microseconds)::bigint IS NULL
+                   OR (attempted_at, attempt, id) < (timestamptz 'epoch' + \(position?.microseconds)::bigint * interval '1 microsecond',
+                                                     \(position?.attempt)::bigint, \(position?.id)::uuid))
+            ORDER BY attempted_at DESC, attempt DESC, id DESC LIMIT \(limit + 1)
+            """
     }
 }
 
@@ -328,6 +336,7 @@ extension WebhookSubscriptions {
             SELECT s.tenant_id, s.id, s.enabled, s.paused_at IS NOT NULL,
                    (SELECT e.occurred_at FROM events e
                     WHERE e.tenant_id = s.tenant_id AND e.seq > s.position AND (s.event_types IS NULL OR e.type = ANY(s.event_types))
+                      AND e.occurred_at >= (SELECT min(x.day) FROM event_days x WHERE x.tenant_id = s.tenant_id AND x.last_seq > s.position)
                     ORDER BY e.seq LIMIT 1) AS oldest
             FROM webhook_subscriptions s
             WHERE \(tenants == nil) OR s.tenant_id = ANY(\(tenants.map(Array.init) ?? []))
@@ -339,19 +348,6 @@ extension WebhookSubscriptions {
             let state: SubscriptionLag.State = !enabled ? .disabled : paused ? .paused : .active
             return SubscriptionLag(tenant: tenant, id: id, state: state, oldestPending: oldest)
         }
-    }
-}
-
-extension WebhookSubscriptions {
-    /// Deletes up to `batch` delivery attempts made more than `seconds` ago; returns how many went.
-    public func deleteDeliveries(olderThan seconds: Double, batch: Int) async throws -> Int {
-        try await database.query(
-            """
-            DELETE FROM webhook_deliveries WHERE (tenant_id, subscription_id, id) IN (
-                SELECT tenant_id, subscription_id, id FROM webhook_deliveries
-                WHERE attempted_at < now() - make_interval(secs => \(seconds)) LIMIT \(batch))
-            RETURNING 1
-            """).count
     }
 }
 
