@@ -182,6 +182,16 @@ class Meter:
         wall = end[0] - start[0]
         self.idle = ((end[1] - start[1]) / wall, (end[2] - start[2]) / wall)
 
+    def settle(self, limit: float = 15.0) -> None:
+        """Waits until roster and PostgreSQL are about idle again: requests wrk left behind are finished (and counted)."""
+        previous, deadline = self.read(), time.monotonic() + limit
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            current = self.read()
+            if (current[1] - previous[1] + current[2] - previous[2]) / (current[0] - previous[0]) < 0.15 + sum(self.idle):
+                return
+            previous = current
+
     def span(self, start: tuple[float, float, float], end: tuple[float, float, float]) -> tuple[float, float, float]:
         """(wall seconds, roster CPU s, PostgreSQL CPU s) between two readings, idle burn taken off."""
         wall = end[0] - start[0]
@@ -362,12 +372,13 @@ class Bench:
             events = self.count("events")
             start = self.meter.read()
             measured = wrk(self.port, token or self.token, self.lua(call, round_number, **args), self.args.seconds, self.folder)
-            wall, roster, pg = self.meter.span(start, self.meter.read())
+            self.meter.settle()
+            _, roster, pg = self.meter.span(start, self.meter.read())
             events = self.count("events") - events
             units = measured.requests * per_request or 1  # none completed: shown as its error count below
             measured.errors += 0 if measured.requests else 1
-            runs.append((units / wall, roster * 1e6 / units, pg * 1e6 / units, events / units, measured.errors,
-                         (roster + pg) / wall, measured.socket_errors))
+            runs.append((measured.rate * per_request, roster * 1e6 / units, pg * 1e6 / units, events / units, measured.errors,
+                         (roster + pg) / self.args.seconds, measured.socket_errors))
         median = lambda i: statistics.median(run[i] for run in runs)
         errors = sum(run[4] for run in runs)
         spread = ", ".join(f"{run[1] + run[2]:.0f}" for run in runs)
@@ -502,71 +513,78 @@ def table(bench: Bench) -> list[str]:
     return lines
 
 
-def find(bench: Bench, prefix: str) -> Row:
-    return next(row for row in bench.rows if row.name.startswith(prefix))
+def model(rows: dict[str, dict], sizes: dict[str, dict], a: argparse.Namespace) -> tuple[list[str], dict]:
+    """The capacity model for the --model-* workload from measured ROWS (CPU µs) and SIZES (bytes); every step shown."""
+    def cpu(prefix: str) -> tuple[float, float]:
+        row = next(value for name, value in rows.items() if name.startswith(prefix))
+        return row["roster_cpu_us"] / 1e6, row["postgres_cpu_us"] / 1e6
 
-
-def model(bench: Bench, a: argparse.Namespace) -> tuple[list[str], dict]:
-    """The capacity model from the measured rows, for the --model-* workload; every step printed."""
-    size = lambda key: bench.sizes[key]["bytes"]
-    cost = lambda row: (row.roster_us, row.pg_us)
-    filter_user, post_user = cost(find(bench, "GET /Users?filter")), cost(find(bench, "POST /Users"))
-    filter_group, post_group = cost(find(bench, "GET /Groups?filter")), cost(find(bench, "POST /Groups"))
-    member = cost(find(bench, f"PATCH /Groups/{{id}} add/remove 1 member, {TEAMS}"))
-    change = cost(find(bench, "PATCH /Users/{id} replace title"))
-    delivery = cost(find(bench, "webhook delivery, 1 subscription"))
-    users, per_user = a.model_tenant_users, a.model_memberships_per_user
-    groups = max(1, round(users * a.model_groups_per_1000 / 1000))
-    budget = a.model_cores * a.model_utilisation  # CPU seconds per second the primary gives
-    # Initial sync as Entra ID runs it: per user a filter then a POST; per group a filter, a POST, and one PATCH per
-    # member added (the costliest case: Entra batches member adds; a PATCH of 1 member is the measured row).
-    sync = [users * (filter_user[i] + post_user[i]) + groups * (filter_group[i] + post_group[i]) + users * per_user * member[i]
-            + users * (1 + per_user) * a.model_subscriptions * delivery[i] for i in (0, 1)]
-    sync_s = [s / 1e6 for s in sync]
-    changes = users * a.model_daily_change
-    daily = [changes * (filter_user[i] + change[i] + a.model_subscriptions * delivery[i]) / 1e6 for i in (0, 1)]
-    events_day = changes * 1.0
-    tenant_bytes = {
-        "users": users * size("user (as written)"),
-        "groups": groups * size("group (without members)"),
-        "memberships": users * per_user * size("membership"),
-        "events at retention": events_day * a.retention_days * size("user.created event (as written)"),
-        "delivery attempts at retention": events_day * a.retention_days * a.model_subscriptions
-        * size("webhook delivery attempt (1 subscription)"),
-        "provisioning log (cap 10 000)": min(10_000, 2 * changes * 7) * size("provisioning-log entry"),
+    size = lambda key: sizes[key]["bytes"]
+    plus = lambda *terms: tuple(sum(t[i] * k for k, t in terms) for i in (0, 1))
+    u, m, s, days = a.model_tenant_users, a.model_memberships_per_user, a.model_subscriptions, a.retention_days
+    g = max(1, round(u * a.model_groups_per_1000 / 1000))
+    cores, util = a.model_cores, a.model_utilisation
+    budget = cores * util  # PostgreSQL CPU seconds per second to plan on
+    filter_user, post_user = cpu("GET /Users?filter"), cpu("POST /Users")
+    filter_group, post_group = cpu("GET /Groups?filter"), cpu("POST /Groups")
+    member, change = cpu(f"PATCH /Groups/{{id}} add/remove 1 member, {TEAMS}"), cpu("PATCH /Users/{id} replace title")
+    delivery = cpu("webhook delivery, 1 subscription")
+    # Initial sync as Entra ID runs it: per user a filter then a POST; per group a filter and a POST; one PATCH per
+    # membership (Entra batches member adds, so this overstates); every event delivered to each subscription.
+    sync = plus((u, filter_user), (u, post_user), (g, filter_group), (g, post_group), (u * m, member),
+                (u * s, delivery), (g * s, delivery), (u * m * s, delivery))
+    per_user = (sync[0] / u, sync[1] / u)
+    # A change: the IdP looks the user up by userName, then PATCHes it; one event, delivered to each subscription.
+    one_change = plus((1, filter_user), (1, change), (s, delivery))
+    changes = u * a.model_daily_change
+    event = size("event of the rows above (as written)")
+    store = {
+        "users": u * size("user (as written)"), "groups": g * size("group (without members)"),
+        "memberships": u * m * size("membership"),
+        f"events, {days} days of changes": changes * days * event,
+        f"delivery attempts, {days} days": changes * days * s * size("webhook delivery attempt (1 subscription)"),
+        "provisioning log, 7 days (at most 10 000)": min(10_000, 2 * changes * 7) * size("provisioning-log entry"),
     }
-    total = sum(tenant_bytes.values())
-    initial = {
-        "users": users * size("user (as written)"), "groups": groups * size("group (without members)"),
-        "memberships": users * per_user * size("membership"),
-        "initial-sync events (kept for the retention)": users * size("user.created event (as written)")
-        + users * per_user * size("membership in a group.members.added event"),
-    }
-    ram = a.model_ram_gb * 2**30
-    hot = initial["users"] + initial["groups"] + initial["memberships"]
-    gib = lambda b: f"{b / 2**30:.2f} GiB" if b >= 2**30 else f"{b / 2**20:.1f} MiB"
-    lines = [f"Model for a tenant of {users} users, {groups} groups, {per_user} memberships per user, "
-             f"{a.model_daily_change:.0%} of users changed a day, {a.model_subscriptions} webhook subscription(s), "
-             f"{a.retention_days}-day event retention; a primary of {a.model_cores} cores at {a.model_utilisation:.0%} and "
-             f"{a.model_ram_gb} GB RAM.", "",
-             "| model figure | arithmetic | value |", "|---|---|---:|",
-             f"| initial sync CPU, Roster | U(filter+POST) + G(filter+POST group) + U·m·member PATCH + U(1+m)·s·delivery | {sync_s[0]:.1f} s |",
-             f"| initial sync CPU, PostgreSQL | same terms, PostgreSQL's µs | {sync_s[1]:.1f} s |",
-             f"| initial syncs a primary absorbs per hour | 3600 · {budget:.1f} cores / {sync_s[1]:.1f} s | {3600 * budget / sync_s[1]:,.0f} |",
-             f"| users per second in an initial sync, one primary | {budget:.1f} / (PostgreSQL s per user {sync_s[1] / users * 1e3:.2f} ms) | "
-             f"{budget * users / sync_s[1]:,.0f} |",
-             f"| daily change CPU per tenant, Roster + PostgreSQL | {changes:.0f} changes · (filter + PATCH + s·delivery) | "
-             f"{daily[0]:.2f} s + {daily[1]:.2f} s |",
-             f"| tenants whose daily changes one primary absorbs (CPU) | 86400 · {budget:.1f} / {daily[1]:.2f} s | {86400 * budget / daily[1]:,.0f} |",
-             ]
-    lines += [f"| storage: {key} | | {gib(value)} |" for key, value in tenant_bytes.items()]
-    lines += [f"| storage per tenant, steady state | sum of the above | {gib(total)} |",
-              f"| storage per tenant just after its initial sync | directory + initial events until they age out | {gib(sum(initial.values()))} |",
-              f"| tenants whose directory (users, groups, memberships) fits in half the RAM | {a.model_ram_gb} GB / 2 / {gib(hot)} | "
-              f"{ram / 2 / hot:,.0f} |"]
-    return lines, {"tenant_bytes": tenant_bytes, "initial_bytes": initial, "initial_sync_cpu_s": {"roster": sync_s[0], "postgres": sync_s[1]},
-                   "daily_cpu_s": {"roster": daily[0], "postgres": daily[1]}, "tenants_by_ram": ram / 2 / hot,
-                   "tenants_by_daily_cpu": 86400 * budget / daily[1], "initial_syncs_per_hour": 3600 * budget / sync_s[1]}
+    directory = store["users"] + store["groups"] + store["memberships"]
+    steady = sum(store.values())
+    first_month = (u * size("user.created event (as written)") + u * m * size("membership in a group.members.added event")
+                   + u * m * s * size("webhook delivery attempt (1 subscription)"))
+    ram, disk = a.model_ram_gb * 1e9, a.model_disk_gb * 1e9
+    mib = lambda b: f"{b / 2**20:,.1f} MiB" if b < 2**30 else f"{b / 2**30:,.2f} GiB"
+    ms = lambda x: f"{x * 1e3:.3f} ms"
+    tenants_ram, tenants_disk = ram / 2 / directory, disk * 0.8 / steady
+    sync_rate = budget / per_user[1]
+    change_rate = budget / one_change[1]
+    lines = [
+        f"Tenant: {u} users, {g} groups, {m} memberships a user, {a.model_daily_change:.0%} of users changed a day, {s} "
+        f"webhook subscription(s), events kept {days} days. Primary: {cores} cores planned at {util:.0%} "
+        f"({budget:.1f} CPU s/s), {a.model_ram_gb} GB RAM, {a.model_disk_gb} GB disk.", "",
+        "| model figure | arithmetic | Roster | PostgreSQL |", "|---|---|---:|---:|",
+        f"| CPU per user of an initial sync | (U·(filter + POST) + G·(filter + POST) + U·m·member PATCH + (U + G + U·m)·s·delivery) / U "
+        f"| {ms(per_user[0])} | {ms(per_user[1])} |",
+        f"| CPU of one tenant's initial sync | U × the above | {sync[0]:.1f} s | {sync[1]:.1f} s |",
+        f"| CPU per change | filter + PATCH + s·delivery | {ms(one_change[0])} | {ms(one_change[1])} |",
+        f"| CPU of one tenant's day of changes | {changes:g} changes × the above | {changes * one_change[0]:.2f} s | "
+        f"{changes * one_change[1]:.2f} s |",
+        "", "| what one primary serves | arithmetic | value |", "|---|---|---:|",
+        f"| users synced per second (initial syncs) | {budget:.1f} / {ms(per_user[1])} | {sync_rate:,.0f} |",
+        f"| Roster cores to keep up with that | × {ms(per_user[0])} Roster CPU per user | {sync_rate * per_user[0]:.1f} |",
+        f"| tenants of {u} users synced per hour | 3600 × {sync_rate:,.0f} / {u} | {3600 * sync_rate / u:,.0f} |",
+        f"| user changes per second | {budget:.1f} / {ms(one_change[1])} | {change_rate:,.0f} |",
+        f"| tenants whose daily changes it absorbs | 86400 × {change_rate:,.0f} / {changes:g} | {86400 * change_rate / changes:,.0f} |",
+        "", "| storage per tenant | arithmetic | bytes |", "|---|---|---:|",
+        *[f"| {key} | | {mib(value)} |" for key, value in store.items()],
+        f"| **steady state** | sum | **{mib(steady)}** |",
+        f"| for the first {days} days, add the initial sync's events and attempts | U·user.created + U·m·member + U·m·s·attempt "
+        f"| {mib(first_month)} |",
+        f"| tenants whose directory fits in half the RAM | {a.model_ram_gb} GB / 2 / {mib(directory)} | {tenants_ram:,.0f} |",
+        f"| tenants on the disk at 80 % | {a.model_disk_gb} GB × 0.8 / {mib(steady)} | {tenants_disk:,.0f} |",
+        f"| users on one primary (directory in half the RAM) | {tenants_ram:,.0f} × {u} | {tenants_ram * u:,.0f} |",
+    ]
+    return lines, {"tenant": {"users": u, "groups": g, "memberships_per_user": m, "daily_changes": changes, "subscriptions": s},
+                   "cpu_per_user_sync_s": per_user, "cpu_per_change_s": one_change, "sync_users_per_s": sync_rate,
+                   "changes_per_s": change_rate, "storage_bytes": store, "steady_bytes": steady, "first_month_extra_bytes": first_month,
+                   "tenants_by_ram": tenants_ram, "tenants_by_disk": tenants_disk}
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -585,6 +603,8 @@ def main() -> int:
     parser.add_argument("--retention-days", type=int, default=30, help="ROSTER_EVENT_RETENTION_DAYS of the model")
     parser.add_argument("--model-cores", type=int, default=4, help="cores of the modelled PostgreSQL primary")
     parser.add_argument("--model-ram-gb", type=int, default=16, help="RAM of the modelled primary")
+    parser.add_argument("--model-disk-gb", type=int, default=500, help="disk of the modelled primary")
+    parser.add_argument("--model-only", metavar="FILE", help="measure nothing: print the model from an earlier --json FILE")
     parser.add_argument("--model-utilisation", type=float, default=0.7, help="share of the primary's CPU to plan for")
     parser.add_argument("--model-tenant-users", type=int, default=1000)
     parser.add_argument("--model-groups-per-1000", type=float, default=50, help="groups per 1 000 users")
@@ -592,6 +612,10 @@ def main() -> int:
     parser.add_argument("--model-daily-change", type=float, default=0.02, help="share of a tenant's users changed a day")
     parser.add_argument("--model-subscriptions", type=int, default=1, help="webhook subscriptions per tenant (all event types)")
     args = parser.parse_args()
+    if args.model_only:
+        earlier = json.loads(Path(args.model_only).read_text())
+        print("\n".join(model(earlier["rows"], earlier["bytes"], args)[0]))
+        return 0
     for tool in ("wrk", "psql", "pg_isready"):
         if shutil.which(tool) is None:
             say(f"{tool} is needed (apt-get install wrk postgresql-client; scripts/setup.sh installs PostgreSQL)")
@@ -629,7 +653,7 @@ def main() -> int:
                    f"wrk and other work; load average {' / '.join(f'{x:.1f}' for x in load)} (start / mid / end); "
                    f"{time.strftime('%Y-%m-%d %H:%M %Z')}; {time.monotonic() - started:.0f} s")
         lines = [heading, "", *table(bench), ""]
-        model_lines, model_json = model(bench, args)
+        model_lines, model_json = model({row.name: row.as_json() for row in bench.rows}, bench.sizes, args)
         lines += model_lines
         print("\n" + "\n".join(lines), flush=True)
         if args.json:
