@@ -16,8 +16,8 @@ only the processes it started, by pid, and removes its folders.
 3. Throughput: each SCIM operation an identity provider uses, driven by wrk (-t2 -c32) for ROUNDS runs of SECONDS.
    Around each run it reads the CPU time (utime + stime, /proc) of the roster process and of every process of the
    cluster (the postmaster, its backends and background workers, and the children it reaped), less the idle rate
-   measured first, and divides by the requests completed: CPU microseconds per request of each. A core's worth of
-   that CPU serves 1 / (CPU s per request): requests per second per core, which a shared, busy machine blurs far less
+   measured first, and after the server finished what wrk left in flight divides by the requests it served (its
+   roster_http_requests_total counter): CPU microseconds per request of each. A core's worth of that CPU serves 1 / (CPU s per request): requests per second per core, which a shared, busy machine blurs far less
    than wall-clock req/s (printed too, with the cores both used). The row's figure is the median of its rounds.
 4. The change feed: events recorded per second under a write mix, pages per second of GET /api/v1/events (limit 100),
    and webhook delivery from a backlog to a loopback receiver answering 204, with one and with four subscriptions.
@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 from bench_peer import (GROUP, PATCH_OP, USER, Client, Cluster, check, lua_list, patch_members, roster_server, say, wrk)
@@ -136,7 +137,7 @@ local function bulk_users(k)
 end
 local function read_feed(k)
   if k == 1 then math.randomseed(tid + 1) end
-  return wrk.format("GET", "/api/v1/events?limit=100&after=" .. math.random(0, math.max(0, last_seq - 100)), headers)
+  return wrk.format("GET", "/api/v1/events?limit=" .. page .. "&after=" .. math.random(0, math.max(0, last_seq - page)), headers)
 end
 """
 
@@ -246,6 +247,14 @@ class Bench:
         rows = self.sql("SELECT relname, pg_total_relation_size(oid) FROM pg_class "
                         "WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace")
         return {name: int(size) for name, size in (line.split("|") for line in rows.splitlines())}
+
+    def served(self) -> int:
+        """Requests roster has answered so far, /metrics scrapes left out (roster_http_requests_total)."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/metrics", headers={"X-Admin-API-Key": self.args.admin_key})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read().decode()
+        return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
+                   if line.startswith("roster_http_requests_total{") and 'route="/metrics"' not in line)
 
     def count(self, table: str) -> int:
         return int(self.sql(f"SELECT count(*) FROM {table}"))
@@ -359,7 +368,7 @@ class Bench:
         values = {"base": '"/scim/v2"', "users": self.args.users, "round": round_number,
                   "tag": f'"r{round_number}-{os.getpid()}-{time.monotonic_ns() % 100000}"', "bulk_size": self.args.bulk_size,
                   "ids": lua_list(self.ids), "names": lua_list(self.names), "spares": lua_list(self.spares),
-                  "groups": lua_list([self.small]), "doomed": '{"none"}', "last_seq": 0, **extra}
+                  "groups": lua_list([self.small]), "doomed": '{"none"}', "last_seq": 0, "page": 100, **extra}
         head = "".join(f"local {name} = {value}\n" for name, value in values.items())
         return head + LUA_OPS + call
 
@@ -369,14 +378,17 @@ class Bench:
         runs = []
         for round_number in range(self.args.rounds):
             args = {key: (value(round_number) if callable(value) else value) for key, value in extra.items()}
-            events = self.count("events")
+            events, before = self.count("events"), self.served()
             start = self.meter.read()
             measured = wrk(self.port, token or self.token, self.lua(call, round_number, **args), self.args.seconds, self.folder)
             self.meter.settle()
             _, roster, pg = self.meter.span(start, self.meter.read())
             events = self.count("events") - events
-            units = measured.requests * per_request or 1  # none completed: shown as its error count below
-            measured.errors += 0 if measured.requests else 1
+            # The requests the server finished, wrk's tail included (up to 32 still in flight when wrk stops, whose CPU
+            # the settle counted): its own counter, not wrk's.
+            served = self.served() - before
+            units = served * per_request or 1  # none finished: shown as its error count below
+            measured.errors += 0 if served else 1
             runs.append((measured.rate * per_request, roster * 1e6 / units, pg * 1e6 / units, events / units, measured.errors,
                          (roster + pg) / self.args.seconds, measured.socket_errors))
         median = lambda i: statistics.median(run[i] for run in runs)
@@ -434,13 +446,26 @@ class Bench:
     def feed_rows(self) -> None:
         say("change feed")
         ops = "{post_user, patch_active, patch_attributes, patch_member}"
+        peak, done = [0], threading.Event()
+
+        def sample() -> None:  # the most connections roster held at once while the mix ran
+            while not done.wait(0.5):
+                peak[0] = max(peak[0], int(self.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'roster-%'")))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         mix = self.measure("write mix: POST, PATCH active, PATCH attributes, member PATCH (per request)",
                            f"local ops = {ops}\nrequest = function() n = n + 1; return ops[n % 4 + 1](math.floor(n / 4)) end",
                            groups=lua_list(self.teams))
+        done.set()
+        sampler.join()
+        self.facts["PostgreSQL connections of one roster serve, most at once under the write mix (pool and LISTEN)"] = peak[0]
         self.facts["feed: events recorded per second under the write mix (wall)"] = mix.rate * mix.events
         self.sql("VACUUM ANALYZE events")
         last = int(self.sql("SELECT max(seq) FROM events"))
         check(self.admin, "feed page", "GET", "/api/v1/events?limit=100&after=0")
+        self.measure("GET /api/v1/events?limit=1 (a page of 1 event)", "request = function() n = n + 1; return read_feed(n) end",
+                     unit="page", token=self.args.admin_key, last_seq=last, page=1)
         self.measure("GET /api/v1/events?limit=100 (a page of 100 events)", "request = function() n = n + 1; return read_feed(n) end",
                      unit="page", token=self.args.admin_key, last_seq=last, note=f"random positions in {last} events")
 
@@ -487,7 +512,7 @@ class Bench:
     def connections(self) -> None:
         rows = self.sql("SELECT coalesce(nullif(application_name, ''), '(none)'), count(*) FROM pg_stat_activity "
                         "WHERE datname = 'roster' AND pid <> pg_backend_pid() GROUP BY 1 ORDER BY 1")
-        self.facts["PostgreSQL connections of one roster serve after the load"] = rows.replace("\n", "; ")
+        self.facts["PostgreSQL connections of one roster serve when idle again, by application_name"] = rows.replace("\n", "; ")
 
 
 # ---------------------------------------------------------------------------------------------- report and model
@@ -597,7 +622,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="wrk runs per row; each figure is their median")
     parser.add_argument("--bulk-size", type=int, default=100, help="user POSTs per Bulk request in the Bulk row")
     parser.add_argument("--delete-pool", type=int, default=15_000, help="users made for DELETE, per round")
-    parser.add_argument("--backlog", type=int, default=4000, help="events per subscription in the webhook rows")
+    parser.add_argument("--backlog", type=int, default=2000, help="events per subscription in the webhook rows")
     parser.add_argument("--timeout", type=int, default=90, help="seconds a webhook backlog may take")
     parser.add_argument("--json", help="also write every figure and the model to this file")
     parser.add_argument("--retention-days", type=int, default=30, help="ROSTER_EVENT_RETENTION_DAYS of the model")
