@@ -552,7 +552,7 @@ def model(rows: dict[str, dict], sizes: dict[str, dict], a: argparse.Namespace) 
     budget = cores * util  # PostgreSQL CPU seconds per second to plan on
     filter_user, post_user = cpu("GET /Users?filter"), cpu("POST /Users")
     filter_group, post_group = cpu("GET /Groups?filter"), cpu("POST /Groups")
-    member, change = cpu(f"PATCH /Groups/{{id}} add/remove 1 member, {TEAMS}"), cpu("PATCH /Users/{id} replace title")
+    member, change = cpu(f"PATCH /Groups/{{id}} add/remove 1 member, {TEAMS} groups"), cpu("PATCH /Users/{id} replace title")
     delivery = cpu("webhook delivery, 1 subscription")
     # Initial sync as Entra ID runs it: per user a filter then a POST; per group a filter and a POST; one PATCH per
     # membership (Entra batches member adds, so this overstates); every event delivered to each subscription.
