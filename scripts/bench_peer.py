@@ -345,8 +345,9 @@ end
 
 
 class Measured:
-    def __init__(self, rate: float = 0.0, errors: int = 0, socket_errors: str = "", unit: str = "req/s") -> None:
+    def __init__(self, rate: float = 0.0, errors: int = 0, socket_errors: str = "", unit: str = "req/s", requests: int = 0) -> None:
         self.rate, self.errors, self.socket_errors, self.unit = rate, errors, socket_errors, unit
+        self.requests = requests  # completed in a wrk run (answers of any status), 0 where not a wrk run
 
     def as_json(self) -> dict:
         return {"value": self.rate, "unit": self.unit, "non_2xx": self.errors, "socket_errors": self.socket_errors or None}
@@ -362,7 +363,9 @@ def wrk(port: int, token: str, lua: str, seconds: int, folder: Path) -> Measured
         raise RuntimeError(f"wrk failed:\n{out.stdout}{out.stderr}")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out.stdout)
     sockets = re.search(r"Socket errors: (.*)", out.stdout)
-    return Measured(float(rate.group(1)), int(errors.group(1)) if errors else 0, sockets.group(1) if sockets else "")
+    done = re.search(r"(\d+) requests in", out.stdout)
+    return Measured(float(rate.group(1)), int(errors.group(1)) if errors else 0, sockets.group(1) if sockets else "",
+                    requests=int(done.group(1)) if done else 0)
 
 
 def check(client: Client, label: str, method: str, path: str, body: object = None) -> None:
