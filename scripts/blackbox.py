@@ -758,7 +758,7 @@ def main() -> int:
         check_badinput(origin, banner.admin_key, say, failures)
         check_cli(roster, banner, failures)
         check_webhooks(origin, banner.admin_key, banner.base_url, banner.token, say, failures)
-        check_consumer(origin, banner.admin_key, say, failures)
+        check_consumer(origin, banner.admin_key, banner.database_url, say, failures)
         check_event_examples(origin, banner.admin_key, say, failures)
         check_doc_samples(roster, origin, banner.admin_key, banner.token, banner.database_url, banner.secret_key,
                           say, failures)

@@ -8,6 +8,11 @@ what it missed). Meanwhile a second mirror is rebuilt from zero under the concur
 later caught up (`--once`). Both mirrors must then equal what Roster's SCIM API shows: every user (userName,
 externalId, active), every group (displayName) and every membership.
 
+Then the feed goes back, as after a failover with asynchronous replication: the last users created, their events and
+the subscription's position are taken out of the database in one transaction (psql), the tenant's counter set back,
+and new users created take those sequence numbers again with other ids. The consumer must notice (a number delivered
+again with another id), rebuild, and again equal Roster.
+
 Loopback only; every wait is bounded; only processes started here are stopped, by pid.
 """
 
@@ -176,7 +181,61 @@ def mirror_state(path: Path) -> tuple[set, set, set, int]:
         db.close()
 
 
-def check_consumer(origin: str, admin_key: str, say, failures: list[str]) -> None:
+def wait_for_head(origin: str, admin: dict, tenant: str, mirror: Path) -> int:
+    """Waits (90 s at most) until the mirror's position reaches the feed's head; answers the head."""
+    head = int(call(f"{origin}/api/v1/tenants/{tenant}/events?order=desc&limit=1", admin)[1]["poll_cursor"])
+    deadline = time.monotonic() + 90
+    while mirror_state(mirror)[3] < head and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return head
+
+
+def rewind(origin: str, admin: dict, tenant: str, database_url: str, scim: Scim, mirror: Path, say, failures: list[str]) -> None:
+    """What an asynchronous failover does to the feed: the last LOST users, their events and the subscription's position
+    gone; the next users numbered with the same sequence numbers."""
+    lost = 5
+    before = wait_for_head(origin, admin, tenant, mirror)
+    gone = [scim("POST", "/Users", {"schemas": [USER], "userName": f"lost-{n}"})["id"] for n in range(lost)]
+    if wait_for_head(origin, admin, tenant, mirror) != before + lost or mirror_state(mirror)[3] != before + lost:
+        raise RuntimeError(f"the consumer did not apply the {lost} users to be lost")
+    def psql(sql: str) -> str:
+        done = subprocess.run(["psql", database_url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise RuntimeError(f"psql failed: {done.stderr.strip()}")
+        return done.stdout.strip()
+
+    # The dispatcher records the last delivery after its answer: wait for that, or it would move the position on again.
+    deadline = time.monotonic() + 30
+    while psql(f"SELECT position FROM webhook_subscriptions WHERE tenant_id = '{tenant}'") != str(before + lost):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the subscription's position did not reach the head")
+        time.sleep(0.2)
+    ids = ",".join(f"'{i}'" for i in gone)
+    sql = f"""
+        BEGIN;
+        DELETE FROM events WHERE tenant_id = '{tenant}' AND seq > {before};
+        DELETE FROM users WHERE tenant_id = '{tenant}' AND id IN ({ids});
+        UPDATE event_sequences SET last_seq = {before} WHERE tenant_id = '{tenant}';
+        DELETE FROM event_days WHERE tenant_id = '{tenant}' AND first_seq > {before};
+        UPDATE event_days SET last_seq = {before} WHERE tenant_id = '{tenant}' AND last_seq > {before};
+        UPDATE webhook_subscriptions SET position = least(position, {before}) WHERE tenant_id = '{tenant}';
+        COMMIT;"""
+    psql(sql)
+    for n in range(lost + 2):
+        scim("POST", "/Users", {"schemas": [USER], "userName": f"after-{n}"})
+    head = wait_for_head(origin, admin, tenant, mirror)
+    users, groups, members, position = mirror_state(mirror)
+    expected = roster_state(scim)
+    if (users, groups, members) != expected or position != head or any(u[0] in gone for u in users):
+        failures.append(f"consumer: after the feed went back, the mirror differs from Roster: position {position} of {head}; "
+                        f"users {len(users ^ expected[0])} differ, groups {len(groups ^ expected[1])}, "
+                        f"memberships {len(members ^ expected[2])}")
+    else:
+        say(f"ok: consumer: the feed went back {lost} events (their numbers given again to other events); the consumer "
+            f"noticed, rebuilt, and equals Roster at position {position}")
+
+
+def check_consumer(origin: str, admin_key: str, database_url: str, say, failures: list[str]) -> None:
     admin = {"X-Admin-API-Key": admin_key, "Content-Type": "application/json"}
     folder = Path(tempfile.mkdtemp(prefix="roster-consumer-"))
     processes: list[subprocess.Popen] = []
@@ -237,10 +296,7 @@ def check_consumer(origin: str, admin_key: str, say, failures: list[str]) -> Non
             raise RuntimeError("catching the rebuilt mirror up failed")
 
         expected = roster_state(scim)
-        head = call(f"{origin}/api/v1/tenants/{tenant['id']}/events?order=desc&limit=1", admin)[1]["poll_cursor"]
-        deadline = time.monotonic() + 90
-        while mirror_state(mirror)[3] < int(head) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        head = wait_for_head(origin, admin, tenant["id"], mirror)
         for name, path in (("the consumer's mirror", mirror), ("the mirror rebuilt under writes", rebuilt)):
             users, groups, members, position = mirror_state(path)
             if (users, groups, members) != expected or position != int(head):
@@ -251,6 +307,7 @@ def check_consumer(origin: str, admin_key: str, say, failures: list[str]) -> Non
             else:
                 say(f"ok: consumer: {name} equals Roster after {OPERATIONS} random operations (seed {seed}): {len(users)} users, "
                     f"{len(groups)} groups, {len(members)} memberships, position {position}")
+        rewind(origin, admin, tenant["id"], database_url, scim, mirror, say, failures)
         retried = [attempts for attempts in proxy.failed.values() if attempts == FAILED_ATTEMPTS]
         if not retried:
             failures.append(f"consumer: the delivery answered 500 was not retried {FAILED_ATTEMPTS} times ({proxy.failed})")

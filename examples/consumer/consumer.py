@@ -8,6 +8,10 @@ Point a Roster webhook subscription at http://<this host>:9000/webhooks. What it
 - **Verify** every delivery with the Standard Webhooks library (signature and timestamp) before reading it.
 - **Deduplicate** by position: delivery is at least once, so an event at or below the mirror's position (the last
   sequence number applied) is acknowledged and ignored. Sequence numbers are the tenant's commit order, without gaps.
+  The mirror also keeps the id of each of the last 10 000 events it applied: a number delivered again with another
+  id, or a catch-up that no longer finds the mirror's last event, means the feed went back (a database failover with
+  asynchronous replication lost events and numbered new ones again, or retention passed a mirror down for too
+  long), and the mirror is rebuilt from zero.
 - **Order**: deliveries to one subscription come in sequence order. An event beyond position + 1 means the mirror
   missed some (it was down, or restored from a backup): it reads them from the pull API first.
 - **Catch up** at start and after any gap through `GET /api/v1/tenants/{tenant}/events?after=<position>` (the pull API
@@ -43,7 +47,15 @@ CREATE TABLE IF NOT EXISTS groups (id TEXT PRIMARY KEY, display_name TEXT NOT NU
 CREATE TABLE IF NOT EXISTS members (group_id TEXT NOT NULL, member_id TEXT NOT NULL, member_type TEXT NOT NULL,
                                     PRIMARY KEY (group_id, member_id));
 CREATE TABLE IF NOT EXISTS position (one INTEGER PRIMARY KEY CHECK (one = 1), sequence INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS applied (sequence INTEGER PRIMARY KEY, id TEXT NOT NULL);
 """
+
+
+KEPT_IDS = 10_000  # ids of the last events applied, to tell a duplicate from a number given again
+
+
+class Rewound(Exception):
+    """The feed no longer holds what the mirror applied: rebuild from zero."""
 
 
 class Roster:
@@ -58,6 +70,10 @@ class Roster:
         request = urllib.request.Request(self.base + path, headers=headers)
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
+
+    def event_at(self, sequence: int) -> dict | None:
+        found = self.events_after(sequence - 1, limit=1)
+        return found[0] if found and found[0]["sequence"] == sequence else None
 
     def events_after(self, sequence: int, limit: int = 500) -> list[dict]:
         return self.get(f"/api/v1/tenants/{self.tenant}/events?after={sequence}&limit={limit}", self.feed_headers)["data"]
@@ -108,16 +124,25 @@ class Mirror:
         row = self.db.execute("SELECT sequence FROM position").fetchone()
         return row[0] if row else None
 
+    def applied_id(self, sequence: int) -> str | None:
+        row = self.db.execute("SELECT id FROM applied WHERE sequence = ?", (sequence,)).fetchone()
+        return row[0] if row else None
+
     def apply(self, event: dict) -> None:
-        """One event and the new position, together; an event at or below the position is a duplicate."""
+        """One event and the new position, together. An event at or below the position is a duplicate, unless the mirror
+        applied another id at its number: then the feed went back, and `Rewound` is raised."""
+        sequence = event["sequence"]
+        if sequence <= (self.position or 0):
+            if (seen := self.applied_id(sequence)) is not None and seen != event["id"]:
+                raise Rewound(f"event {sequence} is {event['id']} now; the mirror applied {seen}")
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            if event["sequence"] <= (self.position or 0):
-                self.db.execute("ROLLBACK")
-                return
             self.change(event)
             self.db.execute("INSERT INTO position VALUES (1, ?) ON CONFLICT (one) DO UPDATE SET sequence = excluded.sequence",
-                            (event["sequence"],))
+                            (sequence,))
+            self.db.execute("INSERT OR REPLACE INTO applied VALUES (?, ?)", (sequence, event["id"]))
+            self.db.execute("DELETE FROM applied WHERE sequence <= ?", (sequence - KEPT_IDS,))
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -166,10 +191,11 @@ class Mirror:
         """From zero: the head position first, then everything SCIM shows, then the events after the position."""
         with self.lock:
             head = roster.head()
+            head_event = roster.event_at(head) if head else None
             users, groups = roster.all("Users"), roster.groups()
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                for table in ("users", "groups", "members", "position"):
+                for table in ("users", "groups", "members", "position", "applied"):
                     self.db.execute(f"DELETE FROM {table}")  # noqa: S608
                 attributes = ("id", "meta", "groups")  # what an event's data does not carry
                 for user in users:
@@ -179,6 +205,8 @@ class Mirror:
                     self.db.executemany("INSERT OR IGNORE INTO members VALUES (?, ?, ?)",
                                         [(group["id"], m["value"], m.get("type", "User")) for m in group.get("members", [])])
                 self.db.execute("INSERT INTO position VALUES (1, ?)", (head,))
+                if head_event:
+                    self.db.execute("INSERT INTO applied VALUES (?, ?)", (head, head_event["id"]))
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
@@ -186,7 +214,13 @@ class Mirror:
             self.catch_up(roster)
 
     def catch_up(self, roster: Roster) -> None:
-        """Applies every event after the position from the pull API, until there is none."""
+        """Applies every event after the position from the pull API, until there is none; first checks that the feed
+        still holds the mirror's last event, with the id the mirror applied."""
+        position = self.position or 0
+        if position and (seen := self.applied_id(position)) is not None:
+            now = roster.event_at(position)
+            if now is None or now["id"] != seen:
+                raise Rewound(f"the feed no longer holds event {position} ({seen}) that the mirror applied last")
         while events := roster.events_after(self.position or 0):
             for event in events:
                 self.apply(event)
@@ -209,10 +243,14 @@ def serve(mirror: Mirror, roster: Roster, secret: str, port: int) -> ThreadingHT
             if payload["type"] == "webhook.test":
                 return self.answer(204)
             try:
-                with mirror.lock:
-                    if event["sequence"] > (mirror.position or 0) + 1:
-                        mirror.catch_up(roster)  # a gap: the pull API has every committed event
-                    mirror.apply(event)
+                try:
+                    with mirror.lock:
+                        if event["sequence"] > (mirror.position or 0) + 1:
+                            mirror.catch_up(roster)  # a gap: the pull API has every committed event
+                        mirror.apply(event)
+                except Rewound as rewound:
+                    print(f"consumer: the feed went back ({rewound}); rebuilding the mirror", file=sys.stderr, flush=True)
+                    mirror.rebuild(roster)  # its catch-up applies this event too: it is committed
             except Exception as err:  # noqa: BLE001 - anything: answer 500 and let Roster retry
                 print(f"consumer: event {event.get('sequence')} not applied: {err}", file=sys.stderr, flush=True)
                 return self.answer(500)
@@ -242,11 +280,16 @@ def main() -> int:
     args = parser.parse_args()
     roster = Roster(args.roster, args.tenant, os.environ["ROSTER_FEED_KEY"], os.environ["ROSTER_SCIM_TOKEN"])
     mirror = Mirror(args.mirror)
-    if args.rebuild or mirror.position is None:
+    rebuild = args.rebuild or mirror.position is None
+    if not rebuild:
+        try:
+            with mirror.lock:
+                mirror.catch_up(roster)
+        except Rewound as rewound:
+            print(f"consumer: the feed went back ({rewound}); rebuilding the mirror", file=sys.stderr, flush=True)
+            rebuild = True
+    if rebuild:
         mirror.rebuild(roster)
-    else:
-        with mirror.lock:
-            mirror.catch_up(roster)
     if args.once:
         print(f"consumer: mirror at position {mirror.position}", flush=True)
         return 0
