@@ -148,13 +148,13 @@ def replicated_pair(folder: Path) -> tuple[Server, Server]:
 class Replica:
     """One `roster serve`, its output echoed with a prefix."""
 
-    def __init__(self, roster: str, name: str, port: int, env: dict[str, str]) -> None:
+    def __init__(self, roster: str, name: str, port: int, env: dict[str, str], ready_within: float = 90) -> None:
         self.name = name
         self.base = f"http://127.0.0.1:{port}"
         self.proc = subprocess.Popen([roster, "serve"], env=dict(env, ROSTER_PORT=str(port)), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         threading.Thread(target=self.echo, daemon=True).start()
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + ready_within
         while time.monotonic() < deadline and self.proc.poll() is None:
             try:
                 if call(f"{self.base}/api/health/ready", {})[0] == 200:

@@ -55,6 +55,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from webhook_check import USER, Receiver, call  # noqa: E402
+from failover_check import Replica as ServeReplica, all_events  # noqa: E402
 
 WATCHDOG = 900  # s, the whole run
 PG_BIN = "/usr/lib/postgresql/15/bin"
@@ -389,25 +390,12 @@ class Cluster:
         stop_group(self.etcd.proc, signal.SIGTERM, 30)
 
 
-class Replica:
+class Replica(ServeReplica):
     """One `roster serve`; its log lines kept with their arrival time, and the database ones echoed."""
 
     def __init__(self, roster: str, name: str, port: int, env: dict[str, str], log: list[tuple[float, str, str]]) -> None:
-        self.name = name
-        self.base = f"http://127.0.0.1:{port}"
         self.log = log
-        self.proc = subprocess.Popen([roster, "serve"], env=dict(env, ROSTER_PORT=str(port)), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-        threading.Thread(target=self.echo, daemon=True).start()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                if call(f"{self.base}/api/health/ready", {})[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"replica {name} did not become ready")
+        super().__init__(roster, name, port, env, ready_within=120)
 
     def echo(self) -> None:
         for raw in self.proc.stdout:
@@ -552,18 +540,6 @@ def report(what: str, t0: float, clients: Clients, log: list[tuple[float, str, s
     for at, name, line in log:
         if t0 - 0.5 <= at <= until and "Database:" in line:
             say(f"{what}: log of {name} at t0{at - t0:+.2f} s: {line[line.find('Database:'):]}")
-
-
-def all_events(base: str, admin: dict[str, str]) -> list[dict]:
-    events, cursor = [], None
-    while True:
-        status, page = call(f"{base}/api/v1/events?limit=1000" + (f"&after={cursor}" if cursor else ""), admin)
-        if status != 200:
-            raise RuntimeError(f"reading the events answered {status}: {page}")
-        events += page["data"]
-        if not page["data"]:
-            return events
-        cursor = page["next_cursor"]
 
 
 def delivered(receiver: Receiver) -> list[dict]:
