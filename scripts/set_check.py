@@ -227,6 +227,8 @@ def check_security_events(origin: str, admin_key: str, scim_base: str, token: st
         line = next((l for l in run_cli("webhook", "list").splitlines() if "cli set" in l), "")
         if "  set  " not in line:
             failures.append(f"SET: `roster webhook list` does not show the CLI-made set subscription's format: {line!r}")
+        if line:
+            run_cli("webhook", "delete", line.split()[0])
         call(f"{origin}/api/v1/webhooks/{subscription}", admin, None, "DELETE")
     finally:
         receiver.stop()
