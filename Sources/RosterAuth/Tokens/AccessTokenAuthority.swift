@@ -128,7 +128,8 @@ public final class AccessTokenAuthority: Sendable {
     public func signSecurityEvent(_ claims: [String: JSONValue]) async throws -> String {
         let keys = try await cache.current(maximumAge: reloadInterval)
         let settled = now().addingTimeInterval(-reloadInterval.timeInterval)
-        guard let key = keys.signers.first(where: { $0.created <= settled }) ?? keys.signers.first else { throw TokenError.unknownKey }
+        // None settled (keys all made within the interval): the oldest, the one most likely published everywhere.
+        guard let key = keys.signers.first(where: { $0.created <= settled }) ?? keys.signers.last else { throw TokenError.unknownKey }
         var claims = claims
         claims["iss"] = .string(issuer)
         return try await key.keys.sign(ClaimSet(claims: claims), kid: JWKIdentifier(string: key.kid), header: ["typ": .string(Self.securityEventType)])
