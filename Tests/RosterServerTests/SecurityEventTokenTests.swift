@@ -107,6 +107,23 @@ extension ServerSuite {
             }
         }
 
+        @Test("the test event of a SET subscription is a SET with the OpenID SSF verification event, its subject the subscription")
+        func testEvent() async throws {
+            try await WebhookReceiver.run(respond: Self.accepted) { receiver, url in
+                try await Roster.run { roster in
+                    let id = try await Self.subscribe(roster, url: url)
+                    let sent = try await roster.admin(.post, "/webhooks/\(id)/test")
+                    #expect(sent.json["outcome"] == "succeeded" && sent.json["status_code"] == 202, "\(sent.body)")
+                    let token = try #require(try Self.tokens(try await receiver.wait(for: 1)).first)
+                    let jwks = try await Self.jwks(roster)
+                    #expect(token.isSecurityEventToken && token.verifies(with: jwks))
+                    #expect(token.claims["sub_id"] == ["format": "opaque", "id": .string(id)])
+                    #expect(token.claims["events"]?[SecurityEventClaims.verificationEventURI]?["state"] == sent.json["event_id"])
+                    #expect(token.claims["aud"] == .string(url) && token.claims["jti"] == sent.json["event_id"])
+                }
+            }
+        }
+
         @Test("a 400 with RFC 8935's err and description is kept in the delivery log and retried; the retry has the same jti")
         func errorAnswer() async throws {
             let respond: WebhookReceiver.Responder = { index in
