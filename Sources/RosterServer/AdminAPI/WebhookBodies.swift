@@ -37,7 +37,7 @@ struct WebhookCreateBody: Codable, Hashable, Sendable {
         eventTypes = try container.decodeIfPresent([String].self, forKey: .eventTypes)
         description = try container.decodeUnlessAbsent(String.self, forKey: .description)
         format = try container.decodeUnlessAbsent(String.self, forKey: .format)
-        setAudience = try container.decodeIfPresent(String.self, forKey: .setAudience)
+        setAudience = try container.decodeUnlessAbsent(String.self, forKey: .setAudience)
     }
 }
 
