@@ -18,6 +18,8 @@ Usage: python3 scripts/blackbox.py --roster .build/debug/roster [--port 18080]
    consumer (examples/consumer, scripts/consumer_check.py) mirrors a tenant through a randomised run with
    itself SIGKILLed and restarted and one delivery answered 500, and rebuilds a mirror from zero under writes;
    docs/consumers.md's event examples equal what this Roster produces (scripts/event_examples.py);
+   a subscription in the SET format (scripts/set_check.py): every SET verified with PyJWT against the JWKS and its
+   claims checked against RFC 8417, 9967 and 8935, a 400 err logged and retried, a signing-key rotation mid-run;
 5b. runs every code sample of README.md and docs/ against this roster dev and checks every
    link there (scripts/docs_samples.py);
 5c. checks /api/docs in headless chromium (scripts/docs_check.py; screenshots in
@@ -70,6 +72,7 @@ from docs_samples import check_doc_samples  # noqa: E402
 from openapi_check import check_openapi  # noqa: E402
 from consumer_check import check_consumer  # noqa: E402
 from event_examples import check_event_examples  # noqa: E402
+from set_check import check_security_events  # noqa: E402
 from webhook_check import check_replicas, check_webhooks  # noqa: E402
 
 BANNER_TIMEOUT = 120  # s, for initdb, PostgreSQL start-up and migrations
@@ -758,6 +761,9 @@ def main() -> int:
         check_badinput(origin, banner.admin_key, say, failures)
         check_cli(roster, banner, failures)
         check_webhooks(origin, banner.admin_key, banner.base_url, banner.token, say, failures)
+        check_security_events(origin, banner.admin_key, banner.base_url, banner.token,
+                              lambda: run_cli(roster, banner, "auth", "rotate-signing-key"),
+                              lambda *args: run_cli(roster, banner, *args), say, failures)
         check_consumer(origin, banner.admin_key, banner.database_url, say, failures)
         check_event_examples(origin, banner.admin_key, say, failures)
         check_doc_samples(roster, origin, banner.admin_key, banner.token, banner.database_url, banner.secret_key,

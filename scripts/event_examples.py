@@ -9,12 +9,15 @@ running code produces now, or the run fails (regenerate with the command above).
 In a new tenant, through its own SCIM token, it makes one change of each kind an identity provider makes, reads the
 tenant's events back from the pull API, keeps the first event of each type, and writes each as JSON with its ids,
 times and the tenant's name replaced by stable placeholders (ids numbered by first appearance). The webhook body of
-the first is shown as well: `{type, timestamp, data}`, `data` being the event.
+the first is shown as well: `{type, timestamp, data}`, `data` being the event; and, from a subscription in the `set`
+format on a loopback receiver, two Security Event Tokens decoded (header and claims; the key id, times and origin
+replaced too).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import re
 import secrets
@@ -23,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from webhook_check import GROUP, USER, Scim, call  # noqa: E402
+from webhook_check import GROUP, USER, Receiver, Scim, call  # noqa: E402
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "consumers.md"
 START, END = "<!-- event-examples:start -->", "<!-- event-examples:end -->"
@@ -59,6 +62,18 @@ def placeholders(text: str, tenant_name: str) -> str:
     return TIME.sub("2026-01-02T03:04:05.678Z", UUID.sub(number, text)).replace(tenant_name, "acme")
 
 
+def decoded(token: bytes, origin: str) -> str:
+    """A SET's header and claims as JSON, its key id, times and Roster's origin replaced by placeholders."""
+    def part(text: bytes) -> dict:
+        return json.loads(base64.urlsafe_b64decode(text + b"=" * (-len(text) % 4)))
+
+    header, claims = (part(p) for p in token.split(b".")[:2])
+    header["kid"] = "<kid: a key of /api/v1/auth/jwks.json>"
+    claims.update(iat=1767323045, toe=1767323045)
+    text = json.dumps({"header": header, "claims": claims}, indent=2, sort_keys=True)
+    return text.replace(origin, "https://roster.example.com")
+
+
 def section(origin: str, admin_key: str) -> str:
     """The markdown between the markers: one example per event type, and a webhook body."""
     admin = {"X-Admin-API-Key": admin_key, "Content-Type": "application/json"}
@@ -67,7 +82,19 @@ def section(origin: str, admin_key: str) -> str:
     if status != 201:
         raise RuntimeError(f"creating a tenant answered {status}: {tenant}")
     status, token = call(f"{origin}/api/v1/tenants/{tenant['id']}/scim/tokens", admin, {"name": "examples"}, "POST")
-    changes(Scim(f"{origin}/scim/v2", token["token"]))
+    receiver = Receiver(answer=lambda n: (202, None))
+    receiver.start()
+    try:
+        status, _ = call(f"{origin}/api/v1/tenants/{tenant['id']}/webhooks", admin, {
+            "url": receiver.url, "format": "set", "set_audience": "https://app.example.com/scim-events"}, "POST")
+        if status != 201:
+            raise RuntimeError(f"creating a SET subscription answered {status}")
+        changes(Scim(f"{origin}/scim/v2", token["token"]))
+        sets = [body for _, body in receiver.wait(13, 30)]
+    finally:
+        receiver.stop()
+    if len(sets) < 2:
+        raise RuntimeError(f"{len(sets)} SETs arrived within 30 s")
     events: list[dict] = []
     deadline = time.monotonic() + 30
     while len(events) < 13 and time.monotonic() < deadline:  # stamped a moment after each commit
@@ -83,6 +110,11 @@ def section(origin: str, admin_key: str) -> str:
     body = {"type": events[0]["type"], "timestamp": events[0]["occurred_at"], "data": events[0]}
     parts.append("#### A webhook's body\n\n`{type, timestamp, data}`, `data` being the event as above:\n\n"
                  f"```json\n{json.dumps(body, indent=2, sort_keys=True)}\n```\n")
+    parts.append("#### The same events as Security Event Tokens\n\nA subscription with `\"format\": \"set\"` and "
+                 "`set_audience` receives each event as a SET; `user.created` and `user.updated` decoded (what PyJWT's "
+                 "`jwt.get_unverified_header` and `jwt.decode` return):\n")
+    for token in sets[:2]:
+        parts.append(f"```json\n{decoded(token, origin)}\n```\n")
     call(f"{origin}/api/v1/tenants/{tenant['id']}", admin, None, "DELETE")
     return placeholders("\n".join(parts), name)
 

@@ -32,10 +32,12 @@ PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 class Receiver:
     """Records every request as (headers, body), and when it arrived (`arrivals`, wall clock); answers 204 after `delay`
-    seconds. `stop()` then `start()` again on the same port simulates a receiver that is down for a while."""
+    seconds, or what `answer(n)` says for the n-th request (0-based): (status, JSON body or None).
+    `stop()` then `start()` again on the same port simulates a receiver that is down for a while."""
 
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self, delay: float = 0.0, answer=None) -> None:
         self.delay = delay
+        self.answer = answer or (lambda n: (204, None))
         self.requests: list[tuple[dict[str, str], bytes]] = []
         self.arrivals: list[float] = []
         self.lock = threading.Lock()
@@ -56,9 +58,14 @@ class Receiver:
                 with receiver.lock:
                     receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
                     receiver.arrivals.append(arrived)
-                self.send_response(204)
-                self.send_header("content-length", "0")
+                    status, reply = receiver.answer(len(receiver.requests) - 1)
+                data = json.dumps(reply).encode() if reply is not None else b""
+                self.send_response(status)
+                if data:
+                    self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
                 self.end_headers()
+                self.wfile.write(data)
 
             def log_message(self, *args) -> None:
                 pass

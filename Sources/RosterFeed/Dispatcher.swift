@@ -21,6 +21,8 @@ public struct DispatcherConfiguration: Sendable {
     /// One tenant's slow or hanging receivers hold at most this many workers; the rest stay free for other tenants.
     public var perTenantConcurrency: Int?
     public var urlPolicy = WebhookURLPolicy(allowPrivate: false)
+    /// Signs the Security Event Tokens of subscriptions in that format; nil: their attempts fail (and are retried).
+    public var securityEvents: SecurityEventSigner?
 
     public init() {}
 
@@ -259,9 +261,25 @@ public struct WebhookDispatcher: Service {
         return true
     }
 
-    /// One signed POST of the event.
+    /// One signed POST of the event, in the subscription's format. A SET is signed at each attempt, with the key
+    /// current then, so its `kid` is in the JWKS the receiver fetches; its `jti` stays the event's id.
     func send(_ event: ChangeEvent, to subscription: Claimed) async -> WebhookAttempt {
-        await sender.send(id: event.id.uuidString.lowercased(), body: WebhookPayload.body(event), to: subscription.url, secrets: subscription.secrets)
+        switch subscription.format {
+        case .standardWebhooks:
+            return await sender.send(
+                id: event.id.uuidString.lowercased(), body: WebhookPayload.body(event), to: subscription.url, secrets: subscription.secrets)
+        case .securityEventToken:
+            guard let signer = configuration.securityEvents else {
+                return WebhookAttempt(status: nil, error: "this process has no signing keys for Security Event Tokens", milliseconds: 0)
+            }
+            let token: String
+            do {
+                token = try await signer.token(for: event, audience: subscription.audience)
+            } catch {
+                return WebhookAttempt(status: nil, error: "could not sign the Security Event Token (\(String(reflecting: type(of: error))))", milliseconds: 0)
+            }
+            return await sender.send(securityEvent: token, to: subscription.url)
+        }
     }
 }
 
@@ -272,6 +290,8 @@ public struct WebhookAttempt: Sendable {
     public var milliseconds: Int
     public var retryAfter: Duration?
 
+    /// Any 2xx. RFC 8935 §2.2 has a SET receiver answer 202; one that answers 200 or 204 has taken the SET all the
+    /// same, and sending it again would not make it answer otherwise.
     public var succeeded: Bool { status.map { (200..<300).contains($0) } ?? false }
 }
 

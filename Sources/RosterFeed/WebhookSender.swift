@@ -4,6 +4,7 @@ import NIOHTTP1
 public import RosterStore
 import NIOCore
 import RosterOutbound
+import SCIM
 
 /// Signs and POSTs webhook bodies through the outbound policy: the receiver's host is resolved once, each
 /// address checked, and the connection made to a checked one; redirects are not followed, and only a 2xx
@@ -20,27 +21,37 @@ public struct WebhookSender: Sendable {
             truncatesLargeResponses: true)
     }
 
-    /// One attempt now (a test event).
-    public static func once(id: String, body: [UInt8], to url: String, secrets: [WebhookSecret], timeout: Duration, policy: WebhookURLPolicy) async -> WebhookAttempt {
-        await WebhookSender(timeout: timeout, policy: policy).send(id: id, body: body, to: url, secrets: secrets)
+    public func send(id: String, body: [UInt8], to url: String, secrets: [WebhookSecret]) async -> WebhookAttempt {
+        let headers = [("content-type", "application/json")]
+            + WebhookSigner.headers(id: id, timestamp: Int(Date().timeIntervalSince1970), body: body, secrets: secrets)
+        return await post(body, to: url, headers: headers)
     }
 
-    public func send(id: String, body: [UInt8], to url: String, secrets: [WebhookSecret]) async -> WebhookAttempt {
+    /// One Security Event Token pushed as RFC 8935 §2 says: the compact JWS as the body, `application/secevent+jwt`,
+    /// asking for a JSON answer. A 400's `err` and `description` (§2.3) go into the attempt's error.
+    public func send(securityEvent token: String, to url: String) async -> WebhookAttempt {
+        let headers = [("content-type", "application/secevent+jwt"), ("accept", "application/json")]
+        return await post(Array(token.utf8), to: url, headers: headers) { response in
+            response.status == 400 ? SecurityEventError.describe(response.body).map { "HTTP 400: " + $0 } : nil
+        }
+    }
+
+    /// One POST of `body`; `problem` may say more of a failed answer than its status.
+    private func post(
+        _ body: [UInt8], to url: String, headers: [(String, String)], problem: (OutboundResponse) -> String? = { _ in nil }
+    ) async -> WebhookAttempt {
         let started = ContinuousClock.now
         func elapsed() -> Int { Int((ContinuousClock.now - started) / .milliseconds(1)) }
         var request = HTTPClientRequest(url: url)
         request.method = .POST
-        request.headers.add(name: "content-type", value: "application/json")
         request.headers.add(name: "user-agent", value: "Roster-Webhooks")
-        for (name, value) in WebhookSigner.headers(id: id, timestamp: Int(Date().timeIntervalSince1970), body: body, secrets: secrets) {
-            request.headers.add(name: name, value: value)
-        }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
             let response = try await client.execute(request)
             let status = response.status
             let retryAfter = [429, 503].contains(status) ? response.headers.first(name: "retry-after").flatMap(Self.retryAfter) : nil
-            return WebhookAttempt(status: status, error: response.statusProblem, milliseconds: elapsed(), retryAfter: retryAfter)
+            return WebhookAttempt(status: status, error: problem(response) ?? response.statusProblem, milliseconds: elapsed(), retryAfter: retryAfter)
         } catch {
             return WebhookAttempt(status: nil, error: Self.describe(error), milliseconds: elapsed())
         }
@@ -60,5 +71,20 @@ public struct WebhookSender: Sendable {
     static func describe(_ failure: OutboundFailure) -> String {
         if case .refused(let refusal) = failure { return "refused by the outbound policy: " + WebhookURLPolicy.message(refusal, subject: "the URL") }
         return failure.description
+    }
+}
+
+/// An RFC 8935 §2.3 error answer: `{"err": ..., "description": ...}`, `err` one of the codes of §2.4 (IANA's "Security
+/// Event Token Error Codes") or another a receiver chose.
+public enum SecurityEventError {
+    /// "err <err>: <description>" for the delivery log, printable and bounded; nil when `body` is not such an answer.
+    public static func describe(_ body: [UInt8]) -> String? {
+        guard let json = try? body.withUnsafeBytes({ try JSONValue.read($0) }), let err = json["err"]?.stringValue else { return nil }
+        let code = printable(err, limit: 64)
+        return json["description"]?.stringValue.map { "err \(code): " + printable($0, limit: 300) } ?? "err \(code)"
+    }
+
+    static func printable(_ text: String, limit: Int) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.properties.generalCategory != .control }.prefix(limit)))
     }
 }

@@ -51,8 +51,10 @@ public func buildApplication(
         RuntimeSettingsRefresher(holder: settings, interval: configuration.settingsRefreshInterval, logger: logger),
     ]
     if configuration.webhooksEnabled {
+        var webhooks = configuration.webhooks
+        webhooks.securityEvents = webhooks.securityEvents ?? SecurityEventSigner(accessTokens: accessTokenAuthority(database, configuration))
         services.append(WebhookDispatcher(
-            database: database, configuration: configuration.webhooks, logger: logger, metrics: metrics?.factory,
+            database: database, configuration: webhooks, logger: logger, metrics: metrics?.factory,
             schedule: { settings.retrySchedule }))
     }
     // One count for the process, shared by every connection's handler on every event loop.
@@ -66,6 +68,20 @@ public func buildApplication(
         services: services,
         onServerRunning: { _ in await onServerRunning() },
         logger: logger)
+}
+
+/// Roster's access-token authority: its keys sign admin access tokens and Security Event Tokens, and are published at
+/// `/api/v1/auth/jwks.json`. The router's and the dispatcher's each cache the keys, as two replicas would.
+func accessTokenAuthority(_ database: RosterDatabase, _ configuration: RosterConfiguration) -> AccessTokenAuthority {
+    AccessTokenAuthority(
+        keys: SigningKeyRepository(database: database), issuer: configuration.publicURL, audience: AdminIdentityConfiguration.accessTokenAudience,
+        lifetime: configuration.identity.accessTokenLifetime)
+}
+
+extension SecurityEventSigner {
+    init(accessTokens: AccessTokenAuthority) {
+        self.init(sign: { try await accessTokens.signSecurityEvent($0) })
+    }
 }
 
 /// Before it listens: the pool's connections reach PostgreSQL as ROSTER_DATABASE_POOL_MODE says, or a refusal saying
@@ -142,10 +158,7 @@ func buildRouter(
         keys: AdminKeyRepository(database: database), roles: RoleResolution(database: database), sessions: AdminSessions(database: database),
         bootstrapKey: configuration.adminKey, directoryMatch: configuration.identity.directoryMatch,
         cache: GrantCache(lifetime: configuration.identity.grantCacheLifetime),
-        tokens: AccessTokenAuthority(
-            keys: SigningKeyRepository(database: database), issuer: configuration.publicURL,
-            audience: AdminIdentityConfiguration.accessTokenAudience,
-            lifetime: configuration.identity.accessTokenLifetime),
+        tokens: accessTokenAuthority(database, configuration),
         oidc: { settings.oidc }, oidcRights: OIDCRightsRepository(database: database))
     let setupLinks = SetupLinkRepository(database: database)
     // The document's paths are absolute (/api/v1/…), so the generated routes hang off the root.
@@ -170,7 +183,7 @@ func buildRouter(
         webhooks: WebhooksHandler(
             tenants: tenants, webhooks: WebhookSubscriptions(database: database), webhookPolicy: configuration.webhooks.urlPolicy,
             webhookTimeout: configuration.webhooks.timeout, webhookSecretOverlap: configuration.webhookSecretOverlap,
-            dispatcher: configuration.webhooksEnabled),
+            dispatcher: configuration.webhooksEnabled, securityEvents: SecurityEventSigner(accessTokens: authenticator.tokens)),
         audit: AuditHandler(tenants: tenants, audit: AuditLog(database: database)),
         adminUsers: AdminUsersHandler(tenants: tenants, groups: directory, identity: identity),
         auth: AuthHandler(identity: identity, keys: keys),

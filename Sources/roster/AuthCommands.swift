@@ -30,7 +30,7 @@ struct AuthCommand: AsyncParsableCommand {
                 return try await SigningKeyRepository(database: db).verifiable(retiredAfter: .distantPast)
             }
             guard let current = keys.first(where: \.isCurrent) else { throw CLIFailure("No current signing key after the rotation.") }
-            say("Admin access tokens are now signed with key \(current.kid).")
+            say("Admin access tokens are now signed with key \(current.kid); webhook Security Event Tokens a minute from now, once every replica publishes it.")
             if keys.count > 1 { say("\(keys.count - 1) earlier key(s) verify the tokens they signed until those expire.") }
         }
     }

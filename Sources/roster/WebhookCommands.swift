@@ -20,8 +20,17 @@ struct WebhookCommand: AsyncParsableCommand {
         @Option(name: .customLong("event-type"), help: "An event type to send, e.g. user.deleted (repeatable; default: every type).")
         var eventTypes: [String] = []
         @Option(help: "What the subscription is for.") var description = ""
+        @Option(help: "standard_webhooks (JSON signed with the secret) or set (Security Event Tokens, RFC 8417/9967/8935).")
+        var format = WebhookFormat.standardWebhooks.rawValue
+        @Option(name: .customLong("set-audience"), help: "The `aud` of its Security Event Tokens (default: the URL).") var setAudience: String?
 
         func run() async throws {
+            guard let format = WebhookFormat(rawValue: format) else {
+                throw CLIFailure("--format is one of \(WebhookFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+            }
+            if let setAudience, let problem = SecurityEventAudience.problem(setAudience) {
+                throw CLIFailure(problem.replacingOccurrences(of: "'set_audience'", with: "--set-audience"))
+            }
             // The policy `roster serve` applies, from the same environment variable.
             guard url.unicodeScalars.count <= WebhookURLPolicy.maximumLength else {
                 throw CLIFailure("--url must be at most \(WebhookURLPolicy.maximumLength) characters.")
@@ -35,7 +44,7 @@ struct WebhookCommand: AsyncParsableCommand {
             let (tenantName, subscription, secret) = try await withDatabase(url: database.url(), logger: makeLogger(level: .warning), secrets: secrets) { db in
                 let tenant = try await resolveTenant(tenant, db)
                 let (subscription, secret) = try await WebhookSubscriptions(database: db).create(
-                    tenant: tenant.id, url: url, eventTypes: types, description: description, by: .system)
+                    tenant: tenant.id, url: url, eventTypes: types, description: description, format: format, setAudience: setAudience, by: .system)
                 return (tenant.name, subscription, secret)
             }
             say("Webhook subscription \(subscription.id.uuidString.lowercased()) for tenant \(tenantName): \(subscription.url)")
@@ -58,7 +67,8 @@ struct WebhookCommand: AsyncParsableCommand {
                     !subscription.enabled ? "disabled" + (subscription.disabledReason.map { " (\($0))" } ?? "")
                     : subscription.pausedAt != nil ? "paused" : "enabled"
                 let types = subscription.eventTypes?.map(\.rawValue).joined(separator: ",") ?? "all"
-                say("\(subscription.id.uuidString.lowercased())  \(state)  position \(subscription.position)  [\(types)]  \(subscription.url)  \(subscription.description)")
+                say(
+                    "\(subscription.id.uuidString.lowercased())  \(state)  \(subscription.format.rawValue)  position \(subscription.position)  [\(types)]  \(subscription.url)  \(subscription.description)")
             }
         }
     }

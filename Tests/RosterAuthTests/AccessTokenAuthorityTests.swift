@@ -48,6 +48,24 @@ extension AuthSuite {
             }
         }
 
+        @Test("a SET is typed secevent+jwt and refused as an access token; after a rotation SETs keep the previous key a reload interval")
+        func securityEventTokens() async throws {
+            try await withDatabase(url: try await TestPostgres.require().freshDatabase()) { database in
+                let authority = Self.authority(database)
+                let first = try await authority.signSecurityEvent(["jti": "e1", "events": ["urn:ietf:params:scim:event:prov:delete": [:]]])
+                #expect(TestJWT.header(of: first)["typ"] == "secevent+jwt" && TestJWT.header(of: first)["alg"] == "EdDSA")
+                #expect(UnverifiedJWT.issuer(of: first) == Self.issuer)
+                #expect(await Self.refusal(authority, first) == .malformed("it is not a Roster access token (typ)."))
+                let previous = Self.kid(of: first)
+                try await authority.rotate()
+                let current = Self.kid(of: try await authority.issue(subject: .user(UUID()), sessionID: UUID()).token)
+                #expect(current != previous, "access tokens take the new key at once")
+                #expect(Self.kid(of: try await authority.signSecurityEvent([:])) == previous, "a replica's JWKS may not show the new key yet")
+                let minuteLater = Self.authority(database, shift: 61)
+                #expect(Self.kid(of: try await minuteLater.signSecurityEvent([:])) == current)
+            }
+        }
+
         @Test("alg none is refused, even naming the current key")
         func algNone() async throws {
             try await withDatabase(url: try await TestPostgres.require().freshDatabase()) { database in

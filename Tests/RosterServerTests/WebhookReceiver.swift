@@ -14,6 +14,8 @@ actor WebhookReceiver {
         var timestamp: Int
         var signature: String
         var body: [UInt8]
+        var contentType = ""
+        var accept = ""
         var json: JSONValue { (try? JSONValue.parse(body)) ?? .null }
         var type: String? { json["type"]?.stringValue }
         var sequence: Int? { json["data"]?["sequence"].flatMap { if case .integer(let n) = $0 { n } else { nil } } }
@@ -32,7 +34,8 @@ actor WebhookReceiver {
         let headers = request.headers
         received.append(Received(
             id: headers[.init("webhook-id")!] ?? "", timestamp: Int(headers[.init("webhook-timestamp")!] ?? "") ?? 0,
-            signature: headers[.init("webhook-signature")!] ?? "", body: body))
+            signature: headers[.init("webhook-signature")!] ?? "", body: body, contentType: headers[.contentType] ?? "",
+            accept: headers[.accept] ?? ""))
         return received.count - 1
     }
 

@@ -1,7 +1,7 @@
 public import Foundation
 import JWTKit
 public import Logging
-import SCIM
+public import SCIM
 
 /// Who a Roster access token acts for: an admin user, or an admin API key exchanged for a token.
 public enum AccessSubject: Sendable, Hashable, CustomStringConvertible {
@@ -117,6 +117,26 @@ public final class AccessTokenAuthority: Sendable {
         let token = try await keys.signer.sign(payload, kid: JWKIdentifier(string: keys.currentKID), header: ["typ": .string(Self.tokenType)])
         return (token, claims)
     }
+
+    /// A Security Event Token (RFC 8417) of `claims`, signed like an access token but typed `secevent+jwt` (§2.3), so
+    /// neither is taken for the other: `verify` refuses it by its `typ`, and it has no `sub`, `exp` or `sid`. `iss` is
+    /// this authority's; the caller gives every other claim.
+    ///
+    /// A receiver checks it against the JWKS of whichever replica it asks, and a replica's JWKS may be `reloadInterval`
+    /// old: so the key is the newest that has been current for longer than that (the current one, or for a minute after
+    /// a rotation the one before it, still published), never one some replica does not publish yet.
+    public func signSecurityEvent(_ claims: [String: JSONValue]) async throws -> String {
+        let keys = try await cache.current(maximumAge: reloadInterval)
+        let settled = now().addingTimeInterval(-reloadInterval.timeInterval)
+        // None settled (keys all made within the interval): the oldest, the one most likely published everywhere.
+        guard let key = keys.signers.first(where: { $0.created <= settled }) ?? keys.signers.last else { throw TokenError.unknownKey }
+        var claims = claims
+        claims["iss"] = .string(issuer)
+        return try await key.keys.sign(ClaimSet(claims: claims), kid: JWKIdentifier(string: key.kid), header: ["typ": .string(Self.securityEventType)])
+    }
+
+    /// RFC 8417 §2.3: the `typ` of a SET.
+    public static let securityEventType = "secevent+jwt"
 
     /// The claims of a token this server (or a replica on the same database) issued; throws `TokenError` otherwise.
     public func verify(_ token: String) async throws -> AccessTokenClaims {

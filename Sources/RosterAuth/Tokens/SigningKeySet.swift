@@ -14,6 +14,9 @@ struct SigningKeySet: Sendable {
     let verifiers: [String: JWTKeyCollection]
     /// The public JWKs, newest first.
     let publicJWKs: [JSONValue]
+    /// Every key held (the current one, then the retired ones still published), newest first, with when each became
+    /// current: Security Event Tokens are signed by the newest one that every replica's JWKS already shows.
+    let signers: [(kid: String, created: Date, keys: JWTKeyCollection)]
 
     init(records: [SigningKeyRecord]) async throws {
         guard let current = records.first(where: \.isCurrent) else { throw AuthError(.unavailable, "There is no current signing key.", reason: "no_signing_key") }
@@ -23,7 +26,12 @@ struct SigningKeySet: Sendable {
         currentKID = current.kid
         var verifiers: [String: JWTKeyCollection] = [:]
         var publicJWKs: [JSONValue] = []
+        var signers: [(kid: String, created: Date, keys: JWTKeyCollection)] = []
         for record in records {
+            let signer = JWTKeyCollection()
+            let key = try Curve25519.Signing.PrivateKey(rawRepresentation: record.privateKey.reveal())
+            await signer.add(eddsa: EdDSA.PrivateKey(backing: key), kid: JWKIdentifier(string: record.kid))
+            signers.append((record.kid, record.created, signer))
             let stored = try JSONDecoder().decode(JSONValue.self, from: Data(record.publicJWK.utf8))
             guard let x = stored["x"]?.stringValue, let raw = Base64URL.decode(x) else {
                 throw AuthError(.unavailable, "Signing key \(record.kid) has no public key.", reason: "bad_signing_key")
@@ -36,6 +44,7 @@ struct SigningKeySet: Sendable {
         }
         self.verifiers = verifiers
         self.publicJWKs = publicJWKs
+        self.signers = signers
     }
 
     /// A new Ed25519 key with its kid (the RFC 7638 thumbprint) and public JWK, ready to store.

@@ -52,7 +52,7 @@ extension Components.Schemas.Webhook {
     init(_ subscription: WebhookSubscription) {
         self.init(
             id: subscription.id.lowercasedString, tenantId: subscription.tenant.lowercasedString, url: subscription.url,
-            description: subscription.description, eventTypes: subscription.eventTypes?.map(Components.Schemas.EventType.init),
+            description: subscription.description, format: .init(subscription.format), setAudience: subscription.audience, eventTypes: subscription.eventTypes?.map(Components.Schemas.EventType.init),
             enabled: subscription.enabled, disabledReason: subscription.disabledReason, pausedAt: subscription.pausedAt,
             position: subscription.position, replayThrough: subscription.replay?.through, resumePosition: subscription.replay?.resume,
             previousSecretExpiresAt: subscription.previousSecretUntil, created: subscription.created, updated: subscription.updated)
@@ -63,11 +63,20 @@ extension Components.Schemas.WebhookWithSecret {
     init(_ subscription: WebhookSubscription, secret: WebhookSecret) {
         self.init(
             id: subscription.id.lowercasedString, tenantId: subscription.tenant.lowercasedString, url: subscription.url,
-            description: subscription.description, eventTypes: subscription.eventTypes?.map(Components.Schemas.EventType.init),
+            description: subscription.description, format: .init(subscription.format), setAudience: subscription.audience, eventTypes: subscription.eventTypes?.map(Components.Schemas.EventType.init),
             enabled: subscription.enabled, disabledReason: subscription.disabledReason, pausedAt: subscription.pausedAt,
             position: subscription.position, replayThrough: subscription.replay?.through, resumePosition: subscription.replay?.resume,
             previousSecretExpiresAt: subscription.previousSecretUntil, created: subscription.created, updated: subscription.updated,
             secret: secret.text)
+    }
+}
+
+extension Components.Schemas.WebhookFormat {
+    init(_ format: WebhookFormat) {
+        self = switch format {
+        case .standardWebhooks: .standardWebhooks
+        case .securityEventToken: .set
+        }
     }
 }
 

@@ -10,17 +10,25 @@ struct WebhookCreateBody: Codable, Hashable, Sendable {
     /// nil: every type.
     var eventTypes: [String]?
     var description: String?
+    /// nil: `standard_webhooks`. A string until `WebhooksHandler.format` checks it.
+    var format: String?
+    /// nil: the URL.
+    var setAudience: String?
 
     enum CodingKeys: String, CodingKey {
         case url
         case eventTypes = "event_types"
         case description
+        case format
+        case setAudience = "set_audience"
     }
 
-    init(url: String, eventTypes: [String]? = nil, description: String? = nil) {
+    init(url: String, eventTypes: [String]? = nil, description: String? = nil, format: String? = nil, setAudience: String? = nil) {
         self.url = url
         self.eventTypes = eventTypes
         self.description = description
+        self.format = format
+        self.setAudience = setAudience
     }
 
     init(from decoder: any Decoder) throws {
@@ -28,6 +36,8 @@ struct WebhookCreateBody: Codable, Hashable, Sendable {
         url = try container.decode(String.self, forKey: .url)
         eventTypes = try container.decodeIfPresent([String].self, forKey: .eventTypes)
         description = try container.decodeUnlessAbsent(String.self, forKey: .description)
+        format = try container.decodeUnlessAbsent(String.self, forKey: .format)
+        setAudience = try container.decodeUnlessAbsent(String.self, forKey: .setAudience)
     }
 }
 
@@ -39,19 +49,29 @@ struct WebhookUpdateBody: Codable, Hashable, Sendable {
     var eventTypes: [String]??
     var description: String?
     var enabled: Bool?
+    var format: String?
+    /// nil: unchanged; `.some(nil)`: the URL again.
+    var setAudience: String??
 
     enum CodingKeys: String, CodingKey {
         case url
         case eventTypes = "event_types"
         case description
         case enabled
+        case format
+        case setAudience = "set_audience"
     }
 
-    init(url: String? = nil, eventTypes: [String]?? = nil, description: String? = nil, enabled: Bool? = nil) {
+    init(
+        url: String? = nil, eventTypes: [String]?? = nil, description: String? = nil, enabled: Bool? = nil, format: String? = nil,
+        setAudience: String?? = nil
+    ) {
         self.url = url
         self.eventTypes = eventTypes
         self.description = description
         self.enabled = enabled
+        self.format = format
+        self.setAudience = setAudience
     }
 
     init(from decoder: any Decoder) throws {
@@ -60,6 +80,8 @@ struct WebhookUpdateBody: Codable, Hashable, Sendable {
         eventTypes = container.contains(.eventTypes) ? .some(try container.decodeIfPresent([String].self, forKey: .eventTypes)) : .none
         description = try container.decodeUnlessAbsent(String.self, forKey: .description)
         enabled = try container.decodeUnlessAbsent(Bool.self, forKey: .enabled)
+        format = try container.decodeUnlessAbsent(String.self, forKey: .format)
+        setAudience = container.contains(.setAudience) ? .some(try container.decodeIfPresent(String.self, forKey: .setAudience)) : .none
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -68,6 +90,8 @@ struct WebhookUpdateBody: Codable, Hashable, Sendable {
         if let eventTypes { try container.encode(eventTypes, forKey: .eventTypes) }
         try container.encodeIfPresent(description, forKey: .description)
         try container.encodeIfPresent(enabled, forKey: .enabled)
+        try container.encodeIfPresent(format, forKey: .format)
+        if let setAudience { try container.encode(setAudience, forKey: .setAudience) }
     }
 }
 
@@ -79,6 +103,17 @@ extension KeyedDecodingContainer {
 }
 
 extension WebhooksHandler {
+    /// `format` as the store takes it; nil: unchanged (an update) or the default (a creation).
+    static func format(_ name: String?) throws -> WebhookFormat? {
+        try name.map { name in
+            guard let format = WebhookFormat(rawValue: name) else {
+                throw AdminError.invalidRequest(
+                    "'format' is one of \(WebhookFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+            }
+            return format
+        }
+    }
+
     /// `event_types` as the store takes them: nil for every type, else the named ones once each, in the document's order.
     static func eventTypes(_ names: [String]?) throws -> [EventType]? {
         guard let names else { return nil }

@@ -16,6 +16,8 @@ struct WebhooksHandler: Sendable {
     let webhookSecretOverlap: Duration
     /// Whether this process runs the webhook dispatcher.
     let dispatcher: Bool
+    /// Signs the test event of a subscription in the SET format.
+    let securityEvents: SecurityEventSigner
 
     private func webhookTenant(_ reference: String?) async throws -> Tenant {
         try await tenants.tenant(named: reference, for: AuthenticatedAdmin.require(.webhooks), scope: .webhooks)
@@ -34,8 +36,10 @@ struct WebhooksHandler: Sendable {
         let url = try await webhookURL(body.url)
         let types = try Self.eventTypes(body.eventTypes)
         let description = try Self.webhookDescription(body.description ?? "")
+        let audience = try body.setAudience.map(Self.setAudience)
         let (subscription, secret) = try await webhooks.create(
-            tenant: tenant.id, url: url, eventTypes: types, description: description, by: AuthenticatedAdmin.auditContext())
+            tenant: tenant.id, url: url, eventTypes: types, description: description, format: try Self.format(body.format) ?? .standardWebhooks,
+            setAudience: audience, by: AuthenticatedAdmin.auditContext())
         return .init(body: .json(.init(subscription, secret: secret)))
     }
 
@@ -59,6 +63,8 @@ struct WebhooksHandler: Sendable {
         change.eventTypes = try body.eventTypes.map(Self.eventTypes)
         change.description = try body.description.map(Self.webhookDescription)
         change.enabled = body.enabled
+        change.format = try Self.format(body.format)
+        if let audience = body.setAudience { change.setAudience = .some(try audience.map(Self.setAudience)) }
         guard let id = UUID(uuidString: id), let updated = try await webhooks.update(tenant: tenant.id, id: id, change, by: AuthenticatedAdmin.auditContext()) else {
             throw Self.noSuchSubscription(tenant)
         }
@@ -115,14 +121,20 @@ struct WebhooksHandler: Sendable {
         return id
     }
 
-    /// One signed test POST, now; logged with the subscription's deliveries.
+    /// One signed test POST, now, in the subscription's format; logged with the subscription's deliveries.
     func sendTest(_ id: String, tenant reference: String?) async throws -> Components.Schemas.WebhookDelivery {
         let (tenant, subscription) = try await subscription(id, tenant: reference)
         guard let (url, secrets) = try await webhooks.target(tenant: tenant.id, id: subscription.id) else { throw Self.noSuchSubscription(tenant) }
         let eventID = UUID()
-        let attempt = await WebhookSender.once(
-            id: eventID.lowercasedString, body: WebhookPayload.test(subscription: subscription.id), to: url, secrets: secrets,
-            timeout: webhookTimeout, policy: webhookPolicy)
+        let sender = WebhookSender(timeout: webhookTimeout, policy: webhookPolicy)
+        let attempt =
+            switch subscription.format {
+            case .standardWebhooks:
+                await sender.send(id: eventID.lowercasedString, body: WebhookPayload.test(subscription: subscription.id), to: url, secrets: secrets)
+            case .securityEventToken:
+                await sender.send(
+                    securityEvent: try await securityEvents.test(subscription: subscription.id, audience: subscription.audience, id: eventID), to: url)
+            }
         let delivery = RosterStore.WebhookDelivery(
             eventSequence: nil, eventID: eventID, attempt: 1, statusCode: attempt.status, outcome: attempt.succeeded ? .succeeded : .failed,
             error: attempt.error, latencyMilliseconds: attempt.milliseconds, nextRetryAt: nil)
@@ -136,6 +148,12 @@ struct WebhooksHandler: Sendable {
         let tenants: Set<UUID>? =
             principal.allowsGlobally(.webhooks) ? nil : Set(principal.grants.tenants.keys.filter { principal.allows(.webhooks, in: $0) })
         return .ok(.init(body: .json(try await HealthController.webhooks(webhooks, tenants: tenants, dispatcher: dispatcher))))
+    }
+
+    /// A SET `aud` an admin chose (SecurityEventAudience); null in an update: the URL again.
+    private static func setAudience(_ value: String) throws -> String {
+        if let problem = SecurityEventAudience.problem(value) { throw AdminError.invalidRequest(problem) }
+        return value
     }
 
     private static func noSuchSubscription(_ tenant: Tenant) -> AdminError {

@@ -30,3 +30,4 @@ extension WebhookDelivery.Outcome: TextColumn {}
 extension AdminScope: TextColumn {}
 extension RateLimitedAPI: TextColumn {}
 extension EventType: TextColumn {}
+extension WebhookFormat: TextColumn {}

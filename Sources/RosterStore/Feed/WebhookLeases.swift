@@ -15,6 +15,9 @@ public struct LeasedSubscription: Sendable {
     public var attempts: Int
     /// A range replay under way: events after its end, up to where it resumes, are not sent again.
     public var replay: ReplayInProgress?
+    public var format: WebhookFormat = .standardWebhooks
+    /// The `aud` of its Security Event Tokens: the one set, or the URL.
+    public var audience = ""
     /// False once a statement of this worker handed the lease back or found it lost.
     public var holdsLease = true
 }
@@ -155,17 +158,17 @@ public struct WebhookLeases: Sendable {
             ) due
             WHERE s.tenant_id = due.tenant_id AND s.id = due.id
             RETURNING s.tenant_id, s.id, s.url, s.event_types, s.position, s.attempts, s.replay_through, s.resume_position,
-                      \(unescaped: WebhookSecretColumns.signing("s"))
+                      \(unescaped: WebhookSecretColumns.signing("s")), s.format, coalesce(s.set_audience, s.url)
             """)
         return try rows.compactMap { row in
-            let (tenant, id, url, types, position, attempts, through, resume, secret, sealed, previous, previousSealed) = try row.decode(
-                (UUID, UUID, String, [EventType]?, Int64, Int, Int64?, Int64?, String?, Data?, String?, Data?).self)
+            let (tenant, id, url, types, position, attempts, through, resume, secret, sealed, previous, previousSealed, format, audience) =
+                try row.decode((UUID, UUID, String, [EventType]?, Int64, Int, Int64?, Int64?, String?, Data?, String?, Data?, WebhookFormat, String).self)
             do {
                 let secrets = try WebhookSecretColumns.reveal(
                     current: (secret, sealed), previous: (previous, previousSealed), tenant: tenant, id: id, in: database.secrets)
                 return LeasedSubscription(
                     tenant: tenant, id: id, url: url, types: types, secrets: secrets, position: position, attempts: attempts,
-                    replay: ReplayInProgress(through: through, resume: resume))
+                    replay: ReplayInProgress(through: through, resume: resume), format: format, audience: audience)
             } catch let error as SecretsAtRestError {
                 // One subscription whose secret does not open must not stop the others.
                 logger.error("Webhook dispatcher: a subscription's signing secret cannot be read", metadata: [
@@ -180,20 +183,23 @@ public struct WebhookLeases: Sendable {
     public func refreshed(_ subscription: LeasedSubscription) async throws -> LeasedSubscription? {
         try await database.query(
             """
-            SELECT url, event_types, position, attempts, replay_through, resume_position, \(unescaped: WebhookSecretColumns.signing())
+            SELECT url, event_types, position, attempts, replay_through, resume_position, \(unescaped: WebhookSecretColumns.signing()),
+                   format, coalesce(set_audience, url)
             FROM webhook_subscriptions
             WHERE tenant_id = \(subscription.tenant) AND id = \(subscription.id) AND lease_owner = \(owner)
               AND enabled AND paused_at IS NULL
             """
         ).first.map { row in
-            let (url, types, position, attempts, through, resume, secret, sealed, previous, previousSealed) = try row.decode(
-                (String, [EventType]?, Int64, Int, Int64?, Int64?, String?, Data?, String?, Data?).self)
+            let (url, types, position, attempts, through, resume, secret, sealed, previous, previousSealed, format, audience) = try row.decode(
+                (String, [EventType]?, Int64, Int, Int64?, Int64?, String?, Data?, String?, Data?, WebhookFormat, String).self)
             var current = subscription
             current.url = url
             current.types = types
             current.position = position
             current.attempts = attempts
             current.replay = ReplayInProgress(through: through, resume: resume)
+            current.format = format
+            current.audience = audience
             current.secrets = try WebhookSecretColumns.reveal(
                 current: (secret, sealed), previous: (previous, previousSealed), tenant: subscription.tenant, id: subscription.id,
                 in: database.secrets)

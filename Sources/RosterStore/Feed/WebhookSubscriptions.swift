@@ -25,20 +25,32 @@ public struct WebhookSubscription: Sendable, Equatable {
     public var updated: Date
     /// A range replay under way: after the event at `through`, `position` jumps to `resume`.
     public var replay: ReplayInProgress?
+    public var format: WebhookFormat = .standardWebhooks
+    /// The `aud` of its Security Event Tokens as an admin set it; nil: the URL.
+    public var setAudience: String?
+
+    /// The `aud` its Security Event Tokens carry.
+    public var audience: String { setAudience ?? url }
 
     static let columns = """
         tenant_id, id, url, description, event_types, enabled, disabled_reason, paused_at, position, attempts,
-        next_attempt_at, CASE WHEN previous_until > now() THEN previous_until END, created, updated, replay_through, resume_position
+        next_attempt_at, CASE WHEN previous_until > now() THEN previous_until END, created, updated, replay_through, resume_position,
+        format, set_audience
         """
 
     init(_ row: PostgresRow) throws {
-        let (tenant, id, url, description, types, enabled, reason, paused, position, attempts, next, previous, created, updated, through, resume) =
-            try row.decode((UUID, UUID, String, String, [EventType]?, Bool, String?, Date?, Int64, Int, Date, Date?, Date, Date, Int64?, Int64?).self)
+        let (tenant, id, url, description, types, enabled, reason, paused, position, attempts, next, previous, created, updated, through, resume,
+             format, audience) =
+            try row.decode(
+                (UUID, UUID, String, String, [EventType]?, Bool, String?, Date?, Int64, Int, Date, Date?, Date, Date, Int64?, Int64?,
+                 WebhookFormat, String?).self)
         self.init(
             tenant: tenant, id: id, url: url, description: description, eventTypes: types,
             enabled: enabled, disabledReason: reason, pausedAt: paused, position: position, attempts: attempts, nextAttemptAt: next,
             previousSecretUntil: previous, created: created, updated: updated)
         replay = ReplayInProgress(through: through, resume: resume)
+        self.format = format
+        setAudience = audience
     }
 
     init(
@@ -114,7 +126,8 @@ public struct WebhookSubscriptions: Sendable {
 
     /// A new subscription receives the events written from now on (replay reaches back). Recorded in the audit log.
     public func create(
-        tenant: UUID, url: String, eventTypes: [EventType]?, description: String, by context: AuditContext
+        tenant: UUID, url: String, eventTypes: [EventType]?, description: String, format: WebhookFormat = .standardWebhooks,
+        setAudience: String? = nil, by context: AuditContext
     ) async throws -> (WebhookSubscription, WebhookSecret) {
         let secret = WebhookSecret.generate()
         let id = UUID()
@@ -124,8 +137,9 @@ public struct WebhookSubscriptions: Sendable {
         let rows = try await database.query(
             """
             WITH subscription AS (
-                INSERT INTO webhook_subscriptions (tenant_id, id, url, description, event_types, secret, secret_sealed, position)
-                VALUES (\(tenant), \(id), \(url), \(description), \(eventTypes?.map(\.rawValue)), \(stored.text), \(stored.sealed),
+                INSERT INTO webhook_subscriptions (tenant_id, id, url, description, event_types, format, set_audience, secret, secret_sealed, position)
+                VALUES (\(tenant), \(id), \(url), \(description), \(eventTypes?.map(\.rawValue)), \(format), \(setAudience),
+                        \(stored.text), \(stored.sealed),
                         coalesce((SELECT last_seq FROM event_sequences WHERE tenant_id = \(tenant)), 0))
                 RETURNING *),
             audit AS (\(audit: .webhookCreated, by: context, from: "subscription", tenant: "tenant_id", target: "id", details: Self.auditDetails))
@@ -139,7 +153,8 @@ public struct WebhookSubscriptions: Sendable {
     /// since a receiver's path or query can itself be a secret (Slack-style hook URLs).
     static let auditDetails = """
         jsonb_build_object('url_origin', substring(url from '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*'), 'description', description,
-                           'event_types', to_jsonb(event_types), 'enabled', enabled)
+                           'event_types', to_jsonb(event_types), 'enabled', enabled, 'format', format,
+                           'set_audience_origin', substring(set_audience from '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*'))
         """
 
     /// A page of the tenant's subscriptions, oldest first.
@@ -172,17 +187,29 @@ public struct WebhookSubscriptions: Sendable {
         public var eventTypes: [EventType]??
         public var description: String?
         public var enabled: Bool?
+        /// Applies from the next attempt the dispatcher prepares: position, attempts and retry times stay as they are.
+        public var format: WebhookFormat?
+        /// `.some(nil)`: the URL again.
+        public var setAudience: String??
 
-        public init(url: String? = nil, eventTypes: [EventType]?? = nil, description: String? = nil, enabled: Bool? = nil) {
+        public init(
+            url: String? = nil, eventTypes: [EventType]?? = nil, description: String? = nil, enabled: Bool? = nil, format: WebhookFormat? = nil,
+            setAudience: String?? = nil
+        ) {
             self.url = url
             self.eventTypes = eventTypes
             self.description = description
             self.enabled = enabled
+            self.format = format
+            self.setAudience = setAudience
         }
 
         /// The API names of the fields this change sets, as a SQL array (a closed set of literals).
         var fieldsSQL: String {
-            let names = [(url != nil, "url"), (eventTypes != nil, "event_types"), (description != nil, "description"), (enabled != nil, "enabled")]
+            let names = [
+                (url != nil, "url"), (eventTypes != nil, "event_types"), (description != nil, "description"), (enabled != nil, "enabled"),
+                (format != nil, "format"), (setAudience != nil, "set_audience"),
+            ]
             return "ARRAY[" + names.filter(\.0).map { "'\($0.1)'" }.joined(separator: ", ") + "]::text[]"
         }
     }
@@ -199,6 +226,8 @@ public struct WebhookSubscriptions: Sendable {
                     description = coalesce(\(change.description), description),
                     event_types = CASE WHEN \(change.eventTypes != nil) THEN \(types) ELSE event_types END,
                     enabled = coalesce(\(change.enabled), enabled),
+                    format = coalesce(\(change.format), format),
+                    set_audience = CASE WHEN \(change.setAudience != nil) THEN \(change.setAudience ?? nil) ELSE set_audience END,
                     disabled_reason = CASE WHEN \(resume) THEN NULL ELSE disabled_reason END,
                     paused_at = CASE WHEN \(resume) THEN NULL ELSE paused_at END,
                     attempts = CASE WHEN \(resume) THEN 0 ELSE attempts END,
