@@ -135,6 +135,9 @@ extension ServerSuite {
                 try await Roster.run(configure: {
                     Delivery.fast(&$0)
                     $0.webhooks.timeout = .seconds(120)  // the held request must not time out on a loaded machine
+                    // Nor outlast the lease: past it the process may claim the subscription again while its first
+                    // worker still waits (default timeouts end an attempt well within the lease).
+                    $0.webhooks.lease = .seconds(600)
                 }) { roster in
                     let (subscription, _) = try await Delivery.subscribe(roster, url: url)
                     for i in 1...5 { _ = try await roster.createUser("u\(i)") }
