@@ -55,33 +55,5 @@ extension StoreSuite {
             // No primary: the statement waits a moment for one (a failover takes seconds), then fails, unbounded never.
             #expect(ContinuousClock.now - start < .seconds(30))
         }
-
-        @Test("a session of its own (a LISTEN, the dispatcher's lock) ends when its server stops qualifying, as the pool moves on")
-        func ownSessionFollowsThePrimary() async throws {
-            let url = try await TestPostgres.require().freshDatabase()
-            let database = try #require(try DatabaseURL(url).database)
-            let dead = "127.0.0.1:\(try LoopbackConnection.freePort())"
-            let ended = try await withDatabase(url: try hosts(url, first: dead, query: "&target_session_attrs=read-write"), logger: quiet()) { db in
-                try await withThrowingTaskGroup(of: Bool.self) { group in
-                    group.addTask {
-                        _ = try? await db.withSession { connection in
-                            // New sessions are read-only from now on: the watch's next check finds the server no longer qualifies.
-                            try await connection.query(
-                                PostgresQuery(unsafeSQL: "ALTER DATABASE \(database) SET default_transaction_read_only = on"), logger: db.logger)
-                            for try await _ in try await connection.listen("roster_test_nothing") {}
-                        }
-                        return true
-                    }
-                    group.addTask {
-                        try await Task.sleep(for: .seconds(30))
-                        return false
-                    }
-                    let first = try await group.next() ?? false
-                    group.cancelAll()
-                    return first
-                }
-            }
-            #expect(ended, "the session still listened 30 s after its server stopped being a read-write one")
-        }
     }
 }
