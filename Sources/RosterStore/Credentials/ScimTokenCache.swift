@@ -134,9 +134,9 @@ public final class ScimTokenCache: Sendable {
     public func listen(_ endpoint: ListenEndpoint, retry: Duration = .seconds(1), logger: Logger) async {
         while !Task.isCancelled {
             do {
-                // Its own connection, closed on cancellation (the notification sequence does not end when the task is
-                // cancelled, or every stopped application would leave its LISTEN connection open) and after a failover.
-                try await endpoint.database.withOwnSession(to: endpoint.url, applicationName: endpoint.applicationName) { connection in
+                // Its own connection, closed on cancellation: the notification sequence does not end when the task is
+                // cancelled, or every stopped application would leave its LISTEN connection open.
+                try await PostgresConnection.withOwnConnection(try await endpoint.configuration(), logger: logger) { connection in
                     let notifications = try await connection.listen(Self.channel)
                     // Subscribed: anything revoked from now on is notified; what was cached before may have missed one.
                     clear()
@@ -263,5 +263,9 @@ public struct ListenEndpoint: Sendable, CustomStringConvertible {
         self.url = url
         self.database = database
         self.applicationName = applicationName
+    }
+
+    func configuration() async throws -> PostgresConnection.Configuration {
+        try await database.sessionConfiguration(url, applicationName: applicationName)
     }
 }

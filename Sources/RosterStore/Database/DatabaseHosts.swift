@@ -91,17 +91,6 @@ final class DatabaseHosts: Sendable {
     /// Whether a primary is taking connections now.
     var hasPrimary: Bool { serving.withLock { $0 != nil } }
 
-    /// What returns once `generation`'s server stops being the one connections go to (when its pool is retired), for a
-    /// connection of its own to close with the pool; nil with one host for good, whose connections reconnect by themselves.
-    func retirement(of generation: Int) -> (@Sendable () async -> Void)? {
-        guard case .routed = mode else { return nil }
-        return { [self] in
-            while !Task.isCancelled, serving.withLock({ $0?.generation }) == generation {
-                try? await Task.sleep(for: .milliseconds(250))
-            }
-        }
-    }
-
     /// A statement of `generation` failed with `error`: if the error says the server may be gone or read-only, the
     /// watch checks it now.
     func failed(_ generation: Int, with error: any Error) {

@@ -93,23 +93,11 @@ public struct RosterDatabase: Sendable {
     /// Whether a server takes connections now: false while a failover has no primary yet (`/api/health/ready`).
     public var hasPrimary: Bool { hosts.hasPrimary }
 
-    /// Runs `body` on a connection of its own, outside the pool, that keeps its session (a LISTEN, a session lock): to the
-    /// server the pool uses now, among `url`'s hosts, or behind a transaction-mode pooler to `route.sessionURL`
-    /// (`DatabaseRoute.sessionConfiguration`). It is closed when `body` ends, when the task is cancelled (which ends a
-    /// notification sequence that cancellation alone does not), and when that server stops being the primary, as the
-    /// pool is retired then: a session left on a server that died quietly or became a standby would hold its lock and
-    /// hear nothing. Without a URL (a database made from a client, in tests) `body` gets a pooled connection.
-    package func withOwnSession<Result: Sendable>(
-        to url: DatabaseURL?, applicationName: String, _ body: (PostgresConnection) async throws -> Result
-    ) async throws -> Result {
-        if let own = try route.sessionConfiguration(applicationName: applicationName) {
-            return try await PostgresConnection.withOwnConnection(own, logger: logger, body)
-        }
-        guard let url else { return try await withConnection(body) }
-        let serving = try await hosts.current()
-        let configuration = try url.connectionConfiguration(applicationName: applicationName, host: serving.host)
-        return try await PostgresConnection.withOwnConnection(
-            configuration, logger: logger, closedWhen: hosts.retirement(of: serving.generation), body)
+    /// A connection of its own to the server taking connections now (a LISTEN outside the pool), among `url`'s hosts;
+    /// behind a transaction-mode pooler, to `route.sessionURL` instead (`DatabaseRoute.sessionConfiguration`).
+    package func sessionConfiguration(_ url: DatabaseURL, applicationName: String) async throws -> PostgresConnection.Configuration {
+        if let own = try route.sessionConfiguration(applicationName: applicationName) { return own }
+        return try url.connectionConfiguration(applicationName: applicationName, host: try await hosts.current().host)
     }
 
     /// The label a statement is timed under: its leading keyword, a closed set (never SQL text or values).

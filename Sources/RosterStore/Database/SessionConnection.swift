@@ -10,29 +10,29 @@ public struct NoSessionConnection: Error, CustomStringConvertible {
 }
 
 extension RosterDatabase {
-    /// Runs `body` on a connection that keeps its session for as long (a LISTEN, a session-level lock): one of its own,
-    /// outside the pool (`withOwnSession`), so that holding it never takes one of the pool's connections from requests
-    /// (with a pool of one, it would take them all).
+    /// Runs `body` on a connection of its own that keeps its session for as long (a LISTEN, a session-level lock), outside
+    /// the pool, so that holding it never takes one of the pool's connections from requests (with a pool of one, it would
+    /// take them all): to the server the pool uses now, or behind a transaction-mode pooler to `route.sessionURL`. It is
+    /// closed when `body` ends or the task is cancelled (which ends a notification sequence that cancellation alone does
+    /// not). A database made from a client (tests) knows no URL, and lends a pooled connection instead.
     package func withSession<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
-        try await withOwnSession(to: url, applicationName: (pool?.applicationName ?? "roster") + "-session", body)
+        let name = (pool?.applicationName ?? "roster") + "-session"
+        if let own = try route.sessionConfiguration(applicationName: name) {
+            return try await PostgresConnection.withOwnConnection(own, logger: logger, body)
+        }
+        guard let url else { return try await withConnection(body) }
+        return try await PostgresConnection.withOwnConnection(try await sessionConfiguration(url, applicationName: name), logger: logger, body)
     }
 }
 
 extension PostgresConnection {
-    /// Runs `body` on a connection of its own, closed when `body` ends, when the task is cancelled (which ends a notification
-    /// sequence that cancellation alone does not), or when `closedWhen` returns.
+    /// Runs `body` on a connection of its own, closed when `body` ends or the task is cancelled (which ends a notification
+    /// sequence that cancellation alone does not).
     static func withOwnConnection<Result: Sendable>(
-        _ configuration: PostgresConnection.Configuration, logger: Logger, closedWhen retired: (@Sendable () async -> Void)? = nil,
-        isolation: isolated (any _Concurrency.Actor)? = #isolation, _ body: (PostgresConnection) async throws -> Result
+        _ configuration: PostgresConnection.Configuration, logger: Logger, isolation: isolated (any _Concurrency.Actor)? = #isolation,
+        _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         let connection = try await connect(configuration: configuration, id: 0, logger: logger)
-        let watch = retired.map { retired in
-            Task {
-                await retired()
-                if !Task.isCancelled { try? await connection.close() }
-            }
-        }
-        defer { watch?.cancel() }
         let result: Result
         do {
             result = try await withTaskCancellationHandler {
