@@ -4,7 +4,7 @@
 Usage: python3 scripts/pooler_check.py --roster .build/debug/roster
 
 1. Starts a throwaway PostgreSQL (bench_peer.Cluster) and one `pgbouncer` in front of it on loopback, with two
-   databases: `pool_session` (pool_mode=session, pool_size 10: the two replicas' sessions, pooled and their own) and `pool_transaction`
+   databases: `pool_session` (pool_mode=session, pool_size 8: the two replicas' sessions) and `pool_transaction`
    (pool_mode=transaction, pool_size 2, so the replicas' six pooled connections share two server sessions); the
    role's statement_timeout in `pool_transaction` is Roster's, as docs/operators/pgbouncer.md asks.
 2. In each mode, two `roster serve` through PgBouncer (the first migrates; transaction mode adds
@@ -66,7 +66,7 @@ class Bouncer:
         server = f"host=127.0.0.1 port={self.cluster.port}"
         (self.folder / "userlist.txt").write_text(f'"roster" "{PASSWORD}"\n')
         (self.folder / "pgbouncer.ini").write_text(f"""[databases]
-pool_session = {server} dbname=pool_session pool_mode=session pool_size=10
+pool_session = {server} dbname=pool_session pool_mode=session pool_size=8
 pool_transaction = {server} dbname=pool_transaction pool_mode=transaction pool_size=2
 
 [pgbouncer]

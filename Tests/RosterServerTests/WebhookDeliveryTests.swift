@@ -76,21 +76,6 @@ extension ServerSuite {
             }
         }
 
-        @Test("with a pool of one connection, the dispatcher's session is not the pool's: ready, requests answered, events delivered")
-        func poolOfOne() async throws {
-            try await WebhookReceiver.run { receiver, url in
-                try await Roster.run(configure: { Self.fast(&$0); $0.databaseMaxConnections = 1 }) { roster in
-                    let (subscription, _) = try await Self.subscribe(roster, url: url)
-                    for i in 0..<3 { _ = try await roster.createUser("solo-\(i)") }
-                    let received = try await receiver.wait(for: 3)
-                    #expect(received.compactMap(\.sequence) == [1, 2, 3])
-                    let (after, _) = try await Self.subscription(roster, subscription.id) { $0.0?.position == 3 }
-                    #expect(after?.position == 3)
-                    #expect(try await roster.send(.get, "/api/health/ready").status == .ok)
-                }
-            }
-        }
-
         @Test("a 500, a timeout and a refused connection are retried, and the next event waits for the one before")
         func retries() async throws {
             // Request 0 fails with 500, request 1 takes longer than the timeout, the rest succeed.

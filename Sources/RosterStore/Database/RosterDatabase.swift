@@ -24,8 +24,6 @@ public struct RosterDatabase: Sendable {
     public let statementTimeout: Duration?
     /// What is in front of PostgreSQL, and where connections that need a session go (`DatabaseRoute.swift`).
     public let route: DatabaseRoute
-    /// Where `withSession` connects outside the pool (its hosts); nil for a database made from a client (tests).
-    let url: DatabaseURL?
     /// How leases get `statementTimeout` and a task's override, by `route.mode`.
     let limits: StatementLimits
 
@@ -38,16 +36,15 @@ public struct RosterDatabase: Sendable {
         statementTimeout: Duration? = nil, secrets: SecretsAtRest = .unconfigured, route: DatabaseRoute = .direct
     ) {
         self.init(
-            hosts: DatabaseHosts(client: client, logger: logger), url: nil, logger: logger, metrics: metrics, pool: pool,
+            hosts: DatabaseHosts(client: client, logger: logger), logger: logger, metrics: metrics, pool: pool,
             statementTimeout: statementTimeout, secrets: secrets, route: route)
     }
 
     private init(
-        hosts: DatabaseHosts, url: DatabaseURL?, logger: Logger, metrics: (any MetricsFactory)?, pool: ConnectionPoolIdentity?,
-        statementTimeout: Duration?, secrets: SecretsAtRest, route: DatabaseRoute = .direct
+        hosts: DatabaseHosts, logger: Logger, metrics: (any MetricsFactory)?, pool: ConnectionPoolIdentity?, statementTimeout: Duration?,
+        secrets: SecretsAtRest, route: DatabaseRoute = .direct
     ) {
         self.hosts = hosts
-        self.url = url
         self.statementTimeout = statementTimeout
         self.route = route
         self.limits = StatementLimits(mode: route.mode, poolDefault: statementTimeout)
@@ -72,8 +69,7 @@ public struct RosterDatabase: Sendable {
         let hosts = DatabaseHosts(url: url, logger: logger) { host in
             PostgresClient(configuration: url.clientConfiguration(pool: pool, statementTimeout: startupLimit, host: host), backgroundLogger: logger)
         }
-        self.init(
-            hosts: hosts, url: url, logger: logger, metrics: metrics, pool: pool, statementTimeout: statementTimeout, secrets: secrets, route: route)
+        self.init(hosts: hosts, logger: logger, metrics: metrics, pool: pool, statementTimeout: statementTimeout, secrets: secrets, route: route)
     }
 
     /// A database with a small pool of its own and no statistics (the CLI, migrations).
@@ -81,7 +77,7 @@ public struct RosterDatabase: Sendable {
         let hosts = DatabaseHosts(url: url, logger: backgroundLogger) { host in
             PostgresClient(configuration: url.clientConfiguration(maxConnections: maxConnections, host: host), backgroundLogger: backgroundLogger)
         }
-        self.init(hosts: hosts, url: url, logger: logger, metrics: nil, pool: nil, statementTimeout: nil, secrets: secrets)
+        self.init(hosts: hosts, logger: logger, metrics: nil, pool: nil, statementTimeout: nil, secrets: secrets)
     }
 
     /// Runs the connection pool until the task is cancelled or a graceful shutdown (once per database); with several

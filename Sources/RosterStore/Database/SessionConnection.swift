@@ -10,18 +10,13 @@ public struct NoSessionConnection: Error, CustomStringConvertible {
 }
 
 extension RosterDatabase {
-    /// Runs `body` on a connection of its own that keeps its session for as long (a LISTEN, a session-level lock), outside
-    /// the pool, so that holding it never takes one of the pool's connections from requests (with a pool of one, it would
-    /// take them all): to the server the pool uses now, or behind a transaction-mode pooler to `route.sessionURL`. It is
-    /// closed when `body` ends or the task is cancelled (which ends a notification sequence that cancellation alone does
-    /// not). A database made from a client (tests) knows no URL, and lends a pooled connection instead.
+    /// Runs `body` on a connection that keeps its session for as long (a LISTEN, a session-level lock): a pooled one when the pool's
+    /// connections keep theirs (directly, or a session-mode pooler), else one of its own to `route.sessionURL`, closed
+    /// when `body` ends or the task is cancelled (which ends a notification sequence that cancellation alone does not).
     package func withSession<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
         let name = (pool?.applicationName ?? "roster") + "-session"
-        if let own = try route.sessionConfiguration(applicationName: name) {
-            return try await PostgresConnection.withOwnConnection(own, logger: logger, body)
-        }
-        guard let url else { return try await withConnection(body) }
-        return try await PostgresConnection.withOwnConnection(try await sessionConfiguration(url, applicationName: name), logger: logger, body)
+        guard let own = try route.sessionConfiguration(applicationName: name) else { return try await withConnection(body) }
+        return try await PostgresConnection.withOwnConnection(own, logger: logger, body)
     }
 }
 
