@@ -88,7 +88,7 @@ extension StoreSuite {
                 try await db.query(
                     "INSERT INTO groups (tenant_id, id, display_name, created, last_modified, body) VALUES (\(tenant), \(group), 'g', now(), now(), '{}')")
                 let log = EventLog(database: db)
-                func groupEvent(_ label: String, on connection: PostgresConnection) async throws {
+                @Sendable func groupEvent(_ label: String, on connection: PostgresConnection) async throws {
                     let event = NewEvent(type: .groupUpdated, resource: group, version: 1, data: ["label": .string(label)])
                     try await EventLog.append([event], tenant: tenant, context: ChangeContext(actor: .system), connection: connection, logger: logger)
                 }

@@ -139,9 +139,9 @@ public final class ScimTokenCache: Sendable {
                 try await PostgresConnection.withOwnConnection(try await endpoint.configuration(), logger: logger) { connection in
                     let notifications = try await connection.listen(Self.channel)
                     // Subscribed: anything revoked from now on is notified; what was cached before may have missed one.
-                    clear()
+                    self.clear()
                     for try await notification in notifications {
-                        if let id = UUID(uuidString: notification.payload) { evict(tokenID: id) } else { clear() }
+                        if let id = UUID(uuidString: notification.payload) { self.evict(tokenID: id) } else { self.clear() }
                     }
                 }
             } catch {

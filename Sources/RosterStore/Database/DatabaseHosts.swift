@@ -195,7 +195,7 @@ final class DatabaseHosts: Sendable {
 
     /// Errors after which the server may be gone, shutting down or no longer writable.
     static func suggestsFailover(_ error: any Error) -> Bool {
-        if error is ConnectionPoolError { return true }
+        if error is ConnectionPoolError || error is ConnectionLost { return true }
         guard let psql = error as? PSQLError else { return false }
         guard let state = psql.serverInfo?[.sqlState] else {
             // No server answer: the connection failed or closed under the statement.

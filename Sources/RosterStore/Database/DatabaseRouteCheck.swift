@@ -100,7 +100,8 @@ extension DatabaseRoute {
 
     /// A connection of its own for `body`; a pooler's refusal of a startup parameter becomes one that says what to set.
     private static func withConnection<Result: Sendable>(
-        _ configuration: PostgresConnection.Configuration, variable: String, logger: Logger, _ body: (PostgresConnection) async throws -> Result
+        _ configuration: PostgresConnection.Configuration, variable: String, logger: Logger,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         do {
             return try await PostgresConnection.withOwnConnection(configuration, logger: logger, body)

@@ -167,12 +167,14 @@ public struct RosterDatabase: Sendable {
     /// `connectionsInUse` counts from the moment the pool hands it over until `body` returns it.
     /// Statements run under the task's `StatementTimeout.override` when it differs from the connections' default.
     /// Errors pass through untranslated.
-    package func withConnection<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+    package func withConnection<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
         try await lease(transaction: false, body)
     }
 
     /// `withConnection`, with `body` in one transaction when `transaction` (errors then as `PostgresTransactionError`).
-    private func lease<Result: Sendable>(transaction: Bool, _ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+    private func lease<Result: Sendable>(
+        transaction: Bool, _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
         let serving = try await hosts.current()
         do {
             return try await leased(serving.client, transaction: transaction, body)
@@ -182,13 +184,17 @@ public struct RosterDatabase: Sendable {
         }
     }
 
+    /// The body runs in a task of its own that is no longer waited for once its connection has closed under it
+    /// (`ClosedConnections`).
     private func leased<Result: Sendable>(
-        _ client: PostgresClient, transaction: Bool, _ body: (PostgresConnection) async throws -> Result
+        _ client: PostgresClient, transaction: Bool, _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         try await client.withConnection { connection in
             leases.acquired()
             defer { leases.released() }
-            return try await limits.run(on: connection, limit: StatementTimeout.override, transaction: transaction, logger: logger, body)
+            return try await ClosedConnections.run(on: connection) { [limits, logger] connection in
+                try await limits.run(on: connection, limit: StatementTimeout.override, transaction: transaction, logger: logger, body)
+            }
         }
     }
 
@@ -197,7 +203,7 @@ public struct RosterDatabase: Sendable {
 
     /// Runs `body` in one transaction; Postgres errors leave it as `StoreError`s, the closure's own errors unwrapped.
     package func transaction<Result: Sendable>(
-        _ body: (PostgresConnection) async throws -> Result
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         do {
             let result = try await timed(.transaction) {
@@ -265,6 +271,7 @@ public enum StoreError: Error, Sendable, Equatable {
         if error is ConnectionPoolError {
             return StoreError.unavailable("no connection could be made (\(error))")
         }
+        if let lost = error as? ConnectionLost { return StoreError.unavailable(lost.description) }
         return error
     }
 

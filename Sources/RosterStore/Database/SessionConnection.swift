@@ -13,7 +13,7 @@ extension RosterDatabase {
     /// Runs `body` on a connection that keeps its session for as long (a LISTEN, a session-level lock): a pooled one when the pool's
     /// connections keep theirs (directly, or a session-mode pooler), else one of its own to `route.sessionURL`, closed
     /// when `body` ends or the task is cancelled (which ends a notification sequence that cancellation alone does not).
-    package func withSession<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+    package func withSession<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
         let name = (pool?.applicationName ?? "roster") + "-session"
         guard let own = try route.sessionConfiguration(applicationName: name) else { return try await withConnection(body) }
         return try await PostgresConnection.withOwnConnection(own, logger: logger, body)
@@ -25,13 +25,13 @@ extension PostgresConnection {
     /// sequence that cancellation alone does not).
     static func withOwnConnection<Result: Sendable>(
         _ configuration: PostgresConnection.Configuration, logger: Logger, isolation: isolated (any _Concurrency.Actor)? = #isolation,
-        _ body: (PostgresConnection) async throws -> Result
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         let connection = try await connect(configuration: configuration, id: 0, logger: logger)
         let result: Result
         do {
             result = try await withTaskCancellationHandler {
-                try await body(connection)
+                try await ClosedConnections.run(on: connection, body)
             } onCancel: {
                 let closing: EventLoopFuture<Void> = connection.close()
                 _ = closing

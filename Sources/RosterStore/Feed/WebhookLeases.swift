@@ -89,7 +89,7 @@ public struct WebhookLeases: Sendable {
     /// the session ends; the lock goes with it. (A LISTEN needs a session anyway: one connection serves both.)
     /// (`withSession`: behind a transaction-mode pooler a session lock would stay on whichever server session it was
     /// taken on, for other clients.)
-    public func holdLiveness(stamped: @escaping @Sendable () -> Void, held: @Sendable () -> Void) async throws {
+    public func holdLiveness(stamped: @escaping @Sendable () -> Void, held: @escaping @Sendable () -> Void) async throws {
         try await database.withSession { connection in
             // Waits while a previous session of this process still holds it (its backend not yet gone).
             try await connection.query(

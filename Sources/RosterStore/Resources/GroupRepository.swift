@@ -64,7 +64,7 @@ public struct GroupRepository: Sendable {
     /// Nothing changed (an existing member added, a non-member removed) writes nothing and keeps the version.
     public func update(
         tenant: UUID, id: UUID, precondition: VersionPrecondition? = nil, withMembers: Bool = true, change: ChangeContext,
-        _ transform: @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
+        _ transform: @escaping @Sendable ([String: JSONValue]) throws -> ([String: JSONValue], [MembershipChange])
     ) async throws -> StoredGroup? {
         try await database.transaction { connection in
             // NO KEY UPDATE still serialises writers of this group, but lets another group's PATCH lock it FOR KEY

@@ -70,7 +70,7 @@ public struct UserRepository: Sendable {
     /// nor an event. Any error rolls back the whole call: nothing is written.
     public func createMany(
         tenant: UUID, bodies: [[String: JSONValue]], change: ChangeContext,
-        keep: @Sendable ([Bool]) -> Int = { $0.count }
+        keep: @escaping @Sendable ([Bool]) -> Int = { $0.count }
     ) async throws -> [StoredResource?] {
         guard !bodies.isEmpty else { return [] }
         let ids = bodies.map { _ in UUID() }
@@ -137,7 +137,7 @@ public struct UserRepository: Sendable {
     /// inside the row lock. A body that comes out unchanged writes nothing and keeps the version.
     public func update(
         tenant: UUID, id: UUID, precondition: VersionPrecondition? = nil, change: ChangeContext,
-        _ transform: @Sendable ([String: JSONValue]) throws -> [String: JSONValue]
+        _ transform: @escaping @Sendable ([String: JSONValue]) throws -> [String: JSONValue]
     ) async throws -> StoredResource? {
         try await database.transaction { connection in
             let current = try await StoredResource.decode(connection.query(
