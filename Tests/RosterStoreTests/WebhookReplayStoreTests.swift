@@ -143,6 +143,26 @@ extension StoreSuite {
             }
         }
 
+        @Test("a subscription a worker of this process has is never claimed by this process again, even past its lease")
+        func ownWorkingLease() async throws {
+            try await Self.withFeed(before: [], after: Self.created(3)) { feed in
+                _ = try await feed.claim()
+                // The worker's attempt outlasts the lease (a receiver slower than the lease time).
+                try await feed.db.query("UPDATE webhook_subscriptions SET lease_until = now() - interval '1 second' WHERE id = \(feed.subscription)")
+                func claimed(working: Set<UUID>) async throws -> [UUID] {
+                    try await feed.worker.claim(
+                        limit: 10, busy: [:], working: working, tenantLimit: 10, lease: .seconds(30), logger: Logger(label: "test")
+                    ).map(\.id)
+                }
+                #expect(try await claimed(working: [feed.subscription]).isEmpty, "a second worker of one process would send out of order")
+                #expect(try await claimed(working: []) == [feed.subscription], "once no worker has it, the lapsed lease is taken back")
+                let other = WebhookLeases(database: feed.db, owner: UUID())
+                try await feed.db.query("UPDATE webhook_subscriptions SET lease_until = now() - interval '1 second' WHERE id = \(feed.subscription)")
+                #expect(try await other.claim(limit: 10, busy: [:], tenantLimit: 10, lease: .seconds(30), logger: Logger(label: "test")).map(\.id)
+                    == [feed.subscription], "another process takes a lapsed lease, as before")
+            }
+        }
+
         @Test("a replay while an attempt is in flight: the attempt's statement finds the position moved and records nothing")
         func racingAttempt() async throws {
             try await Self.withFeed(before: Self.created(5), after: Self.created(1)) { feed in

@@ -71,16 +71,21 @@ public struct WebhookLeases: Sendable {
     /// Whether the lease of the subscription row `alias` is free: none, expired, its owner's session gone, or this
     /// process's own lease on a subscription none of its workers has (`working`; nil: all of its own leases are in use).
     /// (A worker whose statement failed, the database gone, leaves its lease behind: after a failover it is taken
-    /// back at once, not after the lease time.)
+    /// back at once, not after the lease time.) A subscription one of this process's workers has is never free to this
+    /// process, even past its lease time (an attempt slower than the lease): two workers of one process share its owner
+    /// id, so the second would not stop the first from recording its attempt, and the events would go out of order.
     static func leaseFree(_ alias: String, owner: UUID, working: Set<UUID>?) -> String {
         let me = "'\(owner.uuidString.lowercased())'"
-        let own = working.map { ids in
-            " OR (\(alias).lease_owner = \(me) AND \(alias).id <> ALL ('{\(ids.map { $0.uuidString.lowercased() }.joined(separator: ","))}'::uuid[]))"
-        } ?? ""
-        return """
+        let free = """
             (\(alias).lease_until IS NULL OR \(alias).lease_until < now()
                  OR (\(alias).lease_owner <> \(me)
-                     AND (hashtext(\(alias).lease_owner::text)::bigint & 4294967295)::oid NOT IN (SELECT objid FROM live))\(own))
+                     AND (hashtext(\(alias).lease_owner::text)::bigint & 4294967295)::oid NOT IN (SELECT objid FROM live))
+            """
+        guard let working else { return free + ")" }
+        let ids = "'{\(working.map { $0.uuidString.lowercased() }.joined(separator: ","))}'::uuid[]"
+        return """
+            \(free)     OR (\(alias).lease_owner = \(me) AND \(alias).id <> ALL (\(ids))))
+                AND NOT (\(alias).lease_owner IS NOT DISTINCT FROM \(me) AND \(alias).id = ANY (\(ids)))
             """
     }
 
