@@ -235,7 +235,7 @@ def check_replicas(roster: str, database_url: str, port: int, say, failures: lis
     def serve(offset: int) -> tuple[subprocess.Popen, str]:
         env = dict(os.environ, ROSTER_DATABASE_URL=url, ROSTER_ADMIN_KEY=key, ROSTER_SECRET_KEY=secret_key, ROSTER_HOST="127.0.0.1",
                    ROSTER_PORT=str(port + offset), ROSTER_LOG_LEVEL="warning", ROSTER_WEBHOOK_ALLOW_PRIVATE_URLS="true",
-                   ROSTER_WEBHOOK_LEASE_SECONDS="5", ROSTER_WEBHOOK_POLL_MS="200",
+                   ROSTER_WEBHOOK_LEASE_SECONDS="5", ROSTER_WEBHOOK_TIMEOUT_SECONDS="4", ROSTER_WEBHOOK_POLL_MS="200",
                    ROSTER_WEBHOOK_RETRY_SCHEDULE="0,0.5,0.5,0.5,0.5,1,1,1,1,1,1,1,1")
         proc = subprocess.Popen([roster, "serve"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True)

@@ -52,6 +52,28 @@ struct ConfigurationTests {
         }
     }
 
+    @Test("database pool size: at least 2 while webhooks are on (the dispatcher keeps one), else at least 1")
+    func poolSize() throws {
+        #expect(try Self.configuration(["ROSTER_DATABASE_MAX_CONNECTIONS": "2"]).databaseMaxConnections == 2)
+        #expect(try Self.configuration(["ROSTER_DATABASE_MAX_CONNECTIONS": "1", "ROSTER_WEBHOOKS": "false"]).databaseMaxConnections == 1)
+        for (size, webhooks) in [("1", "true"), ("0", "true"), ("0", "false"), ("-3", "false")] {
+            #expect(throws: RosterConfiguration.Invalid.self, "\(size) connections, webhooks \(webhooks)") {
+                try Self.configuration(["ROSTER_DATABASE_MAX_CONNECTIONS": size, "ROSTER_WEBHOOKS": webhooks])
+            }
+        }
+    }
+
+    @Test("webhooks: an attempt's timeout must be shorter than the lease, or another replica could send while it is in flight")
+    func timeoutUnderLease() throws {
+        #expect(try Self.configuration(["ROSTER_WEBHOOK_TIMEOUT_SECONDS": "29"]).webhooks.timeout == .seconds(29))
+        #expect(try Self.configuration(["ROSTER_WEBHOOK_TIMEOUT_SECONDS": "60", "ROSTER_WEBHOOK_LEASE_SECONDS": "61"]).webhooks.lease == .seconds(61))
+        for (timeout, lease) in [("30", nil), ("31", nil), ("10", "10"), ("15", "5")] as [(String, String?)] {
+            var variables = ["ROSTER_WEBHOOK_TIMEOUT_SECONDS": timeout]
+            variables["ROSTER_WEBHOOK_LEASE_SECONDS"] = lease
+            #expect(throws: RosterConfiguration.Invalid.self, "\(timeout) s under a lease of \(lease ?? "30") s") { try Self.configuration(variables) }
+        }
+    }
+
     @Test("database pool mode: direct by default; ROSTER_DATABASE_POOL_MODE takes session or transaction in any case, and refuses statement with the reason")
     func poolMode() throws {
         #expect(try Self.configuration([:]).databaseRoute().mode == .direct)

@@ -135,6 +135,23 @@ public struct RosterConfiguration: Sendable {
             guard seconds >= 5 else { throw Invalid(description: "ROSTER_WEBHOOK_LEASE_SECONDS must be at least 5.") }
             webhooks.lease = .seconds(seconds)
         }
+        // The dispatcher's liveness lock and LISTEN keep one pooled connection for as long as the process runs (behind a
+        // transaction-mode pooler they go to ROSTER_DATABASE_SESSION_URL instead): a pool of one would have none left.
+        let fewest = webhooksEnabled && databasePoolMode != .transaction ? 2 : 1
+        guard databaseMaxConnections >= fewest else {
+            throw Invalid(description: fewest == 2
+                ? "ROSTER_DATABASE_MAX_CONNECTIONS must be at least 2 while webhooks are on: the dispatcher keeps one connection for its liveness lock and LISTEN."
+                : "ROSTER_DATABASE_MAX_CONNECTIONS must be at least 1.")
+        }
+        // An attempt that outlasts its lease lets another replica claim the subscription while it is in flight: two senders
+        // at once, and the receiver would see its events out of order.
+        guard webhooks.timeout < webhooks.lease else {
+            throw Invalid(description: """
+                ROSTER_WEBHOOK_TIMEOUT_SECONDS (\(webhooks.timeout.components.seconds)) must be shorter than ROSTER_WEBHOOK_LEASE_SECONDS \
+                (\(webhooks.lease.components.seconds)): an attempt that outlasts its lease would let another replica send the same \
+                subscription's next events at the same time.
+                """)
+        }
         if let milliseconds = config.int(forKey: "webhook.poll.ms") {
             guard milliseconds >= 10 else { throw Invalid(description: "ROSTER_WEBHOOK_POLL_MS must be at least 10.") }
             webhooks.pollInterval = .milliseconds(milliseconds)
