@@ -88,9 +88,15 @@ enum ClosedConnections {
     /// Who waits for which connection to close. One callback on each connection's close future, however many leases
     /// it serves (a callback per lease would pile up on a connection that lives for days).
     final class CloseWatch: Sendable {
+        private struct Watched {
+            /// Held until it closes, so that no other connection can take its address, and its key, meanwhile.
+            let connection: PostgresConnection
+            var watchers: [Int: @Sendable () -> Void] = [:]
+        }
+
         private struct Watchers {
             var next = 0
-            var byConnection: [ObjectIdentifier: [Int: @Sendable () -> Void]] = [:]
+            var byConnection: [ObjectIdentifier: Watched] = [:]
         }
 
         private let state = Mutex(Watchers())
@@ -101,13 +107,13 @@ enum ClosedConnections {
             let (number, first) = state.withLock { state in
                 state.next &+= 1
                 let first = state.byConnection[key] == nil
-                state.byConnection[key, default: [:]][state.next] = closed
+                state.byConnection[key, default: Watched(connection: connection)].watchers[state.next] = closed
                 return (state.next, first)
             }
             if first {
                 connection.closeFuture.whenComplete { [self] _ in
-                    let watchers = state.withLock { $0.byConnection.removeValue(forKey: key) } ?? [:]
-                    for closed in watchers.values { closed() }
+                    guard let watched = state.withLock({ $0.byConnection.removeValue(forKey: key) }) else { return }
+                    for closed in watched.watchers.values { closed() }
                 }
             }
             return number
@@ -116,10 +122,8 @@ enum ClosedConnections {
         func remove(_ connection: PostgresConnection, _ number: Int) {
             let key = ObjectIdentifier(connection)
             state.withLock { state in
-                guard var watchers = state.byConnection[key] else { return }
-                watchers[number] = nil
                 // The entry stays while the connection is open, so its close future gets no second callback.
-                state.byConnection[key] = watchers
+                _ = state.byConnection[key]?.watchers.removeValue(forKey: number)
             }
         }
 
